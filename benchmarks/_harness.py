@@ -1,0 +1,99 @@
+"""Timing helpers and the machine's measured roofline (FP64 peak via DGEMM, memory bandwidth via copy)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def best_time(fn, *, repeat=3, warmup=1) -> float:
+    """Best wall time of ``repeat`` calls after ``warmup`` untimed calls (POT's warmup_runs habit)."""
+    for _ in range(warmup):
+        fn()
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def measure_fp64_peak(n=2048) -> float:
+    """GFLOP/s of a large float64 DGEMM (BLAS, all cores): the practical FP64 peak of this machine."""
+    a = np.random.default_rng(0).random((n, n))
+    b = np.random.default_rng(1).random((n, n))
+    t = best_time(lambda: a @ b, repeat=3)
+    return 2 * n**3 / t / 1e9
+
+
+def measure_fma_peak() -> float:
+    """GFLOP/s of independent FMA chains in a vectorised Numba loop on all threads (an FMA = 2 flops).
+
+    DGEMM through BLAS can sit below the arithmetic units' peak (on AMD EPYC with OpenBLAS it did), so
+    the harness reports the larger of the two as the machine's FP64 peak.
+    """
+    import numba
+
+    from gdsim._core.jit import jit
+
+    @jit(parallel=True, cache=False)
+    def fma_chains(x, reps):
+        nb = x.shape[0] // 64
+        for kb in numba.prange(nb):
+            acc = x[kb * 64:(kb + 1) * 64].copy()
+            for _ in range(reps):
+                for lane in range(64):
+                    acc[lane] = acc[lane] * 0.9999999 + 1e-7
+            x[kb * 64:(kb + 1) * 64] = acc
+        return x
+
+    x = np.ones(64 * 8 * numba.get_num_threads())
+    reps = 200_000
+    fma_chains(x.copy(), 10)
+    t = best_time(lambda: fma_chains(x.copy(), reps), repeat=3, warmup=0)
+    return 2.0 * x.size * reps / t / 1e9
+
+
+def measure_bandwidth(nbytes=512 * 2**20) -> float:
+    """GB/s of a large array copy, counting read + write bytes (STREAM 'copy')."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    t = best_time(lambda: np.copyto(dst, src), repeat=5)
+    return 2 * nbytes / t / 1e9
+
+
+@dataclass
+class Row:
+    kernel: str
+    size: str
+    gdsim_s: float
+    peers: dict = field(default_factory=dict)  # name -> seconds (None: not installed)
+    flops: float | None = None
+    bytes: float | None = None
+    note: str = ""
+
+
+def print_table(rows, peak_gflops, bandwidth_gbs, compile_times):
+    print(f"\nmachine: FP64 peak (measured, max of DGEMM and FMA chains) {peak_gflops:.1f} GFLOP/s; "
+          f"memory bandwidth (copy) {bandwidth_gbs:.1f} GB/s")
+    for name, seconds in compile_times.items():
+        print(f"compile (first call, incl. cache load): {name}: {seconds:.2f} s")
+    head = f"{'kernel':34s} {'size':28s} {'gdsim s':>9s} {'peer':>16s} {'peer s':>9s} {'speed-up':>9s} " \
+           f"{'GFLOP/s':>8s} {'%peak':>6s} {'GB/s':>7s} {'%bw':>5s}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        gf = r.flops / r.gdsim_s / 1e9 if r.flops else None
+        gb = r.bytes / r.gdsim_s / 1e9 if r.bytes else None
+        peers = list(r.peers.items()) or [("-", None)]
+        for i, (peer, t) in enumerate(peers):
+            first = i == 0
+            print(f"{r.kernel if first else '':34s} {r.size if first else '':28s} "
+                  f"{(f'{r.gdsim_s:9.4f}' if first else ' ' * 9)} {peer:>16s} "
+                  f"{(f'{t:9.4f}' if t else '      n/a')} {(f'{t / r.gdsim_s:8.1f}x' if t else '      n/a')} "
+                  f"{(f'{gf:8.2f}' if gf and first else ' ' * 8)} {(f'{100 * gf / peak_gflops:5.1f}%' if gf and first else ' ' * 6)} "
+                  f"{(f'{gb:7.2f}' if gb and first else ' ' * 7)} {(f'{100 * gb / bandwidth_gbs:4.0f}%' if gb and first else ' ' * 5)}")
+        if r.note:
+            print(f"{'':34s} note: {r.note}")

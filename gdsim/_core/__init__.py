@@ -1,0 +1,1 @@
+"""Shared machinery: Numba options, seeding, validation, results, CUDA helpers, progress."""

@@ -1,0 +1,79 @@
+"""The one place where Numba compile options are decided.
+
+Every CPU kernel in gdsim is compiled through :func:`jit`, so the cache policy, the error model and
+the fastmath flags are set here and nowhere else (numba-stats ``_jit``, sgkit ``DEFAULT_NUMBA_ARGS``).
+
+* ``fastmath`` never contains ``nnan`` or ``ninf``: those flags let LLVM delete the ``isnan``/``isfinite``
+  tests that gdsim uses to record divergence (numba#2919, stumpy#708).
+* ``cache`` defaults to on for serial kernels and off for ``parallel=True`` kernels (pynndescent's
+  policy; numba#9233, numba#8085). ``GDSIM_NUMBA_CACHE=0`` turns caching off everywhere, ``=1`` forces it on.
+* ``error_model="numpy"``: division by zero gives inf/NaN, as in NumPy, instead of raising inside a kernel.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+#: fastmath flags used by every kernel. Deliberately without ``nnan``/``ninf`` (divergence checks),
+#: ``reassoc`` (it would make results depend on vector width) and ``afn`` (approximate log/exp in
+#: the GFS root finder).
+FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract"})
+
+_FORBIDDEN = {"nnan", "ninf", "fast"}
+
+
+def _cache_default(parallel: bool) -> bool:
+    env = os.environ.get("GDSIM_NUMBA_CACHE", "").strip().lower()
+    if env in {"0", "false", "no", "off"}:
+        return False
+    if env in {"1", "true", "yes", "on"}:
+        return True
+    return not parallel
+
+
+def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline: str = "never",
+        boundscheck: bool | None = None):
+    """Compile ``func`` with gdsim's Numba options (lazy compilation, nopython).
+
+    Parameters
+    ----------
+    func : callable, optional
+        The function to compile; when omitted a decorator is returned.
+    parallel : bool
+        Compile with ``parallel=True`` (``numba.prange`` loops run on threads).
+    cache : bool, optional
+        Override the cache policy (see module docstring).
+    inline : {"never", "always"}
+        Numba IR inlining; ``"always"`` for tiny helpers called inside ``prange`` loops.
+    boundscheck : bool, optional
+        Passed through to Numba (``None`` follows ``NUMBA_BOUNDSCHECK``).
+    """
+    flags = set(FASTMATH_FLAGS)
+    if flags & _FORBIDDEN:  # pragma: no cover - guards against a bad edit of FASTMATH_FLAGS
+        raise RuntimeError("gdsim must never compile with nnan/ninf fastmath flags")
+    options = dict(
+        nogil=True,
+        parallel=parallel,
+        cache=_cache_default(parallel) if cache is None else cache,
+        error_model="numpy",
+        fastmath=flags,
+        inline=inline,
+    )
+    if boundscheck is not None:
+        options["boundscheck"] = boundscheck
+
+    def decorate(f):
+        return numba.njit(**options)(f)
+
+    return decorate if func is None else decorate(func)
+
+
+def serial_and_parallel(func):
+    """Compile ``func`` twice: returns ``(serial, parallel)`` dispatchers (umap's layouts.py pattern).
+
+    The serial build is the reference for the parallel one in tests, and the fallback for tiny batches
+    where thread start-up costs more than the work.
+    """
+    return jit(func, parallel=False), jit(func, parallel=True)

@@ -1,0 +1,28 @@
+"""Progress bars live in Python around chunked kernel calls (umap's habit)."""
+
+from __future__ import annotations
+
+import contextlib
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, *, enabled: bool, desc: str = "", unit: str = "it"):
+    """A ``tqdm.auto`` bar when ``enabled``; otherwise an object whose ``update`` does nothing."""
+    if not enabled:
+        yield _NullBar()
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+class _NullBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, s):
+        pass

@@ -1,0 +1,93 @@
+"""Reproduction registry and helpers shared by every ``paper_repro/<paper>.py`` script.
+
+Each reproduction module defines ``NAME``, ``TITLE``, ``BIBTEX``, ``FIGURES`` (id -> caption),
+``RUNTIME`` ({"quick": ..., "full": ...}), ``QUICK`` and ``FULL`` config dicts, and
+``main(config, *, out, seed, progress) -> dict`` (figure id -> written paths). Every figure is saved as
+PNG (plus PDF in full mode) next to the numbers behind it (``.npz``) and a JSON provenance sidecar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gdsim._core.result import Result
+
+DEFAULT_SEED = 20230722  # ICML 2023 opening day: the embedded default seed of every quick run
+
+
+def names() -> list[str]:
+    """Names of all registered reproductions (modules of the ``paper_repro`` package)."""
+    import paper_repro
+
+    return sorted(m.name for m in pkgutil.iter_modules(paper_repro.__path__) if not m.name.startswith("_"))
+
+
+def load(name: str):
+    """Import the reproduction module ``name`` (clear error listing the valid names)."""
+    valid = names()
+    if name not in valid:
+        raise ValueError(f"unknown reproduction {name!r}; choose one of: {', '.join(valid)}")
+    return importlib.import_module(f"paper_repro.{name}")
+
+
+def config_for(module, mode: str) -> dict:
+    if mode not in {"quick", "full"}:
+        raise ValueError(f"mode must be 'quick' or 'full'; got {mode!r}")
+    cfg = dict(module.QUICK if mode == "quick" else module.FULL)
+    cfg["mode"] = mode
+    return cfg
+
+
+def run(name: str, *, mode: str = "quick", out="figures", seed: int | None = None, progress: bool = True) -> dict:
+    """Run one reproduction; returns ``{figure_id: [paths]}``."""
+    module = load(name)
+    cfg = config_for(module, mode)
+    t0 = time.perf_counter()
+    paths = module.main(cfg, out=Path(out), seed=DEFAULT_SEED if seed is None else int(seed), progress=progress)
+    if progress:
+        print(f"{name} ({mode}): {time.perf_counter() - t0:.1f} s, wrote {sum(len(p) for p in paths.values())} files")
+    return paths
+
+
+def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool = False) -> list[Path]:
+    """Save ``fig`` as ``out/stem.png`` (and ``.pdf``) with ``data`` in ``stem.npz`` + ``stem.json``."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Result({k: np.asarray(v) for k, v in data.items()}, meta).save(out / stem)]
+    paths.append(out / f"{stem}.json")
+    png = out / f"{stem}.png"
+    fig.savefig(png, dpi=110 if not pdf else 200, bbox_inches="tight")
+    paths.append(png)
+    if pdf:
+        fig.savefig(out / f"{stem}.pdf", bbox_inches="tight")
+        paths.append(out / f"{stem}.pdf")
+    plt.close(fig)
+    return paths
+
+
+def script_main(module, argv=None) -> dict:
+    """Command line of a reproduction script: ``python paper_repro/<name>.py [--quick|--full] ...``."""
+    parser = argparse.ArgumentParser(prog=f"python paper_repro/{module.NAME}.py", description=module.TITLE)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="small, fast run (default)")
+    group.add_argument("--full", dest="mode", action="store_const", const="full", help="publication resolution")
+    parser.add_argument("--out", default="figures", help="output folder (default: figures)")
+    parser.add_argument("--seed", type=int, default=None, help=f"seed (default {DEFAULT_SEED})")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = parser.parse_args(argv)
+    return run(module.NAME, mode=args.mode or "quick", out=args.out, seed=args.seed, progress=not args.no_progress)
+
+
+def use_headless_backend():
+    """Select matplotlib's Agg backend (reproductions never need a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)

@@ -1,0 +1,341 @@
+"""Public API of the scalar-network model: validation, allocation, chunked kernel calls, results.
+
+Reference: I. Kreisler, M. Shpigel Nacson, D. Soudry, Y. Carmon, "Gradient Descent Monotonically
+Decreases the Sharpness of Gradient Flow Solutions in Scalar Networks and Beyond", ICML 2023,
+arXiv:2305.13064.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from gdsim._core import validate as v
+from gdsim._core.progress import progress_bar
+from gdsim._core.result import Result
+from gdsim.scalar import _kernels as k
+
+#: Batches smaller than this run the serial kernels: thread start-up costs more than the work.
+PARALLEL_MIN_BATCH = 4 * k.BLOCK
+
+
+# ----------------------------------------------------------------------------------------------- inputs
+def _weights(w, name="w0"):
+    arr = v.real_array(w, name, min_ndim=1)
+    if arr.shape[-1] < 2:
+        raise ValueError(f"{name} must have shape (*batch, D) with depth D >= 2; got shape {arr.shape}")
+    return arr
+
+
+def _loss_constants(a, b):
+    a = v.real_scalar(a, "a", lo=0.0, lo_open=True)
+    b = v.real_scalar(b, "b", nonzero=True)
+    return a, b
+
+
+def _soa(w):
+    """(*batch, D) -> C-contiguous (D, B) structure-of-arrays copy."""
+    D = w.shape[-1]
+    return np.ascontiguousarray(w.reshape(-1, D).T)
+
+
+def _use_parallel(parallel, B):
+    if parallel is None:
+        return B >= PARALLEL_MIN_BATCH
+    if not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be True, False or None; got {type(parallel).__name__}")
+    return bool(parallel)
+
+
+def record_times(steps: int, record_every: int) -> np.ndarray:
+    """Recorded step indices: 0, record_every, 2 record_every, ..., always ending with ``steps``."""
+    t = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    if t[-1] != steps:
+        t = np.append(t, np.int64(steps))
+    return t
+
+
+def validate_gd_args(w0, eta, steps, a, b, record_every, blowup):
+    """Validate the shared arguments of :func:`gd` and :func:`gpu_gd`; returns normalised values."""
+    w0 = _weights(w0)
+    batch = w0.shape[:-1]
+    eta = v.broadcast_to_batch(v.positive_array(eta, "eta"), batch, "eta", "w0")
+    steps = v.integer(steps, "steps", lo=0)
+    a, b = _loss_constants(a, b)
+    record_every = v.integer(record_every, "record_every", lo=1)
+    blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
+    return w0, eta, steps, a, b, record_every, blowup
+
+
+# ----------------------------------------------------------------------------------------------- GD
+def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False):
+    """Full-batch gradient descent on a batch of depth-D scalar linear networks.
+
+    Loss L(w) = (a/2)(prod_i w_i - b)^2, update w <- w - eta * grad L(w). Every trajectory is
+    independent; ``w0`` holds any batch shape of initialisations.
+
+    Parameters
+    ----------
+    w0 : array_like, shape (*batch, D)
+        Initial weights, finite, depth D >= 2.
+    eta : float or array_like
+        Step sizes (> 0), broadcast against ``batch``.
+    steps : int
+        Number of GD steps (>= 0).
+    a, b : float
+        Loss constants: curvature a > 0 and target b != 0 (a dataset reduces to a = mean(x^2),
+        b = mean(x y) / mean(x^2)). Default a = b = 1.
+    record_every : int
+        Record every this many steps (the last step is always recorded).
+    blowup : float
+        A trajectory whose weights leave [-blowup, blowup] or stop being finite is diverged; from then
+        on its weights are NaN (spec pitfall: check finiteness and |w| < 1e6 every step).
+    parallel : bool, optional
+        Use the multi-threaded kernels; default: only for batches of at least 256 trajectories.
+    progress : bool
+        Show a ``tqdm`` progress bar over the recorded chunks.
+
+    Returns
+    -------
+    Result
+        ``t`` (n_records,) recorded step indices starting at 0 and including ``steps``;
+        ``w`` (n_records, *batch, D); ``loss``, ``sharpness`` (largest Hessian eigenvalue),
+        ``gfs_sharpness`` (sharpness of the gradient-flow solution), each (n_records, *batch);
+        ``diverged`` (*batch,) bool. ``meta`` holds the config and provenance.
+
+    Notes
+    -----
+    Kreisler et al. (ICML 2023, arXiv:2305.13064) prove that ``gfs_sharpness`` is non-increasing along
+    GD in scalar networks (under their step-size hypothesis) even while ``loss`` and ``sharpness``
+    oscillate at the edge of stability. Divergence is recorded, never raised.
+
+    Examples
+    --------
+    >>> import gdsim.scalar as sc
+    >>> r = sc.gd([0.5, 1.5, 1.2], eta=0.531742, steps=400)
+    >>> bool(r.gfs_sharpness[-1] <= r.gfs_sharpness[0])
+    True
+    """
+    w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
+    batch, D = w0.shape[:-1], w0.shape[-1]
+    W = _soa(w0)
+    eta_flat = eta.reshape(-1).copy()
+    use_par = _use_parallel(parallel, W.shape[1])
+
+    def step_to(state, t_from, t_to):
+        k.gd_advance(state, eta_flat, a, b, int(t_to - t_from), blowup, parallel=use_par)
+
+    return run_recorded(W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
+                        config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
+                                    record_every=record_every, blowup=blowup, eta=eta_meta(eta),
+                                    backend="cpu-parallel" if use_par else "cpu-serial"))
+
+
+def eta_meta(eta):
+    return float(eta.flat[0]) if eta.size and np.all(eta == eta.flat[0]) else "per-trajectory (see arrays)"
+
+
+def _scalar_observer(a, b, use_par):
+    obs = k.observables_parallel if use_par else k.observables_serial
+    return lambda W, loss, sharp, phi: obs(W, a, b, loss, sharp, phi)
+
+
+def _chunks(lo, hi, size):
+    while lo < hi:
+        nxt = min(hi, lo + size)
+        yield lo, nxt
+        lo = nxt
+
+
+def run_recorded(W, batch, steps, record_every, step_to, observe, progress, config, finish=None, desc="GD"):
+    """Driver shared by every GD variant: advance between record points, record the observables.
+
+    ``W`` is the (D, B) structure-of-arrays state (host or device); ``step_to(state, t_from, t_to)``
+    advances it; ``finish(state)`` returns a host copy (GPU); ``observe(W_host, loss, sharp, phi)``
+    fills one record. The progress bar advances once per recorded chunk.
+    """
+    t = record_times(steps, record_every)
+    D, B = W.shape
+    R = t.size
+    w_rec = np.empty((R, D, B))
+    loss = np.empty((R, B))
+    sharp = np.empty((R, B))
+    phi = np.empty((R, B))
+    chunk = max(1, steps // 100) if progress else max(1, steps)
+    t0 = time.perf_counter()
+    with progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
+        for r in range(R):
+            if r > 0:
+                # long intervals go in chunks so the bar moves; the arithmetic is identical
+                for lo, hi in _chunks(int(t[r - 1]), int(t[r]), chunk):
+                    step_to(W, lo, hi)
+                    bar.update(hi - lo)
+            host = finish(W) if finish is not None else W
+            w_rec[r] = host
+            observe(host, loss[r], sharp[r], phi[r])
+    wall = time.perf_counter() - t0
+    diverged = ~np.all(np.isfinite(w_rec[-1]), axis=0)
+    arrays = dict(
+        t=t,
+        w=np.ascontiguousarray(w_rec.transpose(0, 2, 1)).reshape((R, *batch, D)),
+        loss=loss.reshape((R, *batch)),
+        sharpness=sharp.reshape((R, *batch)),
+        gfs_sharpness=phi.reshape((R, *batch)),
+        diverged=diverged.reshape(batch),
+    )
+    return Result(arrays, dict(config=config, wall_time_s=wall))
+
+
+# ----------------------------------------------------------------------------------------------- observables
+def _batched(w, kernel, *args):
+    w = _weights(w, "w")
+    batch = w.shape[:-1]
+    W = _soa(w)
+    out = np.empty(W.shape[1])
+    kernel(W, *args, out)
+    return out.reshape(batch)
+
+
+def sharpness(w, *, a=1.0, b=1.0):
+    """Largest eigenvalue of the Hessian of L(w) = (a/2)(prod_i w_i - b)^2.
+
+    Parameters
+    ----------
+    w : array_like, shape (*batch, D)
+        Weights, finite, D >= 2.
+    a, b : float
+        Loss constants (a > 0, b != 0).
+
+    Returns
+    -------
+    ndarray, shape batch
+        S(w) = lambda_max(Hessian); at a global minimiser S = a b^2 sum_i 1 / w_i^2.
+
+    Notes
+    -----
+    Kreisler et al., ICML 2023 (arXiv:2305.13064): classical stability of GD needs S <= 2 / eta.
+    """
+    a, b = _loss_constants(a, b)
+    return _batched(w, k.batch_sharpness, a, b)
+
+
+def gfs_sharpness(w, *, a=1.0, b=1.0):
+    """Sharpness of the gradient-flow solution (GFS) reached from ``w``, exactly.
+
+    All w_i^2 - w_j^2 are conserved by gradient flow, so the GFS has squares w_i^2 + c with one shift c
+    fixed by prod_i (w_i^2 + c) = b^2; then phi(w) = a b^2 sum_i 1 / (w_i^2 + c). The root is found in
+    log form for the smallest GFS square (no cancellation, monotone Newton).
+
+    Parameters
+    ----------
+    w : array_like, shape (*batch, D)
+    a, b : float
+        Loss constants (a > 0, b != 0).
+
+    Returns
+    -------
+    ndarray, shape batch
+        phi(w); NaN for degenerate starts from which gradient flow ends on a saddle (two or more zero
+        weights, or a tie for the smallest |w_i| when sign(prod w) != sign(b)).
+
+    Notes
+    -----
+    Kreisler et al., ICML 2023 (arXiv:2305.13064), prove phi(w_t) is non-increasing along GD.
+    phi >= a D |b|^(2 - 2/D), with equality at the balanced minimiser.
+    """
+    a, b = _loss_constants(a, b)
+    return _batched(w, k.batch_gfs_sharpness, a, b)
+
+
+def gfs(w, *, a=1.0, b=1.0):
+    """The gradient-flow solution lim_{t->inf} of dw/dt = -grad L(w) started at ``w``, exactly.
+
+    Parameters
+    ----------
+    w : array_like, shape (*batch, D)
+    a, b : float
+        Loss constants (``a`` does not move the GFS, only the speed of the flow; it is validated).
+
+    Returns
+    -------
+    ndarray, shape (*batch, D)
+        Squares w_i^2 + c; signs kept, except that when sign(prod w) != sign(b) gradient flow sends
+        the smallest-|w_i| weight through zero, so that weight changes sign. NaN rows for degenerate
+        starts (flow ends on a saddle).
+
+    Notes
+    -----
+    Kreisler et al., ICML 2023 (arXiv:2305.13064), section on GF invariants of scalar networks.
+    """
+    _loss_constants(a, b)
+    w = _weights(w, "w")
+    W = _soa(w)
+    out = np.empty_like(W)
+    k.batch_gfs(W, b, out)
+    return np.ascontiguousarray(out.T).reshape(w.shape)
+
+
+def min_gfs_sharpness(D, *, a=1.0, b=1.0):
+    """Smallest possible GFS sharpness a D |b|^(2 - 2/D) (balanced minimiser); GD cannot converge when
+    2 / eta is below it."""
+    D = v.integer(D, "D", lo=2)
+    a, b = _loss_constants(a, b)
+    return a * D * abs(b) ** (2.0 - 2.0 / D)
+
+
+def converged(result, *, tol=1e-12):
+    """Boolean (*batch) mask of trajectories whose final |prod w - b| < ``tol`` (float floor ~1e-15 D)."""
+    a = result.meta["config"]["a"]
+    return np.sqrt(2.0 * result.loss[-1] / a) < tol
+
+
+def first_converged_step(result, *, tol=1e-13):
+    """First recorded step with |prod w - b| < ``tol`` (-1 where never); use ``record_every=1``."""
+    a = result.meta["config"]["a"]
+    ok = np.sqrt(2.0 * result.loss / a) < tol
+    idx = np.where(ok.any(axis=0), ok.argmax(axis=0), -1)
+    return np.where(idx >= 0, result.t[np.maximum(idx, 0)], -1)
+
+
+# ----------------------------------------------------------------------------------------------- GPU
+def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False):
+    """CUDA variant of :func:`gd`: same signature, same result (to rounding).
+
+    One GPU thread per trajectory advances the weights between record points; the record-point
+    observables are computed on the host with the CPU kernels (``parallel`` selects those).
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+
+    Notes
+    -----
+    Kreisler et al., ICML 2023 (arXiv:2305.13064). Depth is limited to ``MAX_D = 64`` on the GPU.
+    """
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.scalar import _cuda
+
+    w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
+    batch, D = w0.shape[:-1], w0.shape[-1]
+    if D > _cuda.MAX_D:
+        raise ValueError(f"w0 depth D = {D} exceeds the GPU kernel's limit of {_cuda.MAX_D}; use gd()")
+    W = _soa(w0)
+    B = W.shape[1]
+    use_par = _use_parallel(parallel, B)
+    cuda = cuda_module()
+    kernel = _cuda.gd_advance_kernel()
+    d_W = cuda.to_device(W)
+    d_eta = cuda.to_device(eta.reshape(-1).copy())
+    blocks, tpb = launch_config(B)
+
+    def step_to(state, t_from, t_to):
+        kernel[blocks, tpb](state, d_eta, a, b, int(t_to - t_from), blowup)
+        cuda.synchronize()
+
+    return run_recorded(d_W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
+                        config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
+                                    record_every=record_every, blowup=blowup, eta=eta_meta(eta),
+                                    backend="cuda"),
+                        finish=lambda state: state.copy_to_host(), desc="scalar GD (CUDA)")

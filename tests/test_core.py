@@ -1,0 +1,78 @@
+"""Shared machinery: results with provenance, atomic saves, seeding, jit options."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import gdsim
+import gdsim.scalar as sc
+from gdsim._core import jit as gjit
+from gdsim._core.rng import as_generator, as_seed_sequence, seed_for_key, spawn_generators
+
+
+def test_result_roundtrip_and_provenance(tmp_path):
+    res = sc.gd([[0.5, 1.5], [0.7, 1.2]], 0.3, 10, record_every=5)
+    path = res.save(tmp_path / "run")
+    assert path.name == "run.npz" and (tmp_path / "run.json").exists()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no temporary left behind
+    back = gdsim.Result.load(tmp_path / "run.npz")
+    for name in res.keys():
+        np.testing.assert_array_equal(back[name], res[name])
+    prov = back.meta["provenance"]
+    for key in ("gdsim", "numpy", "numba", "numba_threads", "git_commit", "created"):
+        assert key in prov
+    assert back.meta["config"]["steps"] == 10 and back.meta["wall_time_s"] >= 0
+    json.loads((tmp_path / "run.json").read_text())
+
+
+def test_result_is_read_only_and_names_missing_outputs():
+    res = gdsim.Result({"x": [1, 2]})
+    with pytest.raises(AttributeError, match="outputs are"):
+        res.y
+    with pytest.raises(AttributeError):
+        res.x = 3
+
+
+def test_failed_save_leaves_previous_file_intact(tmp_path):
+    good = gdsim.Result({"x": np.arange(3)})
+    good.save(tmp_path / "r")
+
+    class Boom:
+        def __array__(self, dtype=None, copy=None):
+            raise RuntimeError("boom")
+
+    bad = gdsim.Result({"x": np.arange(3)})
+    bad._arrays["y"] = Boom()  # an output that fails while being written
+    with pytest.raises(Exception):
+        bad.save(tmp_path / "r")
+    np.testing.assert_array_equal(gdsim.Result.load(tmp_path / "r").x, np.arange(3))
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_seeding_conventions():
+    a = as_generator(7).normal(size=3)
+    np.testing.assert_array_equal(a, as_generator(7).normal(size=3))
+    g = np.random.default_rng(1)
+    assert as_generator(g) is g
+    streams = [s.normal() for s in spawn_generators(3, 4)]
+    assert len(set(streams)) == 4
+    np.testing.assert_array_equal(streams, [s.normal() for s in spawn_generators(3, 4)])
+    assert seed_for_key(5, (1, 2)).generate_state(2).tolist() == seed_for_key(5, (1, 2)).generate_state(2).tolist()
+    assert seed_for_key(5, (1, 2)).generate_state(2).tolist() != seed_for_key(5, (2, 1)).generate_state(2).tolist()
+    with pytest.raises(TypeError, match="seed"):
+        as_seed_sequence(1.5)
+    with pytest.raises(ValueError, match="seed"):
+        as_seed_sequence(-1)
+
+
+def test_fastmath_never_drops_nan_checks():
+    assert not ({"nnan", "ninf", "fast"} & gjit.FASTMATH_FLAGS)
+    src_root = os.path.dirname(gdsim.__file__)
+    for folder, _, files in os.walk(src_root):
+        for name in files:
+            if name.endswith(".py") and name != "jit.py":
+                with open(os.path.join(folder, name)) as fh:
+                    text = fh.read()
+                assert "fastmath=" not in text and "numba.njit(" not in text, f"{name}: use gdsim._core.jit"
