@@ -6,14 +6,14 @@ import contextlib
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, *, enabled: bool, desc: str = "", unit: str = "it"):
+def progress_bar(total: int, *, enabled: bool, desc: str = "", unit: str = "it", initial: int = 0):
     """A ``tqdm.auto`` bar when ``enabled``; otherwise an object whose ``update`` does nothing."""
     if not enabled:
         yield _NullBar()
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, initial=initial)
     try:
         yield bar
     finally:
