@@ -32,6 +32,9 @@ from gdsim import repro
 from gdsim._core.rng import as_generator
 from gdsim.scalar import gd, gfs_sharpness
 from gdsim.scalar import squared_regression as sr
+from gdsim.scalar.sweeps import start_with_gfs_sharpness
+from gdsim.sweep import Sweep
+from gdsim.sweep import run as run_sweep
 
 NAME = "kreisler2023_gfs_sharpness"
 TITLE = "GD monotonically decreases the sharpness of gradient flow solutions (Kreisler et al., ICML 2023)"
@@ -61,25 +64,17 @@ TEASER_RUNS = (((0.5, 1.6), 1.2, 160), ((0.5, 1.5, 1.2), 1.2, 360), ((0.4, 0.9, 
 QUICK = dict(depths=(2, 3, 4, 5, 6), map_n_eta=40, map_n_phi=40, map_steps=20_000,
              one_step_states=3_000, one_step_n_r=49, pdf=False)
 FULL = dict(depths=(2, 3, 4, 5, 6), map_n_eta=160, map_n_phi=160, map_steps=200_000,
-            one_step_states=100_000, one_step_n_r=99, pdf=True)
+            one_step_states=100_000, one_step_n_r=99, pdf=True,
+            map_store="sweeps/kreisler2023_eos_map_full.zarr")  # resumable: re-run to continue
 
 MAP_X = (0.1, 1.3)  # eta D / 2: beyond 1, 2/eta < D = phi_min and no minimum is stable
 MAP_Y = (1.0, 4.0)  # phi0 / D
 ONE_STEP_R = (0.05, 2.5)
-CONVERGED_TOL = 1e-12
 
 
 def eos_start(phi0: float, D: int) -> np.ndarray:
     """A start with GFS sharpness exactly ``phi0`` (canonical loss; see the module's fidelity notes)."""
-    from scipy.optimize import brentq
-
-    if phi0 <= D * (1 + 1e-12):
-        x = 1.0
-    else:
-        f = lambda lx: math.exp(-lx) + (D - 1) * math.exp(lx / (D - 1)) - phi0  # noqa: E731
-        x = math.exp(brentq(f, math.log(1e-300) / 2, 0.0, xtol=1e-15))
-    squares = np.array([x] + [x ** (-1.0 / (D - 1))] * (D - 1))
-    return np.sqrt(squares - 0.5 * x)
+    return start_with_gfs_sharpness(phi0, D)
 
 
 def _teaser(cfg, out, meta, progress):
@@ -114,27 +109,36 @@ def _teaser(cfg, out, meta, progress):
     return repro.save_figure(fig, out, "kreisler2023_teaser", data, meta, pdf=cfg["pdf"])
 
 
-def eos_map_data(cfg, progress=False) -> dict:
+def eos_map_sweep(cfg, seed=repro.DEFAULT_SEED) -> Sweep:
+    """The EoS map as a :class:`gdsim.sweep.Sweep` over (depth, phi0 / D, eta D / 2)."""
+    return Sweep("kreisler2023_eos_map", axes={"depth": np.array(cfg["depths"]),
+                                                "phi0_over_D": np.linspace(*MAP_Y, cfg["map_n_phi"]),
+                                                "eta_D_over_2": np.linspace(*MAP_X, cfg["map_n_eta"])},
+                 simulation="gdsim.scalar.sweeps:eos_final_state", params={"steps": int(cfg["map_steps"])},
+                 chunks={"depth": 1, "phi0_over_D": max(1, 4096 // cfg["map_n_eta"])}, seed=seed)
+
+
+def eos_map_data(cfg, progress=False, store=None) -> dict:
     """Final sharpness x eta/2 (NaN where not converged) and a status code per grid cell and depth.
 
-    status: 0 converged, 1 diverged, 2 still running at ``map_steps`` (no convergence; includes every
-    cell with 2/eta < D, where no minimum is stable).
+    Runs on the sweep engine: with ``store`` (or ``cfg["map_store"]``) the grid is written there and a
+    killed run resumes; otherwise a temporary store is used. status: 0 converged, 1 diverged, 2 still
+    running at ``map_steps`` (no convergence; includes every cell with 2/eta < D, where no minimum is
+    stable).
     """
-    xs = np.linspace(*MAP_X, cfg["map_n_eta"])
-    ys = np.linspace(*MAP_Y, cfg["map_n_phi"])
-    depths = tuple(cfg["depths"])
-    final = np.full((len(depths), ys.size, xs.size), np.nan)
-    status = np.zeros((len(depths), ys.size, xs.size), dtype=np.int8)
-    for d_idx, D in enumerate(depths):
-        starts = np.stack([eos_start(yv * D, D) for yv in ys])  # (n_phi, D)
-        w0 = np.broadcast_to(starts[:, None, :], (ys.size, xs.size, D))
-        eta = np.broadcast_to(2 * xs[None, :] / D, (ys.size, xs.size))
-        res = gd(w0, eta, cfg["map_steps"], record_every=cfg["map_steps"], progress=progress)
-        conv = np.sqrt(2 * res.loss[-1]) < CONVERGED_TOL
-        final[d_idx] = np.where(conv, res.sharpness[-1] * eta / 2, np.nan)
-        status[d_idx] = np.where(conv, 0, np.where(res.diverged, 1, 2))
-    return dict(eta_D_over_2=xs, phi0_over_D=ys, depths=np.array(depths), final_sharpness_eta_over_2=final,
-                status=status)
+    import tempfile
+
+    sw = eos_map_sweep(cfg)
+    store = store or cfg.get("map_store")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = store or Path(tmp) / "eos_map.zarr"
+        ds = run_sweep(sw, path, progress=progress, verbose=progress).dataset()
+    xs, ys = ds["eta_D_over_2"].values, ds["phi0_over_D"].values
+    depths = ds["depth"].values
+    eta = 2 * xs[None, None, :] / depths[:, None, None]
+    status = ds["status"].values.astype(np.int8)
+    final = np.where(status == 0, ds["final_sharpness"].values * eta / 2, np.nan)
+    return dict(eta_D_over_2=xs, phi0_over_D=ys, depths=depths, final_sharpness_eta_over_2=final, status=status)
 
 
 def _eos_map(cfg, out, meta, progress):

@@ -131,7 +131,9 @@ def test_sigkill_then_resume_is_bit_identical_and_computes_each_chunk_once(tmp_p
 
 
 @pytest.mark.slow
-def test_inprocess_processes_and_dask_give_identical_datasets(tmp_path):
+def test_inprocess_processes_and_dask_give_identical_datasets(tmp_path, monkeypatch):
+    # 50 ms per chunk so that both workers get work even though one starts before the other
+    monkeypatch.setenv("GDSIM_TEST_SWEEP_SLEEP", "0.05")
     sw = make_sweep(n_eta=4, n_sigma=3)
     ref = _run(sw, tmp_path / "inproc.zarr", executor="inprocess").dataset()
     procs = _run(sw, tmp_path / "procs.zarr", executor="processes", workers=2).dataset()
