@@ -1,0 +1,31 @@
+"""Particle gradient descent for displacement-convex functions of measures.
+
+Reference: Daneshmand, Lee, Jin, "Efficient displacement convex optimization with particle gradient
+descent", ICML 2023, arXiv:2302.04753.
+
+Public (contract) names: :func:`energy_distance`, :func:`particle_gd`, :func:`noisy_particle_gd`,
+:func:`sparse_optimum`, :func:`gpu_particle_gd`; also :func:`nn_loss`, :func:`objective_value`,
+:func:`objective_grad`, :func:`make_objective`, :func:`step_sizes`, :func:`record_steps`.
+"""
+
+from gdsim.particles._api import (
+    NOISE_SCALINGS,
+    OBJECTIVES,
+    STEP_SCHEDULES,
+    Objective,
+    energy_distance,
+    make_objective,
+    nn_loss,
+    noisy_particle_gd,
+    objective_grad,
+    objective_value,
+    particle_gd,
+    record_steps,
+    sparse_optimum,
+    step_sizes,
+)
+from gdsim.particles._cuda_api import gpu_particle_gd
+
+__all__ = ["energy_distance", "particle_gd", "noisy_particle_gd", "sparse_optimum", "gpu_particle_gd", "nn_loss",
+           "objective_value", "objective_grad", "make_objective", "step_sizes", "record_steps", "Objective",
+           "OBJECTIVES", "STEP_SCHEDULES", "NOISE_SCALINGS"]
