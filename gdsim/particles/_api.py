@@ -246,10 +246,13 @@ def step_sizes(step, steps: int, *, step_lambda: float | None = None) -> np.ndar
 
 
 def record_steps(steps: int, n_records: int) -> np.ndarray:
-    """0, then about ``n_records`` log-spaced iterations up to ``steps`` (always included)."""
+    """0, then about ``n_records`` log-spaced iterations up to ``steps`` (always included).
+
+    With ``n_records > steps`` every iterate is recorded.
+    """
     n_records = integer(n_records, "n_records", lo=2)
-    if steps == 0:
-        return np.zeros(1, dtype=np.int64)
+    if n_records > steps:
+        return np.arange(steps + 1, dtype=np.int64)
     ks = np.unique(np.round(np.geomspace(1, steps, n_records - 1)).astype(np.int64))
     return np.concatenate([[0], ks]).astype(np.int64)
 
