@@ -365,3 +365,17 @@ def test_divergence_is_recorded_not_raised():
     # gradient 2 (w - v): gamma = 1.5 multiplies the error by -2 per step until it overflows to inf/NaN
     assert not np.isfinite(res.value[-1]) and np.isnan(res.w).all()
     assert res.best_value == pytest.approx(0.01) and res.best_k == 0
+
+
+@pytest.mark.parametrize("d", range(2, 10))
+def test_generated_pairwise_kernels_match_the_generic_kernel(d):
+    from gdsim.particles import _kernels as kern
+
+    rng = np.random.default_rng(d)
+    for n in (5, 130, 300):  # one partial block; full + partial blocks
+        X, c = rng.normal(size=(d, n)), rng.normal(size=d)
+        G1, G2 = np.empty_like(X), np.empty_like(X)
+        v1 = kern.interaction_grad(X, 0.7, c, G1)
+        v2 = kern._interaction_grad_generic(X, 0.7, c, G2)
+        assert v1 == pytest.approx(v2, rel=1e-13)
+        np.testing.assert_allclose(G1, G2, rtol=1e-12, atol=1e-15)
