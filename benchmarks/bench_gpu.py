@@ -1,0 +1,63 @@
+"""GPU variants against the CPU kernels, measured in the same run (needs a CUDA GPU).
+
+Usage: ``python -m benchmarks.bench_gpu``. Prints each gpu_* function's time next to its CPU twin and
+the largest difference between their results (they must agree to rounding).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def _timed(fn):
+    fn()  # compile / warm up
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def main() -> int:
+    from gdsim import cuda_available
+
+    if not cuda_available():
+        print("no CUDA GPU (and no simulator): nothing to measure")
+        return 0
+    import numba
+    from numba import cuda
+
+    import gdsim.particles as gp
+    import gdsim.scalar as sc
+
+    print(f"device: {cuda.get_current_device().name.decode() if isinstance(cuda.get_current_device().name, bytes) else cuda.get_current_device().name}; "
+          f"CPU threads: {numba.get_num_threads()}")
+    rows = []
+    rng = np.random.default_rng(0)
+
+    w0 = rng.uniform(0.7, 1.3, size=(1_000_000, 4))
+    eta = rng.uniform(0.01, 0.1, size=1_000_000)
+    tc, a = _timed(lambda: sc.gd(w0, eta, 2000, record_every=2000))
+    tg, b = _timed(lambda: sc.gpu_gd(w0, eta, 2000, record_every=2000))
+    rows.append(("scalar gd, 1e6 traj x D=4 x 2000 steps", tc, tg, np.nanmax(np.abs(a.w - b.w))))
+
+    runs, n, K = 4096, 100, 10_000
+    W0, v = rng.uniform(size=(runs, n)), rng.uniform(size=n)
+    tc, a = _timed(lambda: gp.noisy_particle_gd(W0, "energy", K, target=v, seed=1, n_records=10))
+    tg, b = _timed(lambda: gp.gpu_particle_gd(W0, "energy", K, target=v, seed=1, noise=0.05, n_records=10))
+    rows.append((f"particle gd 1-D, {runs} runs x n={n} x {K} steps", tc, tg, np.abs(a.value - b.value).max()))
+
+    X0 = rng.normal(size=(4096, 3))
+    tc, a = _timed(lambda: gp.particle_gd(X0, "interaction", 50, step=1.0, n_records=5))
+    tg, b = _timed(lambda: gp.gpu_particle_gd(X0, "interaction", 50, step=1.0, n_records=5))
+    rows.append(("particle gd interaction, n=4096 d=3 x 50 steps", tc, tg,
+                 np.abs(a.value - b.value).max() / np.abs(a.value).max()))
+
+    print(f"{'workload':52s} {'CPU s':>9s} {'GPU s':>9s} {'GPU speed-up':>13s} {'max diff':>10s}")
+    for name, tc, tg, diff in rows:
+        print(f"{name:52s} {tc:9.3f} {tg:9.3f} {tc / tg:12.1f}x {diff:10.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
