@@ -57,8 +57,8 @@ def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), 
                     dstate = cuda.to_device(np.zeros(1))
                     dimp = cuda.device_array(1, dtype=np.int64)
                     for kk in range(steps + 1):
-                        forces[blocks, tpb](dX, obj.lam, c, dG, dpart)
-                        track[1, 1](dpart, kk, d_rec, drv, dstate, dbest, dimp)
+                        forces[n, _cuda.REDUCE_THREADS](dX, obj.lam, c, dG, dpart)
+                        track[1, _cuda.REDUCE_THREADS](dpart, kk, d_rec, drv, dstate, dbest, dimp)
                         lr = float(gamma[kk]) if kk < steps else 0.0
                         update[blocks, tpb](dX, dG, lr, amp, keys[r], kk, dimp, dbX, kk < steps)
                         if progress and kk % 1000 == 0:
@@ -69,9 +69,10 @@ def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), 
             best_w = np.swapaxes(best_X, 1, 2).reshape(*batch, n, d)
             best_val, best_k = best[:, 0], best[:, 1].astype(np.int64)
         else:
-            W = cuda.to_device(np.ascontiguousarray(w0.reshape(R, n)))
-            P = cuda.to_device(np.tile(np.arange(n, dtype=np.int64), (R, 1)))
-            G = cuda.device_array((R, n))
+            # (n, runs) layout: thread r reads column r, so a warp's accesses are contiguous (coalesced)
+            W = cuda.to_device(np.ascontiguousarray(w0.reshape(R, n).T))
+            P = cuda.to_device(np.ascontiguousarray(np.tile(np.arange(n, dtype=np.int64), (R, 1)).T))
+            G = cuda.device_array((n, R))
             rec_val = cuda.to_device(np.full((R, nrec), np.nan))
             best_val = cuda.to_device(np.full(R, np.inf))
             best_k = cuda.to_device(np.full(R, -1, dtype=np.int64))
@@ -84,7 +85,7 @@ def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), 
                                         rec_val, best_val, best_k, best_W)
                     cuda.synchronize()
                     bar.update(max(k1 - k0, 1 if steps == 0 else 0))
-            w_final = W.copy_to_host().reshape(*batch, n)
+            w_final = W.copy_to_host().T.reshape(*batch, n)
             best_w = best_W.copy_to_host().reshape(*batch, n)
             rec_val, best_val, best_k = rec_val.copy_to_host(), best_val.copy_to_host(), best_k.copy_to_host()
     arrays = dict(k=rec, value=rec_val.T.reshape(nrec, *batch), best_value=best_val.reshape(batch),
