@@ -137,3 +137,20 @@ def interaction_value_grad(x, lam=1.0, c=None):
     F = (lam / 2) * ((x - c) ** 2).sum() / n + (r2**2).sum() / (8 * n**2)
     G = lam * (x - c) / n + (r2[:, :, None] * z).sum(1) / n**2
     return F, G
+
+
+# ------------------------------------------------------------------------ matrix sensing (Jin et al.)
+
+
+def sensing_gd(U0, A, zstar, mu, steps):
+    """GD on f(U) = (1/(4m)) sum_i (<A_i, Z*> - <A_i, U U^T>)^2 with dense, non-symmetric A (m, d, d).
+
+    The gradient (1/m) sum_i r_i sym(A_i) U, r_i = <A_i, U U^T - Z*>, straight from the definition.
+    """
+    U = np.array(U0, float)
+    m = A.shape[0]
+    S = 0.5 * (A + np.swapaxes(A, 1, 2))
+    for _ in range(steps):
+        r = np.einsum("mij,ij->m", A, U @ U.T - zstar)
+        U = U - mu * np.einsum("m,mij->ij", r, S) @ U / m
+    return U

@@ -1,0 +1,492 @@
+"""Public API of :mod:`gdsim.sensing`: problems, GD / asymmetric GD / ScaledGD(lambda), learning times."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from gdsim._core.progress import progress_bar
+from gdsim._core.result import Result, Timer
+from gdsim._core.rng import as_generator, as_seed_sequence
+from gdsim._core.validate import integer, real_array, real_scalar
+from gdsim.sensing import _kernels as k
+
+GENERATORS = ("spectrum", "gaussian_text", "uniform_fig")
+INITS = ("gaussian", "gaussian_scaled", "unit_norm")
+_JIN = ("Jin, Li, Lyu, Du, Lee, 'Understanding Incremental Learning of Gradient Descent: A Fine-grained "
+        "Analysis of Matrix Sensing', ICML 2023, arXiv:2301.11500")
+_PACK_ROWS = 256  # sensing matrices are drawn and packed this many at a time (bounded memory)
+BLOWUP = 1e8
+
+
+@dataclasses.dataclass
+class SensingProblem:
+    """A symmetric matrix-sensing instance: ground truth Z* = X X^T and (optionally) Gaussian measurements.
+
+    Attributes
+    ----------
+    zstar : (d, d) ground truth; ``eigvals`` (r*,) its nonzero eigenvalues, descending (sigma_i^2 of X);
+    eigvecs : (d, r*) the matching eigenvectors; ``x`` = eigvecs * sqrt(eigvals), the orthogonal factor;
+    a_packed : (m, d(d+1)/2) packed symmetrised sensing matrices (see ``_kernels``), or None for full
+        observation (A*A = I); ``y`` the m measurements <A_i, Z*>.
+    """
+
+    zstar: np.ndarray
+    eigvals: np.ndarray
+    eigvecs: np.ndarray
+    generator: str
+    a_packed: np.ndarray | None = None
+    y: np.ndarray | None = None
+
+    @property
+    def d(self) -> int:
+        return self.zstar.shape[0]
+
+    @property
+    def rank(self) -> int:
+        return self.eigvals.size
+
+    @property
+    def m(self) -> int | None:
+        return None if self.a_packed is None else self.a_packed.shape[0]
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.eigvecs * np.sqrt(self.eigvals)
+
+    def best_rank(self, s: int) -> np.ndarray:
+        """X_s X_s^T: the best rank-s approximation of Z* (the reference of the paper's E_s)."""
+        xs = self.x[:, :s]
+        return xs @ xs.T
+
+    def operator(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(A*A(W) for a batch of symmetric W (B, d, d), and the residuals A(W) - y (B, m) or W - Z*)."""
+        W = np.asarray(W, dtype=np.float64)
+        if self.a_packed is None:
+            return W.copy(), W - self.zstar
+        iu = np.triu_indices(self.d)
+        Zp = np.ascontiguousarray(W[:, iu[0], iu[1]])
+        R = np.empty((W.shape[0], self.m))
+        Gp = np.empty_like(Zp)
+        k.sensing_pass(self.a_packed, Zp, np.zeros(self.m), R, Gp)
+        G = np.empty_like(W)
+        k.unpack_sym(Gp, G)
+        return G, R
+
+    def top_operator_eigenvalue(self) -> float:
+        """Largest eigenvalue of A*A(Z*): the rate of the first (spectral) phase (spec pitfall 8)."""
+        M, _ = self.operator(self.zstar[None])
+        return float(np.linalg.eigvalsh(M[0])[-1])
+
+
+def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum", m: int | None = None,
+                 dtype="float64", seed=None) -> SensingProblem:
+    """Build a matrix-sensing problem.
+
+    Parameters
+    ----------
+    d, rank : int
+        Dimension and rank r* of Z* (1 <= rank <= d).
+    spectrum : array_like, optional
+        With ``generator="spectrum"``: the r* positive eigenvalues of Z* (sigma_i^2 in the paper's
+        notation), Z* = Q diag(spectrum) Q^T with Q Haar-orthogonal.
+    generator : {"spectrum", "gaussian_text", "uniform_fig"}
+        ``gaussian_text``: X with N(0, 1) entries as the paper's text says; ``uniform_fig``: X with
+        U[0, 1] entries, which reproduces the published curves (spec section 2.6).
+    m : int, optional
+        Number of Gaussian measurements A_i (d x d, i.i.d. N(0, 1) entries, not symmetric; the loss
+        f(U) = (1/(4m)) sum_i (y_i - <A_i, U U^T>)^2). ``None``: full observation (A*A = I).
+    dtype : {"float64", "float32"}
+        Storage of the packed sensing matrices (accumulation is float64 either way).
+    seed : int, SeedSequence, Generator or None
+
+    Notes
+    -----
+    Jin et al., ICML 2023 (arXiv:2301.11500), section 6. The gradient uses sym(A_i) (the paper's A_i
+    are not symmetric; spec pitfall 2).
+    """
+    d = integer(d, "d", lo=1)
+    rank = integer(rank, "rank", lo=1)
+    if rank > d:
+        raise ValueError(f"rank must be <= d; got rank = {rank} > d = {d}")
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {GENERATORS}; got {generator!r}")
+    if m is not None:
+        m = integer(m, "m", lo=1)
+    if np.dtype(dtype) not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be float64 or float32; got {dtype!r}")
+    ss = as_seed_sequence(seed)
+    truth_ss, a_ss = ss.spawn(2)
+    rng = np.random.default_rng(truth_ss)
+    if generator == "spectrum":
+        if spectrum is None:
+            raise ValueError("generator='spectrum' needs spectrum (the rank positive eigenvalues of Z*)")
+        lam = real_array(spectrum, "spectrum")
+        if lam.shape != (rank,):
+            raise ValueError(f"spectrum must have shape ({rank},); got {lam.shape}")
+        if np.any(lam <= 0):
+            raise ValueError("spectrum must be positive: Z* = X X^T is PSD of the given rank (a non-PSD or "
+                             f"rank-deficient spectrum was given: {lam.tolist()})")
+        lam = np.sort(lam)[::-1].copy()
+        Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        vecs = Q[:, :rank]
+    else:
+        if spectrum is not None:
+            raise ValueError(f"spectrum is only used with generator='spectrum' (got generator={generator!r})")
+        X = rng.standard_normal((d, rank)) if generator == "gaussian_text" else rng.uniform(size=(d, rank))
+        w, V = np.linalg.eigh(X @ X.T)
+        lam, vecs = w[::-1][:rank].copy(), V[:, ::-1][:, :rank].copy()
+        if lam[-1] <= 0:
+            raise ValueError("the drawn X is rank deficient; use another seed")
+    zstar = (vecs * lam) @ vecs.T
+    prob = SensingProblem(zstar=zstar, eigvals=lam, eigvecs=vecs, generator=generator)
+    if m is not None:
+        arng = np.random.default_rng(a_ss)
+        P = d * (d + 1) // 2
+        Ap = np.empty((m, P), dtype=dtype)
+        for i0 in range(0, m, _PACK_ROWS):
+            i1 = min(m, i0 + _PACK_ROWS)
+            Ap[i0:i1] = k.pack_sensing_matrices(arng.standard_normal((i1 - i0, d, d)), dtype)
+        iu = np.triu_indices(d)
+        zp = np.ascontiguousarray(zstar[iu][None])
+        R = np.empty((1, m))
+        k.sensing_pass(Ap, zp, np.zeros(m), R, np.empty((1, P)))
+        prob.a_packed, prob.y = Ap, R[0].copy()
+    return prob
+
+
+def _check_problem(problem):
+    if not isinstance(problem, SensingProblem):
+        raise TypeError(f"problem must be a SensingProblem from make_problem(); got {type(problem).__name__}")
+
+
+def initial_factors(problem, r_hat, alpha, *, init="gaussian", shared_init=True, seed=None) -> np.ndarray:
+    """U_0 = alpha * U_bar for each alpha: (B, d, r_hat).
+
+    ``init``: ``"gaussian"`` (N(0, 1) entries, the experiments), ``"gaussian_scaled"`` (N(0, 1/d) entries,
+    Xu et al.), ``"unit_norm"`` (normalised to operator norm 1, the theory). ``shared_init``: the same
+    U_bar for every alpha (an alpha scan then changes only the scale).
+    """
+    _check_problem(problem)
+    r_hat = integer(r_hat, "r_hat", lo=1)
+    alpha = np.atleast_1d(real_array(alpha, "alpha"))
+    if alpha.ndim != 1:
+        raise ValueError(f"alpha must be a scalar or a 1-D array; got shape {alpha.shape}")
+    if np.any(alpha <= 0):
+        raise ValueError(f"alpha must be > 0 (the initialisation scale); got {alpha.tolist()}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}; got {init!r}")
+    rng = as_generator(seed)
+    B, d = alpha.size, problem.d
+    Ub = rng.standard_normal((1 if shared_init else B, d, r_hat))
+    if init == "gaussian_scaled":
+        Ub /= np.sqrt(d)
+    elif init == "unit_norm":
+        Ub /= np.linalg.norm(Ub, ord=2, axis=(1, 2))[:, None, None]
+    return np.ascontiguousarray(np.broadcast_to(Ub, (B, d, r_hat)) * alpha[:, None, None])
+
+
+def learning_times(eigs, t, targets) -> np.ndarray:
+    """tau_k: the first recorded t with eigs[..., k] >= targets[k] / 2 (-1 if never).
+
+    ``eigs`` (n_rec, *batch, K) eigenvalues of U U^T in descending order at times ``t`` (n_rec,);
+    ``targets`` (>= K,) eigenvalues of Z*.
+    """
+    eigs = np.asarray(eigs, float)
+    t = np.asarray(t)
+    K = eigs.shape[-1]
+    thr = 0.5 * np.asarray(targets, float)[:K]
+    hit = eigs >= thr
+    first = np.argmax(hit, axis=0)
+    return np.where(hit.any(axis=0), t[first], -1)
+
+
+# --------------------------------------------------------------------------------------------- GD
+
+
+def _grad_matrix(problem, U, Zp, R, Gp, G):
+    """M = A*A(Z* - U U^T) for the batch (into G, as -(A*A(U U^T) - A*A(Z*))), and the loss."""
+    if problem.a_packed is None:
+        W = U @ np.swapaxes(U, 1, 2)
+        np.subtract(problem.zstar, W, out=G)
+        return G, 0.25 * (G**2).sum(axis=(1, 2))
+    k.pack_gram(U, Zp)
+    k.sensing_pass(problem.a_packed, Zp, problem.y, R, Gp)
+    k.unpack_sym(Gp, G)
+    np.negative(G, out=G)
+    return G, (R**2).sum(axis=1) / (4 * problem.m)
+
+
+def _run(problem, U, steps, record_every, update, progress, desc, config, track_tau=True, backend="cpu",
+         operator=None):
+    """Shared driver: per step, M = A*A(Z* - U U^T) and ``update(U, M)``; records and learning times."""
+    steps = integer(steps, "steps", lo=0)
+    record_every = integer(record_every, "record_every", lo=1)
+    B, d, r_hat = U.shape
+    rs = problem.rank
+    refs = np.stack([problem.best_rank(s) for s in range(1, rs + 1)])
+    ref_norm2 = (refs**2).sum(axis=(1, 2))
+    t_rec = np.unique(np.concatenate([np.arange(0, steps + 1, record_every), [steps]]))
+    K = min(r_hat, d)
+    E = np.full((t_rec.size, B, rs), np.nan)
+    eigs = np.full((t_rec.size, B, K), np.nan)
+    loss = np.full((t_rec.size, B), np.nan)
+    error = np.full((t_rec.size, B), np.nan)
+    n_tau = min(K, rs)
+    tau = np.full((B, n_tau), -1, dtype=np.int64)
+    diverged = np.zeros(B, dtype=bool)
+    P = d * (d + 1) // 2
+    Zp, Gp = np.empty((B, P)), np.empty((B, P))
+    R = np.empty((B, problem.m or 1))
+    G = np.empty((B, d, d))
+    grad = operator or (lambda U_: _grad_matrix(problem, U_, Zp, R, Gp, G))
+    ri = 0
+    with progress_bar(steps, enabled=progress, desc=desc) as bar, np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            M, f = grad(U)
+            need_tau = track_tau and (tau < 0).any()
+            if need_tau or (ri < t_rec.size and t_rec[ri] == t):
+                ev = np.linalg.eigvalsh(np.swapaxes(U, 1, 2) @ U) if np.all(np.isfinite(U)) else \
+                    np.full((B, r_hat), np.nan)
+                ev = ev[:, ::-1][:, :K]
+                if need_tau:
+                    thr = 0.5 * problem.eigvals[:n_tau]
+                    newly = (tau < 0) & (ev[:, :n_tau] >= thr)
+                    tau[newly] = t
+                if ri < t_rec.size and t_rec[ri] == t:
+                    W = U @ np.swapaxes(U, 1, 2)
+                    E[ri] = ((W[:, None] - refs[None]) ** 2).sum(axis=(2, 3)) / ref_norm2
+                    error[ri] = ((W - problem.zstar) ** 2).sum(axis=(1, 2))
+                    eigs[ri], loss[ri] = ev, f
+                    ri += 1
+            if t == steps:
+                break
+            update(U, M)
+            bad = ~np.isfinite(U).all(axis=(1, 2)) | (np.abs(U).max(axis=(1, 2)) > BLOWUP)
+            if bad.any():
+                diverged |= bad
+                U[bad] = np.nan
+            if progress and t % 100 == 0:
+                bar.update(min(100, steps - t))
+    arrays = dict(t=t_rec, errors=E, eigenvalues=eigs, loss=loss, error=error, tau=tau, diverged=diverged, U=U)
+    return Result(arrays, dict(config={**config, "backend": backend}))
+
+
+def _common_config(problem, r_hat, alpha, steps, extra):
+    return dict(model="matrix_sensing", d=problem.d, rank=problem.rank, m=problem.m, r_hat=r_hat,
+                alpha=np.atleast_1d(alpha).tolist(), steps=steps, generator=problem.generator,
+                eigvals=problem.eigvals.tolist(), reference=_JIN, **extra)
+
+
+def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, record_every=1, track_tau=True,
+       seed=None, progress=False, U0=None) -> Result:
+    """Gradient descent U <- (I + mu M_t) U, M_t = A*A(Z* - U U^T), from U_0 = alpha U_bar, batched over alpha.
+
+    Parameters
+    ----------
+    problem : SensingProblem
+    r_hat : int
+        Width of the factor U (d x r_hat): under- (r_hat < r*), exactly (=) or over-parameterised (>).
+    alpha : float or array_like
+        Initialisation scale(s) (> 0); one trajectory per value, all sharing the problem.
+    steps : int
+    mu : float
+        Step size (> 0). Stability needs mu * lambda_1(A*A(Z*)) below about 1; larger steps diverge and
+        are recorded in ``diverged``, not raised.
+    init, shared_init, seed
+        See :func:`initial_factors`. ``U0`` (B, d, r_hat) overrides them.
+    record_every : int
+        Records every this many steps (and the last).
+    track_tau : bool
+        Compute the eigenvalues of U^T U every step until every learning time is found.
+
+    Returns
+    -------
+    Result
+        ``t`` (n_rec,); ``errors`` (n_rec, B, r*): E_s = ||U U^T - X_s X_s^T||_F^2 / ||X_s X_s^T||_F^2 (the
+        paper's metric, s = 1..r*); ``eigenvalues`` (n_rec, B, min(r_hat, d)) of U U^T, descending;
+        ``loss`` (n_rec, B); ``error`` (n_rec, B) = ||U U^T - Z*||_F^2; ``tau`` (B, min(r_hat, r*)) the
+        learning times (first t with lambda_k(U U^T) >= lambda_k(Z*) / 2, -1 if never); ``diverged``
+        (B,); ``U`` the final factors.
+
+    Notes
+    -----
+    Jin et al. (ICML 2023, arXiv:2301.11500), eq. (3); incremental learning: tau_k ~ ln(1/alpha) /
+    ln(1 + mu lambda_k). The paper prints the gradient without its minus sign; the update is the one
+    implemented (spec pitfall 13).
+    """
+    _check_problem(problem)
+    mu = real_scalar(mu, "mu", lo=0.0, lo_open=True)
+    U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+
+    def update(U_, M):
+        U_ += mu * (M @ U_)
+
+    return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD",
+                _common_config(problem, U.shape[2], alpha, steps, dict(method="gd", mu=mu, init=init)),
+                track_tau=track_tau)
+
+
+def _initial(problem, r_hat, alpha, init, shared_init, seed, U0):
+    if U0 is not None:
+        U = real_array(U0, "U0")
+        if U.ndim == 2:
+            U = U[None]
+        if U.ndim != 3 or U.shape[1] != problem.d:
+            raise ValueError(f"U0 must have shape (B, d={problem.d}, r_hat); got {U.shape}")
+        return np.ascontiguousarray(U).copy()
+    return initial_factors(problem, r_hat, alpha, init=init, shared_init=shared_init, seed=seed)
+
+
+def scaled_gd(problem, r_hat, alpha, steps, *, eta, lam, init="gaussian_scaled", shared_init=True, record_every=1,
+              track_tau=False, seed=None, progress=False, U0=None) -> Result:
+    """ScaledGD(lambda): U <- U + eta M_t U (U^T U + lambda I)^(-1) (Xu, Shen, Chi, Ma, ICML 2023).
+
+    Same results as :func:`gd`. Preconditioning makes the rate independent of the condition number
+    (arXiv:2302.01186, Thm 2); ``lam`` ~ 0.1 sigma_min^2(X*) in the paper's range.
+    """
+    _check_problem(problem)
+    eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
+    lam = real_scalar(lam, "lam", lo=0.0)
+    U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+    eye = np.eye(U.shape[2])
+
+    def update(U_, M):
+        pre = np.linalg.inv(np.swapaxes(U_, 1, 2) @ U_ + lam * eye)
+        U_ += eta * (M @ U_) @ pre
+
+    return _run(problem, U, steps, record_every, update, progress, "ScaledGD(lambda)",
+                _common_config(problem, U.shape[2], alpha, steps, dict(method="scaled_gd", eta=eta, lam=lam,
+                                                                         init=init)), track_tau=track_tau)
+
+
+def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="orthonormal", record_every=1,
+                  seed=None) -> Result:
+    """GD on F G^T with loss (1/2)||F G^T - M||_F^2 (full observation), batched over alpha.
+
+    F <- F - eta R G, G <- G - eta R^T F with R = F G^T - M (simultaneous updates).
+
+    Parameters
+    ----------
+    target : (n1, n2) array or SensingProblem (its Z*)
+    k_rank : int
+        Width k of F (n1 x k) and G (n2 x k).
+    alpha : float or array_like
+        Scale of F_0; G_0 has scale ``imbalance * alpha``.
+    init : {"orthonormal", "gaussian"}
+        ``orthonormal``: F_0 = alpha P_1, G_0 = imbalance alpha P_2 with [P_1 P_2] orthonormal columns, so
+        F_0^T F_0 - G_0^T G_0 = (1 - imbalance^2) alpha^2 I exactly (spec C8); ``gaussian``: N(0, alpha^2)
+        entries (and imbalance alpha for G).
+
+    Returns
+    -------
+    Result
+        ``t``, ``error`` (n_rec, B) = ||F G^T - M||_F^2, ``diverged``, ``F``, ``G``.
+
+    Notes
+    -----
+    Xiong, Ding, Du (ICLR 2024, arXiv:2310.01769): with k > r and an imbalanced start the error
+    converges linearly at rate ~ 2 eta (1 - imbalance^2) alpha^2 (the symmetric parameterisation is
+    Omega(1/T^2)).
+    """
+    M = target.zstar if isinstance(target, SensingProblem) else real_array(target, "target")
+    if M.ndim != 2:
+        raise ValueError(f"target must be a matrix; got shape {M.shape}")
+    n1, n2 = M.shape
+    k_rank = integer(k_rank, "k_rank", lo=1)
+    eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
+    imbalance = real_scalar(imbalance, "imbalance", lo=0.0)
+    alpha = np.atleast_1d(real_array(alpha, "alpha"))
+    if np.any(alpha <= 0):
+        raise ValueError(f"alpha must be > 0; got {alpha.tolist()}")
+    steps = integer(steps, "steps", lo=0)
+    record_every = integer(record_every, "record_every", lo=1)
+    rng = as_generator(seed)
+    if init == "orthonormal":
+        if 2 * k_rank > max(n1, n2) or k_rank > min(n1, n2):
+            raise ValueError("init='orthonormal' needs 2 k columns that fit: 2 k <= max(n1, n2), k <= min(n1, n2)")
+        n = max(n1, n2)
+        Qm, _ = np.linalg.qr(rng.standard_normal((n, 2 * k_rank)))
+        F0, G0 = Qm[:n1, :k_rank], Qm[:n2, k_rank:]
+        if n1 != n2:
+            F0, _ = np.linalg.qr(F0)
+            G0, _ = np.linalg.qr(G0)
+    elif init == "gaussian":
+        F0, G0 = rng.standard_normal((n1, k_rank)), rng.standard_normal((n2, k_rank))
+    else:
+        raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}")
+    F = alpha[:, None, None] * F0[None]
+    G = (imbalance * alpha)[:, None, None] * G0[None]
+    t_rec = np.unique(np.concatenate([np.arange(0, steps + 1, record_every), [steps]]))
+    err = np.full((t_rec.size, alpha.size), np.nan)
+    diverged = np.zeros(alpha.size, dtype=bool)
+    ri = 0
+    with Timer() as timer, np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            R = F @ np.swapaxes(G, 1, 2) - M
+            if t_rec[ri] == t:
+                err[ri] = (R**2).sum(axis=(1, 2))
+                ri += 1
+            if t == steps:
+                break
+            F, G = F - eta * (R @ G), G - eta * (np.swapaxes(R, 1, 2) @ F)
+            bad = ~(np.isfinite(F).all(axis=(1, 2)) & np.isfinite(G).all(axis=(1, 2)))
+            bad |= (np.abs(F).max(axis=(1, 2)) > BLOWUP) | (np.abs(G).max(axis=(1, 2)) > BLOWUP)
+            if bad.any():
+                diverged |= bad
+                F[bad], G[bad] = np.nan, np.nan
+    return Result(dict(t=t_rec, error=err, diverged=diverged, F=F, G=G),
+                  dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, eta=eta,
+                                   imbalance=imbalance, alpha=alpha.tolist(), init=init, steps=steps,
+                                   reference="Xiong, Ding, Du, ICLR 2024, arXiv:2310.01769"),
+                       wall_time_s=timer.seconds))
+
+
+def gpu_gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, record_every=1, track_tau=True,
+           seed=None, progress=False, U0=None) -> Result:
+    """CUDA variant of :func:`gd`: same signature, same results (to rounding).
+
+    The sensing operator (the memory-bound hot loop) runs on the GPU with A resident in device memory;
+    the small d x d x r_hat products and the records stay on the host. Under full observation there is
+    no operator to offload and the run is the CPU one (``backend`` says which).
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+    """
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.sensing import _cuda
+
+    _check_problem(problem)
+    mu = real_scalar(mu, "mu", lo=0.0, lo_open=True)
+    U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+    cuda = cuda_module()
+    config = _common_config(problem, U.shape[2], alpha, steps, dict(method="gd", mu=mu, init=init))
+
+    def update(U_, M):
+        U_ += mu * (M @ U_)
+
+    if problem.a_packed is None:
+        return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD", config,
+                    track_tau=track_tau, backend="cpu (full observation: no operator to offload)")
+    residuals, gradient = _cuda.kernels()
+    B, d = U.shape[:2]
+    P, m = d * (d + 1) // 2, problem.m
+    dA, dy = cuda.to_device(problem.a_packed), cuda.to_device(problem.y)
+    dR, dG = cuda.device_array((B, m)), cuda.device_array((B, P))
+    Zp = np.empty((B, P))
+    Gfull = np.empty((B, d, d))
+    blocks, tpb = launch_config(P)
+
+    def operator(U_):
+        k.pack_gram(U_, Zp)
+        residuals[m, _cuda.RESIDUAL_THREADS](dA, cuda.to_device(Zp), dy, dR)
+        gradient[blocks, tpb](dA, dR, dG)
+        R = dR.copy_to_host()
+        k.unpack_sym(dG.copy_to_host(), Gfull)
+        return -Gfull, (R**2).sum(axis=1) / (4 * m)
+
+    return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD (CUDA)", config,
+                track_tau=track_tau, backend="cuda", operator=operator)

@@ -1,0 +1,59 @@
+"""``numba.cuda`` kernels for the sensing operator (private; used by :func:`gdsim.sensing.gpu_gd`).
+
+A stays on the device (packed rows). Per step: one block per measurement i computes the residuals
+r_bi = Ap[i] . z_b - y_i (threads split the row, shared-memory tree reduction); then one thread per
+packed entry p accumulates g_b[p] = (1/m) sum_i r_bi Ap[i, p] (consecutive threads read consecutive
+p: coalesced). The small d x d x r_hat products stay on the host.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from numba import cuda, float64  # module-level: the simulator patches the global name ``cuda``
+
+from gdsim._core.cuda import cuda_module, is_cudasim
+
+#: Threads per block of the residual kernel (a power of two); 4 under the simulator.
+RESIDUAL_THREADS = 4 if is_cudasim() else 128
+
+
+@lru_cache(maxsize=None)
+def kernels():
+    cuda_module()
+
+    @cuda.jit
+    def residuals(Ap, Z, y, R):
+        i = cuda.blockIdx.x
+        t = cuda.threadIdx.x
+        P = Ap.shape[1]
+        sh = cuda.shared.array(RESIDUAL_THREADS, float64)
+        for b in range(Z.shape[0]):
+            s = 0.0
+            for p in range(t, P, RESIDUAL_THREADS):
+                s += float64(Ap[i, p]) * Z[b, p]
+            sh[t] = s
+            cuda.syncthreads()
+            stride = RESIDUAL_THREADS // 2
+            while stride > 0:
+                if t < stride:
+                    sh[t] += sh[t + stride]
+                cuda.syncthreads()
+                stride //= 2
+            if t == 0:
+                R[b, i] = sh[0] - y[i]
+            cuda.syncthreads()
+
+    @cuda.jit
+    def gradient(Ap, R, Gp):
+        p = cuda.grid(1)
+        m, P = Ap.shape
+        if p >= P:
+            return
+        for b in range(R.shape[0]):
+            s = 0.0
+            for i in range(m):
+                s += R[b, i] * float64(Ap[i, p])
+            Gp[b, p] = s / m
+
+    return residuals, gradient
