@@ -32,41 +32,33 @@ def pack_sensing_matrices(A: np.ndarray, dtype=np.float64) -> np.ndarray:
     return np.ascontiguousarray(S[:, iu[0], iu[1]] * weights, dtype=dtype)
 
 
-LANES = 8  # independent partial sums of a row's dot product (an 8-wide vector; no reassociation needed)
+@jit(reassoc=True)
+def _row_dot(row, z):
+    """row . z with float64 accumulation; ``reassoc`` lets LLVM vectorise the sum (see ``gdsim._core.jit``).
+
+    Measured at d = 50, m = 1000: the one-pass operator takes 0.12 ms with it and 0.25 ms without
+    (8 hand-split partial sums), 0.71 ms with one scalar accumulator.
+    """
+    s = 0.0
+    for p in range(row.shape[0]):
+        s += np.float64(row[p]) * z[p]
+    return s
 
 
 @jit(parallel=True)
 def sensing_pass(Ap, Z, y, R, Gp):
-    """R[b, i] = Ap[i] . Z[b] - y[i]; Gp[b] = (1/m) sum_i R[b, i] Ap[i]. One pass over Ap.
-
-    The dot product keeps LANES separate partial sums (lane j takes p = j mod LANES), which LLVM maps
-    onto one vector register; their order of summation is fixed, so the result is deterministic.
-    Measured at d = 50, m = 1000: 0.27 ms, against 0.71 ms with a single accumulator.
-    """
+    """R[b, i] = Ap[i] . Z[b] - y[i]; Gp[b] = (1/m) sum_i R[b, i] Ap[i]. One pass over Ap."""
     m, P = Ap.shape
     B = Z.shape[0]
     partial = np.zeros((N_CHUNKS, B, P))
     per = (m + N_CHUNKS - 1) // N_CHUNKS
-    PL = P - P % LANES
     for c in prange(N_CHUNKS):
         i0 = c * per
         i1 = min(m, i0 + per)
-        lanes = np.zeros(LANES)
         for i in range(i0, i1):
             row = Ap[i]
             for b in range(B):
-                zb = Z[b]
-                for j in range(LANES):
-                    lanes[j] = 0.0
-                for p in range(0, PL, LANES):
-                    for j in range(LANES):
-                        lanes[j] += np.float64(row[p + j]) * zb[p + j]
-                s = 0.0
-                for j in range(LANES):
-                    s += lanes[j]
-                for p in range(PL, P):
-                    s += np.float64(row[p]) * zb[p]
-                R[b, i] = s - y[i]
+                R[b, i] = _row_dot(row, Z[b]) - y[i]
             for b in range(B):
                 r = R[b, i]
                 acc = partial[c, b]
@@ -81,19 +73,17 @@ def sensing_pass(Ap, Z, y, R, Gp):
             Gp[b, p] = s * inv_m
 
 
-@jit(parallel=True)
+@jit
 def pack_gram(U, Z):
-    """Z[b] = upper triangle of U_b U_b^T, row-major packed (U is (B, d, r))."""
+    """Z[b] = upper triangle of U_b U_b^T, row-major packed (U is (B, d, r)); the product by BLAS."""
     B, d, r = U.shape
-    for b in prange(B):
-        u = U[b]
+    for b in range(B):
+        u = np.ascontiguousarray(U[b])
+        W = np.dot(u, u.T)
         k = 0
         for p in range(d):
             for q in range(p, d):
-                s = 0.0
-                for j in range(r):
-                    s += u[p, j] * u[q, j]
-                Z[b, k] = s
+                Z[b, k] = W[p, q]
                 k += 1
 
 
