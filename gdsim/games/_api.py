@@ -1,0 +1,380 @@
+"""Public API of :mod:`gdsim.games`: particle GDA, the entropic equilibrium, NI errors, the mean-field PDE."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from gdsim._core.counter_rng import keys_from_seed
+from gdsim._core.progress import progress_bar
+from gdsim._core.result import Result, Timer
+from gdsim._core.rng import as_generator, as_seed_sequence
+from gdsim._core.validate import integer, real_array, real_scalar
+from gdsim.games import _kernels as k
+from gdsim.games._payoffs import Payoff
+
+_LU = ("Lu, 'Two-Scale Gradient Descent Ascent Dynamics Finds Mixed Nash Equilibria of Continuous Games: "
+       "A Mean-Field Perspective', ICML 2023, arXiv:2212.08791")
+#: h * max(1, eta) * Lip(grad K) above this warns (Euler-Maruyama moment bias above ~2%; the spec's
+#: rule of thumb is 0.06 for ~1%, measured here: 0.0074 max moment error at 0.06 on T3).
+STABILITY_WARN = 0.1
+STABILITY_ERROR = 1.0
+PARALLEL_MIN_PARTICLES = 20_000
+
+
+def _check_payoff(payoff):
+    if not isinstance(payoff, Payoff):
+        raise TypeError(f"payoff must be a gdsim.games Payoff (payoff_t1(), trig_payoff(...), user_payoff(...)); "
+                        f"got {type(payoff).__name__}")
+
+
+def lipschitz_bound(payoff, M: int = 64) -> float:
+    """Lip(grad K): the largest spectral norm of the Hessian of K over a grid (second differences)."""
+    g = np.arange(M) / M
+    hstep = 1e-4
+    x, y = g[:, None], g[None, :]
+
+    def K(a, b):
+        return payoff(a, b)
+
+    kxx = (K(x + hstep, y) - 2 * K(x, y) + K(x - hstep, y)) / hstep**2
+    kyy = (K(x, y + hstep) - 2 * K(x, y) + K(x, y - hstep)) / hstep**2
+    kxy = (K(x + hstep, y + hstep) - K(x + hstep, y - hstep) - K(x - hstep, y + hstep)
+           + K(x - hstep, y - hstep)) / (4 * hstep**2)
+    tr, det = kxx + kyy, kxx * kyy - kxy**2
+    disc = np.sqrt(np.maximum(tr**2 / 4 - det, 0.0))
+    return float(np.max(np.abs(tr / 2) + disc))
+
+
+# ---------------------------------------------------------------------------------- grid solver
+
+
+def _gibbs_log(v):
+    v = v - v.max()
+    return v - np.log(np.exp(v).sum())
+
+
+def entropic_equilibrium(payoff, tau, *, M: int = 256, tol: float = 1e-13, max_iter: int = 200_000) -> Result:
+    """The MNE of the entropy-regularised game on a midpoint grid (extragradient multiplicative weights).
+
+    min_p max_q p^T A q + tau sum p log p - tau sum q log q, A[i, j] = K(g_i, g_j): the discrete Gibbs
+    fixed point p ~ exp(-A q / tau), q ~ exp(A^T p / tau). Plain best-response iteration can cycle
+    (spec pitfall 8), hence extragradient steps in log space (Cen, Wei, Chi 2021).
+
+    Returns
+    -------
+    Result
+        ``grid`` (M,), ``p``, ``q`` (probability vectors; densities are M p), ``residual`` (fixed-point
+        residual of the log-Gibbs maps), ``iterations``, ``ni_tau``, ``ni0``, ``value`` = E_tau(p, q),
+        ``moments`` (2, 4): (c1, s1, c2, s2) of mu* and nu*.
+    """
+    _check_payoff(payoff)
+    tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
+    M = integer(M, "M", lo=8)
+    g, A = payoff.grid(M)
+    if not np.all(np.isfinite(A)):
+        raise ValueError("the payoff has non-finite values on the grid")
+    lr = 0.5 / (tau + np.abs(A).max())
+    lp = np.full(M, -np.log(M))
+    lq = lp.copy()
+    it = 0
+    for it in range(1, max_iter + 1):
+        p, q = np.exp(lp), np.exp(lq)
+        lpt = _gibbs_log((1 - lr * tau) * lp - lr * (A @ q))
+        lqt = _gibbs_log((1 - lr * tau) * lq + lr * (A.T @ p))
+        lpn = _gibbs_log((1 - lr * tau) * lp - lr * (A @ np.exp(lqt)))
+        lqn = _gibbs_log((1 - lr * tau) * lq + lr * (A.T @ np.exp(lpt)))
+        delta = max(np.abs(lpn - lp).max(), np.abs(lqn - lq).max())
+        lp, lq = lpn, lqn
+        if delta < tol:
+            break
+    p, q = np.exp(lp), np.exp(lq)
+    residual = max(np.abs(lp - _gibbs_log(-(A @ q) / tau)).max(), np.abs(lq - _gibbs_log((A.T @ p) / tau)).max())
+    return Result(dict(grid=g, p=p, q=q, residual=np.float64(residual), iterations=np.int64(it),
+                       ni_tau=np.float64(nikaido_isoda(A, p, q, tau)), ni0=np.float64(nikaido_isoda(A, p, q, 0.0)),
+                       value=np.float64(regularised_value(A, p, q, tau)), moments=grid_moments(g, p, q)),
+                  dict(config=dict(payoff=payoff.name, tau=tau, M=M, tol=tol, reference=_LU)))
+
+
+def grid_moments(g, p, q) -> np.ndarray:
+    """(c1, s1, c2, s2) = E cos/sin(2 pi k Z), k = 1, 2, for the grid laws p and q: shape (2, 4)."""
+    out = np.empty((2, 4))
+    for r, w in enumerate((p, q)):
+        for m in (1, 2):
+            out[r, 2 * m - 2] = w @ np.cos(2 * np.pi * m * g)
+            out[r, 2 * m - 1] = w @ np.sin(2 * np.pi * m * g)
+    return out
+
+
+def _xlogx(p):
+    return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+
+
+def regularised_value(A, p, q, tau) -> float:
+    """E_tau(p, q) = p^T A q + tau sum p log p - tau sum q log q (entropy of the probability vectors)."""
+    return float(p @ A @ q + tau * _xlogx(p).sum() - tau * _xlogx(q).sum())
+
+
+def _logsumexp(v):
+    m = v.max()
+    return m + np.log(np.exp(v - m).sum())
+
+
+def nikaido_isoda(A, p, q, tau=0.0) -> float:
+    """Nikaido-Isoda error on the grid.
+
+    tau = 0: NI_0 = max_j (A^T p)_j - min_i (A q)_i (exploitability of the unregularised game).
+    tau > 0: NI_tau = max_q' E_tau(p, q') - min_p' E_tau(p', q), in closed form through log-sum-exp;
+    it equals tau [KL(p || p_hat(q)) + KL(q || q_hat(p))] (tested).
+
+    ``A`` may be a :class:`Payoff` evaluated on the midpoint grid of len(p) points.
+    """
+    if isinstance(A, Payoff):
+        A = A.grid(len(p))[1]
+    tau = real_scalar(tau, "tau", lo=0.0)
+    psi, phi = A.T @ p, A @ q
+    if tau == 0:
+        return float(psi.max() - phi.min())
+    up = tau * _xlogx(p).sum() + tau * _logsumexp(psi / tau)
+    down = -tau * _xlogx(q).sum() - tau * _logsumexp(-phi / tau)
+    return float(up - down)
+
+
+def lyapunov_terms(A, p, q, tau, value_star) -> np.ndarray:
+    """(L1, L2, L3, L4) of Lu's fast-ascent (L1 + gamma L2) and fast-descent (L3 + gamma L4) functions.
+
+    L1 = max_q' E(p, q') - E*, L2 = max_q' E(p, q') - E(p, q), L3 = E* - min_p' E(p', q),
+    L4 = E(p, q) - min_p' E(p', q); ``value_star`` = E_tau at the MNE.
+    """
+    psi, phi = A.T @ p, A @ q
+    e = regularised_value(A, p, q, tau)
+    up = tau * _xlogx(p).sum() + tau * _logsumexp(psi / tau)
+    down = -tau * _xlogx(q).sum() - tau * _logsumexp(-phi / tau)
+    return np.array([up - value_star, up - e, value_star - down, e - down])
+
+
+# ---------------------------------------------------------------------------------- mean-field PDE
+
+
+def wrapped_gaussian(M: int, centre: float, sd: float) -> np.ndarray:
+    """A wrapped Gaussian on the midpoint grid of [0, 1), as a probability vector."""
+    g = (np.arange(M) + 0.5) / M
+    d = (g - centre + 0.5) % 1.0 - 0.5
+    w = sum(np.exp(-0.5 * ((d + s) / sd) ** 2) for s in (-2, -1, 0, 1, 2))
+    return w / w.sum()
+
+
+def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int = 101,
+                   equilibrium=None, progress=False) -> Result:
+    """Two-scale mean-field GDA PDE on the grid (finite volumes, Scharfetter-Gummel flux, explicit Euler).
+
+    d_t mu = d_x(mu d_x Phi_nu) + tau d_xx mu,  d_t nu = eta [-d_y(nu d_y Psi_mu) + tau d_yy nu].
+
+    Parameters
+    ----------
+    payoff : Payoff
+    tau, eta : float
+        Temperature (> 0) and time-scale ratio of the ascent player (> 0).
+    T : float
+        Final time (min player's clock).
+    M : int
+        Grid points per axis.
+    p0, q0 : array_like, optional
+        Initial probability vectors (default: uniform).
+    dt : float, optional
+        Default 0.2 dx^2 / (tau max(1, eta)) (stable); larger values raise a ValueError naming the bound.
+    equilibrium : Result, optional
+        :func:`entropic_equilibrium` at the same (tau, M); computed when omitted (needed for L1, L3).
+
+    Returns
+    -------
+    Result
+        ``t``, ``ni_tau``, ``ni0``, ``lyapunov`` (n_rec, 4) = (L1, L2, L3, L4), ``moments`` (n_rec, 2, 4),
+        ``p``, ``q`` (final).
+
+    Notes
+    -----
+    Lu (ICML 2023, arXiv:2212.08791): exponential convergence of NI_tau for a suitable finite eta; the
+    discrete Gibbs state is exactly stationary for this scheme (tested).
+    """
+    _check_payoff(payoff)
+    tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
+    eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
+    T = real_scalar(T, "T", lo=0.0)
+    M = integer(M, "M", lo=8)
+    g, A = payoff.grid(M)
+    dx = 1.0 / M
+    bound = 0.5 * dx * dx / (tau * max(1.0, eta))
+    if dt is None:
+        dt = 0.4 * bound
+    dt = real_scalar(dt, "dt", lo=0.0, lo_open=True)
+    if dt > bound:
+        raise ValueError(f"dt = {dt:.3g} exceeds the explicit stability bound dx^2/(2 tau max(1, eta)) = {bound:.3g}")
+    p = _prob_vector(p0, M, "p0")
+    q = _prob_vector(q0, M, "q0")
+    eq = equilibrium if equilibrium is not None else entropic_equilibrium(payoff, tau, M=M)
+    nsteps = int(math.ceil(T / dt - 1e-9))
+    dt = T / nsteps if nsteps else dt
+    rec_steps = np.unique(np.round(np.linspace(0, nsteps, n_records)).astype(np.int64))
+    out_t, ni_tau, ni0, lyap, mom = [], [], [], [], []
+    done = 0
+    with Timer() as timer, progress_bar(nsteps, enabled=progress, desc="mean-field PDE") as bar:
+        for s in rec_steps:
+            k.sg_advance(p, q, A, tau, eta, dt, int(s - done))
+            bar.update(int(s - done))
+            done = s
+            out_t.append(s * dt)
+            ni_tau.append(nikaido_isoda(A, p, q, tau))
+            ni0.append(nikaido_isoda(A, p, q, 0.0))
+            lyap.append(lyapunov_terms(A, p, q, tau, float(eq.value)))
+            mom.append(grid_moments(g, p, q))
+    return Result(dict(t=np.array(out_t), ni_tau=np.array(ni_tau), ni0=np.array(ni0), lyapunov=np.array(lyap),
+                       moments=np.array(mom), p=p, q=q, grid=g),
+                  dict(config=dict(payoff=payoff.name, tau=tau, eta=eta, T=T, M=M, dt=dt, reference=_LU),
+                       wall_time_s=timer.seconds))
+
+
+def _prob_vector(v, M, name):
+    if v is None:
+        return np.full(M, 1.0 / M)
+    v = real_array(v, name)
+    if v.shape != (M,):
+        raise ValueError(f"{name} must have shape ({M},); got {v.shape}")
+    if np.any(v < 0) or not np.isclose(v.sum(), 1.0):
+        raise ValueError(f"{name} must be a probability vector (non-negative, summing to 1)")
+    return v.copy()
+
+
+# ---------------------------------------------------------------------------------- particle GDA
+
+
+def annealing_schedule(xi, T, h):
+    """tau_t = xi / log(e + t) at t = k h, k = 0..T/h - 1."""
+    n = int(round(T / h))
+    return xi / np.log(np.e + h * np.arange(n))
+
+
+def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, seed, n_records, ni_grid):
+    _check_payoff(payoff)
+    eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
+    T = real_scalar(T, "T", lo=0.0)
+    h = real_scalar(h, "h", lo=0.0, lo_open=True)
+    n_x = integer(n_x, "n_x", lo=1)
+    n_y = integer(n_y, "n_y", lo=1)
+    runs = integer(runs, "runs", lo=1)
+    if drift not in ("feature", "pairwise"):
+        raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
+    if drift == "feature" and payoff.coef is None:
+        raise ValueError("drift='feature' needs a trigonometric payoff (Fourier coefficients); use drift='pairwise'")
+    if drift == "pairwise" and payoff.grad_x is None:
+        raise ValueError("drift='pairwise' needs jitted gradient functions on the payoff")
+    steps = int(round(T / h))
+    if anneal_xi is not None:
+        taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), T, h)
+    else:
+        tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
+        taus = np.full(steps, tau)
+    stiff = h * max(1.0, eta) * lipschitz_bound(payoff)
+    if stiff > STABILITY_ERROR:
+        raise ValueError(f"h = {h:g} is too large for stability: h max(1, eta) Lip(grad K) = {stiff:.3g} > "
+                         f"{STABILITY_ERROR}; take h <= {STABILITY_ERROR / (max(1.0, eta) * lipschitz_bound(payoff)):.3g}")
+    if stiff > STABILITY_WARN:
+        warnings.warn(f"h max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
+                      f"above ~2% (take h <= {STABILITY_WARN / (max(1.0, eta) * lipschitz_bound(payoff)):.3g})",
+                      RuntimeWarning, stacklevel=3)
+    ss = as_seed_sequence(seed)
+    init_ss, noise_ss = ss.spawn(2)
+    keys = keys_from_seed(noise_ss, 2 * runs).reshape(runs, 2)
+    if init == "uniform":
+        rng = as_generator(init_ss)
+        X0 = rng.uniform(size=(runs, n_x))
+        Y0 = rng.uniform(size=(runs, n_y))
+    else:
+        X0, Y0 = (real_array(a, "init") for a in init)
+        X0, Y0 = np.broadcast_to(X0 % 1.0, (runs, n_x)).copy(), np.broadcast_to(Y0 % 1.0, (runs, n_y)).copy()
+    n_records = integer(n_records, "n_records", lo=2)
+    rec = np.unique(np.round(np.linspace(0, steps, n_records)).astype(np.int64))
+    grid = (np.arange(ni_grid) + 0.5) / ni_grid if ni_grid else np.zeros(0)
+    config = dict(payoff=payoff.name, tau=None if anneal_xi is not None else float(taus[0]) if steps else tau,
+                  anneal_xi=anneal_xi, eta=eta, T=T, h=h, n_x=n_x, n_y=n_y, runs=runs, drift=drift,
+                  ni_grid=ni_grid, reference=_LU)
+    return taus, steps, keys, X0, Y0, rec, grid, config
+
+
+def particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4, runs: int = 1,
+                 anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int = 201,
+                 ni_grid: int = 1024, progress=False) -> Result:
+    """Noisy particle gradient descent-ascent (Euler-Maruyama) on T^1 x T^1, batched over independent runs.
+
+    dX = -grad_x Phi_nu(X) dt + sqrt(2 tau) dW,  dY = eta grad_y Psi_mu(Y) dt + sqrt(2 eta tau) dB.
+
+    Parameters
+    ----------
+    payoff : Payoff
+    tau : float
+        Temperature (> 0); ignored with ``anneal_xi`` (then tau_t = anneal_xi / log(e + t)).
+    eta : float
+        Time-scale ratio of the ascent player (> 0); scales its drift and its noise.
+    T : float
+        Final time; steps = T / h.
+    n_x, n_y : int
+        Particles per player (n_y defaults to n_x).
+    h : float
+        Step size. ``h max(1, eta) Lip(grad K)`` above 0.06 warns (bias > ~1%), above 1 raises.
+    runs : int
+        Independent particle systems (each its own noise streams).
+    init : "uniform" or (X0, Y0)
+    drift : {"feature", "pairwise"}
+        O(N) Fourier-moment path (trigonometric payoffs) or the generic O(N_x N_y) pairwise path.
+    ni_grid : int
+        Grid size for NI_0 at the record times (feature path; 0 disables).
+
+    Returns
+    -------
+    Result
+        ``t`` (n_rec,), ``moments`` (n_rec, runs, 2, 4): (c1, s1, c2, s2) of the empirical mu and nu;
+        ``ni0`` (n_rec, runs) (feature path); ``tau_t`` (n_rec,); ``X``, ``Y`` final particles.
+
+    Notes
+    -----
+    Lu (ICML 2023, arXiv:2212.08791): the many-particle limit is the two-scale mean-field GDA.
+    Particle NI_0 is biased upward by finite-N fluctuations (spec pitfall 6): time-average it.
+    """
+    n_y = n_x if n_y is None else n_y
+    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init,
+                                                            drift, seed, n_records, ni_grid)
+    nrec = rec.size
+    mom = np.full((runs, nrec, 2, 4), np.nan)
+    ni0 = np.full((runs, nrec), np.nan)
+    X, Y = X0.copy(), Y0.copy()
+    chunks = _chunks(steps, progress)
+    taus_k = taus if taus.size else np.zeros(1)
+    # small systems: one serial system per thread; a large one: its particles in parallel (same bits)
+    small = drift == "feature" and max(n_x, n_y) < PARALLEL_MIN_PARTICLES
+    with Timer() as timer, progress_bar(runs * max(steps, 1), enabled=progress, desc="particle GDA") as bar:
+        if small:
+            for k0, k1 in chunks:
+                k.gda_feature_runs(X, Y, payoff.coef, taus_k, eta, h, k0, k1, keys, rec, mom, ni0, grid, 2)
+                bar.update(runs * (k1 - k0))
+        for r in range(runs if not small else 0):
+            for k0, k1 in chunks:
+                if drift == "feature":
+                    if not small:
+                        k.gda_feature(X[r], Y[r], payoff.coef, taus_k, eta, h, k0, k1, keys[r, 0], keys[r, 1], rec,
+                                      mom[r], ni0[r], grid, 2)
+                else:
+                    k.gda_pairwise(X[r], Y[r], payoff.grad_x, payoff.grad_y, payoff.params, taus_k, eta, h, k0, k1,
+                                   keys[r, 0], keys[r, 1], rec, mom[r], 2)
+                bar.update(k1 - k0)
+    tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
+    return Result(dict(t=rec * h, moments=np.swapaxes(mom, 0, 1), ni0=ni0.T, tau_t=tau_t, X=X, Y=Y),
+                  dict(config={**config, "backend": "cpu"}, wall_time_s=timer.seconds))
+
+
+def _chunks(steps, progress, n=50):
+    if not progress or steps < n:
+        return [(0, steps)]
+    e = np.unique(np.linspace(0, steps, n + 1).astype(np.int64))
+    return list(zip(e[:-1].tolist(), e[1:].tolist()))
