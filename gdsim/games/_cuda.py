@@ -1,0 +1,169 @@
+"""``numba.cuda`` kernels for particle GDA (private; used by :func:`gdsim.games.gpu_particle_gda`).
+
+Per step: Fourier moments by block-wise tree reductions (fixed order) into per-block partials, one
+thread that combines them (moments, payoff weights, records, NI_0 on the grid), and one thread per
+pair of particles for the update (the same counter-based normal pairs as the CPU). The pairwise path
+compiles the payoff's own gradient functions as device functions.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from numba import cuda, float64  # module-level: the simulator patches the global name ``cuda``
+
+from gdsim._core.cuda import cuda_module, is_cudasim
+from gdsim.games._kernels import build_helpers
+
+THREADS = 4 if is_cudasim() else 128  # power of two (tree reductions)
+MAX_L = 8  # largest Fourier order (moments and weights live in per-thread / shared arrays)
+TWO_PI = 2.0 * math.pi
+
+
+@lru_cache(maxsize=None)
+def feature_kernels():
+    cuda_module()
+    normal_pair, trig_field, _ = build_helpers(cuda.jit(device=True))
+    SH = 2 * (MAX_L + 1) * THREADS
+
+    @cuda.jit
+    def moments(Z, L, part):
+        t = cuda.threadIdx.x
+        b = cuda.blockIdx.x
+        n = Z.shape[0]
+        acc = cuda.local.array(2 * (MAX_L + 1), float64)
+        for q in range(2 * (L + 1)):
+            acc[q] = 0.0
+        for j in range(b * THREADS + t, n, cuda.gridDim.x * THREADS):
+            c1 = math.cos(TWO_PI * Z[j])
+            s1 = math.sin(TWO_PI * Z[j])
+            cc = 1.0
+            ss = 0.0
+            acc[0] += 1.0
+            for l in range(1, L + 1):
+                cc, ss = cc * c1 - ss * s1, ss * c1 + cc * s1
+                acc[l] += cc
+                acc[L + 1 + l] += ss
+        sh = cuda.shared.array(SH, float64)
+        for q in range(2 * (L + 1)):
+            sh[q * THREADS + t] = acc[q]
+        cuda.syncthreads()
+        stride = THREADS // 2
+        while stride > 0:
+            if t < stride:
+                for q in range(2 * (L + 1)):
+                    sh[q * THREADS + t] += sh[q * THREADS + t + stride]
+            cuda.syncthreads()
+            stride //= 2
+        if t == 0:
+            for q in range(2 * (L + 1)):
+                part[b, q] = sh[q * THREADS]
+
+    @cuda.jit
+    def combine(px, py, nx, ny, C, L, Lm, w, ri, rec_mom, rec_ni0, g, n_mom):
+        # single thread: moments m = (re, im) for l = 0..Lm, weights w[0..3] = wr_x, wi_x, wr_y, wi_y
+        if cuda.grid(1) != 0:
+            return
+        mx = cuda.local.array(2 * (MAX_L + 1), float64)
+        my = cuda.local.array(2 * (MAX_L + 1), float64)
+        for q in range(2 * (Lm + 1)):
+            a = 0.0
+            c = 0.0
+            for b in range(px.shape[0]):
+                a += px[b, q]
+                c += py[b, q]
+            mx[q] = a / nx
+            my[q] = c / ny
+        n = 2 * L + 1
+        for a_ in range(n):
+            sxr = 0.0
+            sxi = 0.0
+            syr = 0.0
+            syi = 0.0
+            for b_ in range(n):
+                l = b_ - L
+                al = l if l >= 0 else -l
+                sg = 1.0 if l >= 0 else -1.0
+                r, i = my[al], sg * my[Lm + 1 + al]
+                cr, ci = C[a_, b_].real, C[a_, b_].imag
+                sxr += cr * r - ci * i
+                sxi += cr * i + ci * r
+                r, i = mx[al], sg * mx[Lm + 1 + al]
+                cr, ci = C[b_, a_].real, C[b_, a_].imag
+                syr += cr * r - ci * i
+                syi += cr * i + ci * r
+            w[0, a_] = sxr
+            w[1, a_] = sxi
+            w[2, a_] = syr
+            w[3, a_] = syi
+        if ri >= 0:
+            for m in range(n_mom):
+                rec_mom[ri, 0, 2 * m] = mx[m + 1]
+                rec_mom[ri, 0, 2 * m + 1] = mx[Lm + 2 + m]
+                rec_mom[ri, 1, 2 * m] = my[m + 1]
+                rec_mom[ri, 1, 2 * m + 1] = my[Lm + 2 + m]
+            if g.shape[0] > 0:
+                hi = -1e300
+                lo = 1e300
+                for i in range(g.shape[0]):
+                    phi = trig_field(g[i], w[0], w[1], L, False)
+                    psi = trig_field(g[i], w[2], w[3], L, False)
+                    lo = min(lo, phi)
+                    hi = max(hi, psi)
+                rec_ni0[ri] = hi - lo
+
+    @cuda.jit
+    def update(Z, w, row, L, lr, sd, key, k):
+        p = cuda.grid(1)
+        n = Z.shape[0]
+        j = 2 * p
+        if j >= n:
+            return
+        xi0, xi1 = normal_pair(key, k, n, j)
+        z = Z[j] + lr * trig_field(Z[j], w[row], w[row + 1], L, True) + sd * xi0
+        if j + 1 < n:
+            z1 = Z[j + 1] + lr * trig_field(Z[j + 1], w[row], w[row + 1], L, True) + sd * xi1
+            Z[j + 1] = z1 - math.floor(z1)
+        Z[j] = z - math.floor(z)
+
+    return moments, combine, update
+
+
+@lru_cache(maxsize=None)
+def pairwise_kernels(grad_x, grad_y):
+    cuda_module()
+    normal_pair, _, _ = build_helpers(cuda.jit(device=True))
+    gx = cuda.jit(device=True)(grad_x.py_func)
+    gy = cuda.jit(device=True)(grad_y.py_func)
+
+    @cuda.jit
+    def drift(X, Y, params, dX, dY):
+        i = cuda.grid(1)
+        nx, ny = X.shape[0], Y.shape[0]
+        if i < nx:
+            s = 0.0
+            for j in range(ny):
+                s += gx(X[i], Y[j], params)
+            dX[i] = s / ny
+        if i < ny:
+            s = 0.0
+            for q in range(nx):
+                s += gy(X[q], Y[i], params)
+            dY[i] = s / nx
+
+    @cuda.jit
+    def move(Z, D, lr, sd, key, k):
+        p = cuda.grid(1)
+        n = Z.shape[0]
+        j = 2 * p
+        if j >= n:
+            return
+        xi0, xi1 = normal_pair(key, k, n, j)
+        z = Z[j] + lr * D[j] + sd * xi0
+        Z[j] = z - math.floor(z)
+        if j + 1 < n:
+            z = Z[j + 1] + lr * D[j + 1] + sd * xi1
+            Z[j + 1] = z - math.floor(z)
+
+    return drift, move
