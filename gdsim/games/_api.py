@@ -284,14 +284,21 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
         warnings.warn(f"h max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
                       f"above ~2% (take h <= {STABILITY_WARN / (max(1.0, eta) * lipschitz_bound(payoff)):.3g})",
                       RuntimeWarning, stacklevel=3)
-    ss = as_seed_sequence(seed)
-    init_ss, noise_ss = ss.spawn(2)
-    keys = keys_from_seed(noise_ss, 2 * runs).reshape(runs, 2)
-    if init == "uniform":
-        rng = as_generator(init_ss)
-        X0 = rng.uniform(size=(runs, n_x))
-        Y0 = rng.uniform(size=(runs, n_y))
+    if isinstance(seed, (list, tuple)):  # one seed per run (e.g. the per-point seeds of a sweep chunk)
+        if len(seed) != runs:
+            raise ValueError(f"a sequence of seeds must have one per run: got {len(seed)} for runs = {runs}")
+        per_run = [as_seed_sequence(s_).spawn(2) for s_ in seed]
+        keys = np.stack([keys_from_seed(nss, 2) for _, nss in per_run])
+        X0 = np.stack([as_generator(iss).uniform(size=n_x) for iss, _ in per_run]) if init == "uniform" else None
+        Y0 = np.stack([as_generator(iss).uniform(size=n_y) for iss, _ in per_run]) if init == "uniform" else None
     else:
+        init_ss, noise_ss = as_seed_sequence(seed).spawn(2)
+        keys = keys_from_seed(noise_ss, 2 * runs).reshape(runs, 2)
+        if init == "uniform":
+            rng = as_generator(init_ss)
+            X0 = rng.uniform(size=(runs, n_x))
+            Y0 = rng.uniform(size=(runs, n_y))
+    if init != "uniform":
         X0, Y0 = (real_array(a, "init") for a in init)
         X0, Y0 = np.broadcast_to(X0 % 1.0, (runs, n_x)).copy(), np.broadcast_to(Y0 % 1.0, (runs, n_y)).copy()
     n_records = integer(n_records, "n_records", lo=2)

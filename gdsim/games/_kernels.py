@@ -132,9 +132,15 @@ def _build_feature_kernels(parallel: bool):
     @jit(parallel=parallel)
     def step(Z, cs, sn, wr, wi, L, Lm, sign, lr, sd, key, k, part):
         n = Z.shape[0]
-        per = 2 * ((n + 2 * N_CHUNKS - 1) // (2 * N_CHUNKS))  # even chunks: Box-Muller pairs stay together
+        per = 2 * ((n + 2 * N_CHUNKS - 1) // (2 * N_CHUNKS))  # even chunks: normal pairs stay together
         for c in prange(N_CHUNKS):
             part[c, :, :] = 0.0
+            # moments up to order 2 in registers (the common case), higher orders through ``part``
+            a0 = 0.0
+            a1 = 0.0
+            b1 = 0.0
+            a2 = 0.0
+            b2 = 0.0
             for j in range(c * per, min(n, (c + 1) * per), 2):
                 xi0, xi1 = _normal_pair(key, k, n, j)
                 for t in range(2):
@@ -148,7 +154,26 @@ def _build_feature_kernels(parallel: bool):
                     c1, s1 = _sincos_2pi(z)
                     cs[i] = c1
                     sn[i] = s1
-                    _accumulate(part, c, c1, s1, Lm)
+                    a0 += 1.0
+                    a1 += c1
+                    b1 += s1
+                    c2 = c1 * c1 - s1 * s1
+                    s2 = 2.0 * s1 * c1
+                    a2 += c2
+                    b2 += s2
+                    if Lm > 2:
+                        cc = c2
+                        ss = s2
+                        for l in range(3, Lm + 1):
+                            cc, ss = cc * c1 - ss * s1, ss * c1 + cc * s1
+                            part[c, 0, l] += cc
+                            part[c, 1, l] += ss
+            part[c, 0, 0] = a0
+            part[c, 0, 1] = a1
+            part[c, 1, 1] = b1
+            if Lm >= 2:
+                part[c, 0, 2] = a2
+                part[c, 1, 2] = b2
 
     @jit
     def gda_feature(X, Y, C, taus, eta, h, k0, k1, keyx, keyy, rec_k, rec_mom, rec_ni0, g, n_mom):
