@@ -19,20 +19,21 @@ from gdsim.games._kernels import build_helpers
 THREADS = 4 if is_cudasim() else 128  # power of two (tree reductions)
 MAX_L = 8  # largest Fourier order (moments and weights live in per-thread / shared arrays)
 TWO_PI = 2.0 * math.pi
+MOM = 2 * (MAX_L + 1)  # compile-time sizes for cuda.local.array / cuda.shared.array
+SHARED = MOM * THREADS
 
 
 @lru_cache(maxsize=None)
 def feature_kernels():
     cuda_module()
     normal_pair, trig_field, _ = build_helpers(cuda.jit(device=True))
-    SH = 2 * (MAX_L + 1) * THREADS
 
     @cuda.jit
     def moments(Z, L, part):
         t = cuda.threadIdx.x
         b = cuda.blockIdx.x
         n = Z.shape[0]
-        acc = cuda.local.array(2 * (MAX_L + 1), float64)
+        acc = cuda.local.array(MOM, float64)
         for q in range(2 * (L + 1)):
             acc[q] = 0.0
         for j in range(b * THREADS + t, n, cuda.gridDim.x * THREADS):
@@ -45,7 +46,7 @@ def feature_kernels():
                 cc, ss = cc * c1 - ss * s1, ss * c1 + cc * s1
                 acc[l] += cc
                 acc[L + 1 + l] += ss
-        sh = cuda.shared.array(SH, float64)
+        sh = cuda.shared.array(SHARED, float64)
         for q in range(2 * (L + 1)):
             sh[q * THREADS + t] = acc[q]
         cuda.syncthreads()
@@ -65,8 +66,8 @@ def feature_kernels():
         # single thread: moments m = (re, im) for l = 0..Lm, weights w[0..3] = wr_x, wi_x, wr_y, wi_y
         if cuda.grid(1) != 0:
             return
-        mx = cuda.local.array(2 * (MAX_L + 1), float64)
-        my = cuda.local.array(2 * (MAX_L + 1), float64)
+        mx = cuda.local.array(MOM, float64)
+        my = cuda.local.array(MOM, float64)
         for q in range(2 * (Lm + 1)):
             a = 0.0
             c = 0.0
