@@ -55,6 +55,12 @@ def run(name: str, *, mode: str = "quick", out="figures", seed: int | None = Non
     return paths
 
 
+def begin(name: str, config: dict, out, seed) -> tuple[Path, dict]:
+    """Common start of every reproduction's ``main``: headless matplotlib, the output folder, the metadata."""
+    use_headless_backend()
+    return Path(out), dict(reproduction=name, config=dict(config), seed=seed)
+
+
 def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool = False) -> list[Path]:
     """Save ``fig`` as ``out/stem.png`` (and ``.pdf``) with ``data`` in ``stem.npz`` + ``stem.json``."""
     import matplotlib.pyplot as plt

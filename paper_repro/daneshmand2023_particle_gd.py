@@ -295,9 +295,7 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
     progress : bool
         Progress bars.
     """
-    repro.use_headless_backend()
-    out = Path(out)
-    meta = dict(reproduction=NAME, config=dict(config), seed=seed)
+    out, meta = repro.begin(NAME, config, out, seed)
     return {
         "fig1": _fig1(config, out, meta, seed, progress),
         "fig2": _fig2(config, out, meta, seed, progress),

@@ -228,9 +228,7 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
     progress : bool
         Progress bars for the long kernels.
     """
-    repro.use_headless_backend()
-    out = Path(out)
-    meta = dict(reproduction=NAME, config=dict(config), seed=seed)
+    out, meta = repro.begin(NAME, config, out, seed)
     return {
         "teaser": _teaser(config, out, meta, progress),
         "eos_map": _eos_map(config, out, meta, progress),

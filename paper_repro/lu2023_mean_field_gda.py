@@ -267,9 +267,7 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
     progress : bool
         Progress bars.
     """
-    repro.use_headless_backend()
-    out = Path(out)
-    meta = dict(reproduction=NAME, config=dict(config), seed=seed)
+    out, meta = repro.begin(NAME, config, out, seed)
     return {
         "two_scale": _two_scale(config, out, meta, progress),
         "lyapunov": _lyapunov(config, out, meta),

@@ -134,39 +134,35 @@ def payoff_t3() -> Payoff:
 
 
 @jit
-def _trig_value(x, y, p):
+def _trig_eval(x, y, p, mode):
+    """K (mode 0), dK/dx (1) or dK/dy (2) from the packed coefficients p = [L, Re C, Im C]."""
     L = int(p[0])
     n = 2 * L + 1
     s = 0.0
     for a in range(n):
         for b in range(n):
             th = TWO_PI * ((a - L) * x + (b - L) * y)
-            s += p[1 + a * n + b] * math.cos(th) - p[1 + n * n + a * n + b] * math.sin(th)
+            re, im = p[1 + a * n + b], p[1 + n * n + a * n + b]
+            if mode == 0:
+                s += re * math.cos(th) - im * math.sin(th)
+            else:
+                s -= TWO_PI * (a - L if mode == 1 else b - L) * (re * math.sin(th) + im * math.cos(th))
     return s
+
+
+@jit
+def _trig_value(x, y, p):
+    return _trig_eval(x, y, p, 0)
 
 
 @jit
 def _trig_gx(x, y, p):
-    L = int(p[0])
-    n = 2 * L + 1
-    s = 0.0
-    for a in range(n):
-        for b in range(n):
-            th = TWO_PI * ((a - L) * x + (b - L) * y)
-            s -= TWO_PI * (a - L) * (p[1 + a * n + b] * math.sin(th) + p[1 + n * n + a * n + b] * math.cos(th))
-    return s
+    return _trig_eval(x, y, p, 1)
 
 
 @jit
 def _trig_gy(x, y, p):
-    L = int(p[0])
-    n = 2 * L + 1
-    s = 0.0
-    for a in range(n):
-        for b in range(n):
-            th = TWO_PI * ((a - L) * x + (b - L) * y)
-            s -= TWO_PI * (b - L) * (p[1 + a * n + b] * math.sin(th) + p[1 + n * n + a * n + b] * math.cos(th))
-    return s
+    return _trig_eval(x, y, p, 2)
 
 
 def trig_payoff(coef, name: str = "trig") -> Payoff:
