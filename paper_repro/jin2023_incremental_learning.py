@@ -209,7 +209,7 @@ def xiong_data(cfg, seed) -> dict:
     for kk in (3, 4):
         res = gd(prob, kk, 1e-2, T, mu=0.1, seed=np.random.SeedSequence([seed, 10]), record_every=max(T // 400, 1),
                  track_tau=False)
-        out[f"t_sym"], out[f"E_sym_k{kk}"] = res.t, res.error[:, 0]
+        out["t_sym"], out[f"E_sym_k{kk}"] = res.t, res.error[:, 0]
     alphas = np.array([0.1, 0.15, 0.2, 0.3])
     res = asymmetric_gd(prob, 3, alphas, 20_000, eta=0.1, seed=np.random.SeedSequence([seed, 11]), record_every=10)
     out.update(t_asym=res.t, E_asym=res.error, alphas=alphas)
