@@ -13,6 +13,8 @@ CUDA (``cuda.jit(device=True)``), and run vectorised in NumPy for the test oracl
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gdsim._core.jit import jit
@@ -50,6 +52,29 @@ def build_uniform01(compile):
 
 
 uniform01 = build_uniform01(lambda f: jit(f, inline="always"))
+
+
+def build_normal_pair(compile):
+    """``normal_pair(key, step, n, j)``: two independent N(0, 1) for items j, j+1 of n (j even).
+
+    Marsaglia's polar method (no trigonometric call); attempt a uses the counters 2(a n + j) and
+    2(a n + j) + 1, so the draw is deterministic and identical on every device.
+    """
+    u01 = build_uniform01(compile)
+
+    def normal_pair(key, k, n, j):
+        a = 0
+        while True:
+            v1 = 2.0 * u01(key, k, 2 * (a * n + j)) - 1.0
+            v2 = 2.0 * u01(key, k, 2 * (a * n + j) + 1) - 1.0
+            q = v1 * v1 + v2 * v2
+            if 0.0 < q < 1.0:
+                break
+            a += 1
+        f = math.sqrt(-2.0 * math.log(q) / q)
+        return f * v1, f * v2
+
+    return compile(normal_pair)
 
 
 def keys_from_seed(seed, n: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import prange
 
-from gdsim._core.counter_rng import build_uniform01
+from gdsim._core.counter_rng import build_normal_pair
 from gdsim._core.jit import jit
 
 N_CHUNKS = 32
@@ -57,21 +57,7 @@ _sincos_2pi = jit(sincos_2pi_py, inline="always")
 
 def build_helpers(compile):
     """Helpers shared by the CPU and CUDA kernels (compiled by ``jit`` or ``cuda.jit(device=True)``)."""
-    uniform01 = build_uniform01(compile)
-
-    def normal_pair(key, k, n, j):
-        """Two independent N(0, 1) for particles j, j+1 of a system of n (j even): Marsaglia's polar
-        method (no trigonometric call); attempt a uses the counters 2(a n + j), 2(a n + j) + 1."""
-        a = 0
-        while True:
-            v1 = 2.0 * uniform01(key, k, 2 * (a * n + j)) - 1.0
-            v2 = 2.0 * uniform01(key, k, 2 * (a * n + j) + 1) - 1.0
-            q = v1 * v1 + v2 * v2
-            if 0.0 < q < 1.0:
-                break
-            a += 1
-        f = math.sqrt(-2.0 * math.log(q) / q)
-        return f * v1, f * v2
+    normal_pair = build_normal_pair(compile)
 
     def trig_field(x, wr, wi, L, derivative):
         """Re sum_{k=-L..L} w_k e^{2 pi i k x} (or its x-derivative); w stored at index k + L."""
@@ -102,7 +88,7 @@ def build_helpers(compile):
                 out += (c * wr[L + k] - s * wi[L + k]) + (c * wr[L - k] + s * wi[L - k])
         return out
 
-    return compile(normal_pair), compile(trig_field), compile(field_cs)
+    return normal_pair, compile(trig_field), compile(field_cs)
 
 
 _normal_pair, _trig_field, _field_cs = build_helpers(jit)
