@@ -8,6 +8,7 @@ from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.result import Result, Timer
 from gdsim._core.validate import integer, real_scalar
 from gdsim.langevin import _kernels as k
+from gdsim.langevin import _network as kn
 
 _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning and Dyson Brownian motion', "
        "arXiv:2407.16427")
@@ -78,3 +79,263 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     return Result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
                   dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, chains=chains,
                                    target=target, init_std=init_std, reference=_A0), wall_time_s=timer.seconds))
+
+
+# ------------------------------------------------------------------------ Park, Lucini, Aarts network
+
+_PARK = ("Park, Lucini, Aarts, 'Phase diagram and eigenvalue dynamics of stochastic gradient descent in "
+         "multilayer neural networks', arXiv:2509.01349")
+#: The notebook's fixed test inputs (numpy seed 42, 128 points).
+N_TEST = 128
+_RUN_CHUNK = 32  # runs trained together (memory: N x L features per run)
+
+
+def _park_instance(ss, K, L, n_data, sigma_w, dim_in=3):
+    """One seed's teacher (M, W*, Z), training set and student initialisation (the authors' distributions)."""
+    rng = np.random.default_rng(ss)
+    M = rng.normal(0, 1 / np.sqrt(dim_in), size=(L, dim_in))
+    Wstar = rng.normal(0, 1 / np.sqrt(L), size=(K, L))
+    Z = rng.normal(0, 1 / np.sqrt(K), size=K)
+    X = rng.standard_normal((n_data, dim_in))
+    W0 = rng.normal(0, sigma_w / np.sqrt(L), size=(K, L))
+    return M, Wstar, Z, X, W0
+
+
+def _forward(W, M, Z, x):
+    s0 = np.tanh(x @ M.T)
+    phi = np.tanh(s0 @ W.T)
+    return s0, phi, phi @ Z
+
+
+def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
+    """The authors' phase criterion (notebook ``limit_matrix_new``): drift of the spectral edges of X = W W^T
+    against the Coulomb push, with the level spacing of the *initial* Marchenko-Pastur bulk.
+
+    K_t / (sqrt(r) (K - 1)) >= T V_t / (4 sigma_W^2); see the spec (A.3) for K_t and V_t.
+    """
+    K = W.shape[0]
+    s0, phi, yhat = _forward(W, M, Z, x_test)
+    y = _forward(Wstar, M, Z, x_test)[2]
+    coef = (1 - phi**2) * ((y - yhat)[:, None] * Z[None, :])  # (n, K)
+    g = coef[:, :, None] * s0[:, None, :]  # (n, K, L): descent directions
+    dX = np.einsum("kl,njl->nkj", W, g) + np.einsum("nkl,jl->nkj", g, W)
+    Km, Vm = dX.mean(0), dX.var(0)
+    U = np.linalg.svd(W @ W.T)[0]
+    Kt_m, Vt_m = U.T @ Km @ U, U.T @ Vm @ U
+    Kt = abs(Kt_m[0, 0]) - abs(Kt_m[K - 1, K - 1])
+    Vt = 2 * Vt_m[0, K - 1] / (K - 1) + sum((Vt_m[0, k] + Vt_m[K - 1, K - k]) / k for k in range(1, K - 1))
+    return bool(Kt / (np.sqrt(r) * (K - 1)) >= T * Vt / (4 * sigma_w**2))
+
+
+def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
+                     n_data: int | None = None, seed=None, progress: bool = False, _backend: str = "cpu") -> Result:
+    """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (T, sigma_W, seed).
+
+    y = Z tanh(W tanh(M x)), x in R^3, L = r K hidden features; only W (K x L) is trained, from
+    W0 ~ N(0, sigma_W^2 / L), with batch |B| in a fixed batch order; T = lr / |B|.
+
+    Parameters
+    ----------
+    T, sigma_w : float or array_like
+        Temperatures (> 0) and initial weight scales (> 0), broadcast together into the grid points.
+    epochs : int
+        Passes over the training set (n_data / batch steps each; the paper uses 1e5).
+    seeds : int
+        Independent instances (teacher, data, initialisation) per grid point.
+    n_data : int, optional
+        Training-set size (default 1000 |B|, the authors').
+
+    Returns
+    -------
+    Result
+        Per run, shape (*grid, seeds): ``test_mse`` (128 test points, no 1/2), ``train_loss``, ``q`` (overlap
+        of initial and final features), ``x`` (*grid, seeds, K) squared singular values of W (descending),
+        ``x_max``, ``ordered`` (the authors' drift-vs-Coulomb criterion), ``phase`` (0 ferro: test < 1e-3;
+        2 spin glass: q > 0.5; 1 para otherwise).
+    """
+    try:
+        T, sigma_w = np.broadcast_arrays(np.asarray(T, float), np.asarray(sigma_w, float))
+    except ValueError:
+        raise ValueError(f"T and sigma_w must broadcast together; got shapes {np.shape(T)} and {np.shape(sigma_w)}") \
+            from None
+    if np.any(~np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError("T (the temperature lr / |B|) must be > 0")
+    if np.any(~np.isfinite(sigma_w)) or np.any(sigma_w <= 0):
+        raise ValueError("sigma_w must be > 0")
+    epochs = integer(epochs, "epochs", lo=0)
+    seeds = integer(seeds, "seeds", lo=1)
+    K = integer(K, "K", lo=2)
+    r = integer(r, "r", lo=1)
+    batch = integer(batch, "batch", lo=1)
+    n_data = 1000 * batch if n_data is None else integer(n_data, "n_data", lo=1)
+    if batch > n_data:
+        raise ValueError(f"batch must be between 1 and n_data = {n_data}; got {batch}")
+    L = r * K
+    grid = T.shape
+    Tf, sf = np.repeat(T.ravel(), seeds), np.repeat(sigma_w.ravel(), seeds)
+    R = Tf.size
+    children = as_seed_sequence_(seed).spawn(R)
+    x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
+    out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
+    out["x"] = np.empty((R, K))
+    out["ordered"] = np.empty(R, dtype=bool)
+    from gdsim._core.progress import progress_bar
+
+    with Timer() as timer, progress_bar(R, enabled=progress, desc="Park network SGD", unit="run") as bar:
+        for c0 in range(0, R, _RUN_CHUNK):
+            idx = range(c0, min(R, c0 + _RUN_CHUNK))
+            inst = [_park_instance(children[i], K, L, n_data, sf[i]) for i in idx]
+            W = np.stack([w0 for *_, w0 in inst])
+            W_init = W.copy()
+            S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
+            Y = np.stack([_forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in inst])
+            Zs = np.stack([Z for _, _, Z, _, _ in inst])
+            lrs = Tf[list(idx)] * batch
+            if _backend == "cuda":
+                _cuda_park(W, S0, Y, Zs, lrs, batch, epochs)
+            else:
+                kn.park_sgd(W, S0, Y, Zs, lrs, batch, epochs)
+            for j, i in enumerate(idx):
+                M, Ws, Z, X, _ = inst[j]
+                _, phi, yh = _forward(W[j], M, Z, x_test)
+                yt = _forward(Ws, M, Z, x_test)[2]
+                out["test_mse"][i] = np.mean((yt - yh) ** 2)
+                out["train_loss"][i] = 0.5 * np.mean((Y[j] - _forward(W[j], M, Z, X)[2]) ** 2)
+                out["q"][i] = np.mean(_forward(W_init[j], M, Z, x_test)[1] * phi)
+                sv = np.linalg.svd(W[j], compute_uv=False) ** 2
+                out["x"][i], out["x_max"][i] = sv, sv[0]
+                out["ordered"][i] = ordered_by_drift_vs_coulomb(W[j], M, Ws, Z, x_test, Tf[i], sf[i], r)
+            bar.update(len(idx))
+    phase = np.where(out["test_mse"] < 1e-3, 0, np.where(out["q"] > 0.5, 2, 1)).astype(np.int8)
+    arrays = {name: v.reshape(*grid, seeds, *v.shape[1:]) for name, v in out.items()}
+    arrays["phase"] = phase.reshape(*grid, seeds)
+    return Result(arrays, dict(config=dict(T=T.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, seeds=seeds, K=K,
+                                           r=r, batch=batch, n_data=n_data, reference=_PARK, backend=_backend),
+                               wall_time_s=timer.seconds))
+
+
+def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.langevin import _cuda
+
+    cuda = cuda_module()
+    if W.shape[1] > _cuda.MAX_K or W.shape[2] + 1 > _cuda.MAX_L1:
+        raise ValueError(f"K = {W.shape[1]}, L = {W.shape[2]} exceed the GPU kernel's limits ({_cuda.MAX_K}, "
+                         f"{_cuda.MAX_L1 - 1})")
+    park, _ = _cuda.kernels()
+    dW = cuda.to_device(W)
+    G = cuda.device_array((W.shape[0], W.shape[1], W.shape[2] + 1))
+    blocks, tpb = launch_config(W.shape[0])
+    park[blocks, tpb](dW, cuda.to_device(S0), cuda.to_device(Y), cuda.to_device(Z), cuda.to_device(lrs), batch, epochs,
+                      G)
+    W[:] = dW.copy_to_host()
+
+
+def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
+                         n_data: int | None = None, seed=None, progress: bool = False) -> Result:
+    """CUDA variant of :func:`park_network_sgd` (one run per GPU thread): same signature, same results.
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+    """
+    return park_network_sgd(T, sigma_w, epochs=epochs, seeds=seeds, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
+                            progress=progress, _backend="cuda")
+
+
+def as_seed_sequence_(seed):
+    from gdsim._core.rng import as_seed_sequence
+
+    return as_seed_sequence(seed)
+
+
+# ------------------------------------------------------------------------ Sclocchi et al. perceptron
+
+_SCLOCCHI = ("Sclocchi, Geiger, Wyart, 'Dissecting the effects of SGD noise in distinct regimes of deep learning', "
+             "ICML 2023, arXiv:2301.13703")
+
+
+def perceptron_data(P: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """x in R^d with density |x_1|^chi e^{-x_1^2/2} along the teacher e_1 (|x_1| = sqrt(2 G), G ~ Gamma((1+chi)/2)),
+    x_perp ~ N(0, I); labels y = sign(x_1)."""
+    X = rng.standard_normal((P, d))
+    x1 = np.sqrt(2 * rng.gamma((1 + chi) / 2, 1.0, size=P)) * rng.choice([-1.0, 1.0], size=P)
+    X[:, 0] = x1
+    return X, np.sign(x1)
+
+
+def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_epochs: int = 100_000,
+                   seed=None, _backend: str = "cpu") -> Result:
+    """Hinge-loss perceptron trained by SGD (batch 1, eta = T) from w0 = 0 until every training point has
+    margin >= 1 (Sclocchi, Geiger, Wyart; the PNAS follow-up's gamma = 1/(1 + chi)).
+
+    Parameters
+    ----------
+    T : float or array_like
+        Temperatures eta / B (> 0).
+    P : int or array_like
+        Training-set sizes (>= 1), broadcast with T.
+
+    Returns
+    -------
+    Result
+        Per run (*grid, seeds): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
+        (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points).
+    """
+    try:
+        T, P = np.broadcast_arrays(np.asarray(T, float), np.asarray(P))
+    except ValueError:
+        raise ValueError(f"T and P must broadcast together; got shapes {np.shape(T)} and {np.shape(P)}") from None
+    if np.any(~np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError("T must be > 0")
+    if np.any(P < 1) or not np.issubdtype(P.dtype, np.integer):
+        raise ValueError("P must be integers >= 1")
+    d = integer(d, "d", lo=2)
+    seeds = integer(seeds, "seeds", lo=1)
+    chi = real_scalar(chi, "chi", lo=0.0)
+    grid = T.shape
+    Tf, Pf = np.repeat(T.ravel(), seeds), np.repeat(P.ravel(), seeds)
+    R = Tf.size
+    children = as_seed_sequence_(seed).spawn(R)
+    w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
+    with Timer() as timer:
+        for p_val in np.unique(Pf):  # runs of one P share array shapes
+            idx = np.flatnonzero(Pf == p_val)
+            data = [perceptron_data(int(p_val), d, chi, np.random.default_rng(children[i])) for i in idx]
+            Xs = np.stack([x for x, _ in data])
+            Ys = np.stack([y for _, y in data])
+            W = np.zeros((idx.size, d))
+            steps = np.zeros(idx.size, dtype=np.int64)
+            keys = np.array([keys_from_seed(children[i], 1)[0] for i in idx], dtype=np.uint64)
+            if _backend == "cuda":
+                from gdsim._core.cuda import cuda_module, launch_config
+                from gdsim.langevin import _cuda
+
+                cuda = cuda_module()
+                dW, dsteps = cuda.to_device(W), cuda.to_device(steps)
+                blocks, tpb = launch_config(idx.size)
+                _cuda.kernels()[1][blocks, tpb](cuda.to_device(Xs), cuda.to_device(Ys), cuda.to_device(Tf[idx]),
+                                                max_epochs, cuda.to_device(keys), dW, dsteps)
+                W, steps = dW.copy_to_host(), dsteps.copy_to_host()
+            else:
+                kn.perceptron_sgd(Xs, Ys, Tf[idx], max_epochs, keys, W, steps)
+            trng = np.random.default_rng(children[idx[0]].spawn(2)[1])
+            Xt, Yt = perceptron_data(2000, d, chi, trng)
+            for j, i in enumerate(idx):
+                w1[i], wp[i] = W[j, 0], np.linalg.norm(W[j, 1:])
+                steps_all[i], tstar[i] = steps[j], Tf[i] * steps[j]
+                conv[i] = np.min(Ys[j] * (Xs[j] @ W[j]) / np.sqrt(d)) >= 1
+                terr[i] = np.mean(Yt * (Xt @ W[j]) <= 0)
+    shape = (*grid, seeds)
+    return Result(dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
+                       steps=steps_all.reshape(shape), converged=conv.astype(bool).reshape(shape),
+                       test_error=terr.reshape(shape)),
+                  dict(config=dict(T=T.tolist(), P=P.tolist(), d=d, chi=chi, seeds=seeds, reference=_SCLOCCHI,
+                                   backend=_backend), wall_time_s=timer.seconds))
+
+
+def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_epochs: int = 100_000,
+                       seed=None) -> Result:
+    """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
+    return perceptron_sgd(T, P, d=d, chi=chi, seeds=seeds, max_epochs=max_epochs, seed=seed, _backend="cuda")
