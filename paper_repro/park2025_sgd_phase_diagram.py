@@ -168,8 +168,12 @@ def _maps(cfg, out, meta, d):
 def _spectra(cfg, out, meta, d):
     import matplotlib.pyplot as plt
 
-    points = {"ferro (T 1/32, 1/sigma_W 8)": (11, 0), "para (T 4, 1/sigma_W 8)": (11, 7),
-              "spin glass (T 1/32, 1/sigma_W 1/256)": (0, 0)}
+    inv, Ts = d["inv_sigma_w"], d["T"]
+    i_hi, i_lo, t_lo = int(np.argmax(inv)), int(np.argmin(inv)), int(np.argmin(Ts))
+    t_para = int(np.argmin(np.abs(np.log(Ts / 4.0))))
+    points = {f"ferro (T {Ts[t_lo]:g}, 1/sigma_W {inv[i_hi]:g})": (i_hi, t_lo),
+              f"para (T {Ts[t_para]:g}, 1/sigma_W {inv[i_hi]:g})": (i_hi, t_para),
+              f"spin glass (T {Ts[t_lo]:g}, 1/sigma_W {inv[i_lo]:g})": (i_lo, t_lo)}
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
     data = {}
     for ax, (label, (i, j)) in zip(axes, points.items()):
@@ -177,11 +181,11 @@ def _spectra(cfg, out, meta, d):
         ax.hist(np.log10(x), bins=30, color="C0")
         ax.set_xlabel(r"$\log_{10} x$ (squared singular values of W)")
         ax.set_title(label, fontsize=10)
-        data[label.split()[0]] = x
+        data[label.split(" (")[0].replace(" ", "_")] = x
     axes[0].axvspan(np.log10(0.086), np.log10(2.91), color="C1", alpha=0.2, label="teacher range (MP)")
     axes[0].legend(fontsize=8)
     fig.suptitle("singular-value spectra per phase: ordered, blown up, frozen at initialisation")
-    return repro.save_figure(fig, out, "park2025_spectra", {k.replace(" ", "_"): v for k, v in data.items()}, meta,
+    return repro.save_figure(fig, out, "park2025_spectra", data, meta,
                              pdf=cfg["pdf"])
 
 

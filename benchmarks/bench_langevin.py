@@ -1,0 +1,86 @@
+"""SGD-noise models: the Park et al. network (SGD steps per second per core) and the perceptron.
+
+Peer: the authors' NumPy code path for the Park network, re-implemented faithfully (per step: forward
+pass of the batch from the inputs, the loss, the gradient of W, the epoch-averaged gradient, the
+update), measured in the same run. Also prints a projection of the full protocol (144 grid points x
+100 seeds x 1e5 epochs x 1000 steps) on this machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from benchmarks._harness import Row, best_time
+
+K, R_RATIO, B = 16, 2, 4
+L = K * R_RATIO
+FULL_STEPS = 144 * 100 * 100_000 * 1000
+
+
+def numpy_park_epoch(W, M, Z, Wstar, X, lr, batch=B):
+    """One epoch as the authors' script does it (numpy einsum, per mini-batch, fixed order): the teacher's
+    labels of the batch are recomputed every step, the batch loss and the gradient each run their own
+    forward pass, the gradient is the batch mean of per-sample outer products, and the epoch sums of
+    loss and gradient are accumulated for the snapshots."""
+
+    def fwd(x, Wm):
+        s0 = np.tanh(np.einsum("li,ni->nl", M, x))
+        pre = np.einsum("kl,nl->nk", Wm, s0)
+        return s0, pre, np.einsum("ok,nk->no", Z[None, :], np.tanh(pre))
+
+    loss_sum, grad_sum = 0.0, np.zeros_like(W)
+    for b in range(X.shape[0] // batch):
+        xb = X[b * batch:(b + 1) * batch]
+        yb = fwd(xb, Wstar)[2]  # teacher labels, recomputed per step
+        loss = 0.5 * np.mean(np.sum((yb - fwd(xb, W)[2]) ** 2, axis=1))
+        s0, pre, yp = fwd(xb, W)
+        zty = np.einsum("ko,no->nk", Z[:, None], yb)
+        ztzh = np.einsum("ko,no->nk", Z[:, None], yp)
+        grad = -np.mean(np.einsum("nk,nl->nkl", (zty - ztzh) * (1 - np.tanh(pre) ** 2), s0), axis=0)
+        W -= lr * grad
+        loss_sum += loss
+        grad_sum += grad
+    return W, grad_sum, loss_sum
+
+
+def run(quick=False):
+    import gdsim.langevin as gl
+    from gdsim.langevin import _network as kn
+    from gdsim.langevin._api import _forward, _park_instance
+
+    rows, compile_times = [], {}
+    t0 = time.perf_counter()
+    gl.park_network_sgd(0.1, 1.0, epochs=1, seeds=1, n_data=8)
+    compile_times["langevin.park_sgd"] = time.perf_counter() - t0
+
+    runs = 2  # one per core
+    epochs = 2 if quick else 10
+    inst = [_park_instance(np.random.SeedSequence(i), K, L, 1000 * B, 1.0) for i in range(runs)]
+    W = np.stack([w0 for *_, w0 in inst])
+    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
+    Y = np.stack([_forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in inst])
+    Zs = np.stack([Z for _, _, Z, _, _ in inst])
+    lrs = np.full(runs, 0.1)
+
+    def gdsim_run():
+        kn.park_sgd(W.copy(), S0, Y, Zs, lrs, B, epochs)
+
+    t = best_time(gdsim_run, repeat=3)
+    steps = runs * epochs * 1000
+    import numba
+
+    cores = numba.get_num_threads()
+    per_core = steps / t / min(cores, runs)
+    M, Ws, Z, X, W0 = inst[0]
+    t_np = best_time(lambda: numpy_park_epoch(W0.copy(), M, Z, Ws, X, 0.1), repeat=2, warmup=0)
+    np_rate = 1000 / t_np
+    rows.append(Row("langevin Park network SGD", f"K=16 L=32 |B|=4, {runs} runs x {epochs} epochs", t,
+                    {"numpy (authors' loop), 1 core": t_np * steps / 1000 / min(cores, runs)},
+                    note=f"{per_core:.3g} SGD steps/s per core vs numpy {np_rate:.3g}: {per_core / np_rate:.0f}x; "
+                         f"full protocol (1.44e12 steps) ~ {FULL_STEPS / per_core / 3600:.3g} core-hours here"))
+    print(f"[langevin] Park SGD: {per_core:.3g} steps/s/core, numpy {np_rate:.3g} steps/s ({per_core / np_rate:.0f}x); "
+          f"full protocol ~ {FULL_STEPS / per_core / 3600:.3g} core-hours, {FULL_STEPS / per_core / 3600 / cores:.3g} h "
+          f"on this machine's {cores} cores")
+    return rows, compile_times

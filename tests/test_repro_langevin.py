@@ -1,0 +1,46 @@
+"""The Park et al. and Sclocchi et al. reproductions on tiny configs: figures written, numbers sane."""
+
+import numpy as np
+import pytest
+
+from paper_repro import park2025_sgd_phase_diagram as pk
+from paper_repro import sclocchi2023_sgd_noise as sc
+
+
+@pytest.fixture(scope="module")
+def park_outputs(tmp_path_factory, monkeypatch_module):
+    out = tmp_path_factory.mktemp("park")
+    cfg = dict(epochs=2, seeds=1, dyson_chains=300, dyson_steps=100, pdf=False, store=None)
+    return out, pk.main(cfg, out=out, seed=5)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    # a 3 x 3 corner of the paper's grid keeps the test short (the full 12 x 12 grid is the quick tier)
+    mp.setattr(pk, "TS", 2.0 ** np.array([-5, 2, 6]))
+    mp.setattr(pk, "INV_SIGMA", 2.0 ** np.array([-8, 0, 3]))
+    yield mp
+    mp.undo()
+
+
+def test_park_figures_and_numbers(park_outputs, monkeypatch_module):
+    out, paths = park_outputs
+    assert set(paths) == set(pk.FIGURES)
+    for files in paths.values():
+        assert {".png", ".npz", ".json"} <= {p.suffix for p in files}
+    d = np.load(out / "park2025_maps.npz")
+    assert d["test_mse"].shape == (3, 3, 1)
+    assert d["x_max"][0, 0, 0] > d["x_max"][2, 0, 0]  # large sigma_W: frozen, huge initial spectrum
+    dy = np.load(out / "park2025_dyson.npz")
+    np.testing.assert_allclose(dy["S_A"], np.sqrt(np.pi) * dy["sigma_d_A"], rtol=0.1)
+
+
+def test_sclocchi_figures_and_numbers(tmp_path):
+    cfg = dict(d=16, seeds=3, Ps_chi1=(64, 128, 256), Ps_chi0=(16, 32, 64), Ts=(1.0, 4.0), map_Ts=(0.5, 2.0, 8.0),
+               pdf=False, store=None)
+    paths = sc.main(cfg, out=tmp_path, seed=2)
+    assert set(paths) == set(sc.FIGURES)
+    d = np.load(tmp_path / "sclocchi2023_signal.npz")
+    assert d["converged_chi1"] == 1.0 and d["converged_chi0"] == 1.0
+    assert np.all(d["w1_chi1"][1] > d["w1_chi1"][0])  # more noise, more weight change
