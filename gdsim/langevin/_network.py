@@ -18,8 +18,29 @@ from numba import prange
 from gdsim._core.counter_rng import build_uniform01
 from gdsim._core.jit import jit
 
-def build_network_helpers(compile):
-    """The per-run SGD loop, compiled for the CPU (``jit``) or as a CUDA device function."""
+def _dot_py(a, b, n):
+    s = 0.0
+    for i in range(n):
+        s += a[i] * b[i]
+    return s
+
+
+def _tanh_exp_py(x):
+    """tanh through one exp call (about 4x cheaper than libm tanh here; agrees to a few ulp)."""
+    e = math.exp(-2.0 * abs(x))
+    t = (1.0 - e) / (1.0 + e)
+    return t if x >= 0 else -t
+
+
+def build_network_helpers(compile, dot_compile=None):
+    """The per-run SGD loop, compiled for the CPU (``jit``) or as a CUDA device function.
+
+    ``dot_compile`` compiles the length-L dot products of the forward pass; on the CPU it is
+    ``jit(reassoc=True)`` so that they vectorise (the one documented use of reassoc besides the sensing
+    operator: the summation order depends on the vector width, never on the thread count).
+    """
+    dot = (dot_compile or compile)(_dot_py)
+    tanh_exp = compile(_tanh_exp_py)
 
     def park_run(W, S0, y, Z, lr, batch, epochs, grad):
         """Train W (K, L) in place: epochs x (N / batch) steps over S0 (N, L) = tanh(M x), labels y (N,)."""
@@ -34,10 +55,7 @@ def build_network_helpers(compile):
                 for n in range(b * batch, (b + 1) * batch):
                     yhat = 0.0
                     for k in range(K):
-                        s = 0.0
-                        for l in range(L):
-                            s += W[k, l] * S0[n, l]
-                        grad[k, L] = math.tanh(s)  # column L holds phi_k (scratch)
+                        grad[k, L] = tanh_exp(dot(W[k], S0[n], L))  # column L holds phi_k (scratch)
                         yhat += Z[k] * grad[k, L]
                     err = y[n] - yhat
                     for k in range(K):
@@ -81,7 +99,7 @@ def build_network_helpers(compile):
     return compile(park_run), compile(perceptron_run)
 
 
-_park_run, _perceptron_run = build_network_helpers(jit)
+_park_run, _perceptron_run = build_network_helpers(jit, dot_compile=lambda f: jit(f, reassoc=True))
 
 
 @jit(parallel=True)
