@@ -154,3 +154,22 @@ def sensing_gd(U0, A, zstar, mu, steps):
         r = np.einsum("mij,ij->m", A, U @ U.T - zstar)
         U = U - mu * np.einsum("m,mij->ij", r, S) @ U / m
     return U
+
+
+def normal_pair(key, k, n, j):
+    """Oracle for the kernels' counter-based normal pairs (Marsaglia's polar method on uniform01_numpy):
+    items j, j+1 of n at step k; attempt a uses the counters 2(a n + j), 2(a n + j) + 1."""
+    import math
+
+    from gdsim._core.counter_rng import uniform01_numpy
+
+    a = 0
+    while True:
+        v1 = 2 * uniform01_numpy(key, k, 2 * (a * n + j)) - 1
+        v2 = 2 * uniform01_numpy(key, k, 2 * (a * n + j) + 1) - 1
+        q = v1 * v1 + v2 * v2
+        if 0 < q < 1:
+            break
+        a += 1
+    f = math.sqrt(-2 * math.log(q) / q)
+    return f * v1, f * v2

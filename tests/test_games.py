@@ -12,6 +12,7 @@ from scipy.special import i0e, i1e
 
 import gdsim.games as gg
 from gdsim.games import _kernels as k
+from tests import naive
 
 
 def _bessel_ratio(x):
@@ -180,24 +181,13 @@ def test_sincos_helper_matches_libm():
 
 def _numpy_feature_gda(pay, X, Y, tau, eta, h, steps, keyx, keyy):
     """Reference: the same scheme in NumPy with the payoff evaluated pairwise (finite-difference-free)."""
-    from gdsim._core.counter_rng import uniform01_numpy
-
     def normals(key, k_, n):
-        # Marsaglia polar pairs, attempt a at counters 2(a n + j), 2(a n + j) + 1 (j even)
         out = np.empty(n)
         for j in range(0, n, 2):
-            a = 0
-            while True:
-                v1 = 2 * uniform01_numpy(key, k_, 2 * (a * n + j)) - 1
-                v2 = 2 * uniform01_numpy(key, k_, 2 * (a * n + j) + 1) - 1
-                q = v1 * v1 + v2 * v2
-                if 0 < q < 1:
-                    break
-                a += 1
-            f = np.sqrt(-2 * np.log(q) / q)
-            out[j] = f * v1
+            a, b = naive.normal_pair(key, k_, n, j)
+            out[j] = a
             if j + 1 < n:
-                out[j + 1] = f * v2
+                out[j + 1] = b
         return out
 
     hs = 1e-6

@@ -78,19 +78,8 @@ def test_initial_marchenko_pastur_scale():
 
 
 def test_2x2_kernel_matches_numpy_and_is_thread_count_independent():
-    from gdsim._core.counter_rng import keys_from_seed, uniform01_numpy
-
-    def normal_pair(key, k, n, j):
-        a = 0
-        while True:
-            v1 = 2 * uniform01_numpy(key, k, 2 * (a * n + j)) - 1
-            v2 = 2 * uniform01_numpy(key, k, 2 * (a * n + j) + 1) - 1
-            q = v1 * v1 + v2 * v2
-            if 0 < q < 1:
-                break
-            a += 1
-        f = math.sqrt(-2 * math.log(q) / q)
-        return f * v1, f * v2
+    from gdsim._core.counter_rng import keys_from_seed
+    from tests.naive import normal_pair
 
     lr, A, B, steps = 0.2, 0.3, 3, 7
     res = gl.teacher_student_2x2(lr, A, B, steps=steps, chains=2, seed=9)
