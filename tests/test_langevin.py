@@ -226,3 +226,25 @@ def test_gpu_variants_match_cpu(monkeypatch):
 def test_network_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_mlp_temperature_normalisation_makes_batch_size_irrelevant():
+    """Spec B.5.4: with eta = T alpha h B, doubling B at fixed T leaves the mean weight change unchanged.
+
+    Same number of epochs, so the same SGD time eta x steps (most runs have not reached zero hinge loss
+    yet: the comparison is at equal time, which is what the linear scaling rule speaks to).
+    """
+    kw = dict(P=128, d=5, h=16, seeds=12, max_epochs=400, seed=5)
+    a = gl.mlp_sgd(10.0, 0.01, batch=4, **kw)
+    b = gl.mlp_sgd(10.0, 0.01, batch=8, **kw)
+    np.testing.assert_allclose(a.t_star[~a.converged], 0.01 * 10 * 16 * 4 * 400 * 128 // 4, rtol=1e-12)
+    ma, mb = a.rel_weight_change.mean(), b.rel_weight_change.mean()
+    sem = np.hypot(a.rel_weight_change.std(), b.rel_weight_change.std()) / np.sqrt(12)
+    assert abs(ma - mb) <= 3 * sem + 0.05 * ma  # equal within the ensemble noise
+
+
+def test_mlp_divergence_is_recorded_and_noise_moves_weights():
+    r = gl.mlp_sgd(np.array([1.0, 1.0, 100.0]), np.array([0.01, 0.1, 1.0]), P=64, d=5, h=16, seeds=2,
+                   max_epochs=300, seed=6)
+    assert r.diverged[2].all() and np.isnan(r.test_error[2]).all()  # eta = 1e5: diverges, recorded
+    assert np.all(r.rel_weight_change[1] > r.rel_weight_change[0])  # larger T, larger weight change

@@ -38,9 +38,12 @@ def test_park_figures_and_numbers(park_outputs, monkeypatch_module):
 
 def test_sclocchi_figures_and_numbers(tmp_path):
     cfg = dict(d=16, seeds=3, Ps_chi1=(64, 128, 256), Ps_chi0=(16, 32, 64), Ts=(1.0, 4.0), map_Ts=(0.5, 2.0, 8.0),
-               pdf=False, store=None)
+               mlp_alphas=(1.0, 100.0), mlp_Ts=(0.01, 1.0), mlp_P=32, mlp_seeds=1, mlp_epochs=20, pdf=False,
+               store=None)
     paths = sc.main(cfg, out=tmp_path, seed=2)
     assert set(paths) == set(sc.FIGURES)
     d = np.load(tmp_path / "sclocchi2023_signal.npz")
     assert d["converged_chi1"] == 1.0 and d["converged_chi0"] == 1.0
     assert np.all(d["w1_chi1"][1] > d["w1_chi1"][0])  # more noise, more weight change
+    m = np.load(tmp_path / "sclocchi2023_mlp_map.npz")
+    assert m["diverged"][1, 1] == 1.0  # eta = T alpha h B = 6400: diverges, recorded

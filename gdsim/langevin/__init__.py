@@ -14,6 +14,7 @@ from gdsim.langevin._api import (
     dyson_ou,
     gpu_park_network_sgd,
     gpu_perceptron_sgd,
+    mlp_sgd,
     ordered_by_drift_vs_coulomb,
     park_network_sgd,
     perceptron_data,
@@ -30,5 +31,5 @@ from gdsim.langevin._reference import (
 )
 
 __all__ = ["dyson_ou", "teacher_student_2x2", "park_network_sgd", "gpu_park_network_sgd", "perceptron_sgd",
-           "gpu_perceptron_sgd", "perceptron_data", "ordered_by_drift_vs_coulomb", "goe2_density", "wigner_surmise_pdf", "wigner_surmise_cdf",
+           "gpu_perceptron_sgd", "perceptron_data", "mlp_sgd", "ordered_by_drift_vs_coulomb", "goe2_density", "wigner_surmise_pdf", "wigner_surmise_cdf",
            "semicircle_density", "p_tanh", "discrete_spacing_width"]

@@ -339,3 +339,76 @@ def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, m
                        seed=None) -> Result:
     """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
     return perceptron_sgd(T, P, d=d, chi=chi, seeds=seeds, max_epochs=max_epochs, seed=seed, _backend="cuda")
+
+
+def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The 'stripe' task of Geiger et al.'s code: x ~ N(0, I_d), y = +1 iff -0.3 < x_1 < 1.18549 (balanced)."""
+    X = rng.standard_normal((P, d))
+    return X, np.where((X[:, 0] > -0.3) & (X[:, 0] < 1.18549), 1.0, -1.0)
+
+
+def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8, seeds: int = 3,
+            max_epochs: int = 2000, seed=None) -> Result:
+    """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, T, seed).
+
+    f = (1/h) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
+    learning rate eta = T alpha h B (the code's temperature convention T = eta / (alpha h B)); stop when
+    alpha min y F >= 1 on the training set (checked every epoch).
+
+    Returns
+    -------
+    Result
+        Per run (*grid, seeds): ``test_error`` (2000 fresh points), ``rel_weight_change``
+        ||w - w0|| / ||w0|| (all parameters), ``t_star`` = eta x steps, ``converged``, ``diverged`` (too
+        large a step: recorded, NaN outputs).
+    """
+    try:
+        alpha, T = np.broadcast_arrays(np.asarray(alpha, float), np.asarray(T, float))
+    except ValueError:
+        raise ValueError(f"alpha and T must broadcast together; got {np.shape(alpha)} and {np.shape(T)}") from None
+    if np.any(~np.isfinite(alpha)) or np.any(alpha <= 0):
+        raise ValueError("alpha must be > 0")
+    if np.any(~np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError("T must be > 0")
+    P, d, h = integer(P, "P", lo=1), integer(d, "d", lo=1), integer(h, "h", lo=1)
+    batch = integer(batch, "batch", lo=1)
+    if batch > P:
+        raise ValueError(f"batch must be between 1 and P = {P}; got {batch}")
+    seeds = integer(seeds, "seeds", lo=1)
+    grid = alpha.shape
+    af, Tf = np.repeat(alpha.ravel(), seeds), np.repeat(T.ravel(), seeds)
+    R = af.size
+    children = as_seed_sequence_(seed).spawn(R)
+    rngs = [np.random.default_rng(c) for c in children]
+    data = [stripe_data(P, d, g) for g in rngs]
+    Xs, Ys = np.stack([x for x, _ in data]), np.stack([y for _, y in data])
+    W0 = np.stack([g.standard_normal((h, d)) for g in rngs])
+    b0 = np.stack([g.standard_normal(h) for g in rngs])
+    W, b = W0.copy(), b0.copy()
+    steps = np.zeros(R, dtype=np.int64)
+    keys = np.array([keys_from_seed(c, 1)[0] for c in children], dtype=np.uint64)
+    etas = Tf * af * h * batch
+    with Timer() as timer:
+        kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
+    Xt, Yt = stripe_data(2000, d, np.random.default_rng(as_seed_sequence_(seed).spawn(R + 1)[-1]))
+
+    def f(Wm, bm, X):
+        return (np.sqrt(2) * np.maximum(X @ Wm.T / np.sqrt(d), 0)) @ bm / h
+
+    diverged = ~(np.isfinite(W).all(axis=(1, 2)) & np.isfinite(b).all(axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):  # diverged runs (large eta) are recorded, not raised
+        terr = np.array([np.mean(Yt * (f(W[i], b[i], Xt) - f(W0[i], b0[i], Xt)) <= 0) if not diverged[i] else np.nan
+                         for i in range(R)])
+        margin = np.array([af[i] * np.min(Ys[i] * (f(W[i], b[i], Xs[i]) - f(W0[i], b0[i], Xs[i])))
+                           if not diverged[i] else -np.inf for i in range(R)])
+        change = np.sqrt(((W - W0) ** 2).sum((1, 2)) + ((b - b0) ** 2).sum(1)) / np.sqrt((W0**2).sum((1, 2))
+                                                                                      + (b0**2).sum(1))
+    diverged |= ~np.isfinite(change)  # weights so large that their norm overflows
+    change[diverged] = np.nan
+    terr[diverged] = np.nan
+    shape = (*grid, seeds)
+    return Result(dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
+                       t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
+                       converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
+                  dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, h=h, batch=batch, seeds=seeds,
+                                   max_epochs=max_epochs, reference=_SCLOCCHI), wall_time_s=timer.seconds))

@@ -116,3 +116,78 @@ def perceptron_sgd(Xs, Ys, etas, max_epochs, keys, W, steps_out):
     """Runs in parallel: Xs (R, P, d), Ys (R, P), W (R, d) in place, steps_out (R,)."""
     for r in prange(Xs.shape[0]):
         steps_out[r] = _perceptron_run(W[r], Xs[r], Ys[r], etas[r], max_epochs, keys[r])
+
+
+_uniform01_mlp = build_uniform01(lambda f: jit(f, inline="always"))
+
+
+@jit(parallel=True)
+def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, keys, steps_out):
+    """Sclocchi et al.'s alpha-trick on a one-hidden-layer net, batched over runs (prange).
+
+    f(w, x) = (1/h) sum_i beta_i sigma(z_i), z = W x / sqrt(d), sigma = sqrt(2) ReLU (E sigma^2 = 1);
+    F = f(w) - f(w0); loss hinge(alpha y F) / alpha per sample; SGD with batches of ``batch`` indices
+    drawn with replacement (counter RNG); stop when alpha min_mu y_mu F(x_mu) >= 1 (checked every epoch).
+    W (R, h, d), beta (R, h) in place; Xs (R, P, d), Ys (R, P).
+    """
+    R, h, d = W.shape
+    P = Xs.shape[1]
+    isd = 1.0 / math.sqrt(d)
+    r2 = math.sqrt(2.0)
+    for r in prange(R):
+        w, b, w0, b0, X, Y = W[r], beta[r], W0[r], beta0[r], Xs[r], Ys[r]
+        a = alphas[r]
+        lr = etas[r] / batch
+        z = np.empty(h)
+        gw = np.empty((h, d))
+        gb = np.empty(h)
+        f0 = np.empty(P)
+        for mu in range(P):  # f(w0, x_mu)
+            s = 0.0
+            for i in range(h):
+                zi = 0.0
+                for j in range(d):
+                    zi += w0[i, j] * X[mu, j]
+                s += b0[i] * r2 * max(zi * isd, 0.0)
+            f0[mu] = s / h
+        step = 0
+        per_epoch = max(1, P // batch)
+        for _ in range(max_epochs):
+            m = 1e300
+            for mu in range(P):
+                s = 0.0
+                for i in range(h):
+                    zi = 0.0
+                    for j in range(d):
+                        zi += w[i, j] * X[mu, j]
+                    s += b[i] * r2 * max(zi * isd, 0.0)
+                m = min(m, a * Y[mu] * (s / h - f0[mu]))
+            if m >= 1.0:
+                break
+            for _ in range(per_epoch):
+                gw[:, :] = 0.0
+                gb[:] = 0.0
+                for t in range(batch):
+                    mu = min(int(_uniform01_mlp(keys[r], step, t) * P), P - 1)
+                    s = 0.0
+                    for i in range(h):
+                        zi = 0.0
+                        for j in range(d):
+                            zi += w[i, j] * X[mu, j]
+                        z[i] = zi * isd
+                        s += b[i] * r2 * max(z[i], 0.0)
+                    if a * Y[mu] * (s / h - f0[mu]) < 1.0:  # hinge active: descend along y grad F
+                        for i in range(h):
+                            act = r2 * max(z[i], 0.0)
+                            gb[i] += Y[mu] * act / h
+                            if z[i] > 0.0:
+                                c = Y[mu] * b[i] * r2 * isd / h
+                                for j in range(d):
+                                    gw[i, j] += c * X[mu, j]
+                for i in range(h):
+                    b[i] += lr * gb[i]
+                    for j in range(d):
+                        w[i, j] += lr * gw[i, j]
+                step += 1
+        steps_out[r] = step
+
