@@ -121,6 +121,21 @@ def perceptron_sgd(Xs, Ys, etas, max_epochs, keys, W, steps_out):
 _uniform01_mlp = build_uniform01(lambda f: jit(f, inline="always"))
 
 
+@jit(inline="always")
+def _mlp_output(w, b, x, z):
+    """f(w, x) = (1/h) sum_i b_i sqrt(2) relu(w_i . x / sqrt(d)); the pre-activations go to ``z``."""
+    h, d = w.shape
+    isd = 1.0 / math.sqrt(d)
+    s = 0.0
+    for i in range(h):
+        zi = 0.0
+        for j in range(d):
+            zi += w[i, j] * x[j]
+        z[i] = zi * isd
+        s += b[i] * math.sqrt(2.0) * max(z[i], 0.0)
+    return s / h
+
+
 @jit(parallel=True)
 def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, keys, steps_out):
     """Sclocchi et al.'s alpha-trick on a one-hidden-layer net, batched over runs (prange).
@@ -143,25 +158,13 @@ def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, k
         gb = np.empty(h)
         f0 = np.empty(P)
         for mu in range(P):  # f(w0, x_mu)
-            s = 0.0
-            for i in range(h):
-                zi = 0.0
-                for j in range(d):
-                    zi += w0[i, j] * X[mu, j]
-                s += b0[i] * r2 * max(zi * isd, 0.0)
-            f0[mu] = s / h
+            f0[mu] = _mlp_output(w0, b0, X[mu], z)
         step = 0
         per_epoch = max(1, P // batch)
         for _ in range(max_epochs):
             m = 1e300
             for mu in range(P):
-                s = 0.0
-                for i in range(h):
-                    zi = 0.0
-                    for j in range(d):
-                        zi += w[i, j] * X[mu, j]
-                    s += b[i] * r2 * max(zi * isd, 0.0)
-                m = min(m, a * Y[mu] * (s / h - f0[mu]))
+                m = min(m, a * Y[mu] * (_mlp_output(w, b, X[mu], z) - f0[mu]))
             if m >= 1.0:
                 break
             for _ in range(per_epoch):
@@ -169,14 +172,7 @@ def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, k
                 gb[:] = 0.0
                 for t in range(batch):
                     mu = min(int(_uniform01_mlp(keys[r], step, t) * P), P - 1)
-                    s = 0.0
-                    for i in range(h):
-                        zi = 0.0
-                        for j in range(d):
-                            zi += w[i, j] * X[mu, j]
-                        z[i] = zi * isd
-                        s += b[i] * r2 * max(z[i], 0.0)
-                    if a * Y[mu] * (s / h - f0[mu]) < 1.0:  # hinge active: descend along y grad F
+                    if a * Y[mu] * (_mlp_output(w, b, X[mu], z) - f0[mu]) < 1.0:  # hinge active: descend along y grad F
                         for i in range(h):
                             act = r2 * max(z[i], 0.0)
                             gb[i] += Y[mu] * act / h
