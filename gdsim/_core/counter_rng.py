@@ -34,12 +34,6 @@ def splitmix64_py(x):
     return z ^ (z >> _S31)
 
 
-def uniform01_py(key, step, index):
-    """A uniform double in [0, 1) from (uint64 key, step counter, index within the step)."""
-    h = splitmix64_py(splitmix64_py(key ^ splitmix64_py(np.uint64(step))) ^ np.uint64(index))
-    return np.float64(h >> _S11) * _TWO_M53
-
-
 def build_uniform01(compile):
     """``uniform01`` compiled by ``compile`` (``jit`` for CPU kernels, ``cuda.jit(device=True)`` for GPU)."""
     mix = compile(splitmix64_py)

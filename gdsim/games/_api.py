@@ -276,13 +276,14 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
     else:
         tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
         taus = np.full(steps, tau)
-    stiff = h * max(1.0, eta) * lipschitz_bound(payoff)
+    lip = max(1.0, eta) * lipschitz_bound(payoff)
+    stiff = h * lip
     if stiff > STABILITY_ERROR:
         raise ValueError(f"h = {h:g} is too large for stability: h max(1, eta) Lip(grad K) = {stiff:.3g} > "
-                         f"{STABILITY_ERROR}; take h <= {STABILITY_ERROR / (max(1.0, eta) * lipschitz_bound(payoff)):.3g}")
+                         f"{STABILITY_ERROR}; take h <= {STABILITY_ERROR / lip:.3g}")
     if stiff > STABILITY_WARN:
         warnings.warn(f"h max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
-                      f"above ~2% (take h <= {STABILITY_WARN / (max(1.0, eta) * lipschitz_bound(payoff)):.3g})",
+                      f"above ~2% (take h <= {STABILITY_WARN / lip:.3g})",
                       RuntimeWarning, stacklevel=3)
     if isinstance(seed, (list, tuple)):  # one seed per run (e.g. the per-point seeds of a sweep chunk)
         if len(seed) != runs:

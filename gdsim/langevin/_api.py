@@ -6,6 +6,7 @@ import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.result import Result, Timer
+from gdsim._core.rng import as_seed_sequence
 from gdsim._core.validate import integer, real_scalar
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
@@ -70,8 +71,7 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     steps = integer(steps, "steps", lo=1)
     chains = integer(chains, "chains", lo=1)
     init_std = real_scalar(init_std, "init_std", lo=0.0)
-    ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
-    init_ss, noise_ss = ss.spawn(2)
+    init_ss, noise_ss = as_seed_sequence(seed).spawn(2)
     W = init_std * np.random.default_rng(init_ss).standard_normal((chains, 2, 2))
     with Timer() as timer:
         k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, steps, keys_from_seed(noise_ss, chains))
@@ -174,7 +174,7 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
     grid = T.shape
     Tf, sf = np.repeat(T.ravel(), seeds), np.repeat(sigma_w.ravel(), seeds)
     R = Tf.size
-    children = as_seed_sequence_(seed).spawn(R)
+    children = as_seed_sequence(seed).spawn(R)
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
     out["x"] = np.empty((R, K))
@@ -244,12 +244,6 @@ def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int
                             progress=progress, _backend="cuda")
 
 
-def as_seed_sequence_(seed):
-    from gdsim._core.rng import as_seed_sequence
-
-    return as_seed_sequence(seed)
-
-
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
 
 _SCLOCCHI = ("Sclocchi, Geiger, Wyart, 'Dissecting the effects of SGD noise in distinct regimes of deep learning', "
@@ -297,7 +291,7 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
     grid = T.shape
     Tf, Pf = np.repeat(T.ravel(), seeds), np.repeat(P.ravel(), seeds)
     R = Tf.size
-    children = as_seed_sequence_(seed).spawn(R)
+    children = as_seed_sequence(seed).spawn(R)
     w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
     with Timer() as timer:
         for p_val in np.unique(Pf):  # runs of one P share array shapes
@@ -378,7 +372,7 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8,
     grid = alpha.shape
     af, Tf = np.repeat(alpha.ravel(), seeds), np.repeat(T.ravel(), seeds)
     R = af.size
-    children = as_seed_sequence_(seed).spawn(R)
+    children = as_seed_sequence(seed).spawn(R)
     rngs = [np.random.default_rng(c) for c in children]
     data = [stripe_data(P, d, g) for g in rngs]
     Xs, Ys = np.stack([x for x, _ in data]), np.stack([y for _, y in data])
@@ -390,7 +384,7 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8,
     etas = Tf * af * h * batch
     with Timer() as timer:
         kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
-    Xt, Yt = stripe_data(2000, d, np.random.default_rng(as_seed_sequence_(seed).spawn(R + 1)[-1]))
+    Xt, Yt = stripe_data(2000, d, np.random.default_rng(as_seed_sequence(seed).spawn(R + 1)[-1]))
 
     def f(Wm, bm, X):
         return (np.sqrt(2) * np.maximum(X @ Wm.T / np.sqrt(d), 0)) @ bm / h

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import prange
 
-from gdsim._core.counter_rng import build_uniform01
+from gdsim._core.counter_rng import build_uniform01, uniform01
 from gdsim._core.jit import jit
 
 def _dot_py(a, b, n):
@@ -118,9 +118,6 @@ def perceptron_sgd(Xs, Ys, etas, max_epochs, keys, W, steps_out):
         steps_out[r] = _perceptron_run(W[r], Xs[r], Ys[r], etas[r], max_epochs, keys[r])
 
 
-_uniform01_mlp = build_uniform01(lambda f: jit(f, inline="always"))
-
-
 @jit(inline="always")
 def _mlp_output(w, b, x, z):
     """f(w, x) = (1/h) sum_i b_i sqrt(2) relu(w_i . x / sqrt(d)); the pre-activations go to ``z``."""
@@ -171,7 +168,7 @@ def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, k
                 gw[:, :] = 0.0
                 gb[:] = 0.0
                 for t in range(batch):
-                    mu = min(int(_uniform01_mlp(keys[r], step, t) * P), P - 1)
+                    mu = min(int(uniform01(keys[r], step, t) * P), P - 1)
                     if a * Y[mu] * (_mlp_output(w, b, X[mu], z) - f0[mu]) < 1.0:  # hinge active: descend along y grad F
                         for i in range(h):
                             act = r2 * max(z[i], 0.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gdsim._core.progress import progress_bar
 from gdsim.sweep.executors import EXECUTORS, RUNNERS
-from gdsim.sweep.spec import SpecError, Sweep, load_spec
+from gdsim.sweep.spec import Sweep, chunk_id, load_spec
 from gdsim.sweep.store import SweepStore
 
 
@@ -96,16 +96,12 @@ def run(sweep: Sweep | str | Path, store: str | Path, *, executor: str | None = 
                           "nothing to do")
             return SweepReport(st.path, sweep.name, total, total, 0, time.perf_counter() - t0, executor)
     # 2. probe one grid point: checks the outputs' names/shapes/dtypes and compiles the kernels
-    try:
-        sweep.call(sweep.probe_chunk())
-    except SpecError:
-        raise
+    sweep.call(sweep.probe_chunk())
     created = st.create_or_check(sweep)
     st.acquire()
     try:
         done = st.done_ids()
-        todo = [idx for idx in sweep.chunk_indices() if sweep.chunk(idx).id not in done] if done else \
-            sweep.chunk_indices()
+        todo = [idx for idx in sweep.chunk_indices() if chunk_id(idx) not in done]
         if max_chunks is not None:
             todo = todo[:max_chunks]
         _say(verbose, f"{'created' if created else 'resuming'} {st.path}: {sweep.n_points} points in {total} chunks, "

@@ -127,6 +127,11 @@ def resolve_simulation(ref: str | Callable) -> tuple[Callable, str]:
 # ------------------------------------------------------------------------------------------ chunks
 
 
+def chunk_id(index) -> str:
+    """The store's name for the chunk at ``index`` of the chunk grid (its done marker)."""
+    return "_".join(str(int(i)) for i in index)
+
+
 class Chunk:
     """A hyper-rectangular block of grid points: the unit of work handed to a simulation.
 
@@ -164,9 +169,7 @@ class Chunk:
 
     @property
     def id(self) -> str:
-        if self.is_probe:
-            return "probe"
-        return "_".join(str(i) for i in self.index)
+        return "probe" if self.is_probe else chunk_id(self.index)
 
     @property
     def seeds(self) -> list[np.random.SeedSequence]:
