@@ -14,19 +14,21 @@ from functools import lru_cache
 from numba import cuda, float64  # module-level: the simulator patches the global name ``cuda``
 
 from gdsim._core.cuda import cuda_module, is_cudasim
+from gdsim._core.cuda_device import block_tree_sum
 from gdsim.games._kernels import build_helpers
 
 THREADS = 4 if is_cudasim() else 128  # power of two (tree reductions)
 MAX_L = 8  # largest Fourier order (moments and weights live in per-thread / shared arrays)
 TWO_PI = 2.0 * math.pi
 MOM = 2 * (MAX_L + 1)  # compile-time sizes for cuda.local.array / cuda.shared.array
+MOM_SHAPE = (2, MAX_L + 1)
 SHARED = MOM * THREADS
 
 
 @lru_cache(maxsize=None)
 def feature_kernels():
     cuda_module()
-    normal_pair, trig_field, _ = build_helpers(cuda.jit(device=True))
+    normal_pair, trig_field, _, weights, grid_ni0 = build_helpers(cuda.jit(device=True))
 
     @cuda.jit
     def moments(Z, L, part):
@@ -50,13 +52,7 @@ def feature_kernels():
         for q in range(2 * (L + 1)):
             sh[q * THREADS + t] = acc[q]
         cuda.syncthreads()
-        stride = THREADS // 2
-        while stride > 0:
-            if t < stride:
-                for q in range(2 * (L + 1)):
-                    sh[q * THREADS + t] += sh[q * THREADS + t + stride]
-            cuda.syncthreads()
-            stride //= 2
+        block_tree_sum(sh, t, THREADS, 2 * (L + 1))
         if t == 0:
             for q in range(2 * (L + 1)):
                 part[b, q] = sh[q * THREADS]
@@ -66,53 +62,25 @@ def feature_kernels():
         # single thread: moments m = (re, im) for l = 0..Lm, weights w[0..3] = wr_x, wi_x, wr_y, wi_y
         if cuda.grid(1) != 0:
             return
-        mx = cuda.local.array(MOM, float64)
-        my = cuda.local.array(MOM, float64)
+        mx = cuda.local.array(MOM_SHAPE, float64)  # rows: real and imaginary parts, l = 0..Lm
+        my = cuda.local.array(MOM_SHAPE, float64)
         for q in range(2 * (Lm + 1)):
             a = 0.0
             c = 0.0
             for b in range(px.shape[0]):
                 a += px[b, q]
                 c += py[b, q]
-            mx[q] = a / nx
-            my[q] = c / ny
-        n = 2 * L + 1
-        for a_ in range(n):
-            sxr = 0.0
-            sxi = 0.0
-            syr = 0.0
-            syi = 0.0
-            for b_ in range(n):
-                l = b_ - L
-                al = l if l >= 0 else -l
-                sg = 1.0 if l >= 0 else -1.0
-                r, i = my[al], sg * my[Lm + 1 + al]
-                cr, ci = C[a_, b_].real, C[a_, b_].imag
-                sxr += cr * r - ci * i
-                sxi += cr * i + ci * r
-                r, i = mx[al], sg * mx[Lm + 1 + al]
-                cr, ci = C[b_, a_].real, C[b_, a_].imag
-                syr += cr * r - ci * i
-                syi += cr * i + ci * r
-            w[0, a_] = sxr
-            w[1, a_] = sxi
-            w[2, a_] = syr
-            w[3, a_] = syi
+            mx[q // (Lm + 1), q % (Lm + 1)] = a / nx
+            my[q // (Lm + 1), q % (Lm + 1)] = c / ny
+        weights(C, mx[0], mx[1], my[0], my[1], L, w[0], w[1], w[2], w[3])
         if ri >= 0:
             for m in range(n_mom):
-                rec_mom[ri, 0, 2 * m] = mx[m + 1]
-                rec_mom[ri, 0, 2 * m + 1] = mx[Lm + 2 + m]
-                rec_mom[ri, 1, 2 * m] = my[m + 1]
-                rec_mom[ri, 1, 2 * m + 1] = my[Lm + 2 + m]
+                rec_mom[ri, 0, 2 * m] = mx[0, m + 1]
+                rec_mom[ri, 0, 2 * m + 1] = mx[1, m + 1]
+                rec_mom[ri, 1, 2 * m] = my[0, m + 1]
+                rec_mom[ri, 1, 2 * m + 1] = my[1, m + 1]
             if g.shape[0] > 0:
-                hi = -1e300
-                lo = 1e300
-                for i in range(g.shape[0]):
-                    phi = trig_field(g[i], w[0], w[1], L, False)
-                    psi = trig_field(g[i], w[2], w[3], L, False)
-                    lo = min(lo, phi)
-                    hi = max(hi, psi)
-                rec_ni0[ri] = hi - lo
+                rec_ni0[ri] = grid_ni0(g, w[0], w[1], w[2], w[3], L)
 
     @cuda.jit
     def update(Z, w, row, L, lr, sd, key, k):
@@ -134,7 +102,7 @@ def feature_kernels():
 @lru_cache(maxsize=None)
 def pairwise_kernels(grad_x, grad_y):
     cuda_module()
-    normal_pair, _, _ = build_helpers(cuda.jit(device=True))
+    normal_pair, _, _, _, _ = build_helpers(cuda.jit(device=True))
     gx = cuda.jit(device=True)(grad_x.py_func)
     gy = cuda.jit(device=True)(grad_y.py_func)
 

@@ -88,10 +88,46 @@ def build_helpers(compile):
                 out += (c * wr[L + k] - s * wi[L + k]) + (c * wr[L - k] + s * wi[L - k])
         return out
 
-    return normal_pair, compile(trig_field), compile(field_cs)
+    def weights(C, mxr, mxi, myr, myi, L, wr_x, wi_x, wr_y, wi_y):
+        """w_k = sum_l C[k, l] nu_hat_l (x-player) and u_l = sum_k C[k, l] mu_hat_k (y-player), m_{-l} = conj(m_l)."""
+        n = 2 * L + 1
+        for a in range(n):
+            sxr = 0.0
+            sxi = 0.0
+            syr = 0.0
+            syi = 0.0
+            for b in range(n):
+                l = b - L
+                r, i = (myr[l], myi[l]) if l >= 0 else (myr[-l], -myi[-l])
+                cr, ci = C[a, b].real, C[a, b].imag
+                sxr += cr * r - ci * i
+                sxi += cr * i + ci * r
+                r, i = (mxr[l], mxi[l]) if l >= 0 else (mxr[-l], -mxi[-l])
+                cr, ci = C[b, a].real, C[b, a].imag
+                syr += cr * r - ci * i
+                syi += cr * i + ci * r
+            wr_x[a] = sxr
+            wi_x[a] = sxi
+            wr_y[a] = syr
+            wi_y[a] = syi
+
+    trig_field_c = compile(trig_field)
+
+    def grid_ni0(g, wr_x, wi_x, wr_y, wi_y, L):
+        """NI_0 = max_y Psi_mu(y) - min_x Phi_nu(x) on the grid g."""
+        mx = -np.inf
+        mn = np.inf
+        for i in range(g.shape[0]):
+            phi = trig_field_c(g[i], wr_x, wi_x, L, False)
+            psi = trig_field_c(g[i], wr_y, wi_y, L, False)
+            mn = min(mn, phi)
+            mx = max(mx, psi)
+        return mx - mn
+
+    return normal_pair, trig_field_c, compile(field_cs), compile(weights), compile(grid_ni0)
 
 
-_normal_pair, _trig_field, _field_cs = build_helpers(jit)
+_normal_pair, _trig_field, _field_cs, _weights, grid_ni0 = build_helpers(jit)
 
 
 def _build_feature_kernels(parallel: bool):
@@ -223,44 +259,6 @@ def _reduce(part, n, out):
             b += part[c, 1, l]
         out[0, l] = a / n
         out[1, l] = b / n
-
-
-@jit
-def _weights(C, mxr, mxi, myr, myi, L, wr_x, wi_x, wr_y, wi_y):
-    """w_k = sum_l C[k, l] nu_hat_l (x-player) and u_l = sum_k C[k, l] mu_hat_k (y-player), m_{-l} = conj(m_l)."""
-    n = 2 * L + 1
-    for a in range(n):
-        sxr = 0.0
-        sxi = 0.0
-        syr = 0.0
-        syi = 0.0
-        for b in range(n):
-            l = b - L
-            r, i = (myr[l], myi[l]) if l >= 0 else (myr[-l], -myi[-l])
-            cr, ci = C[a, b].real, C[a, b].imag
-            sxr += cr * r - ci * i
-            sxi += cr * i + ci * r
-            r, i = (mxr[l], mxi[l]) if l >= 0 else (mxr[-l], -mxi[-l])
-            cr, ci = C[b, a].real, C[b, a].imag
-            syr += cr * r - ci * i
-            syi += cr * i + ci * r
-        wr_x[a] = sxr
-        wi_x[a] = sxi
-        wr_y[a] = syr
-        wi_y[a] = syi
-
-
-@jit
-def grid_ni0(g, wr_x, wi_x, wr_y, wi_y, L):
-    """NI_0 = max_y Psi_mu(y) - min_x Phi_nu(x) on the grid g."""
-    mx = -np.inf
-    mn = np.inf
-    for i in range(g.shape[0]):
-        phi = _trig_field(g[i], wr_x, wi_x, L, False)
-        psi = _trig_field(g[i], wr_y, wi_y, L, False)
-        mn = min(mn, phi)
-        mx = max(mx, psi)
-    return mx - mn
 
 
 @jit(parallel=True)

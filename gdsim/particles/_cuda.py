@@ -14,6 +14,7 @@ from functools import lru_cache
 from numba import cuda, float64  # module-level: the simulator patches the global name ``cuda``
 
 from gdsim._core.cuda import cuda_module, is_cudasim
+from gdsim._core.cuda_device import block_tree_sum
 from gdsim.particles._kernels import build_sorted_helpers
 
 #: Largest particle dimension of the d >= 2 GPU kernel (per-thread scratch needs a compile-time size).
@@ -60,13 +61,7 @@ def kernels():
             sh[q * T + t] = acc[q]
         sh[d * T + t] = r4
         cuda.syncthreads()
-        stride = T // 2
-        while stride > 0:
-            if t < stride:
-                for q in range(d + 1):
-                    sh[q * T + t] += sh[q * T + t + stride]
-            cuda.syncthreads()
-            stride //= 2
+        block_tree_sum(sh, t, T, d + 1)
         if t == 0:
             inv_n = 1.0 / n
             qn = 0.0
@@ -86,12 +81,7 @@ def kernels():
             s += partial[i]
         sh[t] = s
         cuda.syncthreads()
-        stride = REDUCE_THREADS // 2
-        while stride > 0:
-            if t < stride:
-                sh[t] += sh[t + stride]
-            cuda.syncthreads()
-            stride //= 2
+        block_tree_sum(sh, t, REDUCE_THREADS, 1)
         if t == 0:
             s = sh[0]
             ri = int(state[0])

@@ -13,6 +13,7 @@ from functools import lru_cache
 from numba import cuda, float64  # module-level: the simulator patches the global name ``cuda``
 
 from gdsim._core.cuda import cuda_module, is_cudasim
+from gdsim._core.cuda_device import block_tree_sum
 
 #: Threads per block of the residual kernel (a power of two); 4 under the simulator.
 RESIDUAL_THREADS = 4 if is_cudasim() else 128
@@ -34,12 +35,7 @@ def kernels():
                 s += float64(Ap[i, p]) * Z[b, p]
             sh[t] = s
             cuda.syncthreads()
-            stride = RESIDUAL_THREADS // 2
-            while stride > 0:
-                if t < stride:
-                    sh[t] += sh[t + stride]
-                cuda.syncthreads()
-                stride //= 2
+            block_tree_sum(sh, t, RESIDUAL_THREADS, 1)
             if t == 0:
                 R[b, i] = sh[0] - y[i]
             cuda.syncthreads()
