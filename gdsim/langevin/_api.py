@@ -219,9 +219,6 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
     from gdsim.langevin import _cuda
 
     cuda = cuda_module()
-    if W.shape[1] > _cuda.MAX_K or W.shape[2] + 1 > _cuda.MAX_L1:
-        raise ValueError(f"K = {W.shape[1]}, L = {W.shape[2]} exceed the GPU kernel's limits ({_cuda.MAX_K}, "
-                         f"{_cuda.MAX_L1 - 1})")
     park, _ = _cuda.kernels()
     dW = cuda.to_device(W)
     G = cuda.device_array((W.shape[0], W.shape[1], W.shape[2] + 1))

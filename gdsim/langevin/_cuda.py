@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from numba import cuda, float64  # module-level: the simulator patches the global name ``cuda``
+from numba import cuda  # module-level: the simulator patches the global name ``cuda``
 
 from gdsim._core.cuda import cuda_module
 from gdsim.langevin._network import build_network_helpers
-
-MAX_K, MAX_L1 = 64, 257  # per-thread gradient scratch (K x (L + 1)) needs compile-time sizes
-
 
 @lru_cache(maxsize=None)
 def kernels():
@@ -32,5 +29,3 @@ def kernels():
 
     return park, perceptron
 
-
-del float64
