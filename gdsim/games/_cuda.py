@@ -28,7 +28,7 @@ SHARED = MOM * THREADS
 @lru_cache(maxsize=None)
 def feature_kernels():
     cuda_module()
-    normal_pair, trig_field, _, weights, grid_ni0 = build_helpers(cuda.jit(device=True))
+    normal_pair, trig_field, _, weights, grid_ni0, reduce_moments = build_helpers(cuda.jit(device=True))
 
     @cuda.jit
     def moments(Z, L, part):
@@ -55,7 +55,7 @@ def feature_kernels():
         block_tree_sum(sh, t, THREADS, 2 * (L + 1))
         if t == 0:
             for q in range(2 * (L + 1)):
-                part[b, q] = sh[q * THREADS]
+                part[b, q // (L + 1), q % (L + 1)] = sh[q * THREADS]
 
     @cuda.jit
     def combine(px, py, nx, ny, C, L, Lm, w, ri, rec_mom, rec_ni0, g, n_mom):
@@ -64,14 +64,8 @@ def feature_kernels():
             return
         mx = cuda.local.array(MOM_SHAPE, float64)  # rows: real and imaginary parts, l = 0..Lm
         my = cuda.local.array(MOM_SHAPE, float64)
-        for q in range(2 * (Lm + 1)):
-            a = 0.0
-            c = 0.0
-            for b in range(px.shape[0]):
-                a += px[b, q]
-                c += py[b, q]
-            mx[q // (Lm + 1), q % (Lm + 1)] = a / nx
-            my[q // (Lm + 1), q % (Lm + 1)] = c / ny
+        reduce_moments(px, nx, mx)
+        reduce_moments(py, ny, my)
         weights(C, mx[0], mx[1], my[0], my[1], L, w[0], w[1], w[2], w[3])
         if ri >= 0:
             for m in range(n_mom):
@@ -102,7 +96,7 @@ def feature_kernels():
 @lru_cache(maxsize=None)
 def pairwise_kernels(grad_x, grad_y):
     cuda_module()
-    normal_pair, _, _, _, _ = build_helpers(cuda.jit(device=True))
+    normal_pair, _, _, _, _, _ = build_helpers(cuda.jit(device=True))
     gx = cuda.jit(device=True)(grad_x.py_func)
     gy = cuda.jit(device=True)(grad_y.py_func)
 

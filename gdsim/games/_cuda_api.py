@@ -47,8 +47,8 @@ def gpu_particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = 
                     raise ValueError(f"payoff order L = {L} exceeds the GPU kernel's limit of {_cuda.MAX_L}")
                 Lm = max(L, 2)
                 nb = max(1, min(64, -(-max(n_x, n_y) // _cuda.THREADS)))
-                px = cuda.device_array((nb, 2 * (Lm + 1)))
-                py = cuda.device_array((nb, 2 * (Lm + 1)))
+                px = cuda.device_array((nb, 2, Lm + 1))
+                py = cuda.device_array((nb, 2, Lm + 1))
                 w = cuda.device_array((4, 2 * L + 1))
                 d_C, d_g = cuda.to_device(payoff.coef), cuda.to_device(grid if grid.size else np.zeros(0))
                 bx, tx = launch_config((n_x + 1) // 2)
@@ -72,14 +72,14 @@ def gpu_particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = 
                 bd, td = launch_config(max(n_x, n_y))
                 bx, tx = launch_config((n_x + 1) // 2)
                 by, ty = launch_config((n_y + 1) // 2)
-                part = cuda.device_array((1, 6))
+                part = cuda.device_array((1, 2, 3))
                 for kk in range(steps + 1):
                     if kk in rec_index:
                         ri = rec_index[kk]
                         for pl, dZ, n in ((0, dX, n_x), (1, dY, n_y)):
                             moments[1, _cuda.THREADS](dZ, 2, part)
                             s = part.copy_to_host()[0] / n
-                            d_mom[ri, pl, :] = np.array([s[1], s[4], s[2], s[5]])
+                            d_mom[ri, pl, :] = np.array([s[0, 1], s[1, 1], s[0, 2], s[1, 2]])
                     if kk == steps:
                         break
                     drift_k[bd, td](dX, dY, d_p, dDx, dDy)

@@ -111,6 +111,17 @@ def build_helpers(compile):
             wr_y[a] = syr
             wi_y[a] = syi
 
+    def reduce_moments(part, n, out):
+        """out[0 | 1, l] = (sum over chunks/blocks of part[c, 0 | 1, l]) / n, in a fixed order."""
+        for l in range(part.shape[2]):
+            a = 0.0
+            b = 0.0
+            for c in range(part.shape[0]):
+                a += part[c, 0, l]
+                b += part[c, 1, l]
+            out[0, l] = a / n
+            out[1, l] = b / n
+
     trig_field_c = compile(trig_field)
 
     def grid_ni0(g, wr_x, wi_x, wr_y, wi_y, L):
@@ -124,10 +135,11 @@ def build_helpers(compile):
             mx = max(mx, psi)
         return mx - mn
 
-    return normal_pair, trig_field_c, compile(field_cs), compile(weights), compile(grid_ni0)
+    return (normal_pair, trig_field_c, compile(field_cs), compile(weights), compile(grid_ni0),
+            compile(reduce_moments))
 
 
-_normal_pair, _trig_field, _field_cs, _weights, grid_ni0 = build_helpers(jit)
+_normal_pair, _trig_field, _field_cs, _weights, grid_ni0, _reduce = build_helpers(jit)
 
 
 def _build_feature_kernels(parallel: bool):
@@ -247,18 +259,6 @@ def _accumulate(part, c, c1, s1, L):
         cc, ss = cc * c1 - ss * s1, ss * c1 + cc * s1
         part[c, 0, l] += cc
         part[c, 1, l] += ss
-
-
-@jit
-def _reduce(part, n, out):
-    for l in range(part.shape[2]):
-        a = 0.0
-        b = 0.0
-        for c in range(part.shape[0]):
-            a += part[c, 0, l]
-            b += part[c, 1, l]
-        out[0, l] = a / n
-        out[1, l] = b / n
 
 
 @jit(parallel=True)
