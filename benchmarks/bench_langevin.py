@@ -1,9 +1,11 @@
 """SGD-noise models: the Park et al. network (SGD steps per second per core) and the perceptron.
 
-Peer: the authors' NumPy code path for the Park network, re-implemented faithfully (per step: forward
-pass of the batch from the inputs, the loss, the gradient of W, the epoch-averaged gradient, the
-update), measured in the same run. Also prints a projection of the full protocol (144 grid points x
-100 seeds x 1e5 epochs x 1000 steps) on this machine.
+Peers, measured in the same run: the authors' NumPy code path for the Park network, re-implemented
+faithfully (per step: forward pass of the batch from the inputs, the loss, the gradient of W, the
+epoch-averaged gradient, the update), and JAX (``jit(vmap(run))`` over runs, ``lax.scan`` over the
+steps, float64, on the CPU; given gdsim's precomputed first layer so that it does the same work). Also
+prints a projection of the full protocol (144 grid points x 100 seeds x 1e5 epochs x 1000 steps) on this
+machine. FLOPs per step: forward 2 B K L, update 2 B K L, tanh ~ 30 B K.
 """
 
 from __future__ import annotations
@@ -45,6 +47,29 @@ def numpy_park_epoch(W, M, Z, Wstar, X, lr, batch=B):
     return W, grad_sum, loss_sum
 
 
+def jax_park(epochs, batch=B):
+    """jax.jit(vmap(one run)): lax.scan over the epoch's mini-batches, same arithmetic as gdsim's kernel."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def one(W, S0, y, Z, lr):
+        Sb, yb = S0.reshape(-1, batch, S0.shape[1]), y.reshape(-1, batch)
+
+        def step(W, sy):
+            s, yy = sy
+            phi = jnp.tanh(s @ W.T)
+            c = (yy - phi @ Z)[:, None] * Z[None, :] * (1 - phi**2)
+            return W + lr / batch * c.T @ s, None
+
+        return jax.lax.fori_loop(0, epochs, lambda _, W: jax.lax.scan(step, W, (Sb, yb))[0], W)
+
+    return jax.jit(jax.vmap(one))
+
+
 def run(quick=False):
     import gdsim.langevin as gl
     from gdsim.langevin import _network as kn
@@ -76,8 +101,17 @@ def run(quick=False):
     M, Ws, Z, X, W0 = inst[0]
     t_np = best_time(lambda: numpy_park_epoch(W0.copy(), M, Z, Ws, X, 0.1), repeat=2, warmup=0)
     np_rate = 1000 / t_np
-    rows.append(Row("langevin Park network SGD", f"K=16 L=32 |B|=4, {runs} runs x {epochs} epochs", t,
-                    {"numpy (authors' loop), 1 core": t_np * steps / 1000 / min(cores, runs)},
+    peers = {"numpy (authors' loop), 1 core": t_np * steps / 1000 / min(cores, runs)}
+    jfn = jax_park(epochs)
+    if jfn is None:
+        peers["jax jit+vmap"] = None
+    else:
+        t_c = time.perf_counter()
+        jfn(W, S0, Y, Zs, lrs)[0].block_until_ready()
+        compile_times["jax jit(vmap) Park SGD"] = time.perf_counter() - t_c
+        peers["jax jit+vmap"] = best_time(lambda: jfn(W, S0, Y, Zs, lrs)[0].block_until_ready(), repeat=2, warmup=0)
+    rows.append(Row("langevin Park network SGD", f"K=16 L=32 |B|=4, {runs} runs x {epochs} epochs", t, peers,
+                    flops=steps * (4 * B * K * L + 30 * B * K), bytes=None,
                     note=f"{per_core:.3g} SGD steps/s per core vs numpy {np_rate:.3g}: {per_core / np_rate:.0f}x; "
                          f"full protocol (1.44e12 steps) ~ {FULL_STEPS / per_core / 3600:.3g} core-hours here"))
     print(f"[langevin] Park SGD: {per_core:.3g} steps/s/core, numpy {np_rate:.3g} steps/s ({per_core / np_rate:.0f}x); "

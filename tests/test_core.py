@@ -76,3 +76,24 @@ def test_fastmath_never_drops_nan_checks():
                 with open(os.path.join(folder, name)) as fh:
                     text = fh.read()
                 assert "fastmath=" not in text and "numba.njit(" not in text, f"{name}: use gdsim._core.jit"
+
+
+def test_simd_vectors_load_store_splat_and_fuse_exactly():
+    from fractions import Fraction
+
+    from gdsim._core import simd
+
+    @gjit.jit(cache=False)
+    def kernel(a, b, c, x, out):
+        simd.vstore(out, 0, simd.vfma(simd.vload(a, 1), simd.vload(b, 0), simd.vload(c, 2)))
+        simd.vstore(out, 8, simd.vfma(simd.vsplat(x), simd.vload(b, 0), simd.vzero()))
+
+    rng = np.random.default_rng(5)
+    a, b, c = rng.normal(size=9), rng.normal(size=8), rng.normal(size=10)
+    out = np.full(17, -7.0)
+    kernel(a, b, c, 0.3, out)
+    # vfma rounds once: the correctly rounded a*b + c, computed in exact rational arithmetic
+    exact = [float(Fraction(a[1 + i]) * Fraction(b[i]) + Fraction(c[2 + i])) for i in range(8)]
+    np.testing.assert_array_equal(out[:8], exact)
+    np.testing.assert_array_equal(out[8:16], 0.3 * b)
+    assert out[16] == -7.0  # an 8-lane store writes exactly eight elements

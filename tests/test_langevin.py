@@ -158,6 +158,49 @@ def _numpy_park_run(inst, lr, batch, epochs):
     return W
 
 
+def test_vectorisable_tanh_is_within_3_ulp_and_keeps_divergence():
+    from gdsim.langevin import _network as kn
+
+    @numba.njit
+    def apply(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = kn._tanh_poly(a[i])
+        return out
+
+    a = np.concatenate([np.linspace(-25, 25, 100_001), np.geomspace(1e-300, 30, 2001)])
+    a = np.concatenate([a, -a])
+    ref = np.tanh(a)
+    ulp = np.abs(apply(a) - ref) / np.spacing(np.abs(ref))
+    assert ulp.max() <= 3  # docstring's bound; np.tanh is itself within 1 ulp
+    special = apply(np.array([np.inf, -np.inf, np.nan, 0.0, 1e3]))
+    np.testing.assert_array_equal(special[[0, 1, 3, 4]], [1.0, -1.0, 0.0, 1.0])
+    assert np.isnan(special[2])  # a diverged pre-activation stays NaN, never a silent +-1
+
+
+@pytest.mark.parametrize("K, batch", [(16, 4), (4, 1), (12, 3), (24, 5), (8, 20)])
+def test_park_simd_and_scalar_kernels_match_numpy(K, batch):
+    """(16, 4) is the paper's; K = 4, 12 exercise the zero padding to a multiple of 8; (8, 20) is past
+    the register tile, so the scalar kernel runs."""
+    from gdsim.langevin import _network as kn
+    from gdsim.langevin._api import _forward, _park_instance
+
+    insts = [_park_instance(np.random.SeedSequence([K, batch, i]), K, 2 * K, 10 * batch, 1.5) for i in range(3)]
+    lrs = np.array([0.05, 0.2, 0.5])
+    W = np.stack([w0 for *_, w0 in insts])
+    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in insts])
+    Y = np.stack([_forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in insts])
+    Zs = np.stack([Z for _, _, Z, _, _ in insts])
+    fast, scalar = W.copy(), W.copy()
+    kn.park_sgd(fast, S0, Y, Zs, lrs, batch, 4)
+    kn._park_sgd_generic(scalar, S0, Y, Zs, lrs, batch, 4)
+    for r in range(3):
+        ref = _numpy_park_run(insts[r], lrs[r], batch, 4)
+        assert np.abs(ref - W[r]).max() > 1e-3  # training moved W, so the comparison means something
+        np.testing.assert_allclose(fast[r], ref, rtol=1e-11, atol=1e-13)  # 40 steps of rounding only
+        np.testing.assert_allclose(scalar[r], ref, rtol=1e-11, atol=1e-13)
+
+
 def test_park_kernel_matches_numpy_reference_and_thread_counts():
     from gdsim._core.rng import as_seed_sequence
     from gdsim.langevin._api import _park_instance
