@@ -38,8 +38,9 @@ def test_park_figures_and_numbers(park_outputs, monkeypatch_module):
 
 def test_sclocchi_figures_and_numbers(tmp_path):
     cfg = dict(d=16, seeds=3, Ps_chi1=(64, 128, 256), Ps_chi0=(16, 32, 64), Ts=(1.0, 4.0), map_Ts=(0.5, 2.0, 8.0),
-               mlp_alphas=(1.0, 100.0), mlp_Ts=(0.01, 1.0), mlp_P=32, mlp_seeds=1, mlp_epochs=20, pdf=False,
-               store=None)
+               mlp_alphas=(1.0, 100.0), mlp_Ts=(0.01, 1.0), mlp_P=32, mlp_seeds=1, mlp_epochs=20, cross_alpha=100.0,
+               cross_Ps=(64, 256), cross_Ts=(1e-4, 10**-3.5, 1e-3, 10**-2.5), cross_seeds=3, cross_epochs=1500,
+               pdf=False, store=None)
     paths = sc.main(cfg, out=tmp_path, seed=2)
     assert set(paths) == set(sc.FIGURES)
     d = np.load(tmp_path / "sclocchi2023_signal.npz")
@@ -47,3 +48,18 @@ def test_sclocchi_figures_and_numbers(tmp_path):
     assert np.all(d["w1_chi1"][1] > d["w1_chi1"][0])  # more noise, more weight change
     m = np.load(tmp_path / "sclocchi2023_mlp_map.npz")
     assert m["diverged"][1, 1] == 1.0  # eta = T alpha h B = 6400: diverges, recorded
+    c = np.load(tmp_path / "sclocchi2023_crossover.npz")
+    assert np.all(np.isfinite(c["T_c"]))
+    # the paper's claim T_c ~ P^-a, a > 0: the quick tier measures T_c(64) / T_c(256) = 2.5 (a = 0.86 over
+    # P = 64..1024); a factor 1.3 leaves room for 3 seeds
+    assert c["T_c"][0] > 1.3 * c["T_c"][1]
+    lazy = c["weight_change"][0]
+    assert np.all(lazy < sc.CROSSOVER_CHANGE)  # lowest T: still in the kernel regime at both P
+
+
+def test_crossing_temperature_interpolates_in_log_log():
+    T = np.array([1e-4, 1e-3, 1e-2, 1e-1])
+    assert sc.crossing_temperature(T, 10 * T, 0.05) == pytest.approx(5e-3, rel=1e-12)  # power law: exact
+    assert sc.crossing_temperature(T, [np.nan, 0.01, 0.1, 1.0], 0.5) == pytest.approx(0.05, rel=1e-12)  # skips lead NaN
+    assert np.isnan(sc.crossing_temperature(T, [0.6, 1, 2, 3], 0.5))  # starts above: no crossing
+    assert np.isnan(sc.crossing_temperature(T, [0.1, np.nan, 2, 3], 0.5))  # a gap ends the search
