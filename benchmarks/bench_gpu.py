@@ -18,6 +18,52 @@ def _timed(fn):
     return time.perf_counter() - t0, out
 
 
+def park_kernel_rates(R=6912, epochs=(1, 11)):
+    """Park SGD kernels alone (K = 16, L = 32, batch 4, 4000 points per run): GPU steps/s from the
+    difference of two epoch counts (launch overhead cancels; data already on the device), CPU steps/s on all cores, and the full
+    protocol's projected wall time (144 x 100 runs x 1e5 epochs x 1000 steps)."""
+    import numba
+
+    from gdsim.langevin import _api, _network
+
+    inst = [_api._park_instance(np.random.SeedSequence(i), 16, 32, 4000, 1.0) for i in range(R)]
+    W = np.stack([w0 for *_, w0 in inst])
+    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
+    Y = np.stack([_api._forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in inst])
+    Z = np.stack([z for _, _, z, _, _ in inst])
+    lrs = np.full(R, 0.05)
+    from numba import cuda
+
+    from gdsim._core.cuda import THREADS_PER_BLOCK
+    from gdsim.langevin import _cuda
+
+    G, tpb = _cuda.park_group_launch(16, 4, THREADS_PER_BLOCK)
+    kernel = _cuda.park_group_kernel(16, 32, 4, tpb)
+    dev = [cuda.to_device(a) for a in (S0, Y, Z, lrs)]
+    times, first = [], None
+    for e in (1, *epochs):  # the first launch compiles
+        dW = cuda.to_device(W)
+        cuda.synchronize()
+        t0 = time.perf_counter()
+        kernel[-(-R * G // tpb), tpb](dW, *dev, e)
+        cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        first = dW.copy_to_host() if first is None else first
+    gpu = R * (epochs[1] - epochs[0]) * 1000 / (times[2] - times[1])
+    Rc = 8 * numba.get_num_threads()
+    one = W[:Rc].copy()
+    _network.park_sgd(one, S0[:Rc], Y[:Rc], Z[:Rc], lrs[:Rc], 4, 1)
+    diff = np.abs(first[:Rc] - one).max() / np.abs(one).max()
+    t0 = time.perf_counter()
+    _network.park_sgd(W[:Rc].copy(), S0[:Rc], Y[:Rc], Z[:Rc], lrs[:Rc], 4, 2)
+    cpu = Rc * 2000 / (time.perf_counter() - t0)
+    full = 144 * 100 * 100_000 * 1000
+    print(f"Park SGD kernel, {R} runs: GPU {gpu:.3g} steps/s, CPU ({numba.get_num_threads()} threads) {cpu:.3g} "
+          f"steps/s ({gpu / cpu:.1f}x); full protocol (1.44e12 steps): {full / gpu / 3600:.3g} GPU-hours, "
+          f"{full / cpu / 3600:.3g} h on these CPU cores; W after one epoch, GPU vs CPU: max diff {diff:.2e} "
+          f"(relative to max |W|)")
+
+
 def main() -> int:
     from gdsim import cuda_available
 
@@ -80,10 +126,15 @@ def main() -> int:
     Tg, sg = np.meshgrid(2.0 ** np.arange(-5, 7), 2.0 ** np.arange(-3, 9), indexing="ij")
     tc, a = _timed(lambda: lg.park_network_sgd(Tg, sg, epochs=2, seeds=4, seed=1))
     tg, b = _timed(lambda: lg.gpu_park_network_sgd(Tg, sg, epochs=2, seeds=4, seed=1))
-    rows.append(("Park network SGD, 576 runs x 2 epochs (2000 steps)", tc, tg, np.nanmax(np.abs(a.x - b.x) / a.x)))
-    steps = 576 * 2 * 1000
-    print(f"Park network: GPU {steps / tg:.3g} SGD steps/s (incl. set-up); full protocol (1.44e12 steps) ~ "
-          f"{1.44e12 / (steps / tg) / 3600:.3g} GPU-hours at this rate")
+    # from T = 1/2 (lr = 2) on, trajectories are chaotic and amplify rounding differences to O(1): the CPU's
+    # SIMD and scalar kernels disagree there as much (60% of these runs). Agreement is reported on T <= 1/4.
+    calm = np.broadcast_to((Tg <= 0.25)[..., None, None], a.x.shape)
+    rows.append(("Park network SGD, 576 runs x 2 epochs, end to end", tc, tg,
+                 np.nanmax(np.abs(a.x - b.x)[calm] / a.x[calm])))
+    print(f"Park network: runs whose singular values differ by more than 1e-6 (relative) between CPU and GPU: "
+          f"{np.mean(np.any(np.abs(a.x - b.x) > 1e-6 * a.x, axis=-1)):.1%} of all, "
+          f"{np.mean(np.any(np.abs(a.x - b.x) > 1e-6 * a.x, axis=-1)[calm[..., 0]]):.1%} of the T <= 1/4 runs")
+    park_kernel_rates()
 
     print(f"{'workload':52s} {'CPU s':>9s} {'GPU s':>9s} {'GPU speed-up':>13s} {'max diff':>10s}")
     for name, tc, tg, diff in rows:

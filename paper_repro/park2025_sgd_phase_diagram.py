@@ -87,14 +87,19 @@ def park_chunk(chunk, epochs: int):
     return out
 
 
+def grid_sweep(cfg, seed) -> Sweep:
+    """The 12 x 12 x seeds grid as a sweep (36 chunks of 4 temperatures)."""
+    return Sweep("park2025_grid", axes={"inv_sigma_w": INV_SIGMA, "T": TS, "seed": np.arange(cfg["seeds"])},
+                 simulation=park_chunk, params={"epochs": int(cfg["epochs"])}, chunks={"inv_sigma_w": 1, "T": 4},
+                 seed=seed)
+
+
 def grid_data(cfg, seed, progress=False) -> dict:
     import tempfile
 
-    sw = Sweep("park2025_grid", axes={"inv_sigma_w": INV_SIGMA, "T": TS, "seed": np.arange(cfg["seeds"])},
-               simulation=park_chunk, params={"epochs": int(cfg["epochs"])}, chunks={"inv_sigma_w": 1, "T": 4},
-               seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
-        ds = run_sweep(sw, cfg.get("store") or Path(tmp) / "grid.zarr", progress=progress, verbose=progress).dataset()
+        ds = run_sweep(grid_sweep(cfg, seed), cfg.get("store") or Path(tmp) / "grid.zarr", progress=progress,
+                       verbose=progress).dataset()
     return {name: ds[name].values for name in ("test_mse", "q", "x_max", "ordered", "phase", "x")} | dict(
         inv_sigma_w=ds["inv_sigma_w"].values, T=ds["T"].values, epochs=cfg["epochs"])
 

@@ -257,6 +257,23 @@ def test_gpu_variants_match_cpu(monkeypatch):
     np.testing.assert_array_equal(b.steps, a.steps)
 
 
+@pytest.mark.cudasim
+@pytest.mark.parametrize("K, batch, tpb, seeds", [(4, 4, 8, 3), (6, 2, 8, 2), (40, 1, 32, 1), (4, 600, 4, 2)])
+def test_gpu_park_groups_match_cpu(monkeypatch, K, batch, tpb, seeds):
+    """Group kernel: an idle group in the last block (3 runs, 2 per block), idle threads in a group (K = 6,
+    G = 8), two rows per thread (K = 40, G = 32); batch 600 needs 38 kB of shared memory, so it takes the
+    one-run-per-thread kernel."""
+    from gdsim._core import cuda as gcuda
+
+    monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", tpb)
+    kw = dict(epochs=1, seeds=seeds, n_data=2 * batch if K > 8 or batch > 100 else 4 * batch, K=K, r=2, batch=batch,
+              seed=K)
+    a = gl.park_network_sgd(0.5, 2.0, **kw)
+    b = gl.gpu_park_network_sgd(0.5, 2.0, **kw)
+    np.testing.assert_allclose(b.x, a.x, rtol=1e-11)
+    np.testing.assert_allclose(b.train_loss, a.train_loss, rtol=1e-10)
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: gl.park_network_sgd(0.0, 1.0), "T"),
     (lambda: gl.park_network_sgd(1.0, -1.0), "sigma_w"),

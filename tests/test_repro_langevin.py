@@ -63,3 +63,19 @@ def test_crossing_temperature_interpolates_in_log_log():
     assert sc.crossing_temperature(T, [np.nan, 0.01, 0.1, 1.0], 0.5) == pytest.approx(0.05, rel=1e-12)  # skips lead NaN
     assert np.isnan(sc.crossing_temperature(T, [0.6, 1, 2, 3], 0.5))  # starts above: no crossing
     assert np.isnan(sc.crossing_temperature(T, [0.1, np.nan, 2, 3], 0.5))  # a gap ends the search
+
+
+def test_park_grid_resumes_an_interrupted_store(tmp_path):
+    """The full tier's grid is a sweep: a store left after 5 of 36 chunks (as by a kill) is completed by
+    the next call, and the result equals an uninterrupted run."""
+    from gdsim.sweep import run as run_sweep
+    from gdsim.sweep import status
+
+    cfg = dict(epochs=1, seeds=1, store=str(tmp_path / "grid.zarr"))
+    run_sweep(pk.grid_sweep(cfg, 5), cfg["store"], max_chunks=5, progress=False, verbose=False)
+    assert status(cfg["store"])["chunks_done"] == 5
+    resumed = pk.grid_data(cfg, 5)
+    assert status(cfg["store"])["chunks_done"] == 36
+    fresh = pk.grid_data(dict(cfg, store=None), 5)
+    for name in ("test_mse", "q", "x", "phase"):
+        np.testing.assert_array_equal(resumed[name], fresh[name])

@@ -215,22 +215,33 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
 
 
 def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
-    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim._core import cuda as gcuda
     from gdsim.langevin import _cuda
 
-    cuda = cuda_module()
-    park, _ = _cuda.kernels()
+    cuda = gcuda.cuda_module()
+    R, K, L = W.shape
     dW = cuda.to_device(W)
-    G = cuda.device_array((W.shape[0], W.shape[1], W.shape[2] + 1))
-    blocks, tpb = launch_config(W.shape[0])
-    park[blocks, tpb](dW, cuda.to_device(S0), cuda.to_device(Y), cuda.to_device(Z), cuda.to_device(lrs), batch, epochs,
-                      G)
+    args = (cuda.to_device(np.ascontiguousarray(S0)), cuda.to_device(np.ascontiguousarray(Y)), cuda.to_device(Z),
+            cuda.to_device(np.asarray(lrs, dtype=float)))
+    launch = _cuda.park_group_launch(K, batch, gcuda.THREADS_PER_BLOCK)
+    if launch is not None:  # a group of threads per run (see gdsim.langevin._cuda)
+        G, tpb = launch
+        kernel = _cuda.park_group_kernel(K, L, batch, tpb)
+        kernel[-(-R * G // tpb), tpb](dW, *args, epochs)
+    else:  # one run per thread
+        park, _ = _cuda.kernels()
+        blocks, tpb = gcuda.launch_config(R)
+        park[blocks, tpb](dW, *args, batch, epochs, cuda.device_array((R, K, L + 1)))
     W[:] = dW.copy_to_host()
 
 
 def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
                          n_data: int | None = None, seed=None, progress: bool = False) -> Result:
-    """CUDA variant of :func:`park_network_sgd` (one run per GPU thread): same signature, same results.
+    """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
+
+    One run per group of min(32, next power of two >= K) threads, each holding rows of W in registers
+    (while the group's shared memory fits: batch x K up to about 256 at 128 threads per block; larger
+    ones run one run per thread).
 
     Raises
     ------
