@@ -117,4 +117,12 @@ def run(quick=False):
     print(f"[langevin] Park SGD: {per_core:.3g} steps/s/core, numpy {np_rate:.3g} steps/s ({per_core / np_rate:.0f}x); "
           f"full protocol ~ {FULL_STEPS / per_core / 3600:.3g} core-hours, {FULL_STEPS / per_core / 3600 / cores:.3g} h "
           f"on this machine's {cores} cores")
+    from gdsim._core.cuda import cuda_available, is_cudasim
+
+    if cuda_available() and not is_cudasim():  # the per-GPU projection (kernel rate on 6912 runs)
+        from benchmarks.bench_gpu import park_kernel_rates
+
+        park_kernel_rates()
+    else:
+        print("[langevin] no CUDA GPU: the per-GPU projection needs one (python -m benchmarks.bench_gpu)")
     return rows, compile_times
