@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from gdsim import repro
-from gdsim.langevin import discrete_spacing_width, goe2_density, p_tanh, park_network_sgd, teacher_student_2x2
+from gdsim.langevin import (discrete_spacing_width, goe2_density, gpu_park_network_sgd, p_tanh, park_network_sgd,
+                            teacher_student_2x2)
 from gdsim.langevin import wigner_surmise_pdf
 from gdsim.sweep import Sweep, simulation
 from gdsim.sweep import run as run_sweep
@@ -61,11 +62,11 @@ BIBTEX = """
 }
 """
 
-QUICK = dict(epochs=50, seeds=3, dyson_chains=2000, dyson_steps=300, pdf=False, store=None)
+QUICK = dict(epochs=50, seeds=3, dyson_chains=2000, dyson_steps=300, pdf=False, store=None, backend="cpu")
 MEDIUM = dict(epochs=1000, seeds=10, dyson_chains=3000, dyson_steps=3000, pdf=True,
-              store="sweeps/park2025_medium.zarr")
+              store="sweeps/park2025_medium.zarr", backend="auto")
 FULL = dict(epochs=100_000, seeds=100, dyson_chains=3000, dyson_steps=3000, pdf=True,
-            store="sweeps/park2025_full.zarr")
+            store="sweeps/park2025_full.zarr", backend="auto")
 TS = 2.0 ** np.arange(-5, 7)  # T = lr / |B|
 INV_SIGMA = 2.0 ** np.arange(-8, 4)  # 1/sigma_W
 K = 16
@@ -73,24 +74,36 @@ K = 16
 
 @simulation(outputs={"test_mse": (), "q": (), "x_max": (), "ordered": {"dtype": "int8"},
                      "phase": {"dtype": "int8"}, "x": {"shape": (K,), "dims": ("sv",)}})
-def park_chunk(chunk, epochs: int):
-    """Sweep simulation: one Park-network run per grid point (seeded from the point)."""
-    out = {name: np.empty(chunk.size) for name in ("test_mse", "q", "x_max")}
-    out["ordered"] = np.empty(chunk.size, dtype=np.int8)
-    out["phase"] = np.empty(chunk.size, dtype=np.int8)
-    out["x"] = np.empty((chunk.size, K))
-    for i in range(chunk.size):
-        r = park_network_sgd(chunk.points["T"][i], 1.0 / chunk.points["inv_sigma_w"][i], epochs=epochs, seeds=1,
-                             seed=chunk.seeds[i])
-        for name in out:
-            out[name][i] = r[name].reshape(-1, *r[name].shape[1:])[0] if name == "x" else r[name].ravel()[0]
-    return out
+def park_chunk(chunk, epochs: int, backend: str = "cpu"):
+    """Sweep simulation: the chunk's runs (one per grid point, seeded from the point) trained in one batched
+    call, on the CPU's cores or, with ``backend="cuda"``, on the GPU."""
+    train = gpu_park_network_sgd if backend == "cuda" else park_network_sgd
+    r = train(chunk.points["T"], 1.0 / chunk.points["inv_sigma_w"], epochs=epochs, seeds=1, run_seeds=chunk.seeds)
+    return {name: (r[name].reshape(chunk.size, K) if name == "x" else r[name].reshape(chunk.size))
+            for name in ("test_mse", "q", "x_max", "ordered", "phase", "x")}
+
+
+def _backend(cfg) -> str:
+    """``cfg['backend']``: "cpu", "cuda", or "auto" (the GPU when one is usable)."""
+    b = cfg.get("backend", "cpu")
+    if b == "auto":
+        from gdsim import cuda_available
+        from gdsim._core.cuda import is_cudasim
+
+        return "cuda" if cuda_available() and not is_cudasim() else "cpu"
+    if b not in ("cpu", "cuda"):
+        raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto'; got {b!r}")
+    return b
 
 
 def grid_sweep(cfg, seed) -> Sweep:
-    """The 12 x 12 x seeds grid as a sweep (36 chunks of 4 temperatures)."""
+    """The 12 x 12 x seeds grid as a sweep: 36 chunks of 4 temperatures on the CPU, 3 chunks of 4 x 12
+    points on a GPU (which needs thousands of runs per launch to be busy). Results do not depend on the
+    chunking (per-point seeds); a store is tied to its chunking, so resume on the backend that began it."""
+    backend = _backend(cfg)
+    chunks = {"inv_sigma_w": 4, "T": 12} if backend == "cuda" else {"inv_sigma_w": 1, "T": 4}
     return Sweep("park2025_grid", axes={"inv_sigma_w": INV_SIGMA, "T": TS, "seed": np.arange(cfg["seeds"])},
-                 simulation=park_chunk, params={"epochs": int(cfg["epochs"])}, chunks={"inv_sigma_w": 1, "T": 4},
+                 simulation=park_chunk, params={"epochs": int(cfg["epochs"]), "backend": backend}, chunks=chunks,
                  seed=seed)
 
 

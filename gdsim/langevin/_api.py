@@ -128,7 +128,8 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
 
 
 def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                     n_data: int | None = None, seed=None, progress: bool = False, _backend: str = "cpu") -> Result:
+                     n_data: int | None = None, seed=None, run_seeds=None, progress: bool = False,
+                     _backend: str = "cpu") -> Result:
     """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (T, sigma_W, seed).
 
     y = Z tanh(W tanh(M x)), x in R^3, L = r K hidden features; only W (K x L) is trained, from
@@ -144,6 +145,12 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
         Independent instances (teacher, data, initialisation) per grid point.
     n_data : int, optional
         Training-set size (default 1000 |B|, the authors').
+    seed : int, SeedSequence or Generator, optional
+        Spawns one child seed per run (grid point x seed).
+    run_seeds : sequence, optional
+        One seed per run instead (length = number of grid points x ``seeds``, grid in C order, seeds
+        fastest), e.g. a sweep chunk's per-point seeds, so that a run's result does not depend on which
+        other runs share the call.
 
     Returns
     -------
@@ -174,7 +181,12 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
     grid = T.shape
     Tf, sf = np.repeat(T.ravel(), seeds), np.repeat(sigma_w.ravel(), seeds)
     R = Tf.size
-    children = as_seed_sequence(seed).spawn(R)
+    if run_seeds is None:
+        children = as_seed_sequence(seed).spawn(R)
+    else:
+        if len(run_seeds) != R:
+            raise ValueError(f"run_seeds must hold one seed per run ({R} = grid points x seeds); got {len(run_seeds)}")
+        children = [as_seed_sequence(s) for s in run_seeds]
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
     out["x"] = np.empty((R, K))
@@ -236,7 +248,7 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
 
 
 def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                         n_data: int | None = None, seed=None, progress: bool = False) -> Result:
+                         n_data: int | None = None, seed=None, run_seeds=None, progress: bool = False) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
 
     One run per group of min(32, next power of two >= K) threads, each holding rows of W in registers
@@ -249,7 +261,7 @@ def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
     return park_network_sgd(T, sigma_w, epochs=epochs, seeds=seeds, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
-                            progress=progress, _backend="cuda")
+                            run_seeds=run_seeds, progress=progress, _backend="cuda")
 
 
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
