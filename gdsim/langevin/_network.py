@@ -2,7 +2,9 @@
 
 Park et al. (arXiv:2509.01349): y = Z tanh(W tanh(M x)), only W (K x L) is trained by SGD with batch
 |B| in a fixed batch order (no reshuffling), loss (1/2) mean_B (y - y_hat)^2, T = lr / |B|. One run per
-prange iteration (structure: runs are independent; their data and shared matrices differ).
+prange iteration (structure: runs are independent; their data and shared matrices differ). On the CPU the
+step runs in explicit 8-lane SIMD (``gdsim._core.simd``), generated per (batch, K / 8), with a scalar
+fallback for tiles too large for the registers; the CUDA kernels are in ``_cuda.py``.
 
 Sclocchi, Geiger, Wyart (arXiv:2301.13703): perceptron f = w.x/sqrt(d), hinge loss, batch 1, eta = T B,
 w0 = 0, stop when every training point has margin y f >= 1 (checked once per epoch of P steps).
