@@ -26,11 +26,8 @@ def park_kernel_rates(R=6912, epochs=(1, 11)):
 
     from gdsim.langevin import _api, _network
 
-    inst = [_api._park_instance(np.random.SeedSequence(i), 16, 32, 4000, 1.0) for i in range(R)]
-    W = np.stack([w0 for *_, w0 in inst])
-    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
-    Y = np.stack([_api._forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in inst])
-    Z = np.stack([z for _, _, z, _, _ in inst])
+    W, S0, Y, Z = _api._park_arrays([_api._park_instance(np.random.SeedSequence(i), 16, 32, 4000, 1.0)
+                                     for i in range(R)])
     lrs = np.full(R, 0.05)
     from numba import cuda
 

@@ -73,7 +73,7 @@ def jax_park(epochs, batch=B):
 def run(quick=False):
     import gdsim.langevin as gl
     from gdsim.langevin import _network as kn
-    from gdsim.langevin._api import _forward, _park_instance
+    from gdsim.langevin._api import _park_arrays, _park_instance
 
     rows, compile_times = [], {}
     t0 = time.perf_counter()
@@ -83,10 +83,7 @@ def run(quick=False):
     runs = 2  # one per core
     epochs = 2 if quick else 10
     inst = [_park_instance(np.random.SeedSequence(i), K, L, 1000 * B, 1.0) for i in range(runs)]
-    W = np.stack([w0 for *_, w0 in inst])
-    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
-    Y = np.stack([_forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in inst])
-    Zs = np.stack([Z for _, _, Z, _, _ in inst])
+    W, S0, Y, Zs = _park_arrays(inst)
     lrs = np.full(runs, 0.1)
 
     def gdsim_run():
@@ -117,9 +114,9 @@ def run(quick=False):
     print(f"[langevin] Park SGD: {per_core:.3g} steps/s/core, numpy {np_rate:.3g} steps/s ({per_core / np_rate:.0f}x); "
           f"full protocol ~ {FULL_STEPS / per_core / 3600:.3g} core-hours, {FULL_STEPS / per_core / 3600 / cores:.3g} h "
           f"on this machine's {cores} cores")
-    from gdsim._core.cuda import cuda_available, is_cudasim
+    from gdsim._core.cuda import gpu_available
 
-    if cuda_available() and not is_cudasim():  # the per-GPU projection (kernel rate on 6912 runs)
+    if gpu_available():  # the per-GPU projection (kernel rate on 6912 runs)
         from benchmarks.bench_gpu import park_kernel_rates
 
         park_kernel_rates()

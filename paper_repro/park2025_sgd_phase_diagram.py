@@ -87,10 +87,9 @@ def _backend(cfg) -> str:
     """``cfg['backend']``: "cpu", "cuda", or "auto" (the GPU when one is usable)."""
     b = cfg.get("backend", "cpu")
     if b == "auto":
-        from gdsim import cuda_available
-        from gdsim._core.cuda import is_cudasim
+        from gdsim._core.cuda import gpu_available
 
-        return "cuda" if cuda_available() and not is_cudasim() else "cpu"
+        return "cuda" if gpu_available() else "cpu"
     if b not in ("cpu", "cuda"):
         raise ValueError(f"backend must be 'cpu', 'cuda' or 'auto'; got {b!r}")
     return b

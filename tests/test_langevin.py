@@ -193,14 +193,11 @@ def test_park_simd_and_scalar_kernels_match_numpy(K, batch):
     """(16, 4) is the paper's; K = 4, 12 exercise the zero padding to a multiple of 8; (8, 20) is past
     the register tile, so the scalar kernel runs."""
     from gdsim.langevin import _network as kn
-    from gdsim.langevin._api import _forward, _park_instance
+    from gdsim.langevin._api import _park_arrays, _park_instance
 
     insts = [_park_instance(np.random.SeedSequence([K, batch, i]), K, 2 * K, 10 * batch, 1.5) for i in range(3)]
     lrs = np.array([0.05, 0.2, 0.5])
-    W = np.stack([w0 for *_, w0 in insts])
-    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in insts])
-    Y = np.stack([_forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in insts])
-    Zs = np.stack([Z for _, _, Z, _, _ in insts])
+    W, S0, Y, Zs = _park_arrays(insts)
     fast, scalar = W.copy(), W.copy()
     kn.park_sgd(fast, S0, Y, Zs, lrs, batch, 4)
     kn._park_sgd_generic(scalar, S0, Y, Zs, lrs, batch, 4)

@@ -49,6 +49,11 @@ def cuda_available() -> bool:
     return True
 
 
+def gpu_available() -> bool:
+    """Whether a real CUDA GPU (not the simulator) can run ``gpu_*`` functions."""
+    return not is_cudasim() and cuda_available()
+
+
 def launch_config(n: int) -> tuple[int, int]:
     """(blocks, threads per block) covering ``n`` independent work items, one per thread."""
     tpb = max(1, int(THREADS_PER_BLOCK))

@@ -87,7 +87,9 @@ _PARK = ("Park, Lucini, Aarts, 'Phase diagram and eigenvalue dynamics of stochas
          "multilayer neural networks', arXiv:2509.01349")
 #: The notebook's fixed test inputs (numpy seed 42, 128 points).
 N_TEST = 128
-_RUN_CHUNK = 32  # runs trained together (memory: N x L features per run)
+#: Runs trained per kernel call (memory: N x L features, 1 MB per run at the paper's sizes). A GPU needs
+#: thousands of runs per launch to be busy.
+_RUN_CHUNK = {"cpu": 32, "cuda": 4096}
 
 
 def _park_instance(ss, K, L, n_data, sigma_w, dim_in=3):
@@ -101,10 +103,23 @@ def _park_instance(ss, K, L, n_data, sigma_w, dim_in=3):
     return M, Wstar, Z, X, W0
 
 
+def _head(W, Z, s0):
+    """Hidden features phi = tanh(W s0) and the output phi . Z, from first-layer features s0 = tanh(M x)."""
+    phi = np.tanh(s0 @ W.T)
+    return phi, phi @ Z
+
+
 def _forward(W, M, Z, x):
     s0 = np.tanh(x @ M.T)
-    phi = np.tanh(s0 @ W.T)
-    return s0, phi, phi @ Z
+    return (s0, *_head(W, Z, s0))
+
+
+def _park_arrays(inst):
+    """The kernels' inputs from a list of instances: W0 (R, K, L), first-layer features S0 = tanh(M x)
+    (R, N, L), teacher labels Y (R, N) and output weights Z (R, K)."""
+    S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
+    Y = np.stack([_head(Ws, Z, s0)[1] for (_, Ws, Z, _, _), s0 in zip(inst, S0)])
+    return np.stack([w0 for *_, w0 in inst]), S0, Y, np.stack([Z for _, _, Z, _, _ in inst])
 
 
 def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
@@ -194,26 +209,24 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
     from gdsim._core.progress import progress_bar
 
     with Timer() as timer, progress_bar(R, enabled=progress, desc="Park network SGD", unit="run") as bar:
-        for c0 in range(0, R, _RUN_CHUNK):
-            idx = range(c0, min(R, c0 + _RUN_CHUNK))
+        for c0 in range(0, R, _RUN_CHUNK[_backend]):
+            idx = range(c0, min(R, c0 + _RUN_CHUNK[_backend]))
             inst = [_park_instance(children[i], K, L, n_data, sf[i]) for i in idx]
-            W = np.stack([w0 for *_, w0 in inst])
+            W, S0, Y, Zs = _park_arrays(inst)
             W_init = W.copy()
-            S0 = np.stack([np.tanh(X @ M.T) for M, _, _, X, _ in inst])
-            Y = np.stack([_forward(Ws, M, Z, X)[2] for M, Ws, Z, X, _ in inst])
-            Zs = np.stack([Z for _, _, Z, _, _ in inst])
             lrs = Tf[list(idx)] * batch
             if _backend == "cuda":
                 _cuda_park(W, S0, Y, Zs, lrs, batch, epochs)
             else:
                 kn.park_sgd(W, S0, Y, Zs, lrs, batch, epochs)
             for j, i in enumerate(idx):
-                M, Ws, Z, X, _ = inst[j]
-                _, phi, yh = _forward(W[j], M, Z, x_test)
-                yt = _forward(Ws, M, Z, x_test)[2]
+                M, Ws, Z, _, _ = inst[j]
+                s0t = np.tanh(x_test @ M.T)
+                phi, yh = _head(W[j], Z, s0t)
+                yt = _head(Ws, Z, s0t)[1]
                 out["test_mse"][i] = np.mean((yt - yh) ** 2)
-                out["train_loss"][i] = 0.5 * np.mean((Y[j] - _forward(W[j], M, Z, X)[2]) ** 2)
-                out["q"][i] = np.mean(_forward(W_init[j], M, Z, x_test)[1] * phi)
+                out["train_loss"][i] = 0.5 * np.mean((Y[j] - _head(W[j], Z, S0[j])[1]) ** 2)
+                out["q"][i] = np.mean(_head(W_init[j], Z, s0t)[0] * phi)
                 sv = np.linalg.svd(W[j], compute_uv=False) ** 2
                 out["x"][i], out["x_max"][i] = sv, sv[0]
                 out["ordered"][i] = ordered_by_drift_vs_coulomb(W[j], M, Ws, Z, x_test, Tf[i], sf[i], r)
