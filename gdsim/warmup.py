@@ -21,4 +21,7 @@ def warmup() -> float:
     X, y, w0 = sr.reference_instance()
     for parallel in (False, True):
         sr.gd(w0, 0.1, 1, X=X, y=y, parallel=parallel)
+    import gdsim.fractal as gf
+
+    gf.trainability_map([0.1], [0.1], n=8, steps=1)  # the quick tier's width; other widths compile on use
     return time.perf_counter() - t0

@@ -173,3 +173,55 @@ def normal_pair(key, k, n, j):
         a += 1
     f = math.sqrt(-2 * math.log(q) / q)
     return f * v1, f * v2
+
+
+def trainability_score(W0, W1, X, Y, lr0, lr1, steps, activation="tanh", offset=0.0, rows=None):
+    """Oracle of one trainability-map cell: the author's notebook step (Sohl-Dickstein/fractal), in NumPy.
+
+    f = phi(X W0 / sqrt(n)) W1 / sqrt(n) / sqrt(n); loss mean (f - y)^2; W0 += offset before every
+    step when offset != 0 (the notebook's paraminit_vs_lr); the minibatch gradient over X[rows[t]] while
+    the tracked loss is the full-batch loss before the step; then the notebook's convergence_measure.
+    """
+    W0 = np.array(W0, float)
+    W1 = np.array(W1, float).reshape(-1, 1)
+    X = np.asarray(X, float)
+    Y = np.asarray(Y, float).reshape(-1, 1)
+    n = W0.shape[0]
+    s2 = np.sqrt(2.0)
+
+    def phi(z):
+        if activation == "tanh":
+            return np.tanh(s2 * z), s2 * (1 - np.tanh(s2 * z) ** 2)
+        if activation == "relu":
+            return s2 * np.maximum(z, 0), s2 * (z > 0)
+        return z, np.ones_like(z)
+
+    def loss_grad(W0, W1, X, Y):
+        z = X @ W0 / np.sqrt(n)
+        h, dh = phi(z)
+        f = h @ W1 / np.sqrt(n) / np.sqrt(n)
+        r = f - Y
+        c = 2.0 / len(Y)
+        g1 = c * h.T @ r / n
+        delta = (r @ W1.T) / n * dh
+        g0 = c * X.T @ delta / np.sqrt(n)
+        return float(np.mean(r**2)), g0, g1
+
+    vs = []
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            if offset != 0.0:
+                W0 = W0 + offset
+            loss, g0, g1 = loss_grad(W0, W1, X, Y)
+            if rows is not None:
+                idx = rows[t % len(rows)]
+                _, g0, g1 = loss_grad(W0, W1, X[idx], Y[idx])
+            vs.append(loss)
+            W0 = W0 - lr0 * g0
+            W1 = W1 - lr1 * g1
+        v = np.array(vs)
+        v = np.where(np.isfinite(v), v, 1e6)
+        v = v / v[0]
+        v = np.minimum(v, 1e6)
+        converged = np.mean(v[-20:]) < 1
+        return float(-np.sum(v) if converged else np.sum(1 / v))

@@ -14,7 +14,7 @@ each lane does exactly the scalar operations (``vfma`` is a fused multiply-add, 
 ``math.fma``).
 
 Only what the kernels need: ``vzero``, ``vsplat``, ``vload``/``vstore`` (eight consecutive elements of a
-1-D contiguous float64 array, no bounds check: callers guarantee the range) and ``vfma``.
+1-D contiguous float64 array, no bounds check: callers guarantee the range), ``vfma``, ``vadd`` and ``vmul``.
 """
 
 from __future__ import annotations
@@ -117,3 +117,39 @@ def vfma(typingctx, a, b, c):
         return builder.call(fn, args)
 
     return f64x8(a, b, c), codegen
+
+
+def _binary(opname, doc):
+    @intrinsic
+    def op(typingctx, a, b):
+        if not (a == f64x8 and b == f64x8):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, opname)(args[0], args[1])
+
+        return f64x8(a, b), codegen
+
+    op.__doc__ = doc
+    return op
+
+
+#: ``a + b`` lane by lane (one rounding, as the scalar ``+``).
+vadd = _binary("fadd", "``a + b`` lane by lane.")
+#: ``a * b`` lane by lane.
+vmul = _binary("fmul", "``a * b`` lane by lane.")
+
+
+@intrinsic
+def pow2i(typingctx, n):
+    """``2.0 ** n`` for an integer -1022 <= n <= 1023, built from the exponent bits (exact; vectorises,
+    where a table lookup would be a gather). Unchecked: callers keep n in range."""
+    if not isinstance(n, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x = context.cast(builder, args[0], sig.args[0], types.int64)
+        bits = builder.shl(builder.add(x, ir.Constant(ir.IntType(64), 1023)), ir.Constant(ir.IntType(64), 52))
+        return builder.bitcast(bits, ir.DoubleType())
+
+    return types.float64(n), codegen

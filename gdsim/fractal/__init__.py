@@ -1,0 +1,49 @@
+"""The fractal boundary of trainability (Sohl-Dickstein 2024): learning-rate maps, zooms, box counting.
+
+Reference: J. Sohl-Dickstein, "The boundary of neural network trainability is fractal",
+arXiv:2402.06184 (2024); the author's notebook ``Sohl-Dickstein/fractal``.
+
+Public (contract) names: :func:`trainability_map`, :func:`gpu_trainability_map` (same signature and
+results to rounding) and :func:`box_counting_dimension`. Also :func:`offset_map` / :func:`gpu_offset_map`
+(the paper's offset-vs-learning-rate phase space), :func:`problem`, :func:`window_axes`,
+:func:`window_map` (tiled and resumable through :mod:`gdsim.sweep`), :func:`zoom_sequence`,
+:func:`boundary`, :func:`box_counts`, :func:`converged_fraction` and the boundary-window helpers.
+"""
+
+from gdsim.fractal._api import (
+    Problem,
+    boundary,
+    boundary_centers,
+    box_counting_dimension,
+    box_counts,
+    converged_fraction,
+    default_box_sizes,
+    gpu_offset_map,
+    gpu_trainability_map,
+    densest_boundary_center,
+    offset_map,
+    problem,
+    trainability_map,
+    window_axes,
+    window_map,
+    zoom_sequence,
+)
+
+__all__ = [
+    "trainability_map",
+    "gpu_trainability_map",
+    "offset_map",
+    "gpu_offset_map",
+    "problem",
+    "Problem",
+    "window_axes",
+    "window_map",
+    "zoom_sequence",
+    "boundary",
+    "box_counts",
+    "box_counting_dimension",
+    "default_box_sizes",
+    "converged_fraction",
+    "boundary_centers",
+    "densest_boundary_center",
+]

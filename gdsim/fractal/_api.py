@@ -1,0 +1,730 @@
+"""Public API of the trainability maps (Sohl-Dickstein 2024): maps, windows, boundaries, box counting."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from gdsim._core import validate as v
+from gdsim._core.progress import progress_bar
+from gdsim._core.rng import as_generator
+from gdsim.fractal import _kernels as k
+
+#: Largest width n: the generated step unrolls n accumulators (registers spill beyond ~24).
+MAX_WIDTH = 64
+#: Largest map (cells): 2^28 cells are 2 GiB of float64 scores.
+MAX_CELLS = 2**28
+#: Largest amount of work accepted in one call, counted as the spec does (6 N P flops per cell-step):
+#: 1e18 flops are weeks of one CPU and hours of a GPU cluster; anything larger is a typo.
+MAX_FLOPS = 1e18
+#: Cells per kernel call (one progress-bar tick); a multiple of the 8 SIMD lanes.
+CELLS_PER_CALL = 8 * 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """The shared start of every cell: weights, data and (minibatch runs) the per-step rows.
+
+    Attributes
+    ----------
+    W0 : ndarray, shape (n, n)
+        Input-layer weights at t = 0, i.i.d. N(0, 1).
+    W1 : ndarray, shape (n,)
+        Output weights at t = 0, i.i.d. N(0, 1).
+    X : ndarray, shape (N, n)
+        Inputs, i.i.d. N(0, 1).
+    Y : ndarray, shape (N,)
+        Targets, i.i.d. N(0, 1).
+    rows : ndarray of int64, shape (S, M)
+        Gradient rows of step t: ``rows[t % S]``. Full batch: one row ``0..N-1``; minibatch: ``steps``
+        rows of ``batch_size`` indices drawn with replacement (shared by every cell, as in the notebook).
+    activation : str
+        ``"tanh"``, ``"relu"`` or ``"identity"``.
+    """
+
+    W0: np.ndarray
+    W1: np.ndarray
+    X: np.ndarray
+    Y: np.ndarray
+    rows: np.ndarray
+    activation: str
+
+    @property
+    def n(self) -> int:
+        """Width (= input dimension)."""
+        return self.W0.shape[0]
+
+    @property
+    def n_params(self) -> int:
+        """P = n^2 + n."""
+        return self.n * self.n + self.n
+
+    @property
+    def flops_per_cell_step(self) -> float:
+        """6 N P, the spec's count of one forward and backward pass."""
+        return 6.0 * self.X.shape[0] * self.n_params
+
+
+def _width(n):
+    return v.integer(n, "n", lo=1, hi=MAX_WIDTH)
+
+
+def _activation(activation):
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a str, one of {k.ACTIVATIONS}; got {type(activation).__name__}")
+    if activation not in k.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {k.ACTIVATIONS}; got {activation!r}")
+    return activation
+
+
+def _optional_int(x, name, lo, hi):
+    return None if x is None else v.integer(x, name, lo=lo, hi=hi)
+
+
+def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n_data: int | None = None,
+            batch_size: int | None = None) -> Problem:
+    """Draw the shared start of a trainability map: weights, data and minibatch rows.
+
+    Parameters
+    ----------
+    n : int
+        Width n = input dimension, 1 <= n <= 64 (the paper uses 16, the notebook's default is 8).
+    activation : {"tanh", "relu", "identity"}
+        Hidden activation: tanh(sqrt(2) z), sqrt(2) relu(z) or z.
+    steps : int
+        Number of GD steps (only used to draw the minibatch rows).
+    seed : int, SeedSequence, Generator or None
+        Seed of the draw. The same int or SeedSequence gives the same problem.
+    n_data : int, optional
+        Number of training points N. Default as in the notebook: P = n^2 + n for tanh and relu, n for
+        identity. ``n_data=1`` is the paper's "single datapoint" condition.
+    batch_size : int, optional
+        Minibatch size (indices drawn with replacement at every step, shared by all cells); ``None``
+        (default) is full-batch GD.
+
+    Returns
+    -------
+    Problem
+
+    Notes
+    -----
+    Draw order from ``numpy.random.default_rng(seed)``: W0 (n, n), W1 (n,), X (N, n), Y (N,), then the
+    minibatch rows (steps, batch_size). The notebook draws the same distributions with JAX's generator,
+    so its maps and these differ in detail (see the README's Fidelity notes).
+    """
+    n = _width(n)
+    activation = _activation(activation)
+    steps = v.integer(steps, "steps", lo=1, hi=10**8)
+    n_data = _optional_int(n_data, "n_data", 1, 10**6)
+    batch_size = _optional_int(batch_size, "batch_size", 1, 10**6)
+    if n_data is None:
+        n_data = n if activation == "identity" else n * n + n
+    if batch_size is not None and steps * batch_size > 10**9:
+        raise ValueError(f"steps x batch_size = {steps * batch_size} minibatch indices exceed 1e9; use fewer steps")
+    rng = as_generator(seed)
+    W0 = rng.standard_normal((n, n))
+    W1 = rng.standard_normal(n)
+    X = rng.standard_normal((n_data, n))
+    Y = rng.standard_normal(n_data)
+    if batch_size is None:
+        rows = np.arange(n_data, dtype=np.int64)[None, :]
+    else:
+        rows = rng.integers(0, n_data, size=(steps, batch_size), dtype=np.int64)
+    return Problem(W0, W1, X, Y, rows, activation)
+
+
+def _positive_axis(x, name):
+    arr = v.real_array(x, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array; got shape {arr.shape}")
+    if np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0 everywhere (learning rates); smallest value is {arr.min()}")
+    return arr
+
+
+def _real_axis(x, name):
+    arr = v.real_array(x, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array; got shape {arr.shape}")
+    return arr
+
+
+def _check_size(n_cells, prob: Problem, steps):
+    if n_cells > MAX_CELLS:
+        raise ValueError(f"the map has {n_cells} cells; at most {MAX_CELLS} (2 GiB of scores) per call: tile it "
+                         "with gdsim.fractal.window_map(..., store=...)")
+    flops = float(n_cells) * steps * prob.flops_per_cell_step
+    if flops > MAX_FLOPS:
+        raise ValueError(f"cells x steps x 6 N P = {flops:.2e} flops exceeds {MAX_FLOPS:.0e}; reduce the map, "
+                         "the steps or n")
+
+
+#: Cells per CUDA launch (one thread each).
+GPU_CELLS_PER_CALL = 2**20
+
+
+def _score_cells_gpu(prob: Problem, lr0, lr1, off, steps, *, offset_mode, progress, desc):
+    """Scores of flat cell lists on the GPU (one thread per cell), in launches of GPU_CELLS_PER_CALL."""
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.fractal import _cuda
+
+    cuda = cuda_module()
+    with np.errstate(all="ignore"):  # the simulator runs the kernel on NumPy scalars; divergence is a result
+        return _launch(cuda, launch_config, _cuda, prob, lr0, lr1, off, steps, offset_mode, progress, desc)
+
+
+def _launch(cuda, launch_config, _cuda, prob, lr0, lr1, off, steps, offset_mode, progress, desc):
+    full = prob.rows.shape[0] == 1 and prob.rows.shape[1] == prob.X.shape[0] and bool(
+        np.all(prob.rows[0] == np.arange(prob.X.shape[0])))
+    kern = _cuda.map_kernel(prob.n, prob.rows.shape[1], prob.activation, bool(offset_mode), full)
+    dW0, dW1, dX, dY, drows = (cuda.to_device(np.ascontiguousarray(a)) for a in
+                               (prob.W0, prob.W1, prob.X, prob.Y, prob.rows))
+    C = lr0.size
+    out = np.empty(C)
+    with progress_bar(C, enabled=progress, desc=desc + " (CUDA)", unit="cell") as bar:
+        for c0 in range(0, C, GPU_CELLS_PER_CALL):
+            c1 = min(C, c0 + GPU_CELLS_PER_CALL)
+            blocks, tpb = launch_config(c1 - c0)
+            dout = cuda.device_array(c1 - c0)
+            kern[blocks, tpb](dW0, dW1, dX, dY, drows, cuda.to_device(lr0[c0:c1]), cuda.to_device(lr1[c0:c1]),
+                              cuda.to_device(off[c0:c1]), steps, dout)
+            out[c0:c1] = dout.copy_to_host()
+            bar.update(c1 - c0)
+    return out
+
+
+def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, progress, desc, gpu=False):
+    """Scores of flat cell lists on the CPU, in calls of CELLS_PER_CALL cells (or on the GPU)."""
+    if gpu:
+        return _score_cells_gpu(prob, lr0, lr1, off, steps, offset_mode=offset_mode, progress=progress, desc=desc)
+    C = lr0.size
+    out = np.empty(C)
+    kern = k.block_kernel(prob.n, prob.activation, bool(offset_mode), bool(parallel))
+    with progress_bar(C, enabled=progress, desc=desc, unit="cell") as bar:
+        for c0 in range(0, C, CELLS_PER_CALL):
+            c1 = min(C, c0 + CELLS_PER_CALL)
+            m = c1 - c0
+            pad = -(-m // k.LANES) * k.LANES
+            a = np.full(pad, lr0[c1 - 1])
+            b = np.full(pad, lr1[c1 - 1])
+            o = np.full(pad, off[c1 - 1])
+            a[:m], b[:m], o[:m] = lr0[c0:c1], lr1[c0:c1], off[c0:c1]
+            res = np.empty(pad)
+            kern(prob.W0, prob.W1, prob.X, prob.Y, prob.rows, a, b, o, steps, res)
+            out[c0:c1] = res[:m]
+            bar.update(m)
+    return out
+
+
+def _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress):
+    steps = v.integer(steps, "steps", lo=1, hi=10**8)
+    prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
+    if not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be a bool; got {type(parallel).__name__}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be a bool; got {type(progress).__name__}")
+    return prob, steps
+
+
+def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
+                     n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                     progress: bool = False) -> np.ndarray:
+    """Convergence score of GD for every pair of per-layer learning rates (lr0[i], lr1[j]).
+
+    Parameters
+    ----------
+    lr0 : array_like, shape (a,)
+        Learning rates of the input layer W0 (> 0).
+    lr1 : array_like, shape (b,)
+        Learning rates of the output layer W1 (> 0).
+    n : int
+        Width = input dimension (1..64). The paper uses 16, the notebook's default is 8.
+    activation : {"tanh", "relu", "identity"}
+        Hidden activation (tanh(sqrt(2) z), sqrt(2) relu(z), z).
+    steps : int
+        GD steps per cell (the notebook's default 100; the paper's images 500-1000).
+    seed : int, SeedSequence, Generator or None
+        Seed of the shared start (weights, data, minibatch rows); every cell starts from it.
+    n_data : int, optional
+        Training points N (default P = n^2 + n, or n for identity; 1 = "single datapoint").
+    batch_size : int, optional
+        Minibatch size (with replacement, shared by all cells); ``None`` = full batch.
+    parallel : bool
+        Run blocks of cells on all Numba threads (results do not depend on the thread count).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    score : ndarray, shape (a, b), float64
+        The author's convergence measure: with v_t the loss before step t, made finite (non-finite ->
+        1e6), divided by v_0 and clipped at 1e6, ``-sum_t v_t`` if the mean of the last 20 v_t is < 1
+        (converged) and ``+sum_t 1 / v_t`` otherwise. ``score < 0`` converged, ``score > 0`` diverged.
+
+    Notes
+    -----
+    J. Sohl-Dickstein, "The boundary of neural network trainability is fractal", arXiv:2402.06184
+    (2024), and the author's notebook ``Sohl-Dickstein/fractal``. One hidden layer, mean-field
+    scaling f(x) = phi(x W0 / sqrt(n)) W1 / n, loss mean (f - y)^2, W0 <- W0 - lr0 dL/dW0 and
+    W1 <- W1 - lr1 dL/dW1. The tracked loss is the full-batch loss even for minibatch runs.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.fractal as gf
+    >>> lr = np.logspace(-3, 6, 64)
+    >>> score = gf.trainability_map(lr, lr, n=8, steps=100, seed=0)   # (64, 64)
+    >>> converged = score < 0
+    """
+    return _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, False)
+
+
+def _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
+    lr0 = _positive_axis(lr0, "lr0")
+    lr1 = _positive_axis(lr1, "lr1")
+    prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress)
+    _check_size(lr0.size * lr1.size, prob, steps)
+    A, B = np.meshgrid(lr0, lr1, indexing="ij")
+    s = _score_cells(prob, A.ravel(), B.ravel(), np.zeros(A.size), steps, offset_mode=False, parallel=parallel,
+                     progress=progress, desc="trainability map", gpu=gpu)
+    return s.reshape(A.shape)
+
+
+def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
+                         n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                         progress: bool = False) -> np.ndarray:
+    """CUDA twin of :func:`trainability_map`: same signature, same scores to rounding.
+
+    One GPU thread per cell; ``parallel`` is accepted for the identical signature and ignored.
+    Cells whose trajectories are chaotic (at the boundary) can change phase under any change of
+    rounding, so a few boundary cells may differ in sign from the CPU map.
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+
+    Notes
+    -----
+    Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`trainability_map`.
+    """
+    return _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, True)
+
+
+def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
+               n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+               progress: bool = False) -> np.ndarray:
+    """Convergence score over (offset[i], lr[j]): the paper's "parameter initialisation vs LR" map.
+
+    The offset is added to every entry of W0 before every step (the notebook's ``paraminit_vs_lr``
+    phase space does exactly this inside its step function), and both layers use the learning rate
+    ``lr[j]``. Other parameters and the score are those of :func:`trainability_map`.
+
+    Parameters
+    ----------
+    offset : array_like, shape (a,)
+        Offsets added to W0 (finite; the paper's axis is log-spaced and positive).
+    lr : array_like, shape (b,)
+        Learning rates of both layers (> 0).
+    n, activation, steps, seed, n_data, batch_size, parallel, progress
+        As in :func:`trainability_map`.
+
+    Returns
+    -------
+    score : ndarray, shape (a, b), float64
+
+    Notes
+    -----
+    Sohl-Dickstein (2024), arXiv:2402.06184. Whether the offset should act once (at initialisation)
+    or at every step is a choice; the notebook's code applies it at every step and so does gdsim (see
+    the README's Fidelity notes).
+    """
+    return _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, False)
+
+
+def _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
+    offset = _real_axis(offset, "offset")
+    lr = _positive_axis(lr, "lr")
+    prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress)
+    _check_size(offset.size * lr.size, prob, steps)
+    O, L = np.meshgrid(offset, lr, indexing="ij")
+    s = _score_cells(prob, L.ravel(), L.ravel(), O.ravel(), steps, offset_mode=True, parallel=parallel,
+                     progress=progress, desc="offset map", gpu=gpu)
+    return s.reshape(O.shape)
+
+
+def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
+                   n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                   progress: bool = False) -> np.ndarray:
+    """CUDA twin of :func:`offset_map`: same signature, same scores to rounding (``parallel`` ignored).
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator is usable.
+
+    Notes
+    -----
+    Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`offset_map`.
+    """
+    return _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, True)
+
+
+# ------------------------------------------------------------------------------------------ windows
+
+
+def window_axes(center, half_width, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """Log-spaced axes of a square window: ``10 ** linspace(c - hw, c + hw, resolution)`` per axis.
+
+    Parameters
+    ----------
+    center : (float, float)
+        log10 of the window's centre on each axis.
+    half_width : float
+        Half-width in decades (> 0, at least 1e-13 of |centre| so the cells stay distinct in float64).
+    resolution : int
+        Cells per side, 2..65536.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The two axes, each of shape (resolution,).
+    """
+    c = v.real_array(center, "center")
+    if c.shape != (2,):
+        raise ValueError(f"center must be two numbers (log10 of each axis); got shape {c.shape}")
+    if np.any(np.abs(c) > 300):
+        raise ValueError(f"center must be within [-300, 300] decades; got {c.tolist()}")
+    hw = v.real_scalar(half_width, "half_width", lo=0, lo_open=True, hi=300)
+    res = v.integer(resolution, "resolution", lo=2, hi=65536)
+    if hw / res < 4e-16 * max(1.0, float(np.max(np.abs(c)))):
+        raise ValueError(f"half_width = {hw} decades is too small for {res} distinct float64 cells around {c.tolist()}")
+    return tuple(10.0 ** np.linspace(ci - hw, ci + hw, res) for ci in c)
+
+
+def _score_array(score):
+    s = v.real_array(score, "score", allow_nonfinite=True)
+    if np.isnan(s).any():
+        raise ValueError("score must not contain NaN (scores are finite or +-inf)")
+    return s
+
+
+def boundary(score) -> np.ndarray:
+    """Cells where training changes phase: the sign changes inside a 2x2 neighbourhood.
+
+    Parameters
+    ----------
+    score : array_like, shape (a, b)
+        A map from :func:`trainability_map` (+-inf allowed: a run whose loss hits exactly 0 and then
+        fails to converge scores +inf, as in the notebook; NaN is rejected).
+
+    Returns
+    -------
+    ndarray of bool, shape (a - 1, b - 1)
+        The notebook's ``extract_edges``: ``max * min < 0`` over each 2x2 block.
+    """
+    s = _score_array(score)
+    if s.ndim != 2 or min(s.shape) < 2:
+        raise ValueError(f"score must be a 2-D map with both sides >= 2; got shape {s.shape}")
+    blocks = np.stack((s[1:, 1:], s[:-1, 1:], s[1:, :-1], s[:-1, :-1]), axis=-1)
+    return np.sign(blocks.max(axis=-1) * blocks.min(axis=-1)) < 0
+
+
+def _mask(mask, name="mask"):
+    if isinstance(mask, (str, bytes)):
+        raise TypeError(f"{name} must be a 2-D boolean array; got {type(mask).__name__}")
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array (e.g. gdsim.fractal.boundary(score)); got dtype {arr.dtype}")
+    if arr.ndim != 2 or min(arr.shape) < 4:
+        raise ValueError(f"{name} must be 2-D with both sides >= 4; got shape {arr.shape}")
+    return arr
+
+
+def default_box_sizes(shape) -> np.ndarray:
+    """Box sizes of porespy's ``boxcount`` (the author's estimator): 10 log-spaced sizes from 10 (or 1 for
+    images smaller than 40 cells) to the smaller side, rounded down, duplicates removed."""
+    side = int(min(shape))
+    lo = 1.0 if side < 40 else 10.0
+    return np.unique(np.logspace(np.log10(lo), np.log10(side), 10).astype(np.int64))
+
+
+def box_counts(mask, sizes=None, *, count: str = "any") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Box counts of a 2-D set at several box sizes, and the local log-log slopes.
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (a, b)
+        The set (for a trainability map, ``boundary(score)``).
+    sizes : array_like of int, optional
+        Box edge lengths in cells, increasing, each in 1..min(a, b). Default :func:`default_box_sizes`.
+    count : {"any", "mixed"}
+        ``"any"``: boxes containing at least one cell of the set (the textbook box-counting dimension:
+        a line gives 1, a filled region 2). ``"mixed"``: boxes containing cells in and out of the set,
+        as porespy's ``boxcount`` (used in the author's notebook) counts them.
+
+    Returns
+    -------
+    sizes : ndarray of int
+    counts : ndarray of int
+    slopes : ndarray of float
+        ``-d log(count) / d log(size)`` by ``numpy.gradient`` (one-sided at the ends), as porespy.
+        Where a count is 0 the slope is NaN.
+
+    Notes
+    -----
+    The tiling starts at the corner (0, 0); boxes at the far edges are truncated, as in porespy.
+    """
+    m = _mask(mask)
+    if not isinstance(count, str) or count not in ("any", "mixed"):
+        raise ValueError(f"count must be 'any' or 'mixed'; got {count!r}")
+    if sizes is None:
+        sizes = default_box_sizes(m.shape)
+    else:
+        sizes = np.asarray(sizes)
+        if sizes.ndim != 1 or sizes.size < 2 or sizes.dtype.kind not in "iu":
+            raise ValueError("sizes must be a 1-D integer array of at least 2 box sizes")
+        if np.any(sizes < 1) or np.any(sizes > min(m.shape)) or np.any(np.diff(sizes) <= 0):
+            raise ValueError(f"sizes must increase strictly within 1..{min(m.shape)}; got {sizes.tolist()}")
+        sizes = sizes.astype(np.int64)
+    counts = np.empty(sizes.size, dtype=np.int64)
+    a, b = m.shape
+    for q, d in enumerate(sizes):
+        pa, pb = -(-a // d) * d, -(-b // d) * d
+        anyp = np.zeros((pa, pb), bool)
+        anyp[:a, :b] = m
+        has = anyp.reshape(pa // d, d, pb // d, d).any(axis=(1, 3))
+        if count == "mixed":
+            allp = np.ones((pa, pb), bool)
+            allp[:a, :b] = m
+            has &= ~allp.reshape(pa // d, d, pb // d, d).all(axis=(1, 3))
+        counts[q] = int(has.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logc = np.where(counts > 0, np.log(np.maximum(counts, 1)), np.nan)
+        slopes = -np.gradient(logc, np.log(sizes.astype(float)))
+    return sizes, counts, slopes
+
+
+def box_counting_dimension(mask, sizes=None, *, count: str = "any") -> float:
+    """Box-counting dimension: the median of the local log-log slopes over scales (and over images).
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (a, b), or a list of such images
+        The set, e.g. ``boundary(score)``; a list (a zoom sequence) pools the slopes of every image,
+        as the author's notebook does.
+    sizes : array_like of int, optional
+        Box sizes (see :func:`box_counts`).
+    count : {"any", "mixed"}
+        What a counted box contains (see :func:`box_counts`).
+
+    Returns
+    -------
+    float
+        The median slope; NaN when the set is empty at every scale.
+
+    Notes
+    -----
+    Sohl-Dickstein (2024) reports the median of porespy's ``boxcount`` slopes over the scales and
+    over every image of a zoom sequence. A line gives 1, a filled square 2, the Sierpinski triangle
+    log 3 / log 2.
+    """
+    masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+    if not masks:
+        raise ValueError("mask must be a 2-D boolean array or a non-empty list of them")
+    slopes = [box_counts(m, sizes, count=count)[2] for m in masks]
+    allslopes = np.concatenate(slopes)
+    allslopes = allslopes[np.isfinite(allslopes)]
+    return float(np.median(allslopes)) if allslopes.size else math.nan
+
+
+def converged_fraction(score) -> float:
+    """Fraction of cells with ``score < 0`` (trained)."""
+    s = _score_array(score)
+    if s.size == 0:
+        raise ValueError("score must not be empty")
+    return float(np.mean(s < 0))
+
+
+def boundary_centers(score, axis0, axis1, count: int, seed=0) -> np.ndarray:
+    """log10 centres of up to ``count`` distinct boundary cells of a map, drawn at random (seeded).
+
+    Parameters
+    ----------
+    score : array_like, shape (a, b)
+        A map over the axes ``axis0`` (a,) and ``axis1`` (b,) (positive, log-spaced).
+    axis0, axis1 : array_like
+        The map's axes (e.g. from :func:`window_axes`).
+    count : int
+        Number of centres wanted (1..10^6).
+    seed : int, SeedSequence, Generator or None
+        Which boundary cells are picked.
+
+    Returns
+    -------
+    ndarray, shape (k, 2), k <= count
+        (log10 axis0, log10 axis1) at the centre of each picked 2x2 boundary block.
+    """
+    e = boundary(score)
+    a0 = _positive_axis(axis0, "axis0")
+    a1 = _positive_axis(axis1, "axis1")
+    if (a0.size, a1.size) != np.shape(score):
+        raise ValueError(f"axis0, axis1 have sizes {(a0.size, a1.size)} but score has shape {np.shape(score)}")
+    count = v.integer(count, "count", lo=1, hi=10**6)
+    idx = np.argwhere(e)
+    if idx.size == 0:
+        return np.empty((0, 2))
+    pick = as_generator(seed).permutation(len(idx))[:count]
+    l0, l1 = np.log10(a0), np.log10(a1)
+    i, j = idx[pick, 0], idx[pick, 1]
+    return np.stack((0.5 * (l0[i] + l0[i + 1]), 0.5 * (l1[j] + l1[j + 1])), axis=1)
+
+
+def densest_boundary_center(score, axis0, axis1, window: int) -> np.ndarray | None:
+    """log10 centre of the ``window x window`` block of cells with the most boundary cells (ties: the
+    one nearest the map's centre); None if the map has no boundary.
+
+    A zoom centred there keeps both phases in view, where the boundary cell nearest the centre often
+    sits in a thin filament inside one phase.
+    """
+    e = boundary(score)
+    a0, a1 = np.log10(_positive_axis(axis0, "axis0")), np.log10(_positive_axis(axis1, "axis1"))
+    if (a0.size, a1.size) != np.shape(score):
+        raise ValueError(f"axis0, axis1 have sizes {(a0.size, a1.size)} but score has shape {np.shape(score)}")
+    w = v.integer(window, "window", lo=1, hi=max(1, min(e.shape)))
+    if not e.any():
+        return None
+    cs = np.zeros((e.shape[0] + 1, e.shape[1] + 1))
+    cs[1:, 1:] = np.cumsum(np.cumsum(e, axis=0), axis=1)
+    dens = cs[w:, w:] - cs[:-w, w:] - cs[w:, :-w] + cs[:-w, :-w]  # boundary cells per w x w block
+    best = np.argwhere(dens == dens.max()) + (w - 1) / 2.0  # block centres in boundary-cell coordinates
+    c = (np.array(e.shape) - 1) / 2.0
+    i, j = best[np.argmin(((best - c) ** 2).sum(axis=1))]
+    # boundary cell (i, j) sits between map cells i and i + 1
+    return np.array([np.interp(i + 0.5, np.arange(a0.size), a0), np.interp(j + 0.5, np.arange(a1.size), a1)])
+
+
+# ------------------------------------------------------------------------------- tiled windows, zooms
+
+PHASE_SPACES = ("lr_vs_lr", "offset_vs_lr")
+
+
+def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs_lr", n: int = 8,
+               activation: str = "tanh", steps: int = 100, seed=0, n_data: int | None = None,
+               batch_size: int | None = None, store=None, tile: int = 256, progress: bool = False):
+    """The map of one log-spaced square window, directly or tiled and resumable through :mod:`gdsim.sweep`.
+
+    Parameters
+    ----------
+    center : (float, float)
+        log10 of the window's centre: (lr0, lr1) for ``"lr_vs_lr"``, (offset, lr) for ``"offset_vs_lr"``.
+    half_width : float
+        Half-width in decades.
+    resolution : int
+        Cells per side.
+    phase_space : {"lr_vs_lr", "offset_vs_lr"}
+        :func:`trainability_map` or :func:`offset_map`.
+    n, activation, steps, seed, n_data, batch_size
+        As in :func:`trainability_map`. ``seed`` must be an int here (it identifies a stored sweep).
+    store : path, optional
+        A zarr store: the window runs as ``tile x tile`` chunks of a :class:`gdsim.sweep.Sweep`, so a killed
+        run resumes where it stopped, and ``gdsim sweep run --scheduler`` can spread it over a Dask
+        cluster. Without a store, one direct call.
+    tile : int
+        Tile side for the stored path (16..4096).
+    progress : bool
+        Progress bar.
+
+    Returns
+    -------
+    axis0, axis1 : ndarray
+        The window's axes (values, not log10).
+    score : ndarray, shape (resolution, resolution)
+
+    Notes
+    -----
+    Sohl-Dickstein (2024), arXiv:2402.06184: the paper's images are 4096^2 windows of zoom sequences.
+    Both paths compute every cell from the same shared start, so they give the same scores bit for bit.
+    """
+    if not isinstance(phase_space, str) or phase_space not in PHASE_SPACES:
+        raise ValueError(f"phase_space must be one of {PHASE_SPACES}; got {phase_space!r}")
+    axis0, axis1 = window_axes(center, half_width, resolution)
+    if store is None:
+        fn = trainability_map if phase_space == "lr_vs_lr" else offset_map
+        return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_data=n_data, batch_size=batch_size,
+                                progress=progress)
+    from gdsim.sweep import Sweep
+    from gdsim.sweep import run as run_sweep
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed must be an int >= 0 for a stored window (it identifies the sweep); got {seed!r}")
+    tile = v.integer(tile, "tile", lo=16, hi=4096)
+    steps = v.integer(steps, "steps", lo=1, hi=10**8)
+    prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)  # validates everything
+    _check_size(axis0.size * axis1.size, prob, steps)
+    c = np.asarray(center, float)
+    lo0, lo1 = np.linspace(c[0] - half_width, c[0] + half_width, resolution), np.linspace(
+        c[1] - half_width, c[1] + half_width, resolution)
+    sweep = Sweep(
+        name=f"fractal_{phase_space}", axes={"log10_axis0": lo0, "log10_axis1": lo1},
+        simulation="gdsim.fractal.sweeps:map_tile",
+        params=dict(phase_space=phase_space, n=int(n), activation=activation, steps=int(steps), seed=int(seed),
+                    n_data=None if n_data is None else int(n_data),
+                    batch_size=None if batch_size is None else int(batch_size)),
+        chunks={"log10_axis0": tile, "log10_axis1": tile}, seed=int(seed))
+    report = run_sweep(sweep, store, progress=progress, verbose=False)
+    ds = report.dataset()
+    return axis0, axis1, np.asarray(ds["score"].values, dtype=np.float64)
+
+
+def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, resolution: int = 256,
+                  phase_space: str = "lr_vs_lr", n: int = 8, activation: str = "tanh", steps: int = 100, seed=0,
+                  n_data: int | None = None, batch_size: int | None = None, store_dir=None, tile: int = 256,
+                  progress: bool = False) -> list[dict]:
+    """A zoom into the boundary: each window is ``factor`` times narrower, centred where the previous
+    window's boundary is densest (:func:`densest_boundary_center` over blocks 1/factor of its side).
+
+    Parameters
+    ----------
+    center : (float, float)
+        log10 centre of the first window.
+    half_width : float
+        Half-width of the first window in decades.
+    levels : int
+        Number of windows (1..40).
+    factor : float
+        Zoom factor per level (> 1).
+    resolution, phase_space, n, activation, steps, seed, n_data, batch_size, tile, progress
+        As in :func:`window_map`.
+    store_dir : path, optional
+        A folder for one resumable store per level (``level_00.zarr``, ...).
+
+    Returns
+    -------
+    list of dict
+        Per level: ``center``, ``half_width``, ``axis0``, ``axis1``, ``score``. The sequence stops early
+        (and says so in the last entry's ``stopped``) if a window has no boundary to zoom into.
+    """
+    levels = v.integer(levels, "levels", lo=1, hi=40)
+    factor = v.real_scalar(factor, "factor", lo=1.0, lo_open=True, hi=1e6)
+    hw = v.real_scalar(half_width, "half_width", lo=0, lo_open=True, hi=300)
+    c = v.real_array(center, "center")
+    if c.shape != (2,):
+        raise ValueError(f"center must be two numbers (log10 of each axis); got shape {c.shape}")
+    from pathlib import Path
+
+    out = []
+    for level in range(levels):
+        store = None if store_dir is None else Path(store_dir) / f"level_{level:02d}.zarr"
+        a0, a1, score = window_map(c, hw, resolution, phase_space=phase_space, n=n, activation=activation,
+                                   steps=steps, seed=seed, n_data=n_data, batch_size=batch_size, store=store,
+                                   tile=tile, progress=progress)
+        entry = dict(center=c.copy(), half_width=hw, axis0=a0, axis1=a1, score=score, stopped=False)
+        out.append(entry)
+        nxt = densest_boundary_center(score, a0, a1, max(1, int(round(resolution / factor))))
+        if nxt is None:
+            entry["stopped"] = True
+            break
+        c, hw = nxt, hw / factor
+    return out

@@ -1,0 +1,224 @@
+"""CPU kernels of the trainability map (private): full-batch or minibatch GD of the one-hidden-layer
+net of Sohl-Dickstein (2024), one map cell per SIMD lane.
+
+The model (the author's notebook, ``Sohl-Dickstein/fractal``): inputs x in R^n, hidden width n,
+f(x) = phi(x W0 / sqrt(n)) W1 / n with phi(z) = tanh(sqrt(2) z), sqrt(2) relu(z) or z, all weights
+shared by every cell at t = 0; loss (1/N) sum_d (f(x_d) - y_d)^2 (no 1/2). Each cell has its own
+(lr0, lr1) (and, for the offset phase space, an offset h added to every entry of W0 before every step,
+as the notebook does). The tracked value v_t is the full-batch loss *before* step t.
+
+Layout (structure of arrays): eight cells form a block and are the eight lanes of ``f64x8`` values.
+W0 of a block is stored as ``W0[(i * n + j) * 8 + lane]``. The step is generated per width n so that
+the n per-column accumulators live in registers:
+
+1. forward: A[d, j] = sum_i X[d, i] W0[i, j] (register accumulators over i, one vector load per FMA);
+2. activation (a scalar loop over all N n 8 values that LLVM vectorises; tanh is the libm-free
+   polynomial of :mod:`gdsim.langevin._network`, without its table gather): H = phi(A / sqrt(n)), DP = phi'(A / sqrt(n));
+3. residuals r_d = H[d] . W1 / n - y_d and the loss;
+4. over the gradient rows (all N, or the step's minibatch): grad W1 and delta[k, j] = r W1_j phi'_j / n;
+5. grad W0[i, j] = sum_k X[row_k, i] delta[k, j] (register accumulators over k) fused with the update.
+
+The convergence score is accumulated on the fly (no loss trace is stored). A block whose eight lanes
+all have NaN in W1 is NaN forever (every later residual, gradient and weight is NaN), so its remaining
+steps only add the notebook's sentinel loss (1e6) to the score: exact, and about half the map diverges.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from numba import prange
+
+from gdsim._core import simd
+from gdsim._core.jit import jit
+from gdsim.langevin._network import _EXPM1_TAYLOR, _LN2_HI, _LN2_LO, _LOG2E
+
+LANES = simd.LANES
+
+#: The notebook's clip for non-finite and exploding normalised losses.
+MAX_VAL = 1e6
+#: The notebook's window of final losses that decides convergence.
+TAIL = 20
+
+ACTIVATIONS = ("tanh", "relu", "identity")
+
+def _tanh_bits_py(a):
+    """tanh(a) within 3 ulp: the polynomial of :func:`gdsim.langevin._network._tanh_poly_py` (bit for bit
+    the same values) with 2^-n built from exponent bits instead of a table, so the vectorised loop has no
+    gather (measured 0.68 against 0.93 ns per value on AVX-512)."""
+    x = -2.0 * abs(a)
+    x = x if not (x < -40.0) else -40.0  # keeps NaN
+    xi = x if x >= -40.0 else -40.0  # NaN -> -40: a safe exponent
+    n = int(-xi * _LOG2E + 0.5)
+    r = x + n * _LN2_HI + n * _LN2_LO
+    c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _EXPM1_TAYLOR
+    q = r * (c1 + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * (c7 + r * (c8 + r * (c9 + r * (
+        c10 + r * (c11 + r * (c12 + r * c13))))))))))))
+    s = simd.pow2i(-n)
+    m = s * q + (s - 1.0)
+    t = abs(m / (2.0 + m))
+    return t if a >= 0 else -t
+
+
+_tanh = jit(_tanh_bits_py, inline="always")
+
+
+def _score_update_py(acc, lane, t, steps, loss):
+    """Accumulate one loss value of one lane into ``acc[lane] = (v0, sum v, sum 1/v, tail sum)``.
+
+    The notebook's normalisation: non-finite -> 1e6, divide by v_0, clip at 1e6.
+    """
+    v = loss if math.isfinite(loss) else MAX_VAL
+    if t == 0:
+        acc[lane, 0] = v
+    v = v / acc[lane, 0]
+    if v > MAX_VAL:
+        v = MAX_VAL
+    acc[lane, 1] += v
+    acc[lane, 2] += 1.0 / v
+    if t >= steps - TAIL:
+        acc[lane, 3] += v
+
+
+def _score_final_py(acc, lane, steps):
+    """-sum v if the mean of the last 20 normalised losses is < 1 (converged), else +sum 1/v."""
+    tail = min(TAIL, steps)
+    if acc[lane, 3] / tail < 1.0:
+        return -acc[lane, 1]
+    return acc[lane, 2]
+
+
+_score_update = jit(_score_update_py, inline="always")
+_score_final = jit(_score_final_py, inline="always")
+
+
+def _activation_lines(activation: str) -> list[str]:
+    """Scalar loop body: A holds X W0 (unscaled); writes H = phi(z) and DP = phi'(z), z = A / sqrt(n)."""
+    head = ["    for e in range(NNL):", "        z = H[e] * isn"]
+    if activation == "tanh":
+        body = ["        h = tanh(SQRT2 * z)", "        H[e] = h", "        DP[e] = SQRT2 * (1.0 - h * h)"]
+    elif activation == "relu":
+        body = ["        if z > 0.0:", "            H[e] = SQRT2 * z", "            DP[e] = SQRT2",
+                "        else:", "            H[e] = SQRT2 * (z if z != z else 0.0)", "            DP[e] = 0.0"]
+    else:
+        body = ["        H[e] = z", "        DP[e] = 1.0"]
+    return head + body
+
+
+def _block_source(n: int, activation: str, offset: bool) -> str:
+    """Python source of one block's training run for width ``n`` (the j loops unrolled)."""
+    J = range(n)
+    L = LANES
+    lines = [
+        "def run_block(W0, W1, X, Y, rows, lr0, lr1, off, steps, H, DP, DL, R, LV, acc):",
+        "    N = Y.shape[0]",
+        "    M = rows.shape[1]",
+        "    n_rows = rows.shape[0]",
+        f"    NNL = N * {n * L}",
+        "    isn = 1.0 / math.sqrt(" + str(n) + ")",
+        f"    inv_n = 1.0 / {n}",
+        f"    c1 = vmul(lr1, vsplat(-2.0 / M * inv_n))",  # W1 -= lr1 * (2/M) (1/n) sum r h
+        f"    c0 = vmul(lr0, vsplat(-2.0 / M * isn))",  # W0 -= lr0 * (2/M) (1/sqrt n) sum x delta
+        "    vinv_n = vsplat(inv_n)",
+        "    for t in range(steps):",
+    ]
+    if offset:  # the notebook adds the offset to W0 inside every step, before the loss and gradient
+        lines += [
+            f"        for e in range({n * n}):",
+            f"            vstore(W0, e * {L}, vadd(vload(W0, e * {L}), off))",
+        ]
+    # 1. forward
+    lines += ["        for d in range(N):"]
+    lines += [f"            a{j} = vzero()" for j in J]
+    lines += [f"            for i in range({n}):", f"                xs = vsplat(X[d * {n} + i])"]
+    lines += [f"                a{j} = vfma(xs, vload(W0, (i * {n} + {j}) * {L}), a{j})" for j in J]
+    lines += [f"            vstore(H, (d * {n} + {j}) * {L}, a{j})" for j in J]
+    # 2. activation
+    lines += ["    " + s for s in _activation_lines(activation)]
+    # 3. residuals and loss
+    lines += [f"        w{j} = vload(W1, {j * L})" for j in J]
+    lines += ["        lsum = vzero()", "        for d in range(N):", "            f = vzero()"]
+    lines += [f"            f = vfma(vload(H, (d * {n} + {j}) * {L}), w{j}, f)" for j in J]
+    lines += [
+        "            r = vfma(f, vinv_n, vsplat(-Y[d]))",
+        f"            vstore(R, d * {L}, r)",
+        "            lsum = vfma(r, r, lsum)",
+        "        vstore(LV, 0, lsum)",
+        f"        for lane in range({L}):",
+        "            score_update(acc, lane, t, steps, LV[lane] / N)",
+    ]
+    # 4. gradient rows: grad W1 and delta
+    lines += [f"        g{j} = vzero()" for j in J]
+    lines += [f"        s{j} = vmul(w{j}, vinv_n)" for j in J]
+    lines += ["        rw = rows[t % n_rows]", "        for k in range(M):", "            d = rw[k]",
+              f"            r = vload(R, d * {L})"]
+    for j in J:
+        lines += [
+            f"            h = vload(H, (d * {n} + {j}) * {L})",
+            f"            g{j} = vfma(r, h, g{j})",
+            f"            vstore(DL, (k * {n} + {j}) * {L}, vmul(vmul(r, s{j}), vload(DP, (d * {n} + {j}) * {L})))",
+        ]
+    lines += [f"        vstore(W1, {j * L}, vfma(c1, g{j}, w{j}))" for j in J]
+    # 5. grad W0 fused with the update
+    lines += [f"        for i in range({n}):"]
+    lines += [f"            a{j} = vzero()" for j in J]
+    lines += ["            for k in range(M):", f"                xs = vsplat(X[rw[k] * {n} + i])"]
+    lines += [f"                a{j} = vfma(xs, vload(DL, (k * {n} + {j}) * {L}), a{j})" for j in J]
+    lines += [f"            vstore(W0, (i * {n} + {j}) * {L}, vfma(c0, a{j}, vload(W0, (i * {n} + {j}) * {L})))"
+              for j in J]
+    # dead block: every lane NaN in W1 -> NaN forever; only the sentinel losses remain
+    lines += [
+        "        dead = True",
+        f"        for lane in range({L}):",
+        "            if not math.isnan(W1[lane]):",
+        "                dead = False",
+        "        if dead:",
+        "            for t2 in range(t + 1, steps):",
+        f"                for lane in range({L}):",
+        "                    score_update(acc, lane, t2, steps, math.nan)",
+        "            return",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@lru_cache(maxsize=None)
+def block_kernel(n: int, activation: str, offset: bool, parallel: bool):
+    """The compiled driver for one (width, activation, offset mode); compiled on first use.
+
+    ``drive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out)`` trains every block of eight cells
+    (``lr0``, ``lr1``, ``off`` padded to a multiple of 8) from the shared start ``W0i`` (n, n),
+    ``W1i`` (n,) and writes one score per cell into ``out``. Not cached on disk: the source is generated.
+    """
+    namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
+                     vfma=simd.vfma, vadd=simd.vadd, vmul=simd.vmul, tanh=_tanh, math=math,
+                     SQRT2=math.sqrt(2.0), score_update=_score_update)
+    src = _block_source(n, activation, offset)
+    exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset}>", "exec"), namespace)
+    run = jit(namespace["run_block"], cache=False, boundscheck=False)
+    L = LANES
+    nn = n * n
+
+    def drive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out):
+        N = Y.shape[0]
+        M = rows.shape[1]
+        nblocks = lr0.shape[0] // L
+        Xf = X.ravel()
+        for b in prange(nblocks):
+            W0 = np.empty(nn * L)
+            W1 = np.empty(n * L)
+            for e in range(nn):
+                for lane in range(L):
+                    W0[e * L + lane] = W0i[e // n, e % n]
+            for j in range(n):
+                for lane in range(L):
+                    W1[j * L + lane] = W1i[j]
+            acc = np.zeros((L, 4))
+            run(W0, W1, Xf, Y, rows, simd.vload(lr0, b * L), simd.vload(lr1, b * L), simd.vload(off, b * L),
+                steps, np.empty(N * n * L), np.empty(N * n * L), np.empty(M * n * L), np.empty(N * L),
+                np.empty(L), acc)
+            for lane in range(L):
+                out[b * L + lane] = _score_final(acc, lane, steps)
+
+    return jit(drive, parallel=parallel, cache=False)

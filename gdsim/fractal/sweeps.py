@@ -1,0 +1,33 @@
+"""Sweep simulation of trainability-map tiles (``gdsim.fractal.sweeps:map_tile`` in a TOML spec).
+
+Reference: Sohl-Dickstein, "The boundary of neural network trainability is fractal", arXiv:2402.06184.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdsim.fractal._api import _check_size, _score_cells, problem
+from gdsim.sweep.spec import simulation
+
+
+@simulation(outputs={"score": ()})
+def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, seed=0, n_data=None,
+             batch_size=None):
+    """Scores of a chunk of cells with axes ``log10_axis0`` and ``log10_axis1`` (log10 of the map's axes).
+
+    Every cell starts from the same shared problem (drawn from ``seed``), so a cell's score does not
+    depend on the tiling, the executor or the order of the tiles. The chunk's per-point seeds are unused.
+    """
+    a0 = 10.0 ** np.asarray(chunk.points["log10_axis0"], dtype=np.float64)
+    a1 = 10.0 ** np.asarray(chunk.points["log10_axis1"], dtype=np.float64)
+    prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
+    _check_size(a0.size, prob, steps)
+    if phase_space == "lr_vs_lr":
+        s = _score_cells(prob, a0, a1, np.zeros(a0.size), steps, offset_mode=False, parallel=True, progress=False,
+                         desc="tile")
+    elif phase_space == "offset_vs_lr":
+        s = _score_cells(prob, a1, a1, a0, steps, offset_mode=True, parallel=True, progress=False, desc="tile")
+    else:
+        raise ValueError(f"phase_space must be 'lr_vs_lr' or 'offset_vs_lr'; got {phase_space!r}")
+    return {"score": s}

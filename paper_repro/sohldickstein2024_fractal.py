@@ -1,0 +1,253 @@
+"""Reproduction: J. Sohl-Dickstein, "The boundary of neural network trainability is fractal",
+arXiv:2402.06184 (2024), with the author's notebook ``Sohl-Dickstein/fractal``.
+
+Figures
+-------
+1. ``conditions``: the six maps of the paper (tanh, ReLU, identity, minibatch, single datapoint,
+   offset-vs-learning-rate) over the notebook's first view, 10^-3..10^6 on both axes.
+2. ``zoom``: a zoom sequence into the tanh boundary, 7 windows, each 10x narrower (the last is 1e-6 of
+   the first window's width).
+3. ``dimension``: box-counting dimension per condition (median slope over scales and over the zoomed
+   windows whose converged fraction lies in [0.2, 0.8]), with the box counts of every window.
+
+Fidelity notes (also in the README):
+* Model, data sizes, per-layer learning rates, loss (mean squared error, no 1/2) and the convergence
+  score are the notebook's. The weights and data are drawn with NumPy (``gdsim.fractal.problem``,
+  seed 0), not JAX's generator, so the maps differ in detail from the paper's. At seed 0 the 64^2 first
+  view has converged fraction 0.453, as the spec's reference run.
+* The offset of the "offset vs LR" phase space is added to W0 at every step, as the notebook's code
+  does (not only at initialisation); the offset axis is log-spaced like the notebook's.
+* Minibatch: 16 indices drawn with replacement per step, the same for every cell; the score tracks the
+  full-batch loss, as in the notebook.
+* Dimension: porespy's box counting as the notebook uses it (boxes of 10 log-spaced sizes from 10 cells,
+  counting boxes with both boundary and non-boundary cells), the median slope over scales and windows.
+  The paper's per-condition values are not in the spec [GAP]; the range 1.17-1.98 is from a summary.
+* Quick tier: n = 8, 100 steps, 256^2 cells. Full tier: n = 16 (the paper's width), 1000 steps,
+  1024^2 cells (4096^2 with ``resolution=4096``, a GPU job: use ``gpu=True``), tiled through
+  ``gdsim.sweep`` so that it resumes after a kill.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import gdsim.fractal as gf
+from gdsim import repro
+
+NAME = "sohldickstein2024_fractal"
+TITLE = "The boundary of neural network trainability is fractal (Sohl-Dickstein, 2024)"
+FIGURES = {
+    "conditions": "trainability maps of six conditions over (lr0, lr1) or (offset, lr)",
+    "zoom": "a zoom sequence into the tanh boundary over 6 decades (7 windows, x10 each)",
+    "dimension": "box-counting dimension of the boundary per condition",
+}
+RUNTIME = {"quick": "~60 s", "full": "hours on 2 cores; minutes on one GPU"}
+BIBTEX = """
+@article{sohldickstein2024boundary,
+  title   = {The boundary of neural network trainability is fractal},
+  author  = {Sohl-Dickstein, Jascha},
+  journal = {arXiv preprint arXiv:2402.06184},
+  year    = {2024}
+}
+"""
+
+#: The six conditions: label -> keyword arguments of gdsim.fractal.window_map.
+CONDITIONS = {
+    "tanh": dict(activation="tanh"),
+    "relu": dict(activation="relu"),
+    "identity": dict(activation="identity"),
+    "minibatch": dict(activation="tanh", batch_size=16),
+    "single datapoint": dict(activation="tanh", n_data=1),
+    "offset vs lr": dict(activation="tanh", phase_space="offset_vs_lr"),
+}
+#: First views (log10 centre, half-width in decades): the notebook's [-3, 6]^2 for learning rates; for
+#: the offset phase space offsets 10^-5..10^1 against learning rates 10^-3..10^6 [chosen here: the
+#: notebook leaves the window to the user].
+FIRST_VIEW = {"lr_vs_lr": ((1.5, 1.5), 4.5), "offset_vs_lr": ((-2.0, 1.5), 4.5)}
+
+QUICK = dict(n=8, steps=100, resolution=256, problem_seed=0, zoom_levels=7, zoom_factor=10.0,
+             dim_levels=3, dim_resolution=192, dim_windows=3, pdf=False, store_dir=None)
+FULL = dict(n=16, steps=1000, resolution=1024, problem_seed=0, zoom_levels=11, zoom_factor=10.0,
+            dim_levels=4, dim_resolution=512, dim_windows=4, pdf=True,
+            store_dir="sweeps/sohldickstein2024")  # resumable: re-run to continue
+
+
+def color_values(score):
+    """The notebook's ``cdf_img``: rank-based values in [-1, -0.25] (converged) and [0.25, 1] (diverged),
+    so that both phases show their structure and the boundary is where blue meets red."""
+    s = np.asarray(score, float)
+    u = np.sort(s.ravel())
+    neg = int(np.sum(u < 0))
+    v = np.concatenate((np.linspace(-1, -0.25, neg), np.linspace(0.25, 1, u.size - neg)))
+    return np.interp(s, u, v)
+
+
+def _imshow(ax, a0, a1, score, title, xlabel, ylabel):
+    l0, l1 = np.log10(a0), np.log10(a1)
+    ax.imshow(color_values(score).T, origin="lower", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
+              extent=(l0[0], l0[-1], l1[0], l1[-1]), aspect="auto")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _labels(phase_space):
+    if phase_space == "offset_vs_lr":
+        return "log10 offset added to W0", "log10 lr (both layers)"
+    return "log10 lr0 (input layer)", "log10 lr1 (output layer)"
+
+
+def _store(cfg, name):
+    return None if cfg.get("store_dir") is None else Path(cfg["store_dir"]) / name
+
+
+def _conditions(cfg, out, meta, progress):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(12, 8))
+    data, fractions = {}, {}
+    for ax, (label, kw) in zip(axes.ravel(), CONDITIONS.items()):
+        kw = dict(kw)
+        ps = kw.pop("phase_space", "lr_vs_lr")
+        center, hw = FIRST_VIEW[ps]
+        key = label.replace(" ", "_")
+        a0, a1, score = gf.window_map(center, hw, cfg["resolution"], phase_space=ps, n=cfg["n"], steps=cfg["steps"],
+                                      seed=cfg["problem_seed"], store=_store(cfg, f"conditions_{key}.zarr"),
+                                      progress=progress, **kw)
+        fractions[label] = gf.converged_fraction(score)
+        _imshow(ax, a0, a1, score, f"{label}: {100 * fractions[label]:.0f}% trained", *_labels(ps))
+        data[f"score_{key}"], data[f"axis0_{key}"], data[f"axis1_{key}"] = score, a0, a1
+    fig.suptitle(f"Trainability of a one-hidden-layer net (n = {cfg['n']}, {cfg['steps']} GD steps): "
+                 "blue trains, red diverges", fontsize=11)
+    fig.tight_layout()
+    m = dict(meta, converged_fraction=fractions)
+    return repro.save_figure(fig, out, "sohldickstein2024_conditions", data, m, pdf=cfg["pdf"]), data
+
+
+def _zoom(cfg, out, meta, progress):
+    import matplotlib.pyplot as plt
+
+    center, hw = FIRST_VIEW["lr_vs_lr"]
+    seq = gf.zoom_sequence(center, hw, cfg["zoom_levels"], factor=cfg["zoom_factor"], resolution=cfg["resolution"],
+                           n=cfg["n"], steps=cfg["steps"], seed=cfg["problem_seed"],
+                           store_dir=_store(cfg, "zoom"), progress=progress)
+    ncol = 4
+    nrow = -(-(len(seq) + 1) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.2 * nrow))
+    axes = axes.ravel()
+    data, dims = {}, []
+    for lvl, (ax, e) in enumerate(zip(axes, seq)):
+        frac = gf.converged_fraction(e["score"])
+        mask = gf.boundary(e["score"])
+        dims.append(gf.box_counting_dimension(mask, count="mixed"))
+        _imshow(ax, e["axis0"], e["axis1"], e["score"],
+                f"level {lvl}: width 2x{e['half_width']:.1e} dec\n{100 * frac:.0f}% trained, slope {dims[-1]:.2f}",
+                "log10 lr0", "log10 lr1")
+        ax.ticklabel_format(useOffset=True, style="plain")
+        ax.xaxis.get_major_formatter().set_useOffset(True)
+        data[f"score_{lvl}"], data[f"center_{lvl}"] = e["score"], e["center"]
+        data[f"half_width_{lvl}"] = e["half_width"]
+    ax = axes[len(seq)]
+    for lvl, e in enumerate(seq):
+        sizes, counts, _ = gf.box_counts(gf.boundary(e["score"]), count="mixed")
+        ax.loglog(sizes, counts, "o-", ms=3, label=f"level {lvl}")
+    ax.set_xlabel("box edge (cells)", fontsize=8)
+    ax.set_ylabel("boxes on the boundary", fontsize=8)
+    ax.set_title("box counts per level", fontsize=9)
+    ax.legend(fontsize=6)
+    for extra in axes[len(seq) + 1:]:
+        extra.axis("off")
+    pooled = gf.box_counting_dimension([gf.boundary(e["score"]) for e in seq], count="mixed")
+    fig.suptitle(f"Zooming into the tanh boundary ({len(seq)} levels, x{cfg['zoom_factor']:g} each): the boundary "
+                 f"stays intricate; median box-count slope over all levels {pooled:.2f}", fontsize=10)
+    fig.tight_layout()
+    m = dict(meta, zoom_dimension_per_level=dims, zoom_dimension_pooled=pooled, zoom_levels=len(seq))
+    return repro.save_figure(fig, out, "sohldickstein2024_zoom", data, m, pdf=cfg["pdf"])
+
+
+def condition_dimension(label, cfg, seed, coarse, progress=False):
+    """Median box-count slope of one condition: zoom windows of decreasing width around boundary cells of
+    its first view; only windows whose converged fraction lies in [0.2, 0.8] count (the spec's filter:
+    a window that is almost one phase has a boundary of slope ~1)."""
+    kw = dict(CONDITIONS[label])
+    ps = kw.pop("phase_space", "lr_vs_lr")
+    a0, a1, score = coarse
+    centers = gf.boundary_centers(score, a0, a1, cfg["dim_windows"], seed=seed)
+    hw0 = FIRST_VIEW[ps][1]
+    masks, used = [], []
+    for c in centers:
+        for lvl in range(1, cfg["dim_levels"] + 1):
+            hw = hw0 / 10.0**lvl
+            w0, w1, s = gf.window_map(c, hw, cfg["dim_resolution"], phase_space=ps, n=cfg["n"], steps=cfg["steps"],
+                                      seed=cfg["problem_seed"], **kw)
+            frac = gf.converged_fraction(s)
+            if 0.2 <= frac <= 0.8:
+                masks.append(gf.boundary(s))
+                used.append((float(c[0]), float(c[1]), hw, frac))
+    dim = gf.box_counting_dimension(masks, count="mixed") if masks else float("nan")
+    return dim, masks, used
+
+
+def _dimension(cfg, out, seed, meta, cond_data, progress):
+    import matplotlib.pyplot as plt
+
+    fig, (ax, axt) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw=dict(width_ratios=[3, 2]))
+    rows, data, top = [], {}, 1.0
+    for q, label in enumerate(CONDITIONS):
+        key = label.replace(" ", "_")
+        coarse = (cond_data[f"axis0_{key}"], cond_data[f"axis1_{key}"], cond_data[f"score_{key}"])
+        dim, masks, used = condition_dimension(label, cfg, seed + q, coarse, progress)
+        rows.append((label, dim, len(masks)))
+        data[f"dimension_{key}"] = dim
+        data[f"windows_{key}"] = np.array(used).reshape(-1, 4)
+        for j, mask in enumerate(masks):
+            sizes, counts, _ = gf.box_counts(mask, count="mixed")
+            top = max(top, float(counts[0]))
+            ax.loglog(sizes, counts, "-", color=f"C{q}", alpha=0.6, lw=1, label=label if j == 0 else None)
+    ax.set_xlabel("box edge (cells)")
+    ax.set_ylabel("boxes on the boundary")
+    ref = np.array([10.0, cfg["dim_resolution"] / 2])
+    for d, ls in ((1, ":"), (2, "--")):  # guides through the largest count at the smallest box
+        ax.loglog(ref, top * (ref / 10) ** -d, "k" + ls, lw=0.8, label=f"slope -{d}")
+    ax.legend(fontsize=7)
+    ax.set_title("box counts of the zoomed mixed-phase windows", fontsize=10)
+    axt.axis("off")
+    cell = [[lab, "n/a" if not np.isfinite(d) else f"{d:.2f}", str(k)] for lab, d, k in rows]
+    tab = axt.table(cellText=cell, colLabels=["condition", "dimension", "windows"], loc="center")
+    tab.scale(1, 1.6)
+    axt.set_title(f"median box-count slope (n = {cfg['n']}, {cfg['steps']} steps)\n"
+                  "paper: between about 1.17 and 1.98 across conditions", fontsize=10)
+    fig.tight_layout()
+    m = dict(meta, dimension={lab: d for lab, d, _ in rows}, windows={lab: k for lab, _, k in rows})
+    return repro.save_figure(fig, out, "sohldickstein2024_dimension", data, m, pdf=cfg["pdf"])
+
+
+def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progress: bool = False) -> dict:
+    """Regenerate the three figures into ``out``; returns ``{figure_id: [paths]}``.
+
+    Parameters
+    ----------
+    config : dict
+        ``QUICK`` or ``FULL`` (or a modified copy).
+    out : path
+        Output folder.
+    seed : int
+        Picks the boundary windows of the dimension estimates (the maps themselves use
+        ``config["problem_seed"]``, the draw of weights and data).
+    progress : bool
+        Progress bars.
+    """
+    out, meta = repro.begin(NAME, config, out, seed)
+    paths, cond_data = _conditions(config, out, meta, progress)
+    return {
+        "conditions": paths,
+        "zoom": _zoom(config, out, meta, progress),
+        "dimension": _dimension(config, out, seed, meta, cond_data, progress),
+    }
+
+
+if __name__ == "__main__":
+    repro.script_main(__import__(__name__))
