@@ -280,15 +280,20 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     return _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, False)
 
 
-def _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
-    lr0 = _positive_axis(lr0, "lr0")
-    lr1 = _positive_axis(lr1, "lr1")
+def _grid_map(axis0, axis1, offset_mode, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
+    """The (a, b) map over two validated axes: (lr0, lr1), or (offset, lr) when ``offset_mode``."""
     prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress)
-    _check_size(lr0.size * lr1.size, prob, steps)
-    A, B = np.meshgrid(lr0, lr1, indexing="ij")
-    s = _score_cells(prob, A.ravel(), B.ravel(), np.zeros(A.size), steps, offset_mode=False, parallel=parallel,
-                     progress=progress, desc="trainability map", gpu=gpu)
+    _check_size(axis0.size * axis1.size, prob, steps)
+    A, B = np.meshgrid(axis0, axis1, indexing="ij")
+    lr0, off = (B, A) if offset_mode else (A, np.zeros_like(A))  # offset maps: one lr for both layers
+    s = _score_cells(prob, lr0.ravel(), B.ravel(), off.ravel(), steps, offset_mode=offset_mode, parallel=parallel,
+                     progress=progress, desc="offset map" if offset_mode else "trainability map", gpu=gpu)
     return s.reshape(A.shape)
+
+
+def _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
+    return _grid_map(_positive_axis(lr0, "lr0"), _positive_axis(lr1, "lr1"), False, n, activation, steps, seed,
+                     n_data, batch_size, parallel, progress, gpu)
 
 
 def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
@@ -344,14 +349,8 @@ def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 10
 
 
 def _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
-    offset = _real_axis(offset, "offset")
-    lr = _positive_axis(lr, "lr")
-    prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress)
-    _check_size(offset.size * lr.size, prob, steps)
-    O, L = np.meshgrid(offset, lr, indexing="ij")
-    s = _score_cells(prob, L.ravel(), L.ravel(), O.ravel(), steps, offset_mode=True, parallel=parallel,
-                     progress=progress, desc="offset map", gpu=gpu)
-    return s.reshape(O.shape)
+    return _grid_map(_real_axis(offset, "offset"), _positive_axis(lr, "lr"), True, n, activation, steps, seed,
+                     n_data, batch_size, parallel, progress, gpu)
 
 
 def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
