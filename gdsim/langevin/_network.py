@@ -19,6 +19,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core import simd
+from gdsim._core.elementary import LN2_HI, LN2_LO, LOG2E
 from gdsim._core.counter_rng import build_uniform01, uniform01
 from gdsim._core.jit import jit
 
@@ -29,9 +30,6 @@ def _dot_py(a, b, n):
     return s
 
 
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: n * _LN2_HI is exact for |n| < 2^11
-_LN2_LO = 1.90821492927058770002e-10
 _POW2_NEG = np.array([2.0 ** -i for i in range(64)])  # a global array is a compile-time constant in Numba
 _EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(1, 14))
 
@@ -48,8 +46,8 @@ def _tanh_poly_py(a):
     x = -2.0 * abs(a)
     x = x if not (x < -40.0) else -40.0  # keeps NaN; tanh(20) is 1 to double precision
     xi = x if x >= -40.0 else -40.0  # NaN -> -40: a safe table index
-    n = int(-xi * _LOG2E + 0.5)
-    r = x + n * _LN2_HI + n * _LN2_LO
+    n = int(-xi * LOG2E + 0.5)
+    r = x + n * LN2_HI + n * LN2_LO
     c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _EXPM1_TAYLOR
     q = r * (c1 + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * (c7 + r * (c8 + r * (c9 + r * (
         c10 + r * (c11 + r * (c12 + r * c13))))))))))))

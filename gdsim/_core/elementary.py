@@ -1,0 +1,43 @@
+"""Elementary functions that LLVM vectorises (private): no libm calls, no table lookups.
+
+Numba's ``math.tanh`` is a scalar libm call, so a loop over it never vectorises (8.4 ns per value
+measured, against 0.49 ns for :func:`tanh_pade_py` in a vectorised loop on AVX-512). The range
+reduction constants are shared with the Park kernels' tanh (:mod:`gdsim.langevin._network`).
+"""
+
+from __future__ import annotations
+
+from gdsim._core import simd
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: n * LN2_HI is exact for |n| < 2^11
+LN2_LO = 1.90821492927058770002e-10
+
+#: Padé [6/6] of exp(r) = (E(r^2) + r O(r^2)) / (E(r^2) - r O(r^2)): error < 2e-19 for |r| <= ln(2) / 2.
+_PADE_E = (1.0, 5.0 / 44.0, 1.0 / 792.0, 1.0 / 665280.0)
+_PADE_O = (0.5, 1.0 / 66.0, 1.0 / 15840.0)
+
+
+def tanh_pade_py(a):
+    """tanh(a) within 3 ulp of NumPy's (measured over [-25, 25] and 1e-300..25), branch-free so that LLVM
+    vectorises it, with one division and no table (a gather in vector code). CPU only (``simd.pow2i``).
+
+    tanh|a| = (1 - e^x) / (1 + e^x) with x = -2|a| = -n ln 2 + r, |r| <= ln(2) / 2, e^x = s e^r, s = 2^-n
+    from the exponent bits and e^r = P(r) / P(-r) its Padé [6/6] form, P(r) = E + r O. Then
+    tanh|a| = (E (1 - s) - r O (1 + s)) / (E (1 + s) - r O (1 - s)): for n = 0 (s = 1) the numerator is
+    -2 r O exactly, so small arguments lose nothing to cancellation. NaN propagates; |a| > 20 gives +-1.
+    Measured 0.49 ns per value (AVX-512) against 0.67 for the Taylor form of the Park kernels.
+    """
+    x = -2.0 * abs(a)
+    x = x if not (x < -40.0) else -40.0  # keeps NaN; tanh(20) is 1 to double precision
+    xi = x if x >= -40.0 else -40.0  # NaN -> -40: a safe exponent
+    n = int(-xi * LOG2E + 0.5)
+    r = x + n * LN2_HI + n * LN2_LO
+    r2 = r * r
+    e0, e1, e2, e3 = _PADE_E
+    o0, o1, o2 = _PADE_O
+    E = e0 + r2 * (e1 + r2 * (e2 + r2 * e3))
+    rO = r * (o0 + r2 * (o1 + r2 * o2))
+    s = simd.pow2i(-n)
+    t = abs((E * (1.0 - s) - rO * (1.0 + s)) / (E * (1.0 + s) - rO * (1.0 - s)))
+    return t if a >= 0 else -t
