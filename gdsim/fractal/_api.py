@@ -62,6 +62,12 @@ class Problem:
         return self.n * self.n + self.n
 
     @property
+    def full_batch(self) -> bool:
+        """Whether every step's gradient uses all N rows in order (no minibatch)."""
+        N = self.X.shape[0]
+        return self.rows.shape == (1, N) and bool(np.all(self.rows[0] == np.arange(N)))
+
+    @property
     def flops_per_cell_step(self) -> float:
         """6 N P, the spec's count of one forward and backward pass."""
         return 6.0 * self.X.shape[0] * self.n_params
@@ -135,17 +141,9 @@ def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n
     return Problem(W0, W1, X, Y, rows, activation)
 
 
-def _positive_axis(x, name):
-    arr = v.real_array(x, name)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array; got shape {arr.shape}")
-    if np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0 everywhere (learning rates); smallest value is {arr.min()}")
-    return arr
-
-
-def _real_axis(x, name):
-    arr = v.real_array(x, name)
+def _axis(x, name, *, positive=True):
+    """A non-empty 1-D finite float64 axis (> 0 everywhere unless ``positive=False``)."""
+    arr = v.positive_array(x, name) if positive else v.real_array(x, name)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array; got shape {arr.shape}")
     return arr
@@ -171,19 +169,13 @@ def _score_cells_gpu(prob: Problem, lr0, lr1, off, steps, *, offset_mode, progre
     from gdsim.fractal import _cuda
 
     cuda = cuda_module()
-    with np.errstate(all="ignore"):  # the simulator runs the kernel on NumPy scalars; divergence is a result
-        return _launch(cuda, launch_config, _cuda, prob, lr0, lr1, off, steps, offset_mode, progress, desc)
-
-
-def _launch(cuda, launch_config, _cuda, prob, lr0, lr1, off, steps, offset_mode, progress, desc):
-    full = prob.rows.shape[0] == 1 and prob.rows.shape[1] == prob.X.shape[0] and bool(
-        np.all(prob.rows[0] == np.arange(prob.X.shape[0])))
-    kern = _cuda.map_kernel(prob.n, prob.rows.shape[1], prob.activation, bool(offset_mode), full)
+    kern = _cuda.map_kernel(prob.n, prob.rows.shape[1], prob.activation, bool(offset_mode), prob.full_batch)
     dW0, dW1, dX, dY, drows = (cuda.to_device(np.ascontiguousarray(a)) for a in
                                (prob.W0, prob.W1, prob.X, prob.Y, prob.rows))
     C = lr0.size
     out = np.empty(C)
-    with progress_bar(C, enabled=progress, desc=desc + " (CUDA)", unit="cell") as bar:
+    # the simulator runs the kernel on NumPy scalars (divergence is a result, not a warning)
+    with progress_bar(C, enabled=progress, desc=desc + " (CUDA)", unit="cell") as bar, np.errstate(all="ignore"):
         for c0 in range(0, C, GPU_CELLS_PER_CALL):
             c1 = min(C, c0 + GPU_CELLS_PER_CALL)
             blocks, tpb = launch_config(c1 - c0)
@@ -280,19 +272,25 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     return _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, False)
 
 
+def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False):
+    """Scores of the cells (c0[k], c1[k]): (lr0, lr1), or (offset, lr) with one lr for both layers."""
+    lr0, off = (c1, c0) if offset_mode else (c0, np.zeros_like(c0))
+    return _score_cells(prob, lr0, c1, off, steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
+                        desc="offset map" if offset_mode else "trainability map", gpu=gpu)
+
+
 def _grid_map(axis0, axis1, offset_mode, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
     """The (a, b) map over two validated axes: (lr0, lr1), or (offset, lr) when ``offset_mode``."""
     prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress)
     _check_size(axis0.size * axis1.size, prob, steps)
     A, B = np.meshgrid(axis0, axis1, indexing="ij")
-    lr0, off = (B, A) if offset_mode else (A, np.zeros_like(A))  # offset maps: one lr for both layers
-    s = _score_cells(prob, lr0.ravel(), B.ravel(), off.ravel(), steps, offset_mode=offset_mode, parallel=parallel,
-                     progress=progress, desc="offset map" if offset_mode else "trainability map", gpu=gpu)
+    s = _score_pairs(prob, A.ravel(), B.ravel(), steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
+                     gpu=gpu)
     return s.reshape(A.shape)
 
 
 def _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
-    return _grid_map(_positive_axis(lr0, "lr0"), _positive_axis(lr1, "lr1"), False, n, activation, steps, seed,
+    return _grid_map(_axis(lr0, "lr0"), _axis(lr1, "lr1"), False, n, activation, steps, seed,
                      n_data, batch_size, parallel, progress, gpu)
 
 
@@ -349,7 +347,7 @@ def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 10
 
 
 def _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
-    return _grid_map(_real_axis(offset, "offset"), _positive_axis(lr, "lr"), True, n, activation, steps, seed,
+    return _grid_map(_axis(offset, "offset", positive=False), _axis(lr, "lr"), True, n, activation, steps, seed,
                      n_data, batch_size, parallel, progress, gpu)
 
 
@@ -373,6 +371,20 @@ def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int 
 # ------------------------------------------------------------------------------------------ windows
 
 
+def _window_log_axes(center, half_width, resolution):
+    """Validated log10 axes ``linspace(c - hw, c + hw, resolution)`` of a square window."""
+    c = v.real_array(center, "center")
+    if c.shape != (2,):
+        raise ValueError(f"center must be two numbers (log10 of each axis); got shape {c.shape}")
+    if np.any(np.abs(c) > 300):
+        raise ValueError(f"center must be within [-300, 300] decades; got {c.tolist()}")
+    hw = v.real_scalar(half_width, "half_width", lo=0, lo_open=True, hi=300)
+    res = v.integer(resolution, "resolution", lo=2, hi=65536)
+    if hw / res < 4e-16 * max(1.0, float(np.max(np.abs(c)))):
+        raise ValueError(f"half_width = {hw} decades is too small for {res} distinct float64 cells around {c.tolist()}")
+    return tuple(np.linspace(ci - hw, ci + hw, res) for ci in c)
+
+
 def window_axes(center, half_width, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """Log-spaced axes of a square window: ``10 ** linspace(c - hw, c + hw, resolution)`` per axis.
 
@@ -390,16 +402,7 @@ def window_axes(center, half_width, resolution: int) -> tuple[np.ndarray, np.nda
     (ndarray, ndarray)
         The two axes, each of shape (resolution,).
     """
-    c = v.real_array(center, "center")
-    if c.shape != (2,):
-        raise ValueError(f"center must be two numbers (log10 of each axis); got shape {c.shape}")
-    if np.any(np.abs(c) > 300):
-        raise ValueError(f"center must be within [-300, 300] decades; got {c.tolist()}")
-    hw = v.real_scalar(half_width, "half_width", lo=0, lo_open=True, hi=300)
-    res = v.integer(resolution, "resolution", lo=2, hi=65536)
-    if hw / res < 4e-16 * max(1.0, float(np.max(np.abs(c)))):
-        raise ValueError(f"half_width = {hw} decades is too small for {res} distinct float64 cells around {c.tolist()}")
-    return tuple(10.0 ** np.linspace(ci - hw, ci + hw, res) for ci in c)
+    return tuple(10.0 ** ax for ax in _window_log_axes(center, half_width, resolution))
 
 
 def _score_array(score):
@@ -546,6 +549,14 @@ def converged_fraction(score) -> float:
     return float(np.mean(s < 0))
 
 
+def _log_axes_of(score, axis0, axis1):
+    """log10 of a map's validated axes (their sizes must match the map's shape)."""
+    a0, a1 = _axis(axis0, "axis0"), _axis(axis1, "axis1")
+    if (a0.size, a1.size) != np.shape(score):
+        raise ValueError(f"axis0, axis1 have sizes {(a0.size, a1.size)} but score has shape {np.shape(score)}")
+    return np.log10(a0), np.log10(a1)
+
+
 def boundary_centers(score, axis0, axis1, count: int, seed=0) -> np.ndarray:
     """log10 centres of up to ``count`` distinct boundary cells of a map, drawn at random (seeded).
 
@@ -566,16 +577,12 @@ def boundary_centers(score, axis0, axis1, count: int, seed=0) -> np.ndarray:
         (log10 axis0, log10 axis1) at the centre of each picked 2x2 boundary block.
     """
     e = boundary(score)
-    a0 = _positive_axis(axis0, "axis0")
-    a1 = _positive_axis(axis1, "axis1")
-    if (a0.size, a1.size) != np.shape(score):
-        raise ValueError(f"axis0, axis1 have sizes {(a0.size, a1.size)} but score has shape {np.shape(score)}")
+    l0, l1 = _log_axes_of(score, axis0, axis1)
     count = v.integer(count, "count", lo=1, hi=10**6)
     idx = np.argwhere(e)
     if idx.size == 0:
         return np.empty((0, 2))
     pick = as_generator(seed).permutation(len(idx))[:count]
-    l0, l1 = np.log10(a0), np.log10(a1)
     i, j = idx[pick, 0], idx[pick, 1]
     return np.stack((0.5 * (l0[i] + l0[i + 1]), 0.5 * (l1[j] + l1[j + 1])), axis=1)
 
@@ -588,9 +595,7 @@ def densest_boundary_center(score, axis0, axis1, window: int) -> np.ndarray | No
     sits in a thin filament inside one phase.
     """
     e = boundary(score)
-    a0, a1 = np.log10(_positive_axis(axis0, "axis0")), np.log10(_positive_axis(axis1, "axis1"))
-    if (a0.size, a1.size) != np.shape(score):
-        raise ValueError(f"axis0, axis1 have sizes {(a0.size, a1.size)} but score has shape {np.shape(score)}")
+    a0, a1 = _log_axes_of(score, axis0, axis1)
     w = v.integer(window, "window", lo=1, hi=max(1, min(e.shape)))
     if not e.any():
         return None
@@ -648,7 +653,8 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     """
     if not isinstance(phase_space, str) or phase_space not in PHASE_SPACES:
         raise ValueError(f"phase_space must be one of {PHASE_SPACES}; got {phase_space!r}")
-    axis0, axis1 = window_axes(center, half_width, resolution)
+    log0, log1 = _window_log_axes(center, half_width, resolution)
+    axis0, axis1 = 10.0 ** log0, 10.0 ** log1
     if store is None:
         fn = trainability_map if phase_space == "lr_vs_lr" else offset_map
         return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_data=n_data, batch_size=batch_size,
@@ -659,14 +665,10 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be an int >= 0 for a stored window (it identifies the sweep); got {seed!r}")
     tile = v.integer(tile, "tile", lo=16, hi=4096)
-    steps = v.integer(steps, "steps", lo=1, hi=10**8)
-    prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)  # validates everything
+    prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, True, progress)  # validates all
     _check_size(axis0.size * axis1.size, prob, steps)
-    c = np.asarray(center, float)
-    lo0, lo1 = np.linspace(c[0] - half_width, c[0] + half_width, resolution), np.linspace(
-        c[1] - half_width, c[1] + half_width, resolution)
     sweep = Sweep(
-        name=f"fractal_{phase_space}", axes={"log10_axis0": lo0, "log10_axis1": lo1},
+        name=f"fractal_{phase_space}", axes={"log10_axis0": log0, "log10_axis1": log1},
         simulation="gdsim.fractal.sweeps:map_tile",
         params=dict(phase_space=phase_space, n=int(n), activation=activation, steps=int(steps), seed=int(seed),
                     n_data=None if n_data is None else int(n_data),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdsim.fractal._api import _check_size, _score_cells, problem
+from gdsim.fractal._api import PHASE_SPACES, _check_size, _score_pairs, problem
 from gdsim.sweep.spec import simulation
 
 
@@ -21,13 +21,9 @@ def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, s
     """
     a0 = 10.0 ** np.asarray(chunk.points["log10_axis0"], dtype=np.float64)
     a1 = 10.0 ** np.asarray(chunk.points["log10_axis1"], dtype=np.float64)
+    if phase_space not in PHASE_SPACES:
+        raise ValueError(f"phase_space must be one of {PHASE_SPACES}; got {phase_space!r}")
     prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
     _check_size(a0.size, prob, steps)
-    if phase_space == "lr_vs_lr":
-        s = _score_cells(prob, a0, a1, np.zeros(a0.size), steps, offset_mode=False, parallel=True, progress=False,
-                         desc="tile")
-    elif phase_space == "offset_vs_lr":
-        s = _score_cells(prob, a1, a1, a0, steps, offset_mode=True, parallel=True, progress=False, desc="tile")
-    else:
-        raise ValueError(f"phase_space must be 'lr_vs_lr' or 'offset_vs_lr'; got {phase_space!r}")
-    return {"score": s}
+    return {"score": _score_pairs(prob, a0, a1, steps, offset_mode=phase_space == "offset_vs_lr", parallel=True,
+                                  progress=False)}
