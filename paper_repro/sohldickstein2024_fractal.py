@@ -100,6 +100,12 @@ def _labels(phase_space):
     return "log10 lr0 (input layer)", "log10 lr1 (output layer)"
 
 
+def _condition(label):
+    """(phase space, keyword arguments of gdsim.fractal.window_map) of one condition."""
+    kw = dict(CONDITIONS[label])
+    return kw.pop("phase_space", "lr_vs_lr"), kw
+
+
 def _store(cfg, name):
     return None if cfg.get("store_dir") is None else Path(cfg["store_dir"]) / name
 
@@ -109,9 +115,8 @@ def _conditions(cfg, out, meta, progress):
 
     fig, axes = plt.subplots(2, 3, figsize=(12, 8))
     data, fractions = {}, {}
-    for ax, (label, kw) in zip(axes.ravel(), CONDITIONS.items()):
-        kw = dict(kw)
-        ps = kw.pop("phase_space", "lr_vs_lr")
+    for ax, label in zip(axes.ravel(), CONDITIONS):
+        ps, kw = _condition(label)
         center, hw = FIRST_VIEW[ps]
         key = label.replace(" ", "_")
         a0, a1, score = gf.window_map(center, hw, cfg["resolution"], phase_space=ps, n=cfg["n"], steps=cfg["steps"],
@@ -127,13 +132,12 @@ def _conditions(cfg, out, meta, progress):
     return repro.save_figure(fig, out, "sohldickstein2024_conditions", data, m, pdf=cfg["pdf"]), data
 
 
-def saturated(mask) -> bool:
-    """True when every box of the smallest size (10 cells) holds boundary cells: the boundary fills the
-    window at every resolved scale (deep tanh zooms are speckled: 75-82% of their cells are boundary
-    cells), so the box counts are those of the box grid itself (ceil(255 / d)^2) and the slope is the grid's,
-    not a measured dimension."""
-    sizes, counts, _ = gf.box_counts(mask, count="mixed")
-    return bool(counts[0] == np.ceil(mask.shape[0] / sizes[0]) * np.ceil(mask.shape[1] / sizes[0]))
+def saturated(shape, sizes, counts) -> bool:
+    """True when every box of the smallest size (10 cells) of a ``shape`` mask holds boundary cells
+    (``sizes, counts`` from ``gdsim.fractal.box_counts``): the boundary fills the window at every resolved
+    scale (deep tanh zooms are speckled: 75-82% of their cells are boundary cells), so the box counts are
+    those of the box grid itself (ceil(255 / d)^2) and the slope is the grid's, not a measured dimension."""
+    return bool(counts[0] == np.ceil(shape[0] / sizes[0]) * np.ceil(shape[1] / sizes[0]))
 
 
 def _zoom(cfg, out, meta, progress):
@@ -147,23 +151,22 @@ def _zoom(cfg, out, meta, progress):
     nrow = -(-(len(seq) + 1) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.2 * nrow))
     axes = axes.ravel()
-    data, dims, sat = {}, [], []
+    data, dims, sat, masks, curves = {}, [], [], [], []
     for lvl, (ax, e) in enumerate(zip(axes, seq)):
         frac = gf.converged_fraction(e["score"])
-        mask = gf.boundary(e["score"])
-        dims.append(gf.box_counting_dimension(mask, count="mixed"))
-        sat.append(saturated(mask))
+        masks.append(gf.boundary(e["score"]))
+        curves.append(gf.box_counts(masks[-1], count="mixed"))
+        dims.append(gf.box_counting_dimension(masks[-1], count="mixed"))
+        sat.append(saturated(masks[-1].shape, *curves[-1][:2]))
         slope = "every box mixed" if sat[-1] else f"slope {dims[-1]:.2f}"
         _imshow(ax, e["axis0"], e["axis1"], e["score"],
                 f"level {lvl}: width 2x{e['half_width']:.1e} dec\n{100 * frac:.0f}% trained, {slope}",
                 "log10 lr0", "log10 lr1")
         ax.ticklabel_format(useOffset=True, style="plain")
-        ax.xaxis.get_major_formatter().set_useOffset(True)
         data[f"score_{lvl}"], data[f"center_{lvl}"] = e["score"], e["center"]
         data[f"half_width_{lvl}"] = e["half_width"]
     ax = axes[len(seq)]
-    for lvl, e in enumerate(seq):
-        sizes, counts, _ = gf.box_counts(gf.boundary(e["score"]), count="mixed")
+    for lvl, (sizes, counts, _) in enumerate(curves):
         ax.loglog(sizes, counts, "o-", ms=3, label=f"level {lvl}")
     ax.set_xlabel("box edge (cells)", fontsize=8)
     ax.set_ylabel("boxes on the boundary", fontsize=8)
@@ -171,7 +174,7 @@ def _zoom(cfg, out, meta, progress):
     ax.legend(fontsize=6)
     for extra in axes[len(seq) + 1:]:
         extra.axis("off")
-    pooled = gf.box_counting_dimension([gf.boundary(e["score"]) for e, s in zip(seq, sat) if not s], count="mixed")
+    pooled = gf.box_counting_dimension([m for m, s in zip(masks, sat) if not s], count="mixed")
     fig.suptitle(f"Zooming into the tanh boundary ({len(seq)} levels, x{cfg['zoom_factor']:g} each): both phases stay "
                  f"interleaved; median box-count slope of the unsaturated levels {pooled:.2f}", fontsize=10)
     fig.tight_layout()
@@ -185,23 +188,27 @@ def condition_dimension(label, cfg, seed, coarse, progress=False):
     its first view; only windows whose converged fraction lies in [0.2, 0.8] count (the spec's filter:
     a window that is almost one phase has a boundary of slope ~1), and not saturated ones (every box
     mixed: the slope would be the box grid's, see :func:`saturated`)."""
-    kw = dict(CONDITIONS[label])
-    ps = kw.pop("phase_space", "lr_vs_lr")
+    ps, kw = _condition(label)
     a0, a1, score = coarse
     centers = gf.boundary_centers(score, a0, a1, cfg["dim_windows"], seed=seed)
     hw0 = FIRST_VIEW[ps][1]
-    masks, used = [], []
+    masks, curves, used = [], [], []
     for c in centers:
         for lvl in range(1, cfg["dim_levels"] + 1):
             hw = hw0 / 10.0**lvl
             w0, w1, s = gf.window_map(c, hw, cfg["dim_resolution"], phase_space=ps, n=cfg["n"], steps=cfg["steps"],
                                       seed=cfg["problem_seed"], **kw)
             frac = gf.converged_fraction(s)
-            if 0.2 <= frac <= 0.8 and not saturated(gf.boundary(s)):
-                masks.append(gf.boundary(s))
+            if not 0.2 <= frac <= 0.8:
+                continue
+            mask = gf.boundary(s)
+            curve = gf.box_counts(mask, count="mixed")
+            if not saturated(mask.shape, *curve[:2]):
+                masks.append(mask)
+                curves.append(curve)
                 used.append((float(c[0]), float(c[1]), hw, frac))
     dim = gf.box_counting_dimension(masks, count="mixed") if masks else float("nan")
-    return dim, masks, used
+    return dim, curves, used
 
 
 def _dimension(cfg, out, seed, meta, cond_data, progress):
@@ -212,12 +219,11 @@ def _dimension(cfg, out, seed, meta, cond_data, progress):
     for q, label in enumerate(CONDITIONS):
         key = label.replace(" ", "_")
         coarse = (cond_data[f"axis0_{key}"], cond_data[f"axis1_{key}"], cond_data[f"score_{key}"])
-        dim, masks, used = condition_dimension(label, cfg, seed + q, coarse, progress)
-        rows.append((label, dim, len(masks)))
+        dim, curves, used = condition_dimension(label, cfg, seed + q, coarse, progress)
+        rows.append((label, dim, len(curves)))
         data[f"dimension_{key}"] = dim
         data[f"windows_{key}"] = np.array(used).reshape(-1, 4)
-        for j, mask in enumerate(masks):
-            sizes, counts, _ = gf.box_counts(mask, count="mixed")
+        for j, (sizes, counts, _) in enumerate(curves):
             top = max(top, float(counts[0]))
             ax.loglog(sizes, counts, "-", color=f"C{q}", alpha=0.6, lw=1, label=label if j == 0 else None)
     ax.set_xlabel("box edge (cells)")
