@@ -9,8 +9,7 @@ PNG (plus PDF in full mode) next to the numbers behind it (``.npz``) and a JSON 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
+import importlib.metadata
 import time
 from pathlib import Path
 
@@ -21,19 +20,30 @@ from gdsim._core.result import Result
 DEFAULT_SEED = 20230722  # ICML 2023 opening day: the embedded default seed of every quick run
 
 
-def names() -> list[str]:
-    """Names of all registered reproductions (modules of the ``paper_repro`` package)."""
-    import paper_repro
+#: Entry-point group under which reproduction modules register (``pyproject.toml``). gdsim finds them
+#: there and never imports the ``paper_repro`` package by name, so the layers run one way.
+ENTRY_POINT_GROUP = "gdsim.reproductions"
 
-    return sorted(m.name for m in pkgutil.iter_modules(paper_repro.__path__) if not m.name.startswith("_"))
+
+def _registry() -> dict:
+    registry = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if not registry:
+        raise RuntimeError(f"no reproductions are registered under the entry-point group {ENTRY_POINT_GROUP!r}: "
+                           "install gdsim first (python -m pip install -e .)")
+    return registry
+
+
+def names() -> list[str]:
+    """Names of all registered reproductions (the ``gdsim.reproductions`` entry points)."""
+    return sorted(_registry())
 
 
 def load(name: str):
     """Import the reproduction module ``name`` (clear error listing the valid names)."""
-    valid = names()
-    if name not in valid:
-        raise ValueError(f"unknown reproduction {name!r}; choose one of: {', '.join(valid)}")
-    return importlib.import_module(f"paper_repro.{name}")
+    registry = _registry()
+    if name not in registry:
+        raise ValueError(f"unknown reproduction {name!r}; choose one of: {', '.join(sorted(registry))}")
+    return registry[name].load()
 
 
 def config_for(module, mode: str) -> dict:

@@ -3,6 +3,7 @@
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,14 @@ def test_script_entry_point_help():
     proc = subprocess.run([sys.executable, "paper_repro/kreisler2023_gfs_sharpness.py", "--help"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--quick" in proc.stdout
+
+
+def test_every_reproduction_script_is_registered():
+    # gdsim discovers reproductions through the pyproject entry points only; a script missing there would
+    # silently drop out of `gdsim repro all`
+    scripts = {p.stem for p in (Path(__file__).resolve().parents[1] / "paper_repro").glob("*.py")
+               if not p.stem.startswith("_")}
+    assert set(repro.names()) == scripts
 
 
 def test_registry_modules_are_complete():
