@@ -73,6 +73,7 @@ class Row:
     flops: float | None = None
     bytes: float | None = None
     note: str = ""
+    kernel_s: float | None = None  # for a public call: its kernel alone, same work (throughput ratio printed)
 
 
 def print_table(rows, peak_gflops, bandwidth_gbs, compile_times):
@@ -95,5 +96,8 @@ def print_table(rows, peak_gflops, bandwidth_gbs, compile_times):
                   f"{(f'{t:9.4f}' if t else '      n/a')} {(f'{t / r.gdsim_s:8.1f}x' if t else '      n/a')} "
                   f"{(f'{gf:8.2f}' if gf and first else ' ' * 8)} {(f'{100 * gf / peak_gflops:5.1f}%' if gf and first else ' ' * 6)} "
                   f"{(f'{gb:7.2f}' if gb and first else ' ' * 7)} {(f'{100 * gb / bandwidth_gbs:4.0f}%' if gb and first else ' ' * 5)}")
+        if r.kernel_s:
+            print(f"{'':34s} public call: {100 * r.kernel_s / r.gdsim_s:.0f}% of the kernel's throughput "
+                  f"(kernel {r.kernel_s:.4f} s)")
         if r.note:
             print(f"{'':34s} note: {r.note}")

@@ -130,23 +130,16 @@ def fig2_chunk(chunk, steps: int, runs_per_point: int = 1):
     """Sweep simulation for Fig. 2: one PGD run (uniform target on [-1, 1], gamma = 1/sqrt(K)) per grid point.
 
     Axes ``reading`` (0: unscaled noise, 1: noise / sqrt(n)), ``n`` and ``seed``; points of one chunk that
-    share (reading, n) run as one batched call.
+    share (reading, n) run as one batched call; each point is seeded from its own grid index.
     """
-    reading, ns = chunk.points["reading"], chunk.points["n"]
-    final = np.empty(chunk.size)
-    best = np.empty(chunk.size)
-    for rd in np.unique(reading):
-        for n in np.unique(ns):
-            sel = np.flatnonzero((reading == rd) & (ns == n))
-            if sel.size == 0:
-                continue
-            gens = [chunk.generators()[i] for i in sel]
-            w0 = np.stack([g.uniform(-1, 1, int(n)) for g in gens])
-            res = noisy_particle_gd(w0, "energy_uniform", steps, step="constant", noise=NOISE,
-                                    noise_scaling=READINGS[int(rd)], seed=chunk.seeds[sel[0]], n_records=4)
-            final[sel] = res.value[-1]
-            best[sel] = res.best_value
-    return {"final_error": final, "best_error": best}
+    def batch(points, seed, reading, n):
+        # each point's start and noise stream come from its own seed only (the noise key from its child 0)
+        w0 = np.stack([np.random.default_rng(s).uniform(-1, 1, int(n)) for s in seed])
+        res = noisy_particle_gd(w0, "energy_uniform", steps, step="constant", noise=NOISE,
+                                noise_scaling=READINGS[int(reading)], seed=seed, n_records=4)
+        return {"final_error": res.value[-1], "best_error": res.best_value}
+
+    return chunk.run_batched(batch, by=("reading", "n"))
 
 
 def fig2_sweep(cfg, seed) -> Sweep:

@@ -78,9 +78,8 @@ def park_chunk(chunk, epochs: int, backend: str = "cpu"):
     """Sweep simulation: the chunk's runs (one per grid point, seeded from the point) trained in one batched
     call, on the CPU's cores or, with ``backend="cuda"``, on the GPU."""
     train = gpu_park_network_sgd if backend == "cuda" else park_network_sgd
-    r = train(chunk.points["T"], 1.0 / chunk.points["inv_sigma_w"], epochs=epochs, seeds=1, run_seeds=chunk.seeds)
-    return {name: (r[name].reshape(chunk.size, K) if name == "x" else r[name].reshape(chunk.size))
-            for name in ("test_mse", "q", "x_max", "ordered", "phase", "x")}
+    return chunk.run_batched(lambda points, seed: train(points["T"], 1.0 / points["inv_sigma_w"], epochs=epochs,
+                                                        seeds=1, seed=seed))
 
 
 def _backend(cfg) -> str:

@@ -82,35 +82,20 @@ CROSSOVER_CHANGE = 0.5
 _FLAGS = ("converged", "diverged")  # boolean outputs, stored as int8
 
 
-def _seed_batches(chunk, axes, names, call):
-    """Run the chunk's points that share the values of ``axes`` as one batch of seeds, seeded from the
-    first such point (so results depend on the fixed chunking, not on order). ``call(*values, seeds=n,
-    seed=s)`` returns a mapping holding the outputs ``names``, seeds last."""
-    out = {name: np.empty(chunk.size, dtype=np.int8 if name in _FLAGS else float) for name in names}
-    key = np.stack([chunk.points[axis] for axis in axes], axis=1)
-    for values in np.unique(key, axis=0):
-        sel = np.flatnonzero((key == values).all(axis=1))
-        r = call(*values, seeds=sel.size, seed=chunk.seeds[sel[0]])
-        for name in names:
-            out[name][sel] = r[name].ravel()
-    return out
-
-
 @simulation(outputs={"w1": (), "w_perp": (), "t_star": (), "test_error": (), "converged": {"dtype": "int8"}})
 def perceptron_chunk(chunk, d: int):
-    """Sweep simulation: perceptron runs, one batch of seeds per (chi, T, P)."""
-    return _seed_batches(chunk, ("chi", "T", "P"), ("w1", "w_perp", "t_star", "test_error", "converged"),
-                         lambda chi, T, P, **kw: perceptron_sgd(T, np.array([int(P)]), d=d, chi=chi, **kw))
+    """Sweep simulation: the chunk's perceptron runs in one batched call per chi, one seed per grid point."""
+    return chunk.run_batched(lambda points, seed, chi: perceptron_sgd(points["T"], points["P"].astype(np.int64), d=d,
+                                                                       chi=chi, seeds=1, seed=seed), by=("chi",))
 
 
 @simulation(outputs={"test_error": (), "rel_weight_change": (), "t_star": (), "converged": {"dtype": "int8"},
                      "diverged": {"dtype": "int8"}})
 def mlp_chunk(chunk, d: int, h: int, batch: int, max_epochs: int):
-    """Sweep simulation: the alpha-trick net, one batch of seeds per (alpha, T, P)."""
-    return _seed_batches(chunk, ("alpha", "T", "P"), ("test_error", "rel_weight_change", "t_star", "converged",
-                                                      "diverged"),
-                         lambda alpha, T, P, **kw: mlp_sgd(alpha, T, P=int(P), d=d, h=h, batch=batch,
-                                                          max_epochs=max_epochs, **kw))
+    """Sweep simulation: the alpha-trick net, one batched call per training-set size P, one seed per point."""
+    return chunk.run_batched(lambda points, seed, P: mlp_sgd(points["alpha"], points["T"], P=int(P), d=d, h=h,
+                                                             batch=batch, max_epochs=max_epochs, seeds=1, seed=seed),
+                             by=("P",))
 
 
 def _sweep(cfg, seed, tag, axes, sim, params, progress):

@@ -160,12 +160,12 @@ def _numpy_park_run(inst, lr, batch, epochs):
 
 def test_park_run_seeds_make_a_run_independent_of_its_batch():
     ss = [np.random.SeedSequence([9, i]) for i in range(3)]
-    both = gl.park_network_sgd([0.1, 0.5, 2.0], [1.0, 2.0, 0.5], epochs=2, n_data=40, K=4, run_seeds=ss)
-    alone = gl.park_network_sgd(0.5, 2.0, epochs=2, n_data=40, K=4, run_seeds=ss[1:2])
+    both = gl.park_network_sgd([0.1, 0.5, 2.0], [1.0, 2.0, 0.5], epochs=2, n_data=40, K=4, seed=ss)
+    alone = gl.park_network_sgd(0.5, 2.0, epochs=2, n_data=40, K=4, seed=ss[1:2])
     np.testing.assert_array_equal(both.x[1, 0], alone.x[0])  # bitwise: per-run work, per-run seeds
     np.testing.assert_array_equal(both.test_mse[1, 0], alone.test_mse[0])
-    with pytest.raises(ValueError, match="run_seeds"):
-        gl.park_network_sgd([0.1, 0.5], 1.0, epochs=1, n_data=8, K=4, run_seeds=ss)
+    with pytest.raises(ValueError, match="one seed per run"):
+        gl.park_network_sgd([0.1, 0.5], 1.0, epochs=1, n_data=8, K=4, seed=ss)
 
 
 def test_vectorisable_tanh_is_within_3_ulp_and_keeps_divergence():

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from gdsim._core.jit import jit
-from gdsim._core.rng import as_seed_sequence
+from gdsim._core.rng import child_seed, is_seed_list, run_seeds
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -72,9 +72,15 @@ def build_normal_pair(compile):
 
 
 def keys_from_seed(seed, n: int) -> np.ndarray:
-    """``n`` independent uint64 keys (one per trajectory) from an int/SeedSequence/None seed."""
-    ss = as_seed_sequence(seed)
-    return np.array([c.generate_state(1, np.uint64)[0] for c in ss.spawn(n)], dtype=np.uint64)
+    """``n`` independent uint64 keys (one per trajectory) from one seed or a sequence of ``n`` per-run seeds.
+
+    For one seed, key i comes from its i-th child; for a sequence, key i from seed i's first child (so
+    that a run's key depends on its own seed alone).
+    """
+    if is_seed_list(seed):
+        return np.array([child_seed(s, 0).generate_state(1, np.uint64)[0] for s in run_seeds(seed, n)],
+                        dtype=np.uint64)
+    return np.array([c.generate_state(1, np.uint64)[0] for c in run_seeds(seed, n)], dtype=np.uint64)
 
 
 def uniform01_numpy(key, step, index) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Seeding: one convention for every public function.
 
-``seed`` is ``int | numpy.random.SeedSequence | numpy.random.Generator | None``. Independent streams
+``seed`` is ``int | numpy.random.SeedSequence | numpy.random.Generator | None``, or, where a function
+runs a batch, a sequence of those with one seed per run (:func:`run_seeds`). Passing the same
+``SeedSequence`` object twice gives the same numbers (it is copied, never spawned from in place). Independent streams
 per trajectory/chain/grid point come from :class:`numpy.random.SeedSequence` spawning, never from a
 shared state used inside ``prange`` (NumPy's parallel random number generation guidance).
 """
@@ -23,7 +25,9 @@ def as_seed_sequence(seed=None) -> np.random.SeedSequence:
     if seed is None:
         return np.random.SeedSequence()
     if isinstance(seed, np.random.SeedSequence):
-        return seed
+        # A copy with no children spawned yet: ``SeedSequence.spawn`` counts its children on the object,
+        # so spawning from the caller's own object would make a second call with it give new numbers.
+        return np.random.SeedSequence(entropy=seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
     if isinstance(seed, np.random.Generator):
         return np.random.SeedSequence(seed.integers(0, 2**63 - 1, size=2, dtype=np.int64).tolist())
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -35,6 +39,45 @@ def as_seed_sequence(seed=None) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed))
 
 
+def child_seed(seed, k: int) -> np.random.SeedSequence:
+    """The ``k``-th child of ``seed`` (as ``as_seed_sequence(seed).spawn(k + 1)[k]``), without spawning.
+
+    Streams derived this way depend only on the seed and ``k``, never on how many children were taken
+    before, so a run's sub-streams (data, initialisation, noise, test set) are fixed by the run's own seed.
+    """
+    ss = as_seed_sequence(seed)
+    return np.random.SeedSequence(entropy=ss.entropy, spawn_key=(*ss.spawn_key, int(k)), pool_size=ss.pool_size)
+
+
+def is_seed_list(seed) -> bool:
+    """True when ``seed`` is a sequence of per-run seeds (list, tuple or 1-D integer array)."""
+    if isinstance(seed, np.ndarray):
+        return seed.ndim == 1
+    return isinstance(seed, (list, tuple))
+
+
+def run_seeds(seed, runs: int, name: str = "seed") -> list[np.random.SeedSequence]:
+    """One :class:`~numpy.random.SeedSequence` per run, in the runs' C order.
+
+    ``seed`` is either one seed (int, SeedSequence, Generator or None; its ``runs`` children are used) or
+    a sequence of ``runs`` seeds, one per run (e.g. a sweep chunk's per-point seeds), so that a run's
+    numbers depend only on its own seed, never on which other runs share the call.
+    """
+    runs = int(runs)
+    if is_seed_list(seed):
+        if len(seed) != runs:
+            raise ValueError(f"{name} as a sequence must hold one seed per run: got {len(seed)} for {runs} run(s)")
+        out = []
+        for i, s in enumerate(seed):
+            try:
+                out.append(as_seed_sequence(s.item() if isinstance(s, np.generic) else s))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{name}[{i}]: {exc}") from None
+        return out
+    ss = as_seed_sequence(seed)
+    return [child_seed(ss, k) for k in range(runs)]
+
+
 def as_generator(seed=None) -> np.random.Generator:
     """A :class:`numpy.random.Generator`; a Generator passed in is returned unchanged."""
     if isinstance(seed, np.random.Generator):
@@ -44,7 +87,7 @@ def as_generator(seed=None) -> np.random.Generator:
 
 def spawn_generators(seed, n: int) -> list[np.random.Generator]:
     """``n`` independent generators, one per trajectory/chain, from ``SeedSequence.spawn``."""
-    return [np.random.default_rng(s) for s in as_seed_sequence(seed).spawn(int(n))]
+    return [np.random.default_rng(s) for s in run_seeds(seed, n)]
 
 
 def seed_for_key(base_seed: int, key: tuple[int, ...]) -> np.random.SeedSequence:

@@ -10,7 +10,7 @@ import numpy as np
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, Timer
-from gdsim._core.rng import as_generator, as_seed_sequence
+from gdsim._core.rng import as_generator, as_seed_sequence, child_seed, is_seed_list, run_seeds
 from gdsim._core.validate import integer, real_array, real_scalar
 from gdsim.games import _kernels as k
 from gdsim.games._payoffs import Payoff
@@ -285,10 +285,8 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
         warnings.warn(f"h max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
                       f"above ~2% (take h <= {STABILITY_WARN / lip:.3g})",
                       RuntimeWarning, stacklevel=3)
-    if isinstance(seed, (list, tuple)):  # one seed per run (e.g. the per-point seeds of a sweep chunk)
-        if len(seed) != runs:
-            raise ValueError(f"a sequence of seeds must have one per run: got {len(seed)} for runs = {runs}")
-        per_run = [as_seed_sequence(s_).spawn(2) for s_ in seed]
+    if is_seed_list(seed):  # one seed per run (e.g. the per-point seeds of a sweep chunk)
+        per_run = [(child_seed(s_, 0), child_seed(s_, 1)) for s_ in run_seeds(seed, runs)]
         keys = np.stack([keys_from_seed(nss, 2) for _, nss in per_run])
         X0 = np.stack([as_generator(iss).uniform(size=n_x) for iss, _ in per_run]) if init == "uniform" else None
         Y0 = np.stack([as_generator(iss).uniform(size=n_y) for iss, _ in per_run]) if init == "uniform" else None

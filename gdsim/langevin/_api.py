@@ -6,7 +6,7 @@ import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.result import Result, Timer
-from gdsim._core.rng import as_seed_sequence
+from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
 from gdsim._core.validate import integer, real_scalar
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
@@ -85,6 +85,8 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
 
 _PARK = ("Park, Lucini, Aarts, 'Phase diagram and eigenvalue dynamics of stochastic gradient descent in "
          "multilayer neural networks', arXiv:2509.01349")
+#: Fresh test points per run in the Sclocchi et al. models.
+N_TEST_SCLOCCHI = 2000
 #: The notebook's fixed test inputs (numpy seed 42, 128 points).
 N_TEST = 128
 #: Runs trained per kernel call (memory: N x L features, 1 MB per run at the paper's sizes). A GPU needs
@@ -143,7 +145,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
 
 
 def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                     n_data: int | None = None, seed=None, run_seeds=None, progress: bool = False,
+                     n_data: int | None = None, seed=None, progress: bool = False,
                      _backend: str = "cpu") -> Result:
     """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (T, sigma_W, seed).
 
@@ -160,12 +162,10 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
         Independent instances (teacher, data, initialisation) per grid point.
     n_data : int, optional
         Training-set size (default 1000 |B|, the authors').
-    seed : int, SeedSequence or Generator, optional
-        Spawns one child seed per run (grid point x seed).
-    run_seeds : sequence, optional
-        One seed per run instead (length = number of grid points x ``seeds``, grid in C order, seeds
-        fastest), e.g. a sweep chunk's per-point seeds, so that a run's result does not depend on which
-        other runs share the call.
+    seed : int, SeedSequence, Generator, or a sequence of them, optional
+        One seed: its children seed the runs (grid point x seed). A sequence: one seed per run (length =
+        grid points x ``seeds``, grid in C order, seeds fastest), e.g. a sweep chunk's per-point seeds, so
+        that a run's result does not depend on which other runs share the call.
 
     Returns
     -------
@@ -196,12 +196,7 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
     grid = T.shape
     Tf, sf = np.repeat(T.ravel(), seeds), np.repeat(sigma_w.ravel(), seeds)
     R = Tf.size
-    if run_seeds is None:
-        children = as_seed_sequence(seed).spawn(R)
-    else:
-        if len(run_seeds) != R:
-            raise ValueError(f"run_seeds must hold one seed per run ({R} = grid points x seeds); got {len(run_seeds)}")
-        children = [as_seed_sequence(s) for s in run_seeds]
+    children = run_seeds(seed, R)
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
     out["x"] = np.empty((R, K))
@@ -261,7 +256,7 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
 
 
 def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                         n_data: int | None = None, seed=None, run_seeds=None, progress: bool = False) -> Result:
+                         n_data: int | None = None, seed=None, progress: bool = False) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
 
     One run per group of min(32, next power of two >= K) threads, each holding rows of W in registers
@@ -274,7 +269,7 @@ def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
     return park_network_sgd(T, sigma_w, epochs=epochs, seeds=seeds, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
-                            run_seeds=run_seeds, progress=progress, _backend="cuda")
+                            progress=progress, _backend="cuda")
 
 
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
@@ -324,7 +319,7 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
     grid = T.shape
     Tf, Pf = np.repeat(T.ravel(), seeds), np.repeat(P.ravel(), seeds)
     R = Tf.size
-    children = as_seed_sequence(seed).spawn(R)
+    children = run_seeds(seed, R)
     w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
     with Timer() as timer:
         for p_val in np.unique(Pf):  # runs of one P share array shapes
@@ -334,7 +329,7 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
             Ys = np.stack([y for _, y in data])
             W = np.zeros((idx.size, d))
             steps = np.zeros(idx.size, dtype=np.int64)
-            keys = np.array([keys_from_seed(children[i], 1)[0] for i in idx], dtype=np.uint64)
+            keys = keys_from_seed([children[i] for i in idx], idx.size)
             if _backend == "cuda":
                 from gdsim._core.cuda import cuda_module, launch_config
                 from gdsim.langevin import _cuda
@@ -347,9 +342,9 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
                 W, steps = dW.copy_to_host(), dsteps.copy_to_host()
             else:
                 kn.perceptron_sgd(Xs, Ys, Tf[idx], max_epochs, keys, W, steps)
-            trng = np.random.default_rng(children[idx[0]].spawn(2)[1])
-            Xt, Yt = perceptron_data(2000, d, chi, trng)
             for j, i in enumerate(idx):
+                # each run's own test set (its seed's child 1), so a run never depends on its batch
+                Xt, Yt = perceptron_data(N_TEST_SCLOCCHI, d, chi, np.random.default_rng(child_seed(children[i], 1)))
                 w1[i], wp[i] = W[j, 0], np.linalg.norm(W[j, 1:])
                 steps_all[i], tstar[i] = steps[j], Tf[i] * steps[j]
                 conv[i] = np.min(Ys[j] * (Xs[j] @ W[j]) / np.sqrt(d)) >= 1
@@ -411,7 +406,7 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8,
     grid = alpha.shape
     af, Tf = np.repeat(alpha.ravel(), seeds), np.repeat(T.ravel(), seeds)
     R = af.size
-    children = as_seed_sequence(seed).spawn(R)
+    children = run_seeds(seed, R)
     rngs = [np.random.default_rng(c) for c in children]
     data = [stripe_data(P, d, g) for g in rngs]
     Xs, Ys = np.stack([x for x, _ in data]), np.stack([y for _, y in data])
@@ -419,19 +414,20 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8,
     b0 = np.stack([g.standard_normal(h) for g in rngs])
     W, b = W0.copy(), b0.copy()
     steps = np.zeros(R, dtype=np.int64)
-    keys = np.array([keys_from_seed(c, 1)[0] for c in children], dtype=np.uint64)
+    keys = keys_from_seed(children, R)
     etas = Tf * af * h * batch
     with Timer() as timer:
         kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
-    Xt, Yt = stripe_data(2000, d, np.random.default_rng(as_seed_sequence(seed).spawn(R + 1)[-1]))
+    # each run's own test set (its seed's child 1), so a run never depends on its batch
+    tests = [stripe_data(N_TEST_SCLOCCHI, d, np.random.default_rng(child_seed(c, 1))) for c in children]
 
     def f(Wm, bm, X):
         return (np.sqrt(2) * np.maximum(X @ Wm.T / np.sqrt(d), 0)) @ bm / h
 
     diverged = ~(np.isfinite(W).all(axis=(1, 2)) & np.isfinite(b).all(axis=1))
     with np.errstate(over="ignore", invalid="ignore"):  # diverged runs (large eta) are recorded, not raised
-        terr = np.array([np.mean(Yt * (f(W[i], b[i], Xt) - f(W0[i], b0[i], Xt)) <= 0) if not diverged[i] else np.nan
-                         for i in range(R)])
+        terr = np.array([np.mean(tests[i][1] * (f(W[i], b[i], tests[i][0]) - f(W0[i], b0[i], tests[i][0])) <= 0)
+                         if not diverged[i] else np.nan for i in range(R)])
         margin = np.array([af[i] * np.min(Ys[i] * (f(W[i], b[i], Xs[i]) - f(W0[i], b0[i], Xs[i])))
                            if not diverged[i] else -np.inf for i in range(R)])
         change = np.sqrt(((W - W0) ** 2).sum((1, 2)) + ((b - b0) ** 2).sum(1)) / np.sqrt((W0**2).sum((1, 2))

@@ -13,7 +13,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.progress import progress_bar
-from gdsim._core.result import Result
+from gdsim._core.result import Result, batch_dims
 from gdsim.scalar import _kernels as k
 
 #: Batches smaller than this run the serial kernels: thread start-up costs more than the work.
@@ -34,10 +34,13 @@ def _loss_constants(a, b):
     return a, b
 
 
-def _soa(w):
+def _soa(w, parallel=None):
     """(*batch, D) -> C-contiguous (D, B) structure-of-arrays copy."""
     D = w.shape[-1]
-    return np.ascontiguousarray(w.reshape(-1, D).T)
+    rows = w.reshape(-1, D)
+    W = np.empty((D, rows.shape[0]))
+    (k.to_soa_parallel if _use_parallel(parallel, rows.shape[0]) else k.to_soa_serial)(rows, W)
+    return W
 
 
 def _use_parallel(parallel, B):
@@ -69,7 +72,8 @@ def validate_gd_args(w0, eta, steps, a, b, record_every, blowup):
 
 
 # ----------------------------------------------------------------------------------------------- GD
-def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False):
+def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False,
+       observe=("loss",)):
     """Full-batch gradient descent on a batch of depth-D scalar linear networks.
 
     Loss L(w) = (a/2)(prod_i w_i - b)^2, update w <- w - eta * grad L(w). Every trajectory is
@@ -95,14 +99,19 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
         Use the multi-threaded kernels; default: only for batches of at least 256 trajectories.
     progress : bool
         Show a ``tqdm`` progress bar over the recorded chunks.
+    observe : sequence of {"loss", "sharpness", "gfs_sharpness"}
+        Observables computed at the record points during the run (default: the loss only). The others
+        are still available as ``result.sharpness`` etc.: computed from the recorded weights on first
+        access (same numbers), so they cost nothing unless read.
 
     Returns
     -------
     Result
-        ``t`` (n_records,) recorded step indices starting at 0 and including ``steps``;
+        ``t`` (n_records,) recorded step indices starting at 0 and including ``steps`` (dim ``step``);
         ``w`` (n_records, *batch, D); ``loss``, ``sharpness`` (largest Hessian eigenvalue),
         ``gfs_sharpness`` (sharpness of the gradient-flow solution), each (n_records, *batch);
-        ``diverged`` (*batch,) bool. ``meta`` holds the config and provenance.
+        ``diverged`` (*batch,) bool. ``meta`` holds the config and provenance. Dims: ``step``, ``run``
+        (``run_0``, ... for several batch dims), ``param``.
 
     Notes
     -----
@@ -118,6 +127,7 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
     True
     """
     w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
+    observe = validate_observe(observe)
     batch, D = w0.shape[:-1], w0.shape[-1]
     W = _soa(w0)
     eta_flat = eta.reshape(-1).copy()
@@ -129,7 +139,7 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
     return run_recorded(W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
                                     record_every=record_every, blowup=blowup, eta=eta_meta(eta),
-                                    backend="cpu-parallel" if use_par else "cpu-serial"))
+                                    backend="cpu-parallel" if use_par else "cpu-serial"), observe=observe)
 
 
 def eta_meta(eta):
@@ -138,7 +148,26 @@ def eta_meta(eta):
 
 def _scalar_observer(a, b, use_par):
     obs = k.observables_parallel if use_par else k.observables_serial
-    return lambda W, loss, sharp, phi: obs(W, a, b, loss, sharp, phi)
+    return lambda W, want, loss, sharp, phi: obs(W, a, b, *want, loss, sharp, phi)
+
+
+#: Observables a GD run can record; ``w`` and ``diverged`` are always kept.
+OBSERVABLES = ("loss", "sharpness", "gfs_sharpness")
+
+
+def validate_observe(observe, allowed=OBSERVABLES) -> tuple[str, ...]:
+    """``observe`` as a tuple of known observable names (a single name is accepted)."""
+    if isinstance(observe, str):
+        observe = (observe,)
+    try:
+        names = tuple(observe)
+    except TypeError:
+        raise TypeError(f"observe must be a name or a sequence of names from {allowed}; "
+                        f"got {type(observe).__name__}") from None
+    bad = [o for o in names if not isinstance(o, str) or o not in allowed]
+    if bad:
+        raise ValueError(f"observe must name observables from {allowed}; got {bad}")
+    return names
 
 
 def _chunks(lo, hi, size):
@@ -148,20 +177,24 @@ def _chunks(lo, hi, size):
         lo = nxt
 
 
-def run_recorded(W, batch, steps, record_every, step_to, observe, progress, config, finish=None, desc="GD"):
+def run_recorded(W, batch, steps, record_every, step_to, observer, progress, config, finish=None, desc="GD",
+                 observe=("loss",)):
     """Driver shared by every GD variant: advance between record points, record the observables.
 
     ``W`` is the (D, B) structure-of-arrays state (host or device); ``step_to(state, t_from, t_to)``
-    advances it; ``finish(state)`` returns a host copy (GPU); ``observe(W_host, loss, sharp, phi)``
-    fills one record. The progress bar advances once per recorded chunk.
+    advances it; ``finish(state)`` returns a host copy (GPU); ``observer(W_host, want, loss, sharp, phi)``
+    fills the wanted observables (``want`` = three flags) of one record. The observables named in
+    ``observe`` are computed during the run; the others are lazy outputs of the result, computed from the
+    recorded weights on first access by the same kernel (same bits). The progress bar advances once per
+    recorded chunk.
     """
     t = record_times(steps, record_every)
     D, B = W.shape
     R = t.size
-    w_rec = np.empty((R, D, B))
-    loss = np.empty((R, B))
-    sharp = np.empty((R, B))
-    phi = np.empty((R, B))
+    w_rec = np.empty((R, B, D))  # the result's layout, written by a parallel transposing copy per record
+    from_soa = k.from_soa_parallel if B >= PARALLEL_MIN_BATCH else k.from_soa_serial
+    want = tuple(name in observe for name in OBSERVABLES)
+    loss, sharp, phi = (np.empty((R, B)) if w else np.empty((0, 0)) for w in want)
     chunk = max(1, steps // 100) if progress else max(1, steps)
     t0 = time.perf_counter()
     with progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
@@ -172,19 +205,32 @@ def run_recorded(W, batch, steps, record_every, step_to, observe, progress, conf
                     step_to(W, lo, hi)
                     bar.update(hi - lo)
             host = finish(W) if finish is not None else W
-            w_rec[r] = host
-            observe(host, loss[r], sharp[r], phi[r])
+            from_soa(host, w_rec[r])
+            if any(want):
+                observer(host, want, loss[r] if want[0] else loss, sharp[r] if want[1] else sharp,
+                         phi[r] if want[2] else phi)
     wall = time.perf_counter() - t0
-    diverged = ~np.all(np.isfinite(w_rec[-1]), axis=0)
-    arrays = dict(
-        t=t,
-        w=np.ascontiguousarray(w_rec.transpose(0, 2, 1)).reshape((R, *batch, D)),
-        loss=loss.reshape((R, *batch)),
-        sharpness=sharp.reshape((R, *batch)),
-        gfs_sharpness=phi.reshape((R, *batch)),
-        diverged=diverged.reshape(batch),
-    )
-    return Result(arrays, dict(config=config, wall_time_s=wall))
+    diverged = ~np.all(np.isfinite(host), axis=0)
+    eager = {name: arr.reshape((R, *batch)) for name, arr, w in zip(OBSERVABLES, (loss, sharp, phi), want) if w}
+
+    def later(i):
+        def compute():
+            out = np.empty((R, B))
+            flags = tuple(j == i for j in range(3))
+            empty = np.empty((0, 0))
+            for r in range(R):
+                observer(_soa(w_rec[r]), flags, *(out[r] if j == i else empty for j in range(3)))
+            return out.reshape((R, *batch))
+        return compute
+
+    bdims = batch_dims(batch)
+    dims = dict(t=("step",), w=("step", *bdims, "param"), diverged=bdims,
+                **{name: ("step", *bdims) for name in OBSERVABLES})
+    arrays = dict(t=t, w=w_rec.reshape((R, *batch, D)), **eager,
+                  diverged=diverged.reshape(batch))
+    lazy = {name: later(i) for i, name in enumerate(OBSERVABLES) if not want[i]}
+    return Result(arrays, dict(config={**config, "observe": list(observe)}, wall_time_s=wall), dims=dims,
+                  coords=("t",), lazy=lazy)
 
 
 # ----------------------------------------------------------------------------------------------- observables
@@ -299,7 +345,8 @@ def first_converged_step(result, *, tol=1e-13):
 
 
 # ----------------------------------------------------------------------------------------------- GPU
-def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False):
+def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False,
+           observe=("loss",)):
     """CUDA variant of :func:`gd`: same signature, same result (to rounding).
 
     One GPU thread per trajectory advances the weights between record points; the record-point
@@ -318,6 +365,7 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
     from gdsim.scalar import _cuda
 
     w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
+    observe = validate_observe(observe)
     batch, D = w0.shape[:-1], w0.shape[-1]
     if D > _cuda.MAX_D:
         raise ValueError(f"w0 depth D = {D} exceeds the GPU kernel's limit of {_cuda.MAX_D}; use gd()")
@@ -338,4 +386,4 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
                                     record_every=record_every, blowup=blowup, eta=eta_meta(eta),
                                     backend="cuda"),
-                        finish=lambda state: state.copy_to_host(), desc="scalar GD (CUDA)")
+                        finish=lambda state: state.copy_to_host(), desc="scalar GD (CUDA)", observe=observe)

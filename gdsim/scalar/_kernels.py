@@ -322,8 +322,9 @@ def sharpness_one(w, a, b, H):
     return symmetric_max_eigenvalue(H)
 
 
-def _observables(W, a, b, loss, sharp, phi):
-    """Loss, sharpness and GFS sharpness of every trajectory of ``W`` (D, B)."""
+def _observables(W, a, b, want_loss, want_sharp, want_phi, loss, sharp, phi):
+    """Loss, sharpness and GFS sharpness of every trajectory of ``W`` (D, B); only the ``want_*`` ones are
+    computed (the others' arrays are left untouched), so observables cost only when asked for."""
     D, B = W.shape
     nblocks = (B + BLOCK - 1) // BLOCK
     for kb in prange(nblocks):
@@ -332,10 +333,13 @@ def _observables(W, a, b, loss, sharp, phi):
         for j in range(kb * BLOCK, min(B, (kb + 1) * BLOCK)):
             for i in range(D):
                 w[i] = W[i, j]
-            e = product(w) - b
-            loss[j] = 0.5 * a * e * e
-            sharp[j] = sharpness_one(w, a, b, H)
-            phi[j] = gfs_sharpness_one(w, a, b)
+            if want_loss:
+                e = product(w) - b
+                loss[j] = 0.5 * a * e * e
+            if want_sharp:
+                sharp[j] = sharpness_one(w, a, b, H)
+            if want_phi:
+                phi[j] = gfs_sharpness_one(w, a, b)
 
 
 observables_serial, observables_parallel = serial_and_parallel(_observables)
@@ -367,3 +371,27 @@ def _batch_gfs(W, b, out):
 batch_sharpness = jit(_batch_sharpness, parallel=True)
 batch_gfs_sharpness = jit(_batch_gfs_sharpness, parallel=True)
 batch_gfs = jit(_batch_gfs, parallel=True)
+
+
+def _to_soa(w, W):
+    """(B, D) rows -> (D, B) structure of arrays, in blocks of trajectories (one pass, no temporaries)."""
+    B, D = w.shape
+    nblocks = (B + BLOCK - 1) // BLOCK
+    for kb in prange(nblocks):
+        for j in range(kb * BLOCK, min(B, (kb + 1) * BLOCK)):
+            for i in range(D):
+                W[i, j] = w[j, i]
+
+
+def _from_soa(W, w):
+    """(D, B) structure of arrays -> (B, D) rows."""
+    D, B = W.shape
+    nblocks = (B + BLOCK - 1) // BLOCK
+    for kb in prange(nblocks):
+        for j in range(kb * BLOCK, min(B, (kb + 1) * BLOCK)):
+            for i in range(D):
+                w[j, i] = W[i, j]
+
+
+to_soa_serial, to_soa_parallel = serial_and_parallel(_to_soa)
+from_soa_serial, from_soa_parallel = serial_and_parallel(_from_soa)

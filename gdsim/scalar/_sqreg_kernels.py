@@ -120,13 +120,17 @@ def gfs_sharpness_one(w, X, y):
     return 4.0 / N * np.linalg.eigvalsh(M)[-1]
 
 
-def _observables(W, X, y, loss, sharp, phi):
+def _observables(W, X, y, want_loss, want_sharp, want_phi, loss, sharp, phi):
+    """The requested observables (``want_*``) of every trajectory of ``W`` (d, B)."""
     d, B = W.shape
     for j in prange(B):
         w = W[:, j].copy()
-        loss[j] = loss_one(w, X, y)
-        sharp[j] = sharpness_one(w, X, y)
-        phi[j] = gfs_sharpness_one(w, X, y)
+        if want_loss:
+            loss[j] = loss_one(w, X, y)
+        if want_sharp:
+            sharp[j] = sharpness_one(w, X, y)
+        if want_phi:
+            phi[j] = gfs_sharpness_one(w, X, y)
 
 
 observables_serial, observables_parallel = serial_and_parallel(_observables)

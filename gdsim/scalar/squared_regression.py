@@ -15,7 +15,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim.scalar import _sqreg_kernels as k
-from gdsim.scalar._api import _soa, _use_parallel, eta_meta, run_recorded
+from gdsim.scalar._api import _soa, _use_parallel, eta_meta, run_recorded, validate_observe
 
 __all__ = ["gd", "sharpness", "gfs", "gfs_sharpness", "reference_instance"]
 
@@ -53,7 +53,7 @@ def reference_instance():
     return X, X @ beta, np.full(12, 0.8)
 
 
-def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progress=False):
+def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progress=False, observe=("loss",)):
     """Full-batch GD on the squared regression model for a batch of initialisations.
 
     Parameters
@@ -64,7 +64,7 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
     steps : int
     X : array_like, shape (N, d)
     y : array_like, shape (N,)
-    record_every, blowup, parallel, progress
+    record_every, blowup, parallel, progress, observe
         As in :func:`gdsim.scalar.gd`.
 
     Returns
@@ -84,6 +84,7 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
     steps = v.integer(steps, "steps", lo=0)
     record_every = v.integer(record_every, "record_every", lo=1)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
+    observe = validate_observe(observe)
     W = _soa(w0)
     eta_flat = eta.reshape(-1).copy()
     use_par = _use_parallel(parallel, W.shape[1])
@@ -92,12 +93,13 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
     return run_recorded(
         W, batch, steps, record_every,
         lambda state, t0, t1: advance(state, eta_flat, X, y, int(t1 - t0), blowup),
-        lambda Wh, loss, sharp, phi: obs(Wh, X, y, loss, sharp, phi),
+        lambda Wh, want, loss, sharp, phi: obs(Wh, X, y, *want, loss, sharp, phi),
         progress,
         config=dict(model="squared_regression", N=X.shape[0], d=X.shape[1], batch=list(batch), steps=steps,
                     record_every=record_every, blowup=blowup, eta=eta_meta(eta),
                     backend="cpu-parallel" if use_par else "cpu-serial"),
         desc="squared regression GD",
+        observe=observe,
     )
 
 

@@ -67,22 +67,16 @@ def eos_final_state(chunk, steps: int, depth: int | None = None):
     (phi0 / D), plus ``depth`` unless given as a parameter. status: 0 converged, 1 diverged, 2 still
     running after ``steps`` (this includes every point with 2/eta < D, where no minimum is stable).
     """
-    n = chunk.size
-    depths = chunk.points["depth"] if "depth" in chunk.points else np.full(n, depth)
-    if depths[0] is None:
+    if "depth" not in chunk.points and depth is None:
         raise ValueError("eos_final_state needs a 'depth' axis or a depth parameter")
-    final = np.empty(n)
-    loss = np.empty(n)
-    status = np.empty(n, dtype=np.int8)
-    for D in np.unique(depths):
-        sel = np.flatnonzero(depths == D)
-        D = int(D)
-        phi0 = chunk.points["phi0_over_D"][sel] * D
-        eta = 2.0 * chunk.points["eta_D_over_2"][sel] / D
-        w0 = start_with_gfs_sharpness(phi0, D)
-        res = gd(w0, eta, steps, record_every=steps)
+
+    def batch(points, seed, depth=depth):
+        D = int(depth)
+        phi0 = points["phi0_over_D"] * D
+        eta = 2.0 * points["eta_D_over_2"] / D
+        res = gd(start_with_gfs_sharpness(phi0, D), eta, steps, record_every=steps, observe=("loss", "sharpness"))
         conv = np.sqrt(2 * res.loss[-1]) < CONVERGED_TOL
-        final[sel] = res.sharpness[-1]
-        loss[sel] = res.loss[-1]
-        status[sel] = np.where(conv, 0, np.where(res.diverged, 1, 2))
-    return {"final_sharpness": final, "final_loss": loss, "status": status}
+        return {"final_sharpness": res.sharpness[-1], "final_loss": res.loss[-1],
+                "status": np.where(conv, 0, np.where(res.diverged, 1, 2)).astype(np.int8)}
+
+    return chunk.run_batched(batch, by=("depth",) if "depth" in chunk.points else ())

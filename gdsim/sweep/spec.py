@@ -186,6 +186,42 @@ class Chunk:
         """One 64-bit integer seed per point (for kernels that take integer seeds)."""
         return np.array([s.generate_state(1, np.uint64)[0] for s in self.seeds], dtype=np.uint64)
 
+    def run_batched(self, call: Callable, by: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """Run the chunk's points as batched calls and put each run's outputs back at its point.
+
+        Points that share the values of the axes ``by`` (axes a batched function takes as scalars, such
+        as a width) form one call; the other axes arrive as per-point arrays. Each call is
+        ``call(points=..., seed=...)`` plus one keyword per axis of ``by`` holding its scalar value, with
+        ``points`` the group's per-point coordinates (axis -> 1-D array) and ``seed`` the group's
+        per-point :class:`~numpy.random.SeedSequence` list, one per run: a point's numbers depend on its
+        grid index only, never on the chunking, the executor or which points share the call.
+
+        ``call`` returns a mapping or a :class:`~gdsim.Result` whose arrays have one leading entry per
+        point of the group (any trailing shape); the merged arrays are returned, shape
+        ``(chunk.size, ...)``, ready for :meth:`Sweep.call`'s checks.
+        """
+        by = tuple(by)
+        unknown = [a for a in by if a not in self.points]
+        if unknown:
+            raise SpecError(f"run_batched: by names unknown axis/axes {unknown}; axes are {list(self.points)}")
+        key = np.stack([self.points[a] for a in by], axis=1) if by else np.zeros((self.size, 0))
+        groups = np.unique(key, axis=0) if by else key[:1]
+        seeds = self.seeds
+        out: dict[str, np.ndarray] = {}
+        for values in groups:
+            sel = np.flatnonzero((key == values).all(axis=1)) if by else np.arange(self.size)
+            scalars = {a: self.points[a][sel[0]].item() for a in by}
+            res = call(points={k: v[sel] for k, v in self.points.items()}, seed=[seeds[i] for i in sel], **scalars)
+            for name in res.keys():
+                a = np.asarray(res[name])
+                if a.size % sel.size:
+                    raise SpecError(f"run_batched: output {name!r} has {a.size} values for {sel.size} points")
+                a = a.reshape(sel.size, -1)
+                if name not in out:
+                    out[name] = np.empty((self.size, a.shape[1]), dtype=a.dtype)
+                out[name][sel] = a
+        return out
+
     def __repr__(self):
         return f"Chunk(index={self.index}, shape={self.shape})"
 
@@ -377,8 +413,12 @@ class Sweep:
 
 
 def check_outputs(sweep: Sweep, chunk: Chunk, res) -> dict[str, np.ndarray]:
+    from gdsim._core.result import Result
+
+    if isinstance(res, Result):  # a batched call's result: keep the declared outputs
+        res = {k: res[k] for k in res.keys() if k in sweep.outputs}
     if not isinstance(res, Mapping):
-        raise SpecError(f"simulation {sweep.simulation_ref!r} must return a mapping of outputs, "
+        raise SpecError(f"simulation {sweep.simulation_ref!r} must return a mapping or a Result, "
                         f"got {type(res).__name__}")
     missing = set(sweep.outputs) - set(res)
     extra = set(res) - set(sweep.outputs)
@@ -388,8 +428,8 @@ def check_outputs(sweep: Sweep, chunk: Chunk, res) -> dict[str, np.ndarray]:
     out = {}
     for k, o in sweep.outputs.items():
         a = np.asarray(res[k])
-        if a.shape == (chunk.size, *o.shape):
-            a = a.reshape(*chunk.shape, *o.shape)
+        if a.ndim >= 1 and a.shape[0] == chunk.size and a.size == chunk.size * math.prod(o.shape):
+            a = a.reshape(*chunk.shape, *o.shape)  # one leading entry per point, C order
         elif a.shape != (*chunk.shape, *o.shape):
             raise SpecError(f"output {k!r}: simulation returned shape {a.shape} for a chunk of {chunk.size} "
                             f"points, declared per-point shape {o.shape} (expected {(chunk.size, *o.shape)})")
