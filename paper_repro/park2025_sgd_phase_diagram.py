@@ -261,7 +261,7 @@ def _dyson(cfg, out, meta, seed):
                 label=rf"$\sqrt{{\pi}}\sigma_{{fit}}$, {name} sweep")
     xx = np.linspace(0, max(d["x_lr"].max(), d["x_B"].max()) * 1.05, 50)
     a1.plot(xx, math.sqrt(math.pi) * xx, "k:", label=r"$\sqrt{\pi}\sqrt{lr A^2/|B|}$ (continuum)")
-    a1.plot(d["x_lr"], math.sqrt(math.pi) * d["sigma_d_lr"], "k--", lw=1, label=r"$\sqrt{\pi}\sigma_d$ (discrete, lr sweep)")
+    a1.plot(d["x_lr"], math.sqrt(math.pi) * d["sigma_d_lr"], "k--", lw=1, label=r"$\sqrt{\pi}\sigma_d$ (exact discrete second moments, lr sweep)")
     a1.set_xlabel(r"$\sqrt{lr\,A^2/|B|}$")
     a1.set_ylabel("mean spacing / width")
     a1.set_title("linear scaling: the spectrum depends on lr/|B|", fontsize=10)

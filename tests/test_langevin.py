@@ -315,3 +315,45 @@ def test_mlp_divergence_is_recorded_and_noise_moves_weights():
                    max_epochs=300, seed=6)
     assert r.diverged[2].all() and np.isnan(r.test_error[2]).all()  # eta = 1e5: diverges, recorded
     assert np.all(r.rel_weight_change[1] > r.rel_weight_change[0])  # larger T, larger weight change
+
+
+def test_exact_2x2_second_moments_match_the_simulated_chains():
+    """teacher_student_moments solves the second-moment recursion; the kernel's chains are an
+    independent check. At lr = 0.4, |B| = 3 the additive-noise width was 10.9% off."""
+    lr, A, B = 0.4, 0.1, 3
+    res = gl.teacher_student_2x2(lr, A, B, steps=400, chains=20000, seed=21)
+    D = (res.W - 2.0 * np.eye(2)).reshape(-1, 4)
+    emp = D.T @ D / D.shape[0]
+    M = gl.teacher_student_moments(lr, A, B)
+    # 20000 chains: relative standard error of a variance ~ sqrt(2/20000) = 1%, of the spread of
+    # heavier-tailed entries a little more; 5% of the largest entry bounds every entry's error
+    np.testing.assert_allclose(emp, M, atol=0.05 * M.max())
+    sd = gl.discrete_spacing_width(lr, A, B)
+    # E[s^2] = 4 sigma_d^2 for the symmetric part; singular values add O(|D|/target) ~ 1%
+    assert (res.spacing**2).mean() / (4 * sd**2) == pytest.approx(1.0, abs=0.03)
+    old = math.sqrt(2 * lr * A**2 / (B * (2 - lr)))
+    assert old / sd < 0.92  # the additive-noise form is about 10% low here
+
+
+def test_stationary_lr_range_is_where_the_second_moment_map_contracts():
+    for B in (1, 3, 6, 16):
+        lo = gl.max_stationary_lr(B)
+        assert lo == pytest.approx(2 * B / (B + 3))
+        from gdsim.langevin._reference import _second_moment_map
+
+        rho = [max(abs(np.linalg.eigvals(_second_moment_map(lr, B)))) for lr in (0.98 * lo, 1.02 * lo)]
+        assert rho[0] < 1 < rho[1]
+        with pytest.raises(ValueError, match="lr"):
+            gl.discrete_spacing_width(1.01 * lo, 0.1, B)
+
+
+def test_dyson_ou_samples_the_discrete_width_exactly():
+    """The Euler scheme's stationary GOE width is sigma sqrt(2/(2 - dt)); at dt = 0.2 that is 5.4% wide,
+    far outside the 1% statistical error of 40000 chains."""
+    sigma, dt = 0.3, 0.2
+    res = gl.dyson_ou(2, sigma, chains=40000, dt=dt, steps=150, seed=5)
+    w = gl.dyson_ou_width(sigma, dt)
+    assert res.meta["stationary_sigma"] == pytest.approx(w)
+    diag_var = res.matrices[:, 0, 0].var()
+    assert diag_var == pytest.approx(w**2, rel=0.03)  # var of a variance estimate: sqrt(2/40000) = 0.7%
+    assert abs(diag_var / sigma**2 - 1) > 0.07

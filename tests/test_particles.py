@@ -379,3 +379,13 @@ def test_generated_pairwise_kernels_match_the_generic_kernel(d):
         v2 = kern._interaction_grad_generic(X, 0.7, c, G2)
         assert v1 == pytest.approx(v2, rel=1e-13)
         np.testing.assert_allclose(G1, G2, rtol=1e-12, atol=1e-15)
+
+
+def test_nn_circle_angles_outside_the_half_circle_are_refused():
+    """Outside [0, pi] the energy form is not the network loss: nn_loss([0.1, 4.0]) used to return a number."""
+    for bad in ([0.1, 4.0], [-0.1, 1.0]):
+        with pytest.raises(ValueError, match=r"theta: nn_circle angles must lie in \[0, pi\]"):
+            gp.nn_loss(bad)
+        with pytest.raises(ValueError, match="w0"):
+            gp.particle_gd(np.array(bad), "nn_circle", 3, seed=0)
+    assert np.isfinite(gp.nn_loss([0.0, np.pi]))

@@ -98,9 +98,15 @@ class Result:
         coords = {k: (dims[k], self._arrays[k]) for k in self.meta["coords"]}
         data = {k: (dims[k], a) for k, a in self._arrays.items() if k not in coords}
         try:
-            return xr.Dataset(data, coords=coords, attrs={"meta": json.dumps(_jsonable(self.meta), sort_keys=True)})
+            ds = xr.Dataset(data, coords=coords, attrs={"meta": json.dumps(_jsonable(self.meta), sort_keys=True)})
         except ValueError as exc:
             raise ValueError(f"the result's arrays do not fit one dataset ({exc}); dims are {dims}") from None
+        for name in coords:  # a 1-D coordinate on another dim (``t`` on ``step``) gets an index: .sel(t=...)
+            arr = self._arrays[name]
+            if arr.ndim == 1 and dims[name][0] != name and dims[name][0] not in ds.xindexes \
+                    and np.unique(arr).size == arr.size:
+                ds = ds.set_xindex(name)
+        return ds
 
     def __getattr__(self, name):
         if name.startswith("__"):

@@ -95,7 +95,8 @@ def entropic_equilibrium(payoff, tau, *, M: int = 256, tol: float = 1e-13, max_i
     return Result(dict(grid=g, p=p, q=q, residual=np.float64(residual), iterations=np.int64(it),
                        ni_tau=np.float64(nikaido_isoda(A, p, q, tau)), ni0=np.float64(nikaido_isoda(A, p, q, 0.0)),
                        value=np.float64(regularised_value(A, p, q, tau)), moments=grid_moments(g, p, q)),
-                  dict(config=dict(payoff=payoff.name, tau=tau, M=M, tol=tol, reference=_LU)))
+                  dict(config=dict(payoff=payoff.name, tau=tau, M=M, tol=tol, reference=_LU)),
+                  dims=dict(grid=("grid",), p=("grid",), q=("grid",), moments=("player", "moment")), coords=("grid",))
 
 
 def grid_moments(g, p, q) -> np.ndarray:
@@ -230,10 +231,14 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
             ni0.append(nikaido_isoda(A, p, q, 0.0))
             lyap.append(lyapunov_terms(A, p, q, tau, float(eq.value)))
             mom.append(grid_moments(g, p, q))
-    return Result(dict(t=np.array(out_t), ni_tau=np.array(ni_tau), ni0=np.array(ni0), lyapunov=np.array(lyap),
-                       moments=np.array(mom), p=p, q=q, grid=g),
+    t = np.array(out_t)
+    return Result(dict(t=t, time=t, step=rec_steps, ni_tau=np.array(ni_tau), ni0=np.array(ni0),
+                       lyapunov=np.array(lyap), moments=np.array(mom), p=p, q=q, grid=g),
                   dict(config=dict(payoff=payoff.name, tau=tau, eta=eta, T=T, M=M, dt=dt, reference=_LU),
-                       wall_time_s=timer.seconds))
+                       wall_time_s=timer.seconds),
+                  dims=dict(t=("step",), time=("step",), step=("step",), ni_tau=("step",), ni0=("step",),
+                            lyapunov=("step", "lyapunov_term"), moments=("step", "player", "moment"), p=("grid",),
+                            q=("grid",), grid=("grid",)), coords=("step", "time", "t", "grid"))
 
 
 def _prob_vector(v, M, name):
@@ -375,8 +380,18 @@ def particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None
                                    keys[r, 0], keys[r, 1], rec, mom[r], 2)
                 bar.update(k1 - k0)
     tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
-    return Result(dict(t=rec * h, moments=np.swapaxes(mom, 0, 1), ni0=ni0.T, tau_t=tau_t, X=X, Y=Y),
-                  dict(config={**config, "backend": "cpu"}, wall_time_s=timer.seconds))
+    return gda_result(rec, h, mom, ni0, tau_t, X, Y, config, "cpu", timer.seconds)
+
+
+def gda_result(rec, h, mom, ni0, tau_t, X, Y, config, backend, wall) -> Result:
+    """The labelled result of a particle GDA run (shared by the CPU and CUDA paths): dim ``step`` with the
+    recorded step indices ``step`` and physical times ``time`` (= ``t``, kept for existing code)."""
+    t = rec * h
+    return Result(dict(t=t, time=t, step=rec, moments=np.swapaxes(mom, 0, 1), ni0=ni0.T, tau_t=tau_t, X=X, Y=Y),
+                  dict(config={**config, "backend": backend}, wall_time_s=wall),
+                  dims=dict(t=("step",), time=("step",), step=("step",), moments=("step", "run", "player", "moment"),
+                            ni0=("step", "run"), tau_t=("step",), X=("run", "particle_x"), Y=("run", "particle_y")),
+                  coords=("step", "time", "t"))
 
 
 def _chunks(steps, progress, n=50):

@@ -8,7 +8,7 @@ import numpy as np
 
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, Timer
-from gdsim.games._api import _prepare
+from gdsim.games._api import _prepare, gda_result
 
 
 def gpu_particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4,
@@ -89,5 +89,4 @@ def gpu_particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = 
             X[r], Y[r] = dX.copy_to_host(), dY.copy_to_host()
             mom[r], ni0[r] = d_mom.copy_to_host(), d_ni0.copy_to_host()
     tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
-    return Result(dict(t=rec * h, moments=np.swapaxes(mom, 0, 1), ni0=ni0.T, tau_t=tau_t, X=X, Y=Y),
-                  dict(config={**config, "backend": "cuda"}, wall_time_s=timer.seconds))
+    return gda_result(rec, h, mom, ni0, tau_t, X, Y, config, "cuda", timer.seconds)

@@ -10,6 +10,12 @@ from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
 from gdsim._core.validate import integer, real_scalar
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
+from gdsim.langevin._reference import dyson_ou_width
+
+def grid_dims(grid) -> tuple[str, ...]:
+    """Names of the broadcast hyper-parameter grid's dims: ``point`` (one), ``point_0``, ... (several)."""
+    return ("point",) if len(grid) == 1 else tuple(f"point_{i}" for i in range(len(grid)))
+
 
 _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning and Dyson Brownian motion', "
        "arXiv:2407.16427")
@@ -31,7 +37,9 @@ def dyson_ou(n: int, sigma: float, *, chains: int = 1000, kappa: float = 0.0, dt
     Notes
     -----
     Aarts, Lucini, Park (arXiv:2407.16427): for n = 2 the mean spacing is sqrt(pi) sigma and the spacing
-    law is the Wigner surmise.
+    law is the Wigner surmise. The Euler scheme's stationary law is exactly kappa I + sigma_dt GOE with
+    sigma_dt = sigma sqrt(2 / (2 - dt)) (:func:`dyson_ou_width`; 0.25% above sigma at dt = 0.01): it
+    samples the Coulomb gas of width sigma only as dt -> 0. ``meta["stationary_sigma"]`` holds sigma_dt.
     """
     n = integer(n, "n", lo=2)
     chains = integer(chains, "chains", lo=1)
@@ -44,8 +52,12 @@ def dyson_ou(n: int, sigma: float, *, chains: int = 1000, kappa: float = 0.0, dt
         k.matrix_ou(M, kappa, sigma, dt, steps, keys_from_seed(seed, chains))
     ev = np.linalg.eigvalsh(M)
     return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
+                  dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
+                            matrices=("run", "row", "col")),
+                  meta=
                   dict(config=dict(n=n, sigma=sigma, chains=chains, kappa=kappa, dt=dt, steps=steps,
-                                   reference=_A0), wall_time_s=timer.seconds))
+                                   reference=_A0), wall_time_s=timer.seconds,
+                       stationary_sigma=dyson_ou_width(sigma, dt)))
 
 
 def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int = 3000, chains: int = 3000,
@@ -62,8 +74,11 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
 
     Notes
     -----
-    The stationary width is sigma_d with sigma_d^2 = 2 lr A^2 / (|B| (2 - lr)) (discrete time) and the
-    mean spacing sqrt(pi) sigma_d (tested); continuous time gives lr A^2 / |B|.
+    The exact stationary width sigma_d (:func:`discrete_spacing_width`, from the linear system of the
+    second moments in :func:`teacher_student_moments`, including the noise of the random batch
+    covariance) gives E[spacing^2] ~ 4 sigma_d^2 and a mean spacing ~ sqrt(pi) sigma_d (tested);
+    continuous time gives sigma_d^2 ~ lr A^2 / |B|. The second moment is finite only for
+    lr < 2 |B| / (|B| + 3) (:func:`max_stationary_lr`); above it the chains' spread grows without bound.
     """
     lr = real_scalar(lr, "lr", lo=0.0, lo_open=True, hi=2.0, hi_open=True)
     noise_std = real_scalar(noise_std, "noise_std", lo=0.0)
@@ -77,6 +92,8 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
         k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, steps, keys_from_seed(noise_ss, chains))
     sv = np.linalg.svd(W, compute_uv=False)
     return Result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
+                  dims=dict(W=("run", "row", "col"), singular_values=("run", "singular_value"), spacing=("run",)),
+                  meta=
                   dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, chains=chains,
                                    target=target, init_std=init_std, reference=_A0), wall_time_s=timer.seconds))
 
@@ -229,7 +246,8 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
     phase = np.where(out["test_mse"] < 1e-3, 0, np.where(out["q"] > 0.5, 2, 1)).astype(np.int8)
     arrays = {name: v.reshape(*grid, seeds, *v.shape[1:]) for name, v in out.items()}
     arrays["phase"] = phase.reshape(*grid, seeds)
-    return Result(arrays, dict(config=dict(T=T.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, seeds=seeds, K=K,
+    rd = (*grid_dims(grid), "seed")
+    return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(T=T.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, seeds=seeds, K=K,
                                            r=r, batch=batch, n_data=n_data, reference=_PARK, backend=_backend),
                                wall_time_s=timer.seconds))
 
@@ -350,10 +368,12 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
                 conv[i] = np.min(Ys[j] * (Xs[j] @ W[j]) / np.sqrt(d)) >= 1
                 terr[i] = np.mean(Yt * (Xt @ W[j]) <= 0)
     shape = (*grid, seeds)
-    return Result(dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
+    rd = (*grid_dims(grid), "seed")
+    return Result(dims={name: rd for name in ("w1", "w_perp", "t_star", "steps", "converged", "test_error")},
+                  arrays=dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
                        steps=steps_all.reshape(shape), converged=conv.astype(bool).reshape(shape),
                        test_error=terr.reshape(shape)),
-                  dict(config=dict(T=T.tolist(), P=P.tolist(), d=d, chi=chi, seeds=seeds, reference=_SCLOCCHI,
+                  meta=dict(config=dict(T=T.tolist(), P=P.tolist(), d=d, chi=chi, seeds=seeds, reference=_SCLOCCHI,
                                    backend=_backend), wall_time_s=timer.seconds))
 
 
@@ -436,8 +456,11 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8,
     change[diverged] = np.nan
     terr[diverged] = np.nan
     shape = (*grid, seeds)
-    return Result(dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
+    rd = (*grid_dims(grid), "seed")
+    return Result(dims={name: rd for name in ("test_error", "rel_weight_change", "t_star", "steps", "converged",
+                                               "diverged")},
+                  arrays=dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
                        t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
                        converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
-                  dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, h=h, batch=batch, seeds=seeds,
+                  meta=dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, h=h, batch=batch, seeds=seeds,
                                    max_epochs=max_epochs, reference=_SCLOCCHI), wall_time_s=timer.seconds))

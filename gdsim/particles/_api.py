@@ -9,7 +9,7 @@ import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.progress import progress_bar
-from gdsim._core.result import Result, Timer
+from gdsim._core.result import Result, batch_dims, Timer
 from gdsim._core.validate import integer, real_array, real_scalar
 from gdsim.particles import _kernels as k
 
@@ -92,10 +92,13 @@ def _as_objective(objective, **kw) -> Objective:
     return objective if isinstance(objective, Objective) else make_objective(objective, **kw)
 
 
-def _particles_1d(w, obj):
-    w = real_array(w, "w", min_ndim=1)
+def _particles_1d(w, obj, name="w"):
+    w = real_array(w, name, min_ndim=1)
     if w.shape[-1] < 1:
-        raise ValueError("w must hold at least one particle (n >= 1)")
+        raise ValueError(f"{name} must hold at least one particle (n >= 1)")
+    if obj.name == "nn_circle" and (w.min() < 0 or w.max() > math.pi):
+        # outside [0, pi] the energy form is not the network loss (the angle form needs the upper half circle)
+        raise ValueError(f"{name}: nn_circle angles must lie in [0, pi]; got values in [{w.min():.6g}, {w.max():.6g}]")
     if obj.kind == k.KIND_W2 and w.shape[-1] != obj.v.size:
         raise ValueError(f"w2_sparse needs as many particles as target atoms: n = {w.shape[-1]}, "
                          f"m = {obj.v.size}")
@@ -188,7 +191,8 @@ def nn_loss(theta, target=None) -> np.ndarray:
     target network has angles ``target`` (or the uniform half circle when ``None``). Equals
     E(mu_theta, nu_theta) / (2 pi) (Daneshmand et al., corollary of Thm 2; checked by quadrature in tests).
     """
-    return objective_value(theta, "nn_circle", target=target)
+    obj = make_objective("nn_circle", target=target)
+    return objective_value(_particles_1d(theta, obj, "theta"), obj)
 
 
 def sparse_optimum(n: int, target: str = "uniform", *, interval=(-1.0, 1.0)) -> tuple[np.ndarray, float]:
@@ -269,7 +273,7 @@ def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lam
         batch = w0.shape[:-2]
         n = w0.shape[-2]
     else:
-        w0 = _particles_1d(w0, obj)
+        w0 = _particles_1d(w0, obj, "w0")
         batch = w0.shape[:-1]
         n = w0.shape[-1]
     noise = real_scalar(noise, "noise", lo=0.0)
@@ -323,7 +327,7 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
     Returns
     -------
     Result
-        ``k`` (n_rec,) recorded iterations; ``value`` (n_rec, *batch) objective at those iterates;
+        ``k`` (n_rec,) recorded iterations (also as ``step``, the dim name); ``value`` (n_rec, *batch) objective at those iterates;
         ``best_value``, ``best_k`` (*batch) the best iterate over every k in 0..K (evaluated exactly each
         step), ``best_w`` its particles; ``w`` the final particles; ``gamma`` the step sizes.
 
@@ -370,9 +374,20 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
                     bar.update(max(k1 - k0, 1 if steps == 0 else 0))
             w_final = W.reshape(*batch, n)
             best_w = best_W.reshape(*batch, n)
-    arrays = dict(k=rec, value=rec_val.T.reshape(nrec, *batch), best_value=best_val.reshape(batch),
+    return particle_result(rec, rec_val, best_val, best_k, best_w, w_final, gamma, batch, config, "cpu", timer.seconds)
+
+
+def particle_result(rec, rec_val, best_val, best_k, best_w, w_final, gamma, batch, config, backend, wall) -> Result:
+    """The labelled result of a particle GD run (shared by the CPU and CUDA paths)."""
+    nrec = rec.size
+    bd = batch_dims(batch)
+    pdims = (*bd, "particle") if w_final.ndim == len(batch) + 1 else (*bd, "particle", "coord")
+    arrays = dict(k=rec, step=rec, value=rec_val.T.reshape(nrec, *batch), best_value=best_val.reshape(batch),
                   best_k=best_k.reshape(batch), best_w=best_w, w=w_final, gamma=gamma)
-    return Result(arrays, dict(config={**config, "backend": "cpu"}, wall_time_s=timer.seconds))
+    dims = dict(k=("step",), step=("step",), value=("step", *bd), best_value=bd, best_k=bd, best_w=pdims, w=pdims,
+                gamma=("iteration",))
+    return Result(arrays, dict(config={**config, "backend": backend}, wall_time_s=wall), dims=dims,
+                  coords=("step", "k"))
 
 
 def noisy_particle_gd(w0, objective, steps, *, noise=0.05, **kwargs) -> Result:

@@ -6,7 +6,7 @@ import numpy as np
 
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, Timer
-from gdsim.particles._api import _center, _chunks, _prepare
+from gdsim.particles._api import _center, _chunks, _prepare, particle_result
 
 
 def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
@@ -88,8 +88,7 @@ def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), 
             w_final = W.copy_to_host().T.reshape(*batch, n)
             best_w = best_W.copy_to_host().reshape(*batch, n)
             rec_val, best_val, best_k = rec_val.copy_to_host(), best_val.copy_to_host(), best_k.copy_to_host()
-    arrays = dict(k=rec, value=rec_val.T.reshape(nrec, *batch), best_value=best_val.reshape(batch),
-                  best_k=best_k.reshape(batch), best_w=best_w, w=w_final, gamma=gamma)
-    return Result(arrays, dict(config={**config, "backend": "cuda"}, wall_time_s=timer.seconds))
+    return particle_result(rec, rec_val, best_val, best_k, best_w, w_final, gamma, batch, config, "cuda",
+                           timer.seconds)
 
 

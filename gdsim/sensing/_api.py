@@ -270,7 +270,10 @@ def _run(problem, U, steps, record_every, update, progress, desc, config, track_
             if progress and t % 100 == 0:
                 bar.update(min(100, steps - t))
     arrays = dict(t=t_rec, errors=E, eigenvalues=eigs, loss=loss, error=error, tau=tau, diverged=diverged, U=U)
-    return Result(arrays, dict(config={**config, "backend": backend}))
+    dims = dict(t=("step",), errors=("step", "run", "component"), eigenvalues=("step", "run", "eigenvalue"),
+                loss=("step", "run"), error=("step", "run"), tau=("run", "component_learned"), diverged=("run",),
+                U=("run", "row", "factor_col"))
+    return Result(arrays, dict(config={**config, "backend": backend}), dims=dims, coords=("t",))
 
 
 def _common_config(problem, r_hat, alpha, steps, extra):
@@ -437,7 +440,9 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
                 diverged |= bad
                 F[bad], G[bad] = np.nan, np.nan
     return Result(dict(t=t_rec, error=err, diverged=diverged, F=F, G=G),
-                  dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, eta=eta,
+                  dims=dict(t=("step",), error=("step", "run"), diverged=("run",), F=("run", "row", "factor_col"),
+                            G=("run", "col", "factor_col")), coords=("t",),
+                  meta=dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, eta=eta,
                                    imbalance=imbalance, alpha=alpha.tolist(), init=init, steps=steps,
                                    reference="Xiong, Ding, Du, ICLR 2024, arXiv:2310.01769"),
                        wall_time_s=timer.seconds))

@@ -186,7 +186,7 @@ class Chunk:
         """One 64-bit integer seed per point (for kernels that take integer seeds)."""
         return np.array([s.generate_state(1, np.uint64)[0] for s in self.seeds], dtype=np.uint64)
 
-    def run_batched(self, call: Callable, by: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    def run_batched(self, call: Callable, by: tuple[str, ...] = ()):
         """Run the chunk's points as batched calls and put each run's outputs back at its point.
 
         Points that share the values of the axes ``by`` (axes a batched function takes as scalars, such
@@ -197,8 +197,8 @@ class Chunk:
         grid index only, never on the chunking, the executor or which points share the call.
 
         ``call`` returns a mapping or a :class:`~gdsim.Result` whose arrays have one leading entry per
-        point of the group (any trailing shape); the merged arrays are returned, shape
-        ``(chunk.size, ...)``, ready for :meth:`Sweep.call`'s checks.
+        point of the group (any trailing shape). Returns a :class:`~gdsim.Result` of the merged arrays,
+        shape ``(chunk.size, ...)``; the sweep keeps the outputs it declares and checks their shapes.
         """
         by = tuple(by)
         unknown = [a for a in by if a not in self.points]
@@ -220,7 +220,9 @@ class Chunk:
                 if name not in out:
                     out[name] = np.empty((self.size, a.shape[1]), dtype=a.dtype)
                 out[name][sel] = a
-        return out
+        from gdsim._core.result import Result
+
+        return Result(out, {"provenance": {}})
 
     def __repr__(self):
         return f"Chunk(index={self.index}, shape={self.shape})"
