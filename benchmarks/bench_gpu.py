@@ -121,8 +121,8 @@ def main() -> int:
     import gdsim.langevin as lg
 
     Tg, sg = np.meshgrid(2.0 ** np.arange(-5, 7), 2.0 ** np.arange(-3, 9), indexing="ij")
-    tc, a = _timed(lambda: lg.park_network_sgd(Tg, sg, epochs=2, seeds=4, seed=1))
-    tg, b = _timed(lambda: lg.gpu_park_network_sgd(Tg, sg, epochs=2, seeds=4, seed=1))
+    tc, a = _timed(lambda: lg.park_network_sgd(Tg, sg, epochs=2, runs=4, seed=1))
+    tg, b = _timed(lambda: lg.gpu_park_network_sgd(Tg, sg, epochs=2, runs=4, seed=1))
     # from T = 1/2 (lr = 2) on, trajectories are chaotic and amplify rounding differences to O(1): the CPU's
     # SIMD and scalar kernels disagree there as much (60% of these runs). Agreement is reported on T <= 1/4.
     calm = np.broadcast_to((Tg <= 0.25)[..., None, None], a.x.shape)

@@ -79,7 +79,7 @@ def park_chunk(chunk, epochs: int, backend: str = "cpu"):
     call, on the CPU's cores or, with ``backend="cuda"``, on the GPU."""
     train = gpu_park_network_sgd if backend == "cuda" else park_network_sgd
     return chunk.run_batched(lambda points, seed: train(points["T"], 1.0 / points["inv_sigma_w"], epochs=epochs,
-                                                        seeds=1, seed=seed))
+                                                        runs=1, seed=seed))
 
 
 def _backend(cfg) -> str:
@@ -234,7 +234,7 @@ def dyson_data(cfg, seed) -> dict:
     for name, settings in sweeps.items():
         xs, mean_s, fit_w, pred_d = [], [], [], []
         for (lr, A, B), child in zip(settings, ss.spawn(len(settings))):
-            r = teacher_student_2x2(lr, A, B, steps=cfg["dyson_steps"], chains=cfg["dyson_chains"], seed=child)
+            r = teacher_student_2x2(lr, A, B, steps=cfg["dyson_steps"], runs=cfg["dyson_chains"], seed=child)
             sv = r.singular_values.ravel()
             hist, edges = np.histogram(sv, bins=60, density=True)
             mid = 0.5 * (edges[1:] + edges[:-1])

@@ -86,15 +86,15 @@ _FLAGS = ("converged", "diverged")  # boolean outputs, stored as int8
 def perceptron_chunk(chunk, d: int):
     """Sweep simulation: the chunk's perceptron runs in one batched call per chi, one seed per grid point."""
     return chunk.run_batched(lambda points, seed, chi: perceptron_sgd(points["T"], points["P"].astype(np.int64), d=d,
-                                                                       chi=chi, seeds=1, seed=seed), by=("chi",))
+                                                                       chi=chi, runs=1, seed=seed), by=("chi",))
 
 
 @simulation(outputs={"test_error": (), "rel_weight_change": (), "t_star": (), "converged": {"dtype": "int8"},
                      "diverged": {"dtype": "int8"}})
-def mlp_chunk(chunk, d: int, h: int, batch: int, max_epochs: int):
+def mlp_chunk(chunk, d: int, width: int, batch: int, max_epochs: int):
     """Sweep simulation: the alpha-trick net, one batched call per training-set size P, one seed per point."""
-    return chunk.run_batched(lambda points, seed, P: mlp_sgd(points["alpha"], points["T"], P=int(P), d=d, h=h,
-                                                             batch=batch, max_epochs=max_epochs, seeds=1, seed=seed),
+    return chunk.run_batched(lambda points, seed, P: mlp_sgd(points["alpha"], points["T"], P=int(P), d=d, width=width,
+                                                             batch=batch, max_epochs=max_epochs, runs=1, seed=seed),
                              by=("P",))
 
 
@@ -121,7 +121,7 @@ def _mlp_grid(cfg, seed, tag, alphas, Ts, Ps, seeds, epochs, progress):
     """Per (alpha, T, P): medians over seeds of the non-diverged runs (NaN where most diverged), and the
     fractions converged / diverged."""
     axes = {"alpha": list(alphas), "T": list(Ts), "P": list(Ps), "seed": np.arange(seeds)}
-    ds = _sweep(cfg, seed, tag, axes, mlp_chunk, dict(d=10, h=64, batch=8, max_epochs=int(epochs)), progress)
+    ds = _sweep(cfg, seed, tag, axes, mlp_chunk, dict(d=10, width=64, batch=8, max_epochs=int(epochs)), progress)
     div = ds["diverged"].values.mean(-1)
     import warnings
 

@@ -34,11 +34,11 @@ FAMILY_CALLS = {
     "particles.particle_gd": lambda: gp.particle_gd(np.zeros((2, 5)), "energy_uniform", 10, seed=0),
     "particles.interaction": lambda: gp.particle_gd(np.zeros((2, 4, 2)) + np.arange(4)[:, None] / 4, "interaction",
                                                     5, seed=0),
-    "langevin.dyson_ou": lambda: gl.dyson_ou(2, 1.0, chains=3, steps=2, seed=0),
-    "langevin.teacher_student_2x2": lambda: gl.teacher_student_2x2(0.1, 1.0, 2, steps=2, chains=3, seed=0),
+    "langevin.dyson_ou": lambda: gl.dyson_ou(2, 1.0, runs=3, steps=2, seed=0),
+    "langevin.teacher_student_2x2": lambda: gl.teacher_student_2x2(0.1, 1.0, 2, steps=2, runs=3, seed=0),
     "langevin.park_network_sgd": lambda: gl.park_network_sgd([0.1, 0.2], 1.0, epochs=1, n_data=8, K=4, seed=0),
-    "langevin.perceptron_sgd": lambda: gl.perceptron_sgd([0.1, 0.2], 8, seeds=2, seed=0, max_epochs=3),
-    "langevin.mlp_sgd": lambda: gl.mlp_sgd([0.1, 0.2], 1.0, P=16, h=4, seeds=2, seed=0, max_epochs=2),
+    "langevin.perceptron_sgd": lambda: gl.perceptron_sgd([0.1, 0.2], 8, runs=2, seed=0, max_epochs=3),
+    "langevin.mlp_sgd": lambda: gl.mlp_sgd([0.1, 0.2], 1.0, P=16, width=4, runs=2, seed=0, max_epochs=2),
 }
 
 

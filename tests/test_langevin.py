@@ -14,7 +14,7 @@ import gdsim.langevin as gl
 
 @pytest.mark.parametrize("batch", [4, 16])
 def test_2x2_teacher_student_spacing_follows_the_discrete_width_and_the_surmise(batch):
-    res = gl.teacher_student_2x2(0.1, 0.1, batch, steps=300, chains=3000, seed=batch)
+    res = gl.teacher_student_2x2(0.1, 0.1, batch, steps=300, runs=3000, seed=batch)
     s = res.spacing
     sd = gl.discrete_spacing_width(0.1, 0.1, batch)
     assert 0.95 <= s.mean() / (math.sqrt(math.pi) * sd) <= 1.06  # spec band (reference 1.009 / 1.013)
@@ -23,7 +23,7 @@ def test_2x2_teacher_student_spacing_follows_the_discrete_width_and_the_surmise(
 
 
 def test_2x2_singular_values_follow_the_goe_one_point_density():
-    res = gl.teacher_student_2x2(0.1, 0.1, 16, steps=300, chains=4000, seed=3)
+    res = gl.teacher_student_2x2(0.1, 0.1, 16, steps=300, runs=4000, seed=3)
     sd = gl.discrete_spacing_width(0.1, 0.1, 16)
     x = res.singular_values.ravel()
     hist, edges = np.histogram(x, bins=40, density=True)
@@ -33,7 +33,7 @@ def test_2x2_singular_values_follow_the_goe_one_point_density():
 
 
 def test_dyson_ou_is_a_beta1_coulomb_gas():
-    res = gl.dyson_ou(2, 0.3, chains=20000, dt=0.01, steps=600, seed=1)
+    res = gl.dyson_ou(2, 0.3, runs=20000, dt=0.01, steps=600, seed=1)
     s = res.spacings[:, 0]
     assert s.mean() == pytest.approx(math.sqrt(math.pi) * 0.3, rel=0.03)  # spec: +-3%
     assert (s**2).mean() / s.mean() ** 2 == pytest.approx(4 / math.pi, abs=0.03)
@@ -45,7 +45,7 @@ def test_dyson_ou_is_a_beta1_coulomb_gas():
 
 def test_dyson_ou_bulk_follows_the_semicircle():
     n, sigma = 20, 1.0
-    res = gl.dyson_ou(n, sigma, chains=300, dt=0.02, steps=400, seed=2)
+    res = gl.dyson_ou(n, sigma, runs=300, dt=0.02, steps=400, seed=2)
     # GOE with off-diagonal variance sigma^2/2: semicircle radius sqrt(2 n) sigma
     R = math.sqrt(2 * n) * sigma
     x = res.eigenvalues.ravel() / R
@@ -82,7 +82,7 @@ def test_2x2_kernel_matches_numpy_and_is_thread_count_independent():
     from tests.naive import normal_pair
 
     lr, A, B, steps = 0.2, 0.3, 3, 7
-    res = gl.teacher_student_2x2(lr, A, B, steps=steps, chains=2, seed=9)
+    res = gl.teacher_student_2x2(lr, A, B, steps=steps, runs=2, seed=9)
     ss = np.random.SeedSequence(9).spawn(2)
     W = 0.1 * np.random.default_rng(ss[0]).standard_normal((2, 2, 2))
     keys = keys_from_seed(ss[1], 2)
@@ -100,10 +100,10 @@ def test_2x2_kernel_matches_numpy_and_is_thread_count_independent():
         np.testing.assert_allclose(res.W[r], w, rtol=1e-12, atol=1e-14)
     numba.set_num_threads(1)
     try:
-        one = gl.teacher_student_2x2(0.1, 0.1, 4, steps=50, chains=64, seed=4)
+        one = gl.teacher_student_2x2(0.1, 0.1, 4, steps=50, runs=64, seed=4)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    two = gl.teacher_student_2x2(0.1, 0.1, 4, steps=50, chains=64, seed=4)
+    two = gl.teacher_student_2x2(0.1, 0.1, 4, steps=50, runs=64, seed=4)
     np.testing.assert_array_equal(one.W, two.W)
 
 
@@ -126,7 +126,7 @@ def test_bad_input(call, match):
 @pytest.fixture(scope="module")
 def three_phases():
     """30 epochs, 3 seeds at the spec's three grid points: ferro (T 1/32, sigma_W 1/8), para (4, 1/8), SG (1/32, 256)."""
-    return gl.park_network_sgd([1 / 32, 4.0, 1 / 32], [1 / 8, 1 / 8, 256.0], epochs=30, seeds=3, seed=1)
+    return gl.park_network_sgd([1 / 32, 4.0, 1 / 32], [1 / 8, 1 / 8, 256.0], epochs=30, runs=3, seed=1)
 
 
 def test_three_phases_are_separated_on_a_short_run(three_phases):
@@ -212,17 +212,17 @@ def test_park_kernel_matches_numpy_reference_and_thread_counts():
     from gdsim._core.rng import as_seed_sequence
     from gdsim.langevin._api import _park_instance
 
-    res = gl.park_network_sgd(0.25, 2.0, epochs=3, seeds=2, K=4, r=2, n_data=40, seed=7)
+    res = gl.park_network_sgd(0.25, 2.0, epochs=3, runs=2, K=4, r=2, n_data=40, seed=7)
     children = as_seed_sequence(7).spawn(2)
     for i in range(2):
         W = _numpy_park_run(_park_instance(children[i], 4, 8, 40, 2.0), 0.25 * 4, 4, 3)
         np.testing.assert_allclose(res.x[i], np.linalg.svd(W, compute_uv=False) ** 2, rtol=1e-10)
     numba.set_num_threads(1)
     try:
-        one = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, seeds=2, n_data=80, seed=3)
+        one = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, runs=2, n_data=80, seed=3)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    two = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, seeds=2, n_data=80, seed=3)
+    two = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, runs=2, n_data=80, seed=3)
     np.testing.assert_array_equal(one.x, two.x)
     np.testing.assert_array_equal(one.test_mse, two.test_mse)
 
@@ -233,7 +233,7 @@ def test_park_kernel_matches_numpy_reference_and_thread_counts():
 @pytest.mark.parametrize("chi, Ps, band", [(1.0, [128, 256, 512, 1024], (0.38, 0.62)),
                                            (0.0, [32, 64, 128, 256], (0.85, 1.15))])
 def test_perceptron_gamma_is_one_over_one_plus_chi(chi, Ps, band):
-    r = gl.perceptron_sgd(4.0, np.array(Ps), d=32, chi=chi, seeds=6, seed=3)
+    r = gl.perceptron_sgd(4.0, np.array(Ps), d=32, chi=chi, runs=6, seed=3)
     assert r.converged.all()
     slope = np.polyfit(np.log(Ps), np.log(np.median(r.w1, axis=-1)), 1)[0]
     assert band[0] <= slope <= band[1]  # spec: 0.5 +- 0.12 (chi = 1), 1.0 +- 0.15 (chi = 0)
@@ -241,7 +241,7 @@ def test_perceptron_gamma_is_one_over_one_plus_chi(chi, Ps, band):
 
 
 def test_perceptron_weight_change_and_training_time_grow_with_temperature():
-    r = gl.perceptron_sgd(np.array([1.0, 4.0, 16.0])[:, None], np.array([[256, 1024]]), d=32, chi=1.0, seeds=5,
+    r = gl.perceptron_sgd(np.array([1.0, 4.0, 16.0])[:, None], np.array([[256, 1024]]), d=32, chi=1.0, runs=5,
                           seed=4)
     w1, ts, wp = (np.median(r[name], axis=-1) for name in ("w1", "t_star", "w_perp"))
     assert np.all(np.diff(w1, axis=0) > 0) and np.all(np.diff(ts, axis=0) > 0)  # strictly increasing in T
@@ -254,12 +254,12 @@ def test_gpu_variants_match_cpu(monkeypatch):
     from gdsim._core import cuda as gcuda
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", 4)
-    a = gl.park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, seeds=3, n_data=16, K=4, r=2, seed=1)
-    b = gl.gpu_park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, seeds=3, n_data=16, K=4, r=2, seed=1)
+    a = gl.park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, runs=3, n_data=16, K=4, r=2, seed=1)
+    b = gl.gpu_park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, runs=3, n_data=16, K=4, r=2, seed=1)
     np.testing.assert_allclose(b.x, a.x, rtol=1e-11)
     np.testing.assert_allclose(b.test_mse, a.test_mse, rtol=1e-11)
-    a = gl.perceptron_sgd(4.0, np.array([8, 16]), d=4, seeds=3, seed=3, max_epochs=50)
-    b = gl.gpu_perceptron_sgd(4.0, np.array([8, 16]), d=4, seeds=3, seed=3, max_epochs=50)
+    a = gl.perceptron_sgd(4.0, np.array([8, 16]), d=4, runs=3, seed=3, max_epochs=50)
+    b = gl.gpu_perceptron_sgd(4.0, np.array([8, 16]), d=4, runs=3, seed=3, max_epochs=50)
     np.testing.assert_allclose(b.w1, a.w1, rtol=1e-12)
     np.testing.assert_array_equal(b.steps, a.steps)
 
@@ -273,7 +273,7 @@ def test_gpu_park_groups_match_cpu(monkeypatch, K, batch, tpb, seeds):
     from gdsim._core import cuda as gcuda
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", tpb)
-    kw = dict(epochs=1, seeds=seeds, n_data=2 * batch if K > 8 or batch > 100 else 4 * batch, K=K, r=2, batch=batch,
+    kw = dict(epochs=1, runs=seeds, n_data=2 * batch if K > 8 or batch > 100 else 4 * batch, K=K, r=2, batch=batch,
               seed=K)
     a = gl.park_network_sgd(0.5, 2.0, **kw)
     b = gl.gpu_park_network_sgd(0.5, 2.0, **kw)
@@ -301,7 +301,7 @@ def test_mlp_temperature_normalisation_makes_batch_size_irrelevant():
     Same number of epochs, so the same SGD time eta x steps (most runs have not reached zero hinge loss
     yet: the comparison is at equal time, which is what the linear scaling rule speaks to).
     """
-    kw = dict(P=128, d=5, h=16, seeds=12, max_epochs=400, seed=5)
+    kw = dict(P=128, d=5, width=16, runs=12, max_epochs=400, seed=5)
     a = gl.mlp_sgd(10.0, 0.01, batch=4, **kw)
     b = gl.mlp_sgd(10.0, 0.01, batch=8, **kw)
     np.testing.assert_allclose(a.t_star[~a.converged], 0.01 * 10 * 16 * 4 * 400 * 128 // 4, rtol=1e-12)
@@ -311,7 +311,7 @@ def test_mlp_temperature_normalisation_makes_batch_size_irrelevant():
 
 
 def test_mlp_divergence_is_recorded_and_noise_moves_weights():
-    r = gl.mlp_sgd(np.array([1.0, 1.0, 100.0]), np.array([0.01, 0.1, 1.0]), P=64, d=5, h=16, seeds=2,
+    r = gl.mlp_sgd(np.array([1.0, 1.0, 100.0]), np.array([0.01, 0.1, 1.0]), P=64, d=5, width=16, runs=2,
                    max_epochs=300, seed=6)
     assert r.diverged[2].all() and np.isnan(r.test_error[2]).all()  # eta = 1e5: diverges, recorded
     assert np.all(r.rel_weight_change[1] > r.rel_weight_change[0])  # larger T, larger weight change
@@ -321,7 +321,7 @@ def test_exact_2x2_second_moments_match_the_simulated_chains():
     """teacher_student_moments solves the second-moment recursion; the kernel's chains are an
     independent check. At lr = 0.4, |B| = 3 the additive-noise width was 10.9% off."""
     lr, A, B = 0.4, 0.1, 3
-    res = gl.teacher_student_2x2(lr, A, B, steps=400, chains=20000, seed=21)
+    res = gl.teacher_student_2x2(lr, A, B, steps=400, runs=20000, seed=21)
     D = (res.W - 2.0 * np.eye(2)).reshape(-1, 4)
     emp = D.T @ D / D.shape[0]
     M = gl.teacher_student_moments(lr, A, B)
@@ -351,7 +351,7 @@ def test_dyson_ou_samples_the_discrete_width_exactly():
     """The Euler scheme's stationary GOE width is sigma sqrt(2/(2 - dt)); at dt = 0.2 that is 5.4% wide,
     far outside the 1% statistical error of 40000 chains."""
     sigma, dt = 0.3, 0.2
-    res = gl.dyson_ou(2, sigma, chains=40000, dt=dt, steps=150, seed=5)
+    res = gl.dyson_ou(2, sigma, runs=40000, dt=dt, steps=150, seed=5)
     w = gl.dyson_ou_width(sigma, dt)
     assert res.meta["stationary_sigma"] == pytest.approx(w)
     diag_var = res.matrices[:, 0, 0].var()

@@ -25,7 +25,7 @@ BATCHED = {
                                   {"chi": 1, "T": 1, "P": 2, "seed": 1}),
     "sclocchi mlp_chunk": ("paper_repro.sclocchi2023_sgd_noise:mlp_chunk",
                            {"alpha": [1.0, 4.0], "T": [0.05], "P": [16, 24], "seed": [0, 1]},
-                           {"d": 3, "h": 4, "batch": 4, "max_epochs": 3}, {"alpha": 1, "T": 1, "P": 2, "seed": 1}),
+                           {"d": 3, "width": 4, "batch": 4, "max_epochs": 3}, {"alpha": 1, "T": 1, "P": 2, "seed": 1}),
     "park park_chunk": ("paper_repro.park2025_sgd_phase_diagram:park_chunk",
                         {"T": [0.01, 0.1], "inv_sigma_w": [0.5, 2.0]}, {"epochs": 1},
                         {"T": 1, "inv_sigma_w": 1}),

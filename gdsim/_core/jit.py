@@ -12,6 +12,7 @@ the fastmath flags are set here and nowhere else (numba-stats ``_jit``, sgkit ``
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numba
@@ -83,3 +84,24 @@ def serial_and_parallel(func):
     where thread start-up costs more than the work.
     """
     return jit(func, parallel=False), jit(func, parallel=True)
+
+
+@contextlib.contextmanager
+def threads(parallel):
+    """Run the enclosed kernels on all Numba threads (``parallel`` True or None) or on one (False).
+
+    The public functions' ``parallel`` argument: results are identical either way (every kernel's
+    numbers are independent of the thread count), so this only trades speed for a free core.
+    """
+    from gdsim._core.validate import flag
+
+    parallel = flag(parallel, "parallel", allow_none=True)
+    if parallel is not False:
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)

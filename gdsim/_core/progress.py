@@ -7,7 +7,12 @@ import contextlib
 
 @contextlib.contextmanager
 def progress_bar(total: int, *, enabled: bool, desc: str = "", unit: str = "it", initial: int = 0):
-    """A ``tqdm.auto`` bar when ``enabled``; otherwise an object whose ``update`` does nothing."""
+    """A ``tqdm.auto`` bar when ``enabled``; otherwise an object whose ``update`` does nothing.
+
+    ``enabled`` is the public functions' ``progress`` argument: anything but True/False is refused.
+    """
+    if not isinstance(enabled, bool) and type(enabled).__name__ != "bool_":
+        raise TypeError(f"progress must be True or False; got {enabled!r}")
     if not enabled:
         yield _NullBar()
         return

@@ -7,6 +7,7 @@ Public functions validate everything before a kernel sees it, so users get a ``V
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -48,6 +49,8 @@ def integer(x, name: str, *, lo=None, hi=None) -> int:
         raise TypeError(f"{name} must be an integer; got {type(x).__name__}")
     v = int(x)
     _check_range(v, name, lo, hi, False, False)
+    if abs(v) > MAX_INT:
+        raise ValueError(f"{name} must be at most 2^62 in magnitude (int64 arithmetic); got {v}")
     return v
 
 
@@ -77,3 +80,58 @@ def _check_range(v, name, lo, hi, lo_open, hi_open):
     if hi is not None and (v > hi or (hi_open and v == hi)):
         op = "<" if hi_open else "<="
         raise ValueError(f"{name} must be {op} {hi}; got {v}")
+
+
+#: Parameter updates (runs x steps x parameters, or the like) above which a single call is refused: at
+#: ~1e9 updates per second per core that is decades of compute, a typo rather than a plan (the full tiers'
+#: largest calls are ~1e17). Split such work over a sweep (gdsim.sweep) instead.
+MAX_UPDATES = 1e18
+#: Integers beyond this are refused: they overflow int64 arithmetic (step counters, sizes) in the kernels.
+MAX_INT = 2**62
+
+
+def physical_memory_bytes() -> int:
+    """Total physical memory of this machine (bytes); 64 GiB when the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 64 * 2**30
+
+
+def check_budget(what: str, *, bytes_needed: float = 0.0, updates: float = 0.0) -> None:
+    """Refuse absurd sizes before anything is allocated.
+
+    Parameters
+    ----------
+    what : str
+        The arguments that set the size, with their values (``"runs = 1e+12 and n_x = 1000"``): the
+        error names them.
+    bytes_needed : float
+        Memory the call would allocate (estimate, float to avoid integer overflow).
+    updates : float
+        Elementary updates the call would run (runs x steps x parameters, or the like).
+    """
+    mem = physical_memory_bytes()
+    if bytes_needed > mem:
+        raise ValueError(f"{what} need about {bytes_needed / 2**30:.3g} GiB of memory, more than this machine's "
+                         f"{mem / 2**30:.3g} GiB: reduce them, or split the work over a sweep (gdsim.sweep)")
+    if updates > MAX_UPDATES:
+        raise ValueError(f"{what} mean about {updates:.3g} updates, more than {MAX_UPDATES:.0e} (decades of compute "
+                         "in one call): reduce them, or split the work over a sweep (gdsim.sweep)")
+
+
+def flag(x, name: str, *, allow_none: bool = False):
+    """A bool argument (True/False, numpy bools accepted); None too when ``allow_none``."""
+    if x is None and allow_none:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    allowed = "True, False or None" if allow_none else "True or False"
+    raise TypeError(f"{name} must be {allowed}; got {x!r}")
+
+
+def option(x, name: str, allowed) -> str:
+    """A string option from ``allowed``."""
+    if not isinstance(x, str) or x not in allowed:
+        raise ValueError(f"{name} must be one of {tuple(allowed)}; got {x!r}")
+    return x

@@ -11,7 +11,7 @@ from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_generator, as_seed_sequence, child_seed, is_seed_list, run_seeds
-from gdsim._core.validate import integer, real_array, real_scalar
+from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
 from gdsim.games import _kernels as k
 from gdsim.games._payoffs import Payoff
 
@@ -30,8 +30,46 @@ def _check_payoff(payoff):
                         f"got {type(payoff).__name__}")
 
 
+#: Grid sizes above this are refused (an M x M payoff matrix of 2^14 x 2^14 floats is 2 GiB).
+MAX_GRID = 2**14
+
+
+def _grid_size(M, name="M", lo=8):
+    M = integer(M, name, lo=lo)
+    check_budget(f"{name} = {M}", bytes_needed=8.0 * M * M * 4)
+    return M
+
+
+def _prob(v, name, size=None):
+    v = real_array(v, name, min_ndim=1)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector; got shape {v.shape}")
+    if size is not None and v.size != size:
+        raise ValueError(f"{name} must have {size} entries (the grid size); got {v.size}")
+    if np.any(v < 0) or not np.isclose(v.sum(), 1.0):
+        raise ValueError(f"{name} must be a probability vector (non-negative, summing to 1); sum is {v.sum():.6g}")
+    return v
+
+
+def _game(A, p, q):
+    """Validated (A, p, q): a finite payoff matrix (or a Payoff evaluated on the grid of len(p) points) and
+    two probability vectors that fit it."""
+    p = _prob(p, "p")
+    if isinstance(A, Payoff):
+        A = A.grid(p.size)[1]
+    A = real_array(A, "A")
+    if A.ndim != 2:
+        raise ValueError(f"A must be a payoff matrix (2-D); got shape {A.shape}")
+    if A.shape[0] != p.size:
+        raise ValueError(f"A has {A.shape[0]} rows but p has {p.size} entries")
+    q = _prob(q, "q", A.shape[1])
+    return A, p, q
+
+
 def lipschitz_bound(payoff, M: int = 64) -> float:
     """Lip(grad K): the largest spectral norm of the Hessian of K over a grid (second differences)."""
+    _check_payoff(payoff)
+    M = _grid_size(M, lo=2)
     g = np.arange(M) / M
     hstep = 1e-4
     x, y = g[:, None], g[None, :]
@@ -72,7 +110,10 @@ def entropic_equilibrium(payoff, tau, *, M: int = 256, tol: float = 1e-13, max_i
     """
     _check_payoff(payoff)
     tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
-    M = integer(M, "M", lo=8)
+    M = _grid_size(M)
+    tol = real_scalar(tol, "tol", lo=0.0, lo_open=True)
+    max_iter = integer(max_iter, "max_iter", lo=1)
+    check_budget(f"M = {M} and max_iter = {max_iter}", updates=8.0 * M * M * max_iter)
     g, A = payoff.grid(M)
     if not np.all(np.isfinite(A)):
         raise ValueError("the payoff has non-finite values on the grid")
@@ -101,6 +142,10 @@ def entropic_equilibrium(payoff, tau, *, M: int = 256, tol: float = 1e-13, max_i
 
 def grid_moments(g, p, q) -> np.ndarray:
     """(c1, s1, c2, s2) = E cos/sin(2 pi k Z), k = 1, 2, for the grid laws p and q: shape (2, 4)."""
+    g = real_array(g, "g", min_ndim=1)
+    if g.ndim != 1 or g.size == 0:
+        raise ValueError(f"g must be a non-empty 1-D grid; got shape {g.shape}")
+    p, q = _prob(p, "p", g.size), _prob(q, "q", g.size)
     out = np.empty((2, 4))
     for r, w in enumerate((p, q)):
         for m in (1, 2):
@@ -115,6 +160,8 @@ def _xlogx(p):
 
 def regularised_value(A, p, q, tau) -> float:
     """E_tau(p, q) = p^T A q + tau sum p log p - tau sum q log q (entropy of the probability vectors)."""
+    A, p, q = _game(A, p, q)
+    tau = real_scalar(tau, "tau", lo=0.0)
     return float(p @ A @ q + tau * _xlogx(p).sum() - tau * _xlogx(q).sum())
 
 
@@ -132,8 +179,7 @@ def nikaido_isoda(A, p, q, tau=0.0) -> float:
 
     ``A`` may be a :class:`Payoff` evaluated on the midpoint grid of len(p) points.
     """
-    if isinstance(A, Payoff):
-        A = A.grid(len(p))[1]
+    A, p, q = _game(A, p, q)
     tau = real_scalar(tau, "tau", lo=0.0)
     psi, phi = A.T @ p, A @ q
     if tau == 0:
@@ -149,6 +195,9 @@ def lyapunov_terms(A, p, q, tau, value_star) -> np.ndarray:
     L1 = max_q' E(p, q') - E*, L2 = max_q' E(p, q') - E(p, q), L3 = E* - min_p' E(p', q),
     L4 = E(p, q) - min_p' E(p', q); ``value_star`` = E_tau at the MNE.
     """
+    A, p, q = _game(A, p, q)
+    tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
+    value_star = real_scalar(value_star, "value_star")
     psi, phi = A.T @ p, A @ q
     e = regularised_value(A, p, q, tau)
     up = tau * _xlogx(p).sum() + tau * _logsumexp(psi / tau)
@@ -161,6 +210,9 @@ def lyapunov_terms(A, p, q, tau, value_star) -> np.ndarray:
 
 def wrapped_gaussian(M: int, centre: float, sd: float) -> np.ndarray:
     """A wrapped Gaussian on the midpoint grid of [0, 1), as a probability vector."""
+    M = _grid_size(M, lo=1)
+    centre = real_scalar(centre, "centre")
+    sd = real_scalar(sd, "sd", lo=0.0, lo_open=True)
     g = (np.arange(M) + 0.5) / M
     d = (g - centre + 0.5) % 1.0 - 0.5
     w = sum(np.exp(-0.5 * ((d + s) / sd) ** 2) for s in (-2, -1, 0, 1, 2))
@@ -204,7 +256,12 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
     tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
     eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
     T = real_scalar(T, "T", lo=0.0)
-    M = integer(M, "M", lo=8)
+    M = _grid_size(M)
+    n_records = integer(n_records, "n_records", lo=2)
+    progress = flag(progress, "progress")
+    if equilibrium is not None and not (isinstance(equilibrium, Result) and "value" in equilibrium):
+        raise TypeError(f"equilibrium must be the Result of entropic_equilibrium (same tau and M); "
+                        f"got {type(equilibrium).__name__}")
     g, A = payoff.grid(M)
     dx = 1.0 / M
     bound = 0.5 * dx * dx / (tau * max(1.0, eta))
@@ -215,6 +272,8 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
         raise ValueError(f"dt = {dt:.3g} exceeds the explicit stability bound dx^2/(2 tau max(1, eta)) = {bound:.3g}")
     p = _prob_vector(p0, M, "p0")
     q = _prob_vector(q0, M, "q0")
+    check_budget(f"T = {T:g}, dt = {dt:.3g}, M = {M} and n_records = {n_records}", updates=T / dt * M * M,
+                  bytes_needed=8.0 * n_records * 20)
     eq = equilibrium if equilibrium is not None else entropic_equilibrium(payoff, tau, M=M)
     nsteps = int(math.ceil(T / dt - 1e-9))
     dt = T / nsteps if nsteps else dt
@@ -242,14 +301,7 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
 
 
 def _prob_vector(v, M, name):
-    if v is None:
-        return np.full(M, 1.0 / M)
-    v = real_array(v, name)
-    if v.shape != (M,):
-        raise ValueError(f"{name} must have shape ({M},); got {v.shape}")
-    if np.any(v < 0) or not np.isclose(v.sum(), 1.0):
-        raise ValueError(f"{name} must be a probability vector (non-negative, summing to 1)")
-    return v.copy()
+    return np.full(M, 1.0 / M) if v is None else _prob(v, name, M).copy()
 
 
 # ---------------------------------------------------------------------------------- particle GDA
@@ -257,6 +309,10 @@ def _prob_vector(v, M, name):
 
 def annealing_schedule(xi, T, h):
     """tau_t = xi / log(e + t) at t = k h, k = 0..T/h - 1."""
+    xi = real_scalar(xi, "xi", lo=0.0, lo_open=True)
+    T = real_scalar(T, "T", lo=0.0)
+    h = real_scalar(h, "h", lo=0.0, lo_open=True)
+    check_budget(f"T = {T:g} and h = {h:g}", bytes_needed=8.0 * T / h)
     n = int(round(T / h))
     return xi / np.log(np.e + h * np.arange(n))
 
@@ -269,6 +325,15 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
     n_x = integer(n_x, "n_x", lo=1)
     n_y = integer(n_y, "n_y", lo=1)
     runs = integer(runs, "runs", lo=1)
+    n_records = integer(n_records, "n_records", lo=2)
+    ni_grid = integer(ni_grid, "ni_grid", lo=0)
+    if not isinstance(drift, str):
+        raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
+    cost = (n_x + n_y) * (n_x + n_y if drift == "pairwise" else 4)
+    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, T = {T:g}, h = {h:g}, n_records = {n_records} and "
+                 f"ni_grid = {ni_grid}", bytes_needed=8.0 * (runs * (2 * (n_x + n_y) + 12 * n_records)
+                                                         + T / h + ni_grid),
+                 updates=runs * (T / h) * cost)
     if drift not in ("feature", "pairwise"):
         raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
     if drift == "feature" and payoff.coef is None:
@@ -290,6 +355,11 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
         warnings.warn(f"h max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
                       f"above ~2% (take h <= {STABILITY_WARN / lip:.3g})",
                       RuntimeWarning, stacklevel=3)
+    if isinstance(init, str):
+        if init != "uniform":
+            raise ValueError(f"init must be 'uniform' or a pair (X0, Y0) of particle arrays; got {init!r}")
+    elif not (isinstance(init, (tuple, list)) and len(init) == 2):
+        raise TypeError(f"init must be 'uniform' or a pair (X0, Y0) of particle arrays; got {type(init).__name__}")
     if is_seed_list(seed):  # one seed per run (e.g. the per-point seeds of a sweep chunk)
         per_run = [(child_seed(s_, 0), child_seed(s_, 1)) for s_ in run_seeds(seed, runs)]
         keys = np.stack([keys_from_seed(nss, 2) for _, nss in per_run])
@@ -302,10 +372,13 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
             rng = as_generator(init_ss)
             X0 = rng.uniform(size=(runs, n_x))
             Y0 = rng.uniform(size=(runs, n_y))
-    if init != "uniform":
+    if not isinstance(init, str):
         X0, Y0 = (real_array(a, "init") for a in init)
-        X0, Y0 = np.broadcast_to(X0 % 1.0, (runs, n_x)).copy(), np.broadcast_to(Y0 % 1.0, (runs, n_y)).copy()
-    n_records = integer(n_records, "n_records", lo=2)
+        try:
+            X0, Y0 = np.broadcast_to(X0 % 1.0, (runs, n_x)).copy(), np.broadcast_to(Y0 % 1.0, (runs, n_y)).copy()
+        except ValueError:
+            raise ValueError(f"init arrays must broadcast to (runs, n_x) = {(runs, n_x)} and (runs, n_y) = "
+                             f"{(runs, n_y)}; got shapes {X0.shape} and {Y0.shape}") from None
     rec = np.unique(np.round(np.linspace(0, steps, n_records)).astype(np.int64))
     grid = (np.arange(ni_grid) + 0.5) / ni_grid if ni_grid else np.zeros(0)
     config = dict(payoff=payoff.name, tau=None if anneal_xi is not None else float(taus[0]) if steps else tau,

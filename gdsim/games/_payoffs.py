@@ -167,7 +167,14 @@ def _trig_gy(x, y, p):
 
 def trig_payoff(coef, name: str = "trig") -> Payoff:
     """A payoff from Fourier coefficients C[k + L, l + L] (complex, shape (2L+1, 2L+1)); both paths."""
-    C = np.asarray(coef)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string; got {type(name).__name__}")
+    try:
+        C = np.asarray(coef)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"coef must be a numeric matrix: {exc}") from None
+    if C.dtype.kind not in "iufc":
+        raise TypeError(f"coef must be a real or complex matrix; got dtype {C.dtype}")
     if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] % 2 != 1:
         raise ValueError(f"coef must be a square (2L+1) x (2L+1) matrix; got shape {C.shape}")
     if not np.all(np.isfinite(C)):
@@ -180,7 +187,7 @@ def trig_payoff(coef, name: str = "trig") -> Payoff:
 
 def random_trig_payoff(order: int = 3, seed=None) -> Payoff:
     """Wang & Chizat's random Fourier payoff: C[k, l] i.i.d. complex standard normal, |k|, |l| <= order."""
-    order = integer(order, "order", lo=1)
+    order = integer(order, "order", lo=1, hi=1024)  # 2049^2 coefficients: far beyond any use
     rng = as_generator(seed)
     n = 2 * order + 1
     C = (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) / math.sqrt(2)

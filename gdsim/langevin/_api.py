@@ -7,10 +7,38 @@ import numpy as np
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
-from gdsim._core.validate import integer, real_scalar
+from gdsim._core.jit import threads
+from gdsim._core.progress import progress_bar
+from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
 from gdsim.langevin._reference import dyson_ou_width
+
+def _step_chunks(steps, progress, n=50):
+    """(s0, s1) pairs covering 0..steps: one pair, or about ``n`` when a progress bar needs updates. The
+    kernels take the first step's index, so the counter-based noise (and the result) is the same."""
+    if not progress or steps < n:
+        return [(0, steps)]
+    e = np.unique(np.linspace(0, steps, n + 1).astype(np.int64))
+    return list(zip(e[:-1].tolist(), e[1:].tolist()))
+
+
+def _grid(values, **names):
+    """Positive hyper-parameter arrays broadcast together into the grid points (each named in errors)."""
+    arrays = []
+    for (name, meaning), value in zip(names.items(), values):
+        a = real_array(value, name)
+        if a.size == 0:
+            raise ValueError(f"{name} ({meaning}) must not be empty")
+        if np.any(a <= 0):
+            raise ValueError(f"{name} ({meaning}) must be > 0; smallest value is {a.min()}")
+        arrays.append(a)
+    try:
+        return np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise ValueError(f"{' and '.join(names)} must broadcast together; got shapes "
+                         f"{[a.shape for a in arrays]}") from None
+
 
 def grid_dims(grid) -> tuple[str, ...]:
     """Names of the broadcast hyper-parameter grid's dims: ``point`` (one), ``point_0``, ... (several)."""
@@ -21,8 +49,8 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
        "arXiv:2407.16427")
 
 
-def dyson_ou(n: int, sigma: float, *, chains: int = 1000, kappa: float = 0.0, dt: float = 0.01,
-             steps: int = 2000, seed=None) -> Result:
+def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
+             steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sample the beta = 1 Coulomb gas as the stationary law of a GOE matrix Ornstein-Uhlenbeck process.
 
     dM = -(M - kappa I) dt + sqrt(2 dt) G, G GOE with off-diagonal variance sigma^2/2 and diagonal sigma^2;
@@ -32,7 +60,7 @@ def dyson_ou(n: int, sigma: float, *, chains: int = 1000, kappa: float = 0.0, dt
     Returns
     -------
     Result
-        ``eigenvalues`` (chains, n) ascending; ``spacings`` (chains, n - 1).
+        ``eigenvalues`` (runs, n) ascending; ``spacings`` (runs, n - 1).
 
     Notes
     -----
@@ -42,26 +70,32 @@ def dyson_ou(n: int, sigma: float, *, chains: int = 1000, kappa: float = 0.0, dt
     samples the Coulomb gas of width sigma only as dt -> 0. ``meta["stationary_sigma"]`` holds sigma_dt.
     """
     n = integer(n, "n", lo=2)
-    chains = integer(chains, "chains", lo=1)
+    runs = integer(runs, "runs", lo=1)
     steps = integer(steps, "steps", lo=1)
     sigma = real_scalar(sigma, "sigma", lo=0.0, lo_open=True)
     dt = real_scalar(dt, "dt", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     kappa = real_scalar(kappa, "kappa")
-    M = np.zeros((chains, n, n)) + kappa * np.eye(n)
-    with Timer() as timer:
-        k.matrix_ou(M, kappa, sigma, dt, steps, keys_from_seed(seed, chains))
+    check_budget(f"runs = {runs}, n = {n} and steps = {steps}", bytes_needed=8.0 * runs * n * n * 3,
+                 updates=float(runs) * n * n * steps)
+    M = np.zeros((runs, n, n)) + kappa * np.eye(n)
+    keys = keys_from_seed(seed, runs)
+    with Timer() as timer, threads(parallel), progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
+        for s0, s1 in _step_chunks(steps, progress):
+            k.matrix_ou(M, kappa, sigma, dt, s1 - s0, keys, s0)
+            bar.update(s1 - s0)
     ev = np.linalg.eigvalsh(M)
     return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
                   dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
                             matrices=("run", "row", "col")),
                   meta=
-                  dict(config=dict(n=n, sigma=sigma, chains=chains, kappa=kappa, dt=dt, steps=steps,
+                  dict(config=dict(n=n, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
                                    reference=_A0), wall_time_s=timer.seconds,
                        stationary_sigma=dyson_ou_width(sigma, dt)))
 
 
-def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int = 3000, chains: int = 3000,
-                        target: float = 2.0, init_std: float = 0.1, seed=None) -> Result:
+def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int = 3000, runs: int = 3000,
+                        target: float = 2.0, init_std: float = 0.1, seed=None, progress: bool = False,
+                        parallel=None) -> Result:
     """The 2x2 linear teacher-student SGD of Aarts, Lucini, Park (degenerate target W* = target I).
 
     Per step, |B| fresh inputs x ~ N(0, I_2) and per-sample GOE-shaped noise (off-diagonal std A,
@@ -70,7 +104,7 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     Returns
     -------
     Result
-        ``W`` (chains, 2, 2), ``singular_values`` (chains, 2) descending, ``spacing`` (chains,).
+        ``W`` (runs, 2, 2), ``singular_values`` (runs, 2) descending, ``spacing`` (runs,).
 
     Notes
     -----
@@ -78,23 +112,29 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     second moments in :func:`teacher_student_moments`, including the noise of the random batch
     covariance) gives E[spacing^2] ~ 4 sigma_d^2 and a mean spacing ~ sqrt(pi) sigma_d (tested);
     continuous time gives sigma_d^2 ~ lr A^2 / |B|. The second moment is finite only for
-    lr < 2 |B| / (|B| + 3) (:func:`max_stationary_lr`); above it the chains' spread grows without bound.
+    lr < 2 |B| / (|B| + 3) (:func:`max_stationary_lr`); above it the runs' spread grows without bound.
     """
     lr = real_scalar(lr, "lr", lo=0.0, lo_open=True, hi=2.0, hi_open=True)
     noise_std = real_scalar(noise_std, "noise_std", lo=0.0)
     batch = integer(batch, "batch", lo=1)
     steps = integer(steps, "steps", lo=1)
-    chains = integer(chains, "chains", lo=1)
+    runs = integer(runs, "runs", lo=1)
     init_std = real_scalar(init_std, "init_std", lo=0.0)
+    target = real_scalar(target, "target")
+    check_budget(f"runs = {runs}, batch = {batch} and steps = {steps}", bytes_needed=8.0 * runs * 12,
+                 updates=float(runs) * batch * steps * 6)
     init_ss, noise_ss = as_seed_sequence(seed).spawn(2)
-    W = init_std * np.random.default_rng(init_ss).standard_normal((chains, 2, 2))
-    with Timer() as timer:
-        k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, steps, keys_from_seed(noise_ss, chains))
+    W = init_std * np.random.default_rng(init_ss).standard_normal((runs, 2, 2))
+    keys = keys_from_seed(noise_ss, runs)
+    with Timer() as timer, threads(parallel), progress_bar(steps, enabled=progress, desc="2x2 SGD") as bar:
+        for s0, s1 in _step_chunks(steps, progress):
+            k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, s1 - s0, keys, s0)
+            bar.update(s1 - s0)
     sv = np.linalg.svd(W, compute_uv=False)
     return Result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
                   dims=dict(W=("run", "row", "col"), singular_values=("run", "singular_value"), spacing=("run",)),
                   meta=
-                  dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, chains=chains,
+                  dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, runs=runs,
                                    target=target, init_std=init_std, reference=_A0), wall_time_s=timer.seconds))
 
 
@@ -146,8 +186,22 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
     against the Coulomb push, with the level spacing of the *initial* Marchenko-Pastur bulk.
 
     K_t / (sqrt(r) (K - 1)) >= T V_t / (4 sigma_W^2); see the spec (A.3) for K_t and V_t.
+
+    Shapes: ``W`` and ``Wstar`` (K, L), ``M`` (L, 3), ``Z`` (K,), ``x_test`` (n, 3).
     """
-    K = W.shape[0]
+    W, Wstar = real_array(W, "W", min_ndim=2), real_array(Wstar, "Wstar", min_ndim=2)
+    M, Z, x_test = real_array(M, "M", min_ndim=2), real_array(Z, "Z", min_ndim=1), real_array(x_test, "x_test", min_ndim=2)
+    if W.ndim != 2 or W.shape[0] < 3 - 1:
+        raise ValueError(f"W must be a (K, L) matrix with K >= 2; got shape {W.shape}")
+    K, L = W.shape
+    for name, a, shape in (("Wstar", Wstar, (K, L)), ("M", M, (L, 3)), ("Z", Z, (K,))):
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} to match W {W.shape}; got {a.shape}")
+    if x_test.ndim != 2 or x_test.shape[1] != 3 or x_test.shape[0] == 0:
+        raise ValueError(f"x_test must have shape (n, 3) with n >= 1; got {x_test.shape}")
+    T = real_scalar(T, "T", lo=0.0, lo_open=True)
+    sigma_w = real_scalar(sigma_w, "sigma_w", lo=0.0, lo_open=True)
+    r = integer(r, "r", lo=1)
     s0, phi, yhat = _forward(W, M, Z, x_test)
     y = _forward(Wstar, M, Z, x_test)[2]
     coef = (1 - phi**2) * ((y - yhat)[:, None] * Z[None, :])  # (n, K)
@@ -161,8 +215,8 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
     return bool(Kt / (np.sqrt(r) * (K - 1)) >= T * Vt / (4 * sigma_w**2))
 
 
-def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                     n_data: int | None = None, seed=None, progress: bool = False,
+def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
+                     n_data: int | None = None, seed=None, progress: bool = False, parallel=None,
                      _backend: str = "cpu") -> Result:
     """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (T, sigma_W, seed).
 
@@ -175,34 +229,29 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
         Temperatures (> 0) and initial weight scales (> 0), broadcast together into the grid points.
     epochs : int
         Passes over the training set (n_data / batch steps each; the paper uses 1e5).
-    seeds : int
+    runs : int
         Independent instances (teacher, data, initialisation) per grid point.
     n_data : int, optional
         Training-set size (default 1000 |B|, the authors').
     seed : int, SeedSequence, Generator, or a sequence of them, optional
-        One seed: its children seed the runs (grid point x seed). A sequence: one seed per run (length =
-        grid points x ``seeds``, grid in C order, seeds fastest), e.g. a sweep chunk's per-point seeds, so
+        One seed: its children seed the runs (grid point x run). A sequence: one seed per run (length =
+        grid points x ``runs``, grid in C order, runs fastest), e.g. a sweep chunk's per-point seeds, so
         that a run's result does not depend on which other runs share the call.
+    progress, parallel : bool
+        Progress bar over runs; ``parallel=False`` runs the kernels on one thread (same numbers).
 
     Returns
     -------
     Result
-        Per run, shape (*grid, seeds): ``test_mse`` (128 test points, no 1/2), ``train_loss``, ``q`` (overlap
-        of initial and final features), ``x`` (*grid, seeds, K) squared singular values of W (descending),
+        Per run, shape (*grid, runs): ``test_mse`` (128 test points, no 1/2), ``train_loss``, ``q`` (overlap
+        of initial and final features), ``x`` (*grid, runs, K) squared singular values of W (descending),
         ``x_max``, ``ordered`` (the authors' drift-vs-Coulomb criterion), ``phase`` (0 ferro: test < 1e-3;
         2 spin glass: q > 0.5; 1 para otherwise).
     """
-    try:
-        T, sigma_w = np.broadcast_arrays(np.asarray(T, float), np.asarray(sigma_w, float))
-    except ValueError:
-        raise ValueError(f"T and sigma_w must broadcast together; got shapes {np.shape(T)} and {np.shape(sigma_w)}") \
-            from None
-    if np.any(~np.isfinite(T)) or np.any(T <= 0):
-        raise ValueError("T (the temperature lr / |B|) must be > 0")
-    if np.any(~np.isfinite(sigma_w)) or np.any(sigma_w <= 0):
-        raise ValueError("sigma_w must be > 0")
+    T, sigma_w = _grid(T="the temperature lr / |B|", sigma_w="the initial weight scale", values=(T, sigma_w))
+    progress = flag(progress, "progress")
     epochs = integer(epochs, "epochs", lo=0)
-    seeds = integer(seeds, "seeds", lo=1)
+    runs = integer(runs, "runs", lo=1)
     K = integer(K, "K", lo=2)
     r = integer(r, "r", lo=1)
     batch = integer(batch, "batch", lo=1)
@@ -211,16 +260,19 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
         raise ValueError(f"batch must be between 1 and n_data = {n_data}; got {batch}")
     L = r * K
     grid = T.shape
-    Tf, sf = np.repeat(T.ravel(), seeds), np.repeat(sigma_w.ravel(), seeds)
-    R = Tf.size
+    R = T.size * runs
+    check_budget(f"runs = {runs} per grid point ({T.size} points), K = {K}, r = {r}, n_data = {n_data} and "
+                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[_backend]) * n_data * (L + 1) * 2
+                 + 8.0 * R * (K + 8) + 200.0 * R,
+                 updates=float(R) * epochs * n_data * K * L * 3)
+    Tf, sf = np.repeat(T.ravel(), runs), np.repeat(sigma_w.ravel(), runs)
     children = run_seeds(seed, R)
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
     out["x"] = np.empty((R, K))
     out["ordered"] = np.empty(R, dtype=bool)
-    from gdsim._core.progress import progress_bar
-
-    with Timer() as timer, progress_bar(R, enabled=progress, desc="Park network SGD", unit="run") as bar:
+    with Timer() as timer, threads(parallel), progress_bar(R, enabled=progress, desc="Park network SGD",
+                                                           unit="run") as bar:
         for c0 in range(0, R, _RUN_CHUNK[_backend]):
             idx = range(c0, min(R, c0 + _RUN_CHUNK[_backend]))
             inst = [_park_instance(children[i], K, L, n_data, sf[i]) for i in idx]
@@ -244,10 +296,10 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 1
                 out["ordered"][i] = ordered_by_drift_vs_coulomb(W[j], M, Ws, Z, x_test, Tf[i], sf[i], r)
             bar.update(len(idx))
     phase = np.where(out["test_mse"] < 1e-3, 0, np.where(out["q"] > 0.5, 2, 1)).astype(np.int8)
-    arrays = {name: v.reshape(*grid, seeds, *v.shape[1:]) for name, v in out.items()}
-    arrays["phase"] = phase.reshape(*grid, seeds)
-    rd = (*grid_dims(grid), "seed")
-    return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(T=T.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, seeds=seeds, K=K,
+    arrays = {name: v.reshape(*grid, runs, *v.shape[1:]) for name, v in out.items()}
+    arrays["phase"] = phase.reshape(*grid, runs)
+    rd = (*grid_dims(grid), "run")
+    return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(T=T.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, runs=runs, K=K,
                                            r=r, batch=batch, n_data=n_data, reference=_PARK, backend=_backend),
                                wall_time_s=timer.seconds))
 
@@ -273,8 +325,8 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
     W[:] = dW.copy_to_host()
 
 
-def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                         n_data: int | None = None, seed=None, progress: bool = False) -> Result:
+def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
+                         n_data: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
 
     One run per group of min(32, next power of two >= K) threads, each holding rows of W in registers
@@ -286,8 +338,8 @@ def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, seeds: int = 1, K: int
     gdsim.CudaUnavailableError
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
-    return park_network_sgd(T, sigma_w, epochs=epochs, seeds=seeds, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
-                            progress=progress, _backend="cuda")
+    return park_network_sgd(T, sigma_w, epochs=epochs, runs=runs, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
+                            progress=progress, parallel=parallel, _backend="cuda")
 
 
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
@@ -298,15 +350,23 @@ _SCLOCCHI = ("Sclocchi, Geiger, Wyart, 'Dissecting the effects of SGD noise in d
 
 def perceptron_data(P: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.ndarray]:
     """x in R^d with density |x_1|^chi e^{-x_1^2/2} along the teacher e_1 (|x_1| = sqrt(2 G), G ~ Gamma((1+chi)/2)),
-    x_perp ~ N(0, I); labels y = sign(x_1)."""
+    x_perp ~ N(0, I); labels y = sign(x_1). ``rng`` is a numpy Generator (or a seed)."""
+    P, d = integer(P, "P", lo=1), integer(d, "d", lo=1)
+    chi = real_scalar(chi, "chi", lo=0.0)
+    check_budget(f"P = {P} and d = {d}", bytes_needed=8.0 * P * (d + 2))
+    if not isinstance(rng, np.random.Generator):
+        try:
+            rng = np.random.default_rng(as_seed_sequence(rng))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"rng must be a numpy Generator or a seed: {exc}") from None
     X = rng.standard_normal((P, d))
     x1 = np.sqrt(2 * rng.gamma((1 + chi) / 2, 1.0, size=P)) * rng.choice([-1.0, 1.0], size=P)
     X[:, 0] = x1
     return X, np.sign(x1)
 
 
-def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_epochs: int = 100_000,
-                   seed=None, _backend: str = "cpu") -> Result:
+def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
+                   seed=None, progress: bool = False, parallel=None, _backend: str = "cpu") -> Result:
     """Hinge-loss perceptron trained by SGD (batch 1, eta = T) from w0 = 0 until every training point has
     margin >= 1 (Sclocchi, Geiger, Wyart; the PNAS follow-up's gamma = 1/(1 + chi)).
 
@@ -320,26 +380,29 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
     Returns
     -------
     Result
-        Per run (*grid, seeds): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
+        Per run (*grid, runs): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
         (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points).
     """
-    try:
-        T, P = np.broadcast_arrays(np.asarray(T, float), np.asarray(P))
-    except ValueError:
-        raise ValueError(f"T and P must broadcast together; got shapes {np.shape(T)} and {np.shape(P)}") from None
-    if np.any(~np.isfinite(T)) or np.any(T <= 0):
-        raise ValueError("T must be > 0")
-    if np.any(P < 1) or not np.issubdtype(P.dtype, np.integer):
-        raise ValueError("P must be integers >= 1")
+    P_in = np.asarray(P) if not isinstance(P, (str, bytes)) and np.ndim(P) >= 0 else P
+    if isinstance(P, bool) or (isinstance(P_in, np.ndarray) and P_in.dtype.kind not in "iu"):
+        raise TypeError(f"P (training-set sizes) must be integers >= 1; got {P!r}")
+    T, Pf_ = _grid(values=(T, P_in), T="the temperature eta / B", P="the training-set size")
+    P = Pf_.astype(np.int64)
     d = integer(d, "d", lo=2)
-    seeds = integer(seeds, "seeds", lo=1)
+    runs = integer(runs, "runs", lo=1)
     chi = real_scalar(chi, "chi", lo=0.0)
+    max_epochs = integer(max_epochs, "max_epochs", lo=1)
+    progress = flag(progress, "progress")
     grid = T.shape
-    Tf, Pf = np.repeat(T.ravel(), seeds), np.repeat(P.ravel(), seeds)
-    R = Tf.size
+    R = T.size * runs
+    check_budget(f"runs = {runs} per grid point ({T.size} points), P up to {P.max()}, d = {d} and max_epochs = "
+                 f"{max_epochs}", bytes_needed=8.0 * R * P.max() * (d + 1) + 8.0 * N_TEST_SCLOCCHI * d,
+                 updates=float(R) * P.max() * d * max_epochs)
+    Tf, Pf = np.repeat(T.ravel(), runs), np.repeat(P.ravel(), runs)
     children = run_seeds(seed, R)
     w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
-    with Timer() as timer:
+    with Timer() as timer, threads(parallel), progress_bar(R, enabled=progress, desc="perceptron SGD",
+                                                           unit="run") as bar:
         for p_val in np.unique(Pf):  # runs of one P share array shapes
             idx = np.flatnonzero(Pf == p_val)
             data = [perceptron_data(int(p_val), d, chi, np.random.default_rng(children[i])) for i in idx]
@@ -367,20 +430,22 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_e
                 steps_all[i], tstar[i] = steps[j], Tf[i] * steps[j]
                 conv[i] = np.min(Ys[j] * (Xs[j] @ W[j]) / np.sqrt(d)) >= 1
                 terr[i] = np.mean(Yt * (Xt @ W[j]) <= 0)
-    shape = (*grid, seeds)
-    rd = (*grid_dims(grid), "seed")
+            bar.update(idx.size)
+    shape = (*grid, runs)
+    rd = (*grid_dims(grid), "run")
     return Result(dims={name: rd for name in ("w1", "w_perp", "t_star", "steps", "converged", "test_error")},
                   arrays=dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
                        steps=steps_all.reshape(shape), converged=conv.astype(bool).reshape(shape),
                        test_error=terr.reshape(shape)),
-                  meta=dict(config=dict(T=T.tolist(), P=P.tolist(), d=d, chi=chi, seeds=seeds, reference=_SCLOCCHI,
+                  meta=dict(config=dict(T=T.tolist(), P=P.tolist(), d=d, chi=chi, runs=runs, reference=_SCLOCCHI,
                                    backend=_backend), wall_time_s=timer.seconds))
 
 
-def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, seeds: int = 6, max_epochs: int = 100_000,
-                       seed=None) -> Result:
+def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
+                       seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
-    return perceptron_sgd(T, P, d=d, chi=chi, seeds=seeds, max_epochs=max_epochs, seed=seed, _backend="cuda")
+    return perceptron_sgd(T, P, d=d, chi=chi, runs=runs, max_epochs=max_epochs, seed=seed, progress=progress,
+                          parallel=parallel, _backend="cuda")
 
 
 def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -394,55 +459,55 @@ def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
 MLP_BLOWUP = 1e6
 
 
-def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8, seeds: int = 3,
-            max_epochs: int = 2000, seed=None) -> Result:
+def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int = 8, runs: int = 3,
+            max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, T, seed).
 
-    f = (1/h) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
-    learning rate eta = T alpha h B (the code's temperature convention T = eta / (alpha h B)); stop when
+    f = (1/width) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
+    learning rate eta = T alpha width B (the code's temperature convention T = eta / (alpha width B)); stop when
     alpha min y F >= 1 on the training set (checked every epoch).
 
     Returns
     -------
     Result
-        Per run (*grid, seeds): ``test_error`` (2000 fresh points), ``rel_weight_change``
+        Per run (*grid, runs): ``test_error`` (2000 fresh points), ``rel_weight_change``
         ||w - w0|| / ||w0|| (all parameters), ``t_star`` = eta x steps, ``converged``, ``diverged`` (too
         large a step: non-finite weights or a relative change above ``MLP_BLOWUP`` = 1e6; recorded, NaN
         outputs).
     """
-    try:
-        alpha, T = np.broadcast_arrays(np.asarray(alpha, float), np.asarray(T, float))
-    except ValueError:
-        raise ValueError(f"alpha and T must broadcast together; got {np.shape(alpha)} and {np.shape(T)}") from None
-    if np.any(~np.isfinite(alpha)) or np.any(alpha <= 0):
-        raise ValueError("alpha must be > 0")
-    if np.any(~np.isfinite(T)) or np.any(T <= 0):
-        raise ValueError("T must be > 0")
-    P, d, h = integer(P, "P", lo=1), integer(d, "d", lo=1), integer(h, "h", lo=1)
+    alpha, T = _grid(values=(alpha, T), alpha="the output scale of the alpha trick",
+                     T="the temperature eta / (alpha width B)")
+    P, d, width = integer(P, "P", lo=1), integer(d, "d", lo=1), integer(width, "width", lo=1)
     batch = integer(batch, "batch", lo=1)
     if batch > P:
         raise ValueError(f"batch must be between 1 and P = {P}; got {batch}")
-    seeds = integer(seeds, "seeds", lo=1)
+    runs = integer(runs, "runs", lo=1)
+    max_epochs = integer(max_epochs, "max_epochs", lo=1)
+    progress = flag(progress, "progress")
     grid = alpha.shape
-    af, Tf = np.repeat(alpha.ravel(), seeds), np.repeat(T.ravel(), seeds)
-    R = af.size
+    R = alpha.size * runs
+    check_budget(f"runs = {runs} per grid point ({alpha.size} points), P = {P}, d = {d}, width = {width} and "
+                 f"max_epochs = {max_epochs}", bytes_needed=8.0 * R * (P * (d + 1) + 4 * width * (d + 1)),
+                 updates=float(R) * P * d * width * max_epochs)
+    af, Tf = np.repeat(alpha.ravel(), runs), np.repeat(T.ravel(), runs)
     children = run_seeds(seed, R)
     rngs = [np.random.default_rng(c) for c in children]
     data = [stripe_data(P, d, g) for g in rngs]
     Xs, Ys = np.stack([x for x, _ in data]), np.stack([y for _, y in data])
-    W0 = np.stack([g.standard_normal((h, d)) for g in rngs])
-    b0 = np.stack([g.standard_normal(h) for g in rngs])
+    W0 = np.stack([g.standard_normal((width, d)) for g in rngs])
+    b0 = np.stack([g.standard_normal(width) for g in rngs])
     W, b = W0.copy(), b0.copy()
     steps = np.zeros(R, dtype=np.int64)
     keys = keys_from_seed(children, R)
-    etas = Tf * af * h * batch
-    with Timer() as timer:
+    etas = Tf * af * width * batch
+    with Timer() as timer, threads(parallel), progress_bar(1, enabled=progress, desc="alpha-trick SGD") as bar:
         kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
+        bar.update(1)
     # each run's own test set (its seed's child 1), so a run never depends on its batch
     tests = [stripe_data(N_TEST_SCLOCCHI, d, np.random.default_rng(child_seed(c, 1))) for c in children]
 
     def f(Wm, bm, X):
-        return (np.sqrt(2) * np.maximum(X @ Wm.T / np.sqrt(d), 0)) @ bm / h
+        return (np.sqrt(2) * np.maximum(X @ Wm.T / np.sqrt(d), 0)) @ bm / width
 
     diverged = ~(np.isfinite(W).all(axis=(1, 2)) & np.isfinite(b).all(axis=1))
     with np.errstate(over="ignore", invalid="ignore"):  # diverged runs (large eta) are recorded, not raised
@@ -455,12 +520,12 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, h: int = 64, batch: int = 8,
     diverged |= ~(change <= MLP_BLOWUP)  # weights grown a million-fold, or so large that their norm overflows
     change[diverged] = np.nan
     terr[diverged] = np.nan
-    shape = (*grid, seeds)
-    rd = (*grid_dims(grid), "seed")
+    shape = (*grid, runs)
+    rd = (*grid_dims(grid), "run")
     return Result(dims={name: rd for name in ("test_error", "rel_weight_change", "t_star", "steps", "converged",
                                                "diverged")},
                   arrays=dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
                        t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
                        converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
-                  meta=dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, h=h, batch=batch, seeds=seeds,
+                  meta=dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, width=width, batch=batch, runs=runs,
                                    max_epochs=max_epochs, reference=_SCLOCCHI), wall_time_s=timer.seconds))

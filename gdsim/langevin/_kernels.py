@@ -17,7 +17,7 @@ _normal_pair = build_normal_pair(jit)
 
 
 @jit(parallel=True)
-def matrix_ou(Mats, kappa, sigma, dt, steps, keys):
+def matrix_ou(Mats, kappa, sigma, dt, steps, keys, k0):
     """dM = -(M - kappa I) dt + sqrt(2 dt) G per chain, G GOE (off-diagonal variance sigma^2/2, diagonal sigma^2).
 
     The matrix SDE is integrated (not the eigenvalue SDE, whose Euler step blows up at near-collisions).
@@ -32,7 +32,7 @@ def matrix_ou(Mats, kappa, sigma, dt, steps, keys):
     for r in prange(R):
         M = Mats[r]
         z = np.empty(nn)
-        for k in range(steps):
+        for k in range(k0, k0 + steps):  # k0: the first step's index (chunked calls draw the same noise)
             for j in range(0, nn, 2):
                 z[j], z[j + 1] = _normal_pair(keys[r], k, nn, j)
             idx = 0
@@ -47,7 +47,7 @@ def matrix_ou(Mats, kappa, sigma, dt, steps, keys):
 
 
 @jit(parallel=True)
-def teacher_student_2x2(W, wstar, lr, noise_std, batch, steps, keys):
+def teacher_student_2x2(W, wstar, lr, noise_std, batch, steps, keys, k0):
     """Aarts-Lucini-Park 2x2 linear teacher-student SGD, batched over chains (rows of W, shape (R, 2, 2)).
 
     Per step: |B| fresh inputs x ~ N(0, I_2) and per-sample symmetric noise a_n (off-diagonal std A,
@@ -57,7 +57,7 @@ def teacher_student_2x2(W, wstar, lr, noise_std, batch, steps, keys):
     for r in prange(R):
         w = W[r]
         z = np.empty(6)
-        for k in range(steps):
+        for k in range(k0, k0 + steps):
             c00 = 0.0
             c01 = 0.0
             c11 = 0.0

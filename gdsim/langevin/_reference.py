@@ -7,6 +7,8 @@ import math
 import numpy as np
 from scipy.special import erf
 
+from gdsim._core.validate import integer, real_array, real_scalar
+
 
 def goe2_density(x, x0: float = 0.0, sigma: float = 1.0):
     """One-point density of the eigenvalues of a 2x2 GOE matrix x0 I + sigma G (GOE: off-diagonal variance
@@ -16,27 +18,29 @@ def goe2_density(x, x0: float = 0.0, sigma: float = 1.0):
 
     (The fit function of Aarts, Lucini, Park, arXiv:2407.16427; normalised.)
     """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0; got {sigma}")
-    u = (np.asarray(x, float) - x0) / sigma
+    sigma = real_scalar(sigma, "sigma", lo=0.0, lo_open=True)
+    x0 = real_scalar(x0, "x0")
+    u = (real_array(x, "x") - x0) / sigma
     return np.exp(-u**2 / 2) / (4 * math.sqrt(math.pi) * sigma) * (
         2 * np.exp(-u**2 / 2) + math.sqrt(2 * math.pi) * u * erf(u / math.sqrt(2)))
 
 
 def wigner_surmise_pdf(s):
     """P(s) = (pi s / 2) exp(-pi s^2 / 4): GOE (beta = 1) spacing law, s in units of the mean spacing."""
-    s = np.asarray(s, float)
+    s = real_array(s, "s")
     return np.where(s >= 0, 0.5 * np.pi * s * np.exp(-np.pi * s**2 / 4), 0.0)
 
 
 def wigner_surmise_cdf(s):
-    s = np.asarray(s, float)
+    """1 - exp(-pi s^2 / 4): the cumulative Wigner surmise (GOE spacings in units of the mean spacing)."""
+    s = real_array(s, "s")
     return np.where(s >= 0, 1 - np.exp(-np.pi * s**2 / 4), 0.0)
 
 
 def semicircle_density(x, radius: float = 2.0):
     """Wigner semicircle on [-R, R]: 2 sqrt(R^2 - x^2) / (pi R^2)."""
-    x = np.asarray(x, float)
+    x = real_array(x, "x")
+    radius = real_scalar(radius, "radius", lo=0.0, lo_open=True)
     return np.where(np.abs(x) < radius, 2 * np.sqrt(np.maximum(radius**2 - x**2, 0)) / (np.pi * radius**2), 0.0)
 
 
@@ -45,9 +49,8 @@ def p_tanh(phi, sigma2: float):
 
     Unimodal for sigma2 < 1/2 and bimodal above (Park, Lucini, Aarts, Fig. 1).
     """
-    if sigma2 <= 0:
-        raise ValueError(f"sigma2 must be > 0; got {sigma2}")
-    phi = np.asarray(phi, float)
+    sigma2 = real_scalar(sigma2, "sigma2", lo=0.0, lo_open=True)
+    phi = real_array(phi, "phi")
     inside = np.abs(phi) < 1
     a = np.arctanh(np.where(inside, phi, 0.0))
     return np.where(inside, np.exp(-a**2 / (2 * sigma2)) / ((1 - phi**2) * math.sqrt(2 * math.pi * sigma2)), 0.0)
@@ -62,11 +65,7 @@ def max_stationary_lr(batch: int) -> float:
 
 
 def _batch(batch):
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
-        raise TypeError(f"batch must be an integer >= 1; got {type(batch).__name__}")
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1; got {batch}")
-    return int(batch)
+    return integer(batch, "batch", lo=1)
 
 
 def _second_moment_map(lr: float, batch: int) -> np.ndarray:
@@ -97,14 +96,12 @@ def teacher_student_moments(lr: float, noise_std: float, batch: int) -> np.ndarr
     moments, M = T M + lr^2 N, which keeps the noise of the random batch covariance C (the continuous-
     time or additive-noise approximation drops it). Solvable for lr < :func:`max_stationary_lr`.
     """
-    lr = float(lr)
-    noise_std = float(noise_std)
+    lr = real_scalar(lr, "lr")
+    noise_std = real_scalar(noise_std, "noise_std", lo=0.0)
     batch = _batch(batch)
-    if not (math.isfinite(lr) and 0 < lr < max_stationary_lr(batch)):
+    if not 0 < lr < max_stationary_lr(batch):
         raise ValueError(f"lr must be in (0, 2|B|/(|B|+3)) = (0, {max_stationary_lr(batch):.6g}) for a stationary "
                          f"second moment at batch {batch}; got {lr}")
-    if not (math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}")
     N = np.zeros((4, 4))
     N[0, 0] = N[3, 3] = 2 * noise_std**2 / batch
     N[1, 1] = N[2, 2] = N[1, 2] = N[2, 1] = noise_std**2 / batch
@@ -139,9 +136,6 @@ def dyson_ou_width(sigma: float, dt: float) -> float:
     diagonal variance v solves v = (1 - dt)^2 v + 2 dt sigma^2. The scheme samples kappa I + sigma_dt GOE
     exactly, with sigma_dt -> sigma as dt -> 0 (0.25% wide at dt = 0.01).
     """
-    sigma, dt = float(sigma), float(dt)
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be finite and > 0; got {sigma}")
-    if not (math.isfinite(dt) and 0 < dt < 1):
-        raise ValueError(f"dt must be in (0, 1); got {dt}")
+    sigma = real_scalar(sigma, "sigma", lo=0.0, lo_open=True)
+    dt = real_scalar(dt, "dt", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     return sigma * math.sqrt(2.0 / (2.0 - dt))

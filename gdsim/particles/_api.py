@@ -10,7 +10,7 @@ import numpy as np
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, batch_dims, Timer
-from gdsim._core.validate import integer, real_array, real_scalar
+from gdsim._core.validate import check_budget, integer, real_array, real_scalar
 from gdsim.particles import _kernels as k
 
 OBJECTIVES = ("energy", "energy_uniform", "nn_circle", "w2_sparse", "interaction")
@@ -53,6 +53,12 @@ def make_objective(objective: str, *, target=None, interval=(-1.0, 1.0), lam: fl
     """
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}")
+    # every argument is checked, also those this objective does not use (a NaN there is still a mistake)
+    lam = real_scalar(lam, "lam", lo=0.0, lo_open=True)
+    c = None if center is None else real_array(center, "center", min_ndim=1)
+    if c is not None and c.ndim != 1:
+        raise ValueError(f"center must be a 1-D point; got shape {c.shape}")
+    a, b = _interval(interval)
     if objective in ("energy", "w2_sparse") or (objective == "nn_circle" and target is not None):
         if target is None:
             raise ValueError(f"objective {objective!r} needs a target (1-D array of atoms)")
@@ -66,16 +72,15 @@ def make_objective(objective: str, *, target=None, interval=(-1.0, 1.0), lam: fl
             return Objective(objective, k.KIND_ENERGY, v, scale=1.0 / (2.0 * math.pi))
         return Objective(objective, k.KIND_W2 if objective == "w2_sparse" else k.KIND_ENERGY, v)
     if objective == "energy_uniform":
-        a, b = _interval(interval)
         return Objective(objective, k.KIND_UNIFORM, np.array([a, b]))
     if objective == "nn_circle":
         return Objective(objective, k.KIND_UNIFORM, np.array([0.0, math.pi]), scale=1.0 / (2.0 * math.pi))
-    lam = real_scalar(lam, "lam", lo=0.0, lo_open=True)
-    c = None if center is None else real_array(center, "center")
     return Objective(objective, -1, np.zeros(0), lam=lam, center=c)
 
 
 def _interval(interval):
+    if isinstance(interval, (str, bytes)) or not hasattr(interval, "__len__") or len(interval) != 2:
+        raise TypeError(f"interval must be a pair (a, b) of real numbers; got {interval!r}")
     try:
         a, b = (real_scalar(x, "interval") for x in interval)
     except TypeError:
@@ -207,6 +212,7 @@ def sparse_optimum(n: int, target: str = "uniform", *, interval=(-1.0, 1.0)) -> 
     (particles, value)
     """
     n = integer(n, "n", lo=1)
+    check_budget(f"n = {n}", bytes_needed=24.0 * n)
     if target == "uniform":
         a, b = _interval(interval)
         return a + (b - a) * (2 * np.arange(1, n + 1) - 1) / (2 * n), (b - a) / (6.0 * n * n)
@@ -226,6 +232,9 @@ def step_sizes(step, steps: int, *, step_lambda: float | None = None) -> np.ndar
     (Thm 2(a); needs ``step_lambda``); a positive float: that constant; an array: used as is.
     """
     steps = integer(steps, "steps", lo=0)
+    if step_lambda is not None:
+        step_lambda = real_scalar(step_lambda, "step_lambda", lo=0.0, lo_open=True)
+    check_budget(f"steps = {steps}", bytes_needed=16.0 * steps)
     kk = np.arange(1, steps + 1, dtype=np.float64)
     if isinstance(step, str):
         if step == "inv_sqrt":
@@ -254,7 +263,9 @@ def record_steps(steps: int, n_records: int) -> np.ndarray:
 
     With ``n_records > steps`` every iterate is recorded.
     """
+    steps = integer(steps, "steps", lo=0)
     n_records = integer(n_records, "n_records", lo=2)
+    check_budget(f"steps = {steps} and n_records = {n_records}", bytes_needed=16.0 * min(n_records, steps + 1))
     if n_records > steps:
         return np.arange(steps + 1, dtype=np.int64)
     ks = np.unique(np.round(np.geomspace(1, steps, n_records - 1)).astype(np.int64))
@@ -277,12 +288,15 @@ def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lam
         batch = w0.shape[:-1]
         n = w0.shape[-1]
     noise = real_scalar(noise, "noise", lo=0.0)
-    if noise_scaling not in NOISE_SCALINGS:
+    if not isinstance(noise_scaling, str) or noise_scaling not in NOISE_SCALINGS:
         raise ValueError(f"noise_scaling must be one of {NOISE_SCALINGS}; got {noise_scaling!r}")
     amp = noise / math.sqrt(n) if noise_scaling == "sqrt_n" else noise
+    R = int(np.prod(batch)) if batch else 1
+    per_step = n * n * w0.shape[-1] if obj.name == "interaction" else n * 8 + obj.v.size
+    check_budget(f"w0 of shape {w0.shape} and steps = {steps}", bytes_needed=8.0 * (4 * w0.size + 2 * steps),
+                 updates=float(R) * steps * per_step)
     gamma = step_sizes(step, steps, step_lambda=step_lambda)
     rec = record_steps(steps, n_records)
-    R = int(np.prod(batch)) if batch else 1
     keys = keys_from_seed(seed, R)
     config = dict(objective=obj.name, n=n, batch=list(batch), steps=steps, noise=noise, noise_scaling=noise_scaling,
                   step=step if isinstance(step, str) else "custom", step_lambda=step_lambda,

@@ -44,15 +44,17 @@ def _soa(w, parallel=None):
 
 
 def _use_parallel(parallel, B):
+    parallel = v.flag(parallel, "parallel", allow_none=True)
     if parallel is None:
         return B >= PARALLEL_MIN_BATCH
-    if not isinstance(parallel, (bool, np.bool_)):
-        raise TypeError(f"parallel must be True, False or None; got {type(parallel).__name__}")
-    return bool(parallel)
+    return parallel
 
 
 def record_times(steps: int, record_every: int) -> np.ndarray:
     """Recorded step indices: 0, record_every, 2 record_every, ..., always ending with ``steps``."""
+    steps = v.integer(steps, "steps", lo=0)
+    record_every = v.integer(record_every, "record_every", lo=1)
+    v.check_budget(f"steps = {steps} and record_every = {record_every}", bytes_needed=8.0 * (steps / record_every + 2))
     t = np.arange(0, steps + 1, record_every, dtype=np.int64)
     if t[-1] != steps:
         t = np.append(t, np.int64(steps))
@@ -68,7 +70,16 @@ def validate_gd_args(w0, eta, steps, a, b, record_every, blowup):
     a, b = _loss_constants(a, b)
     record_every = v.integer(record_every, "record_every", lo=1)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
+    check_gd_budget(w0.shape, steps, record_every)
     return w0, eta, steps, a, b, record_every, blowup
+
+
+def check_gd_budget(shape, steps, record_every):
+    """Refuse absurd record arrays or step counts before allocating (records x batch x (D + 3) floats)."""
+    B, D = float(np.prod(shape[:-1])), shape[-1]
+    records = min(steps, steps // record_every + 1) + 2
+    v.check_budget(f"w0 of shape {tuple(shape)}, steps = {steps} and record_every = {record_every}",
+                   bytes_needed=8.0 * records * B * (D + 3), updates=B * D * steps)
 
 
 # ----------------------------------------------------------------------------------------------- GD
@@ -128,6 +139,7 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
     """
     w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
     observe = validate_observe(observe)
+    progress = v.flag(progress, "progress")
     batch, D = w0.shape[:-1], w0.shape[-1]
     W = _soa(w0)
     eta_flat = eta.reshape(-1).copy()
@@ -330,15 +342,26 @@ def min_gfs_sharpness(D, *, a=1.0, b=1.0):
     return a * D * abs(b) ** (2.0 - 2.0 / D)
 
 
+def _scalar_result_a(result):
+    """The loss constant a of a scalar-network GD result (TypeError for anything else)."""
+    config = result.meta.get("config", {}) if isinstance(result, Result) else {}
+    if config.get("model") != "scalar_network" or "loss" not in result:
+        raise TypeError(f"result must be the Result of gdsim.scalar.gd or gpu_gd; got "
+                        f"{type(result).__name__}{' of model ' + repr(config.get('model')) if config else ''}")
+    return config["a"]
+
+
 def converged(result, *, tol=1e-12):
     """Boolean (*batch) mask of trajectories whose final |prod w - b| < ``tol`` (float floor ~1e-15 D)."""
-    a = result.meta["config"]["a"]
+    a = _scalar_result_a(result)
+    tol = v.real_scalar(tol, "tol", lo=0.0, lo_open=True)
     return np.sqrt(2.0 * result.loss[-1] / a) < tol
 
 
 def first_converged_step(result, *, tol=1e-13):
     """First recorded step with |prod w - b| < ``tol`` (-1 where never); use ``record_every=1``."""
-    a = result.meta["config"]["a"]
+    a = _scalar_result_a(result)
+    tol = v.real_scalar(tol, "tol", lo=0.0, lo_open=True)
     ok = np.sqrt(2.0 * result.loss / a) < tol
     idx = np.where(ok.any(axis=0), ok.argmax(axis=0), -1)
     return np.where(idx >= 0, result.t[np.maximum(idx, 0)], -1)
@@ -366,6 +389,7 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
 
     w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
     observe = validate_observe(observe)
+    progress = v.flag(progress, "progress")
     batch, D = w0.shape[:-1], w0.shape[-1]
     if D > _cuda.MAX_D:
         raise ValueError(f"w0 depth D = {D} exceeds the GPU kernel's limit of {_cuda.MAX_D}; use gd()")

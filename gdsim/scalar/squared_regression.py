@@ -15,7 +15,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim.scalar import _sqreg_kernels as k
-from gdsim.scalar._api import _soa, _use_parallel, eta_meta, run_recorded, validate_observe
+from gdsim.scalar._api import _soa, _use_parallel, check_gd_budget, eta_meta, run_recorded, validate_observe
 
 __all__ = ["gd", "sharpness", "gfs", "gfs_sharpness", "reference_instance"]
 
@@ -85,6 +85,8 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
     record_every = v.integer(record_every, "record_every", lo=1)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     observe = validate_observe(observe)
+    progress = v.flag(progress, "progress")
+    check_gd_budget(w0.shape, steps, record_every)
     W = _soa(w0)
     eta_flat = eta.reshape(-1).copy()
     use_par = _use_parallel(parallel, W.shape[1])

@@ -9,7 +9,7 @@ import numpy as np
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_generator, as_seed_sequence
-from gdsim._core.validate import integer, real_array, real_scalar
+from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
 from gdsim.sensing import _kernels as k
 
 GENERATORS = ("spectrum", "gaussian_text", "uniform_fig")
@@ -114,8 +114,14 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
         raise ValueError(f"generator must be one of {GENERATORS}; got {generator!r}")
     if m is not None:
         m = integer(m, "m", lo=1)
-    if np.dtype(dtype) not in (np.float64, np.float32):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float64 or float32; got {dtype!r}") from None
+    if dt not in (np.float64, np.float32):
         raise ValueError(f"dtype must be float64 or float32; got {dtype!r}")
+    if m is not None:
+        check_budget(f"m = {m} at d = {d}", bytes_needed=float(m) * d * (d + 1) / 2 * dt.itemsize)
     ss = as_seed_sequence(seed)
     truth_ss, a_ss = ss.spawn(2)
     rng = np.random.default_rng(truth_ss)
@@ -175,8 +181,11 @@ def initial_factors(problem, r_hat, alpha, *, init="gaussian", shared_init=True,
         raise ValueError(f"alpha must be a scalar or a 1-D array; got shape {alpha.shape}")
     if np.any(alpha <= 0):
         raise ValueError(f"alpha must be > 0 (the initialisation scale); got {alpha.tolist()}")
-    if init not in INITS:
+    if not isinstance(init, str) or init not in INITS:
         raise ValueError(f"init must be one of {INITS}; got {init!r}")
+    shared_init = flag(shared_init, "shared_init")
+    check_budget(f"r_hat = {r_hat} with {alpha.size} alpha(s) at d = {problem.d}",
+                 bytes_needed=8.0 * alpha.size * problem.d * r_hat * 4)
     rng = as_generator(seed)
     B, d = alpha.size, problem.d
     Ub = rng.standard_normal((1 if shared_init else B, d, r_hat))
@@ -193,10 +202,19 @@ def learning_times(eigs, t, targets) -> np.ndarray:
     ``eigs`` (n_rec, *batch, K) eigenvalues of U U^T in descending order at times ``t`` (n_rec,);
     ``targets`` (>= K,) eigenvalues of Z*.
     """
-    eigs = np.asarray(eigs, float)
-    t = np.asarray(t)
+    eigs = real_array(eigs, "eigs", min_ndim=2, allow_nonfinite=True)
+    if eigs.shape[0] == 0 or eigs.shape[-1] == 0:
+        raise ValueError(f"eigs must have shape (n_rec, *batch, K) with n_rec, K >= 1; got {eigs.shape}")
+    if np.isnan(eigs).any():
+        raise ValueError("eigs must not hold NaN (a diverged run has no learning times)")
+    t = real_array(t, "t", min_ndim=1)
+    if t.shape != (eigs.shape[0],):
+        raise ValueError(f"t must have one time per record, shape ({eigs.shape[0]},); got {t.shape}")
     K = eigs.shape[-1]
-    thr = 0.5 * np.asarray(targets, float)[:K]
+    targets = real_array(targets, "targets", min_ndim=1)
+    if targets.ndim != 1 or targets.size < K:
+        raise ValueError(f"targets must be a 1-D array of at least K = {K} eigenvalues; got shape {targets.shape}")
+    thr = 0.5 * targets[:K]
     hit = eigs >= thr
     first = np.argmax(hit, axis=0)
     return np.where(hit.any(axis=0), t[first], -1)
@@ -218,11 +236,24 @@ def _grad_matrix(problem, U, Zp, R, Gp, G):
     return G, (R**2).sum(axis=1) / (4 * problem.m)
 
 
+def _run_args(problem, shape, steps, record_every, track_tau, progress):
+    """The run arguments, validated (and the run's size checked) before any allocation or device check."""
+    steps = integer(steps, "steps", lo=0)
+    record_every = integer(record_every, "record_every", lo=1)
+    track_tau = flag(track_tau, "track_tau")
+    progress = flag(progress, "progress")
+    B, d, r_hat = shape
+    records = min(steps, steps // record_every) + 2
+    check_budget(f"steps = {steps} and record_every = {record_every} for {B} run(s) at d = {d}",
+                 bytes_needed=8.0 * records * (1 + B * (problem.rank + d + 2)),
+                 updates=float(steps) * B * d * d * max(problem.m or 0, r_hat))
+    return steps, record_every, track_tau, progress
+
+
 def _run(problem, U, steps, record_every, update, progress, desc, config, track_tau=True, backend="cpu",
          operator=None):
     """Shared driver: per step, M = A*A(Z* - U U^T) and ``update(U, M)``; records and learning times."""
-    steps = integer(steps, "steps", lo=0)
-    record_every = integer(record_every, "record_every", lo=1)
+    steps, record_every, track_tau, progress = _run_args(problem, U.shape, steps, record_every, track_tau, progress)
     B, d, r_hat = U.shape
     rs = problem.rank
     refs = np.stack([problem.best_rank(s) for s in range(1, rs + 1)])
@@ -365,7 +396,7 @@ def scaled_gd(problem, r_hat, alpha, steps, *, eta, lam, init="gaussian_scaled",
 
 
 def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="orthonormal", record_every=1,
-                  seed=None) -> Result:
+                  seed=None, progress=False) -> Result:
     """GD on F G^T with loss (1/2)||F G^T - M||_F^2 (full observation), batched over alpha.
 
     F <- F - eta R G, G <- G - eta R^T F with R = F G^T - M (simultaneous updates).
@@ -405,10 +436,18 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
         raise ValueError(f"alpha must be > 0; got {alpha.tolist()}")
     steps = integer(steps, "steps", lo=0)
     record_every = integer(record_every, "record_every", lo=1)
+    progress = flag(progress, "progress")
+    check_budget(f"k_rank = {k_rank}, steps = {steps} and record_every = {record_every} for {alpha.size} alpha(s)",
+                 bytes_needed=8.0 * (alpha.size * (n1 + n2) * k_rank * 3 + (min(steps, steps // record_every) + 2)
+                                     * (alpha.size + 1)),
+                 updates=float(steps) * alpha.size * n1 * n2 * k_rank)
+    if not isinstance(init, str) or init not in ("orthonormal", "gaussian"):
+        raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}")
     rng = as_generator(seed)
     if init == "orthonormal":
         if 2 * k_rank > max(n1, n2) or k_rank > min(n1, n2):
-            raise ValueError("init='orthonormal' needs 2 k columns that fit: 2 k <= max(n1, n2), k <= min(n1, n2)")
+            raise ValueError(f"k_rank = {k_rank} does not fit init='orthonormal': it needs 2 k_rank <= max(n1, n2) and "
+                             f"k_rank <= min(n1, n2), with (n1, n2) = {(n1, n2)}")
         n = max(n1, n2)
         Qm, _ = np.linalg.qr(rng.standard_normal((n, 2 * k_rank)))
         F0, G0 = Qm[:n1, :k_rank], Qm[:n2, k_rank:]
@@ -425,8 +464,11 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
     err = np.full((t_rec.size, alpha.size), np.nan)
     diverged = np.zeros(alpha.size, dtype=bool)
     ri = 0
-    with Timer() as timer, np.errstate(over="ignore", invalid="ignore"):
+    with Timer() as timer, np.errstate(over="ignore", invalid="ignore"), \
+            progress_bar(steps, enabled=progress, desc="asymmetric GD", unit="step") as bar:
         for t in range(steps + 1):
+            if t and t % 100 == 0:
+                bar.update(100)
             R = F @ np.swapaxes(G, 1, 2) - M
             if t_rec[ri] == t:
                 err[ri] = (R**2).sum(axis=(1, 2))
@@ -467,6 +509,7 @@ def gpu_gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=Tru
     _check_problem(problem)
     mu = real_scalar(mu, "mu", lo=0.0, lo_open=True)
     U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+    _run_args(problem, U.shape, steps, record_every, track_tau, progress)  # every argument before the device
     cuda = cuda_module()
     config = _common_config(problem, U.shape[2], alpha, steps, dict(method="gd", mu=mu, init=init))
 

@@ -1,0 +1,432 @@
+"""Every public function, helpers included, fed bad input: only ValueError/TypeError naming the argument.
+
+The harness enumerates the packages' ``__all__`` (a test fails when a public function has no entry in
+``VALID`` below, so new functions join the harness). For every parameter it substitutes bad values of
+the parameter's kind (curated, then random ones drawn by hypothesis) into a small valid call, and
+classifies the outcome:
+
+* a ValueError or TypeError whose message names the parameter: good;
+* any other exception (AttributeError, numba's TypingError, ZeroDivisionError, ...): wrong type;
+* a value that is invalid for every function (NaN, a string for a number, ...) accepted: a failure;
+* a result holding NaN where the valid call has none: a silent NaN.
+
+Absurd sizes (10^13 steps or runs) must fail fast or finish: a watchdog turns a hang into a failure
+with a traceback instead of a stuck CI job.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import inspect
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gdsim
+import gdsim.fractal as gf
+import gdsim.games as gg
+import gdsim.langevin as gl
+import gdsim.particles as gp
+import gdsim.scalar as sc
+import gdsim.sensing as gs
+import gdsim.sweep as gsw
+from gdsim.scalar import squared_regression as sr
+
+PACKAGES = ["gdsim", "gdsim.scalar", "gdsim.scalar.squared_regression", "gdsim.sensing", "gdsim.games",
+            "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep"]
+
+# ----------------------------------------------------------------------------------- valid calls
+
+
+def _sensing_problem():
+    return gs.make_problem(4, 1, spectrum=[1.0], m=8, seed=0)
+
+
+def _scalar_result():
+    return sc.gd([[1.1, 0.9]], 0.1, 4, record_every=2)
+
+
+def _tiny_sweep(tmp):
+    return gsw.Sweep("harness", axes={"eta": [0.1, 0.2], "sigma": [0.5]}, simulation="tests.sweep_sims:random_walk",
+                     params={"steps": 8})
+
+
+def _tiny_store(tmp):
+    store = tmp / "done.zarr"
+    if not store.exists():
+        gsw.run(_tiny_sweep(tmp), store, progress=False, verbose=False)
+    return store
+
+
+def _spec_file(tmp):
+    path = tmp / "spec.toml"
+    path.write_text('name = "h"\nsimulation = "tests.sweep_sims:random_walk"\n[axes]\neta = [0.1]\nsigma = [0.5]\n')
+    return path
+
+
+def _park_state():
+    rng = np.random.default_rng(0)
+    K, L = 2, 4
+    return dict(W=rng.normal(size=(K, L)), M=rng.normal(size=(L, 3)), Wstar=rng.normal(size=(K, L)),
+                Z=rng.normal(size=K), x_test=rng.normal(size=(5, 3)), T=0.1, sigma_w=1.0, r=2)
+
+
+T1 = gg.payoff_t1()
+_A = np.array([[0.0, 1.0], [1.0, 0.0]])
+_P = np.array([0.5, 0.5])
+
+# name -> (callable, kwargs builder taking tmp_path) ; kinds are inferred from the defaults and KINDS
+VALID = {
+    "gdsim.cuda_available": (gdsim.cuda_available, lambda t: {}),
+    "gdsim.Result": (gdsim.Result, lambda t: dict(arrays={"a": np.zeros(2)}, meta={})),
+    "gdsim.scalar.gd": (sc.gd, lambda t: dict(w0=[[1.1, 0.9]], eta=0.1, steps=4, record_every=2)),
+    "gdsim.scalar.gpu_gd": (sc.gpu_gd, lambda t: dict(w0=[[1.1, 0.9]], eta=0.1, steps=4, record_every=2)),
+    "gdsim.scalar.sharpness": (sc.sharpness, lambda t: dict(w=[1.1, 0.9])),
+    "gdsim.scalar.gfs": (sc.gfs, lambda t: dict(w=[1.1, 0.9])),
+    "gdsim.scalar.gfs_sharpness": (sc.gfs_sharpness, lambda t: dict(w=[1.1, 0.9])),
+    "gdsim.scalar.min_gfs_sharpness": (sc.min_gfs_sharpness, lambda t: dict(D=3)),
+    "gdsim.scalar.converged": (sc.converged, lambda t: dict(result=_scalar_result())),
+    "gdsim.scalar.first_converged_step": (sc.first_converged_step, lambda t: dict(result=_scalar_result())),
+    "gdsim.scalar.record_times": (sc.record_times, lambda t: dict(steps=10, record_every=3)),
+    "gdsim.scalar.squared_regression.gd": (sr.gd, lambda t: dict(w0=[[0.5, 0.5]], eta=0.05, steps=3, X=np.eye(2),
+                                                                 y=np.ones(2))),
+    "gdsim.scalar.squared_regression.sharpness": (sr.sharpness, lambda t: dict(w=[0.5, 0.5], X=np.eye(2),
+                                                                               y=np.ones(2))),
+    "gdsim.scalar.squared_regression.gfs": (sr.gfs, lambda t: dict(w=[0.5, 0.5], X=np.eye(2), y=np.ones(2))),
+    "gdsim.scalar.squared_regression.gfs_sharpness": (sr.gfs_sharpness, lambda t: dict(w=[0.5, 0.5], X=np.eye(2),
+                                                                                       y=np.ones(2))),
+    "gdsim.scalar.squared_regression.reference_instance": (sr.reference_instance, lambda t: {}),
+    "gdsim.sensing.make_problem": (gs.make_problem, lambda t: dict(d=4, rank=1, spectrum=[1.0], m=8, seed=0)),
+    "gdsim.sensing.gd": (gs.gd, lambda t: dict(problem=_sensing_problem(), r_hat=2, alpha=[1e-2], steps=3, mu=0.1,
+                                               seed=0)),
+    "gdsim.sensing.gpu_gd": (gs.gpu_gd, lambda t: dict(problem=_sensing_problem(), r_hat=2, alpha=[1e-2], steps=3,
+                                                       mu=0.1, seed=0)),
+    "gdsim.sensing.scaled_gd": (gs.scaled_gd, lambda t: dict(problem=_sensing_problem(), r_hat=2, alpha=[1e-2],
+                                                             steps=3, eta=0.1, lam=1e-3, seed=0)),
+    "gdsim.sensing.asymmetric_gd": (gs.asymmetric_gd, lambda t: dict(target=np.diag([1.0, 0.5, 0, 0, 0, 0]),
+                                                                     k_rank=3, alpha=[0.1], steps=3, eta=0.1, seed=0)),
+    "gdsim.sensing.learning_times": (gs.learning_times, lambda t: dict(eigs=np.array([[[0.1]], [[0.6]]]),
+                                                                       t=np.array([0, 1]), targets=[1.0])),
+    "gdsim.sensing.initial_factors": (gs.initial_factors, lambda t: dict(problem=_sensing_problem(), r_hat=2,
+                                                                         alpha=[1e-2], seed=0)),
+    "gdsim.games.payoff_t1": (gg.payoff_t1, lambda t: {}),
+    "gdsim.games.payoff_t2": (gg.payoff_t2, lambda t: {}),
+    "gdsim.games.payoff_t3": (gg.payoff_t3, lambda t: {}),
+    "gdsim.games.random_trig_payoff": (gg.random_trig_payoff, lambda t: dict(order=2, seed=0)),
+    "gdsim.games.trig_payoff": (gg.trig_payoff, lambda t: dict(coef=T1.coef)),
+    "gdsim.games.particle_gda": (gg.particle_gda, lambda t: dict(payoff=T1, tau=1.0, eta=1.0, T=4e-4, n_x=4, h=2e-4,
+                                                                 runs=2, seed=0, n_records=2, ni_grid=4)),
+    "gdsim.games.gpu_particle_gda": (gg.gpu_particle_gda, lambda t: dict(payoff=T1, tau=1.0, eta=1.0, T=4e-4, n_x=4,
+                                                                         h=2e-4, runs=2, seed=0, n_records=2,
+                                                                         ni_grid=4)),
+    "gdsim.games.entropic_equilibrium": (gg.entropic_equilibrium, lambda t: dict(payoff=T1, tau=1.0, M=16)),
+    "gdsim.games.nikaido_isoda": (gg.nikaido_isoda, lambda t: dict(A=_A, p=_P, q=_P, tau=0.1)),
+    "gdsim.games.mean_field_pde": (gg.mean_field_pde, lambda t: dict(payoff=T1, tau=1.0, eta=1.0, T=1e-3, M=8,
+                                                                     n_records=2)),
+    "gdsim.games.lyapunov_terms": (gg.lyapunov_terms, lambda t: dict(A=_A, p=_P, q=_P, tau=0.1, value_star=0.5)),
+    "gdsim.games.regularised_value": (gg.regularised_value, lambda t: dict(A=_A, p=_P, q=_P, tau=0.1)),
+    "gdsim.games.grid_moments": (gg.grid_moments, lambda t: dict(g=np.array([0.25, 0.75]), p=_P, q=_P)),
+    "gdsim.games.wrapped_gaussian": (gg.wrapped_gaussian, lambda t: dict(M=8, centre=0.5, sd=0.1)),
+    "gdsim.games.annealing_schedule": (gg.annealing_schedule, lambda t: dict(xi=1.0, T=1.0, h=0.1)),
+    "gdsim.games.lipschitz_bound": (gg.lipschitz_bound, lambda t: dict(payoff=T1, M=16)),
+    "gdsim.particles.energy_distance": (gp.energy_distance, lambda t: dict(w=[0.1, -0.2])),
+    "gdsim.particles.particle_gd": (gp.particle_gd, lambda t: dict(w0=np.zeros((2, 3)), objective="energy_uniform",
+                                                                   steps=3, seed=0)),
+    "gdsim.particles.noisy_particle_gd": (gp.noisy_particle_gd, lambda t: dict(w0=np.zeros((2, 3)),
+                                                                               objective="energy_uniform", steps=3,
+                                                                               seed=0)),
+    "gdsim.particles.gpu_particle_gd": (gp.gpu_particle_gd, lambda t: dict(w0=np.zeros((2, 3)),
+                                                                           objective="energy_uniform", steps=3,
+                                                                           seed=0)),
+    "gdsim.particles.sparse_optimum": (gp.sparse_optimum, lambda t: dict(n=3)),
+    "gdsim.particles.nn_loss": (gp.nn_loss, lambda t: dict(theta=[0.5, 2.0])),
+    "gdsim.particles.objective_value": (gp.objective_value, lambda t: dict(w=[0.1, 0.2], objective="energy_uniform")),
+    "gdsim.particles.objective_grad": (gp.objective_grad, lambda t: dict(w=[0.1, 0.2], objective="energy_uniform")),
+    "gdsim.particles.make_objective": (gp.make_objective, lambda t: dict(objective="energy_uniform")),
+    "gdsim.particles.step_sizes": (gp.step_sizes, lambda t: dict(step="inv_sqrt", steps=5)),
+    "gdsim.particles.record_steps": (gp.record_steps, lambda t: dict(steps=100, n_records=5)),
+    "gdsim.langevin.dyson_ou": (gl.dyson_ou, lambda t: dict(n=2, sigma=1.0, runs=2, steps=2, seed=0)),
+    "gdsim.langevin.teacher_student_2x2": (gl.teacher_student_2x2, lambda t: dict(lr=0.1, noise_std=0.1, batch=2,
+                                                                                  steps=2, runs=2, seed=0)),
+    "gdsim.langevin.park_network_sgd": (gl.park_network_sgd, lambda t: dict(T=0.1, sigma_w=1.0, epochs=1, K=2,
+                                                                            n_data=4, seed=0)),
+    "gdsim.langevin.gpu_park_network_sgd": (gl.gpu_park_network_sgd, lambda t: dict(T=0.1, sigma_w=1.0, epochs=1,
+                                                                                    K=2, n_data=4, seed=0)),
+    "gdsim.langevin.perceptron_sgd": (gl.perceptron_sgd, lambda t: dict(T=0.1, P=4, d=3, runs=2, max_epochs=3,
+                                                                        seed=0)),
+    "gdsim.langevin.gpu_perceptron_sgd": (gl.gpu_perceptron_sgd, lambda t: dict(T=0.1, P=4, d=3, runs=2,
+                                                                                max_epochs=3, seed=0)),
+    "gdsim.langevin.perceptron_data": (gl.perceptron_data, lambda t: dict(P=4, d=3, chi=1.0,
+                                                                          rng=np.random.default_rng(0))),
+    "gdsim.langevin.mlp_sgd": (gl.mlp_sgd, lambda t: dict(alpha=1.0, T=0.1, P=8, d=2, width=3, batch=2, runs=1,
+                                                          max_epochs=2, seed=0)),
+    "gdsim.langevin.ordered_by_drift_vs_coulomb": (gl.ordered_by_drift_vs_coulomb, lambda t: _park_state()),
+    "gdsim.langevin.goe2_density": (gl.goe2_density, lambda t: dict(x=[0.1, 0.5])),
+    "gdsim.langevin.wigner_surmise_pdf": (gl.wigner_surmise_pdf, lambda t: dict(s=[0.1, 0.5])),
+    "gdsim.langevin.wigner_surmise_cdf": (gl.wigner_surmise_cdf, lambda t: dict(s=[0.1, 0.5])),
+    "gdsim.langevin.semicircle_density": (gl.semicircle_density, lambda t: dict(x=[0.1, 0.5])),
+    "gdsim.langevin.p_tanh": (gl.p_tanh, lambda t: dict(phi=[0.1, 0.5], sigma2=0.5)),
+    "gdsim.langevin.discrete_spacing_width": (gl.discrete_spacing_width, lambda t: dict(lr=0.1, noise_std=0.1,
+                                                                                        batch=4)),
+    "gdsim.langevin.teacher_student_moments": (gl.teacher_student_moments, lambda t: dict(lr=0.1, noise_std=0.1,
+                                                                                          batch=4)),
+    "gdsim.langevin.max_stationary_lr": (gl.max_stationary_lr, lambda t: dict(batch=4)),
+    "gdsim.langevin.dyson_ou_width": (gl.dyson_ou_width, lambda t: dict(sigma=1.0, dt=0.01)),
+    "gdsim.fractal.trainability_map": (gf.trainability_map, lambda t: dict(lr0=[0.1, 1.0], lr1=[0.1], n=2, steps=2)),
+    "gdsim.fractal.gpu_trainability_map": (gf.gpu_trainability_map, lambda t: dict(lr0=[0.1, 1.0], lr1=[0.1], n=2,
+                                                                                   steps=2)),
+    "gdsim.fractal.offset_map": (gf.offset_map, lambda t: dict(offset=[0.1, 1.0], lr=[0.1], n=2, steps=2)),
+    "gdsim.fractal.gpu_offset_map": (gf.gpu_offset_map, lambda t: dict(offset=[0.1, 1.0], lr=[0.1], n=2, steps=2)),
+    "gdsim.fractal.problem": (gf.problem, lambda t: dict(n=2, steps=2)),
+    "gdsim.fractal.window_axes": (gf.window_axes, lambda t: dict(center=(0.0, 0.0), half_width=1.0, resolution=4)),
+    "gdsim.fractal.window_map": (gf.window_map, lambda t: dict(center=(0.0, 0.0), half_width=1.0, resolution=4, n=2,
+                                                               steps=2)),
+    "gdsim.fractal.zoom_sequence": (gf.zoom_sequence, lambda t: dict(center=(0.0, 0.0), half_width=1.0, levels=2,
+                                                                     resolution=4, n=2, steps=2)),
+    "gdsim.fractal.boundary": (gf.boundary, lambda t: dict(score=np.array([[1.0, -1.0], [1.0, 1.0]]))),
+    "gdsim.fractal.box_counts": (gf.box_counts, lambda t: dict(mask=np.eye(8, dtype=bool))),
+    "gdsim.fractal.box_counting_dimension": (gf.box_counting_dimension, lambda t: dict(mask=np.eye(8, dtype=bool))),
+    "gdsim.fractal.default_box_sizes": (gf.default_box_sizes, lambda t: dict(shape=(8, 8))),
+    "gdsim.fractal.converged_fraction": (gf.converged_fraction, lambda t: dict(score=np.array([1.0, -1.0]))),
+    "gdsim.fractal.boundary_centers": (gf.boundary_centers, lambda t: dict(
+        score=np.array([[1.0, -1.0], [1.0, 1.0]]), axis0=np.array([0.1, 1.0]), axis1=np.array([0.1, 1.0]),
+        count=1)),
+    "gdsim.fractal.densest_boundary_center": (gf.densest_boundary_center, lambda t: dict(
+        score=np.array([[1.0, -1.0], [1.0, 1.0]]), axis0=np.array([0.1, 1.0]), axis1=np.array([0.1, 1.0]),
+        window=1)),
+    "gdsim.sweep.Sweep": (gsw.Sweep, lambda t: dict(name="h", axes={"eta": [0.1], "sigma": [0.5]},
+                                                     simulation="tests.sweep_sims:random_walk")),
+    "gdsim.sweep.Output": (gsw.Output, lambda t: dict(shape=(2,))),
+    "gdsim.sweep.simulation": (gsw.simulation, lambda t: dict(outputs={"a": ()})),
+    "gdsim.sweep.load_spec": (gsw.load_spec, lambda t: dict(path=_spec_file(t))),
+    "gdsim.sweep.run": (gsw.run, lambda t: dict(sweep=_tiny_sweep(t), store=t / "run.zarr", progress=False,
+                                                verbose=False)),
+    "gdsim.sweep.open_dataset": (gsw.open_dataset, lambda t: dict(store=_tiny_store(t))),
+    "gdsim.sweep.status": (gsw.status, lambda t: dict(store=_tiny_store(t))),
+}
+
+# Classes whose instances come from a factory, not from users calling the constructor, and constants.
+NOT_CALLED = {"gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+              "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
+              "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
+
+# Kinds of the parameters that the defaults do not tell.
+KINDS = {
+    "w0": "array", "w": "array", "eta": "array", "X": "array", "y": "array", "theta": "array", "alpha": "array",
+    "eigs": "array", "t": "array", "targets": "array", "A": "array", "p": "array", "q": "array", "g": "array",
+    "x": "array", "s": "array", "phi": "array", "W": "array", "M": "int", "Wstar": "array", "Z": "array",
+    "x_test": "array", "score": "array", "axis0": "array", "axis1": "array", "mask": "array", "coef": "array",
+    "lr0": "array", "lr1": "array", "offset": "array", "lr": "float", "T": "float", "sigma_w": "float",
+    "center": "pair", "target": "any", "P": "int", "steps": "count", "D": "int", "d": "int", "rank": "int",
+    "r_hat": "int", "k_rank": "int", "n": "int", "batch": "count", "order": "int", "levels": "int",
+    "resolution": "int", "count": "count", "window": "count", "record_every": "count", "mu": "float", "lam": "float",
+    "tau": "float", "h": "float", "xi": "float", "sigma": "float", "dt": "float", "noise_std": "float",
+    "value_star": "float", "centre": "float", "sd": "float", "half_width": "float", "sigma2": "float",
+    "chi": "float", "r": "int", "seed": "seed", "rng": "rng", "problem": "obj", "payoff": "obj",
+    "result": "obj", "objective": "option", "step": "any", "sweep": "obj", "store": "path", "path": "path",
+    "name": "name", "axes": "obj", "simulation": "any", "outputs": "obj", "arrays": "obj", "meta": "obj",
+    "shape": "any", "equilibrium": "obj", "init": "any", "spectrum": "array", "m": "int", "U0": "array",
+    "sizes": "array", "interval": "pair", "kw": "any", "kwargs": "any", "client": "any", "scheduler": "any",
+    "warmup": "any", "params": "obj", "chunks": "obj", "dims": "any", "coords": "any", "lazy": "any",
+    "dtype": "option", "observe": "any", "families": "any", "p0": "array", "q0": "array", "anneal_xi": "float",
+    "n_y": "int", "n_data": "int", "batch_size": "int", "store_dir": "path", "tile": "count", "factor": "float",
+    "phase_space": "option", "activation": "option", "generator": "option", "drift": "option",
+    "noise_scaling": "option", "executor": "option", "step_lambda": "float", "imbalance": "float",
+    "tol": "float", "noise": "float", "blowup": "float", "a": "float", "b": "float", "x0": "float",
+    "radius": "float", "kappa": "float", "init_std": "float", "max_iter": "count", "max_epochs": "count",
+    "epochs": "count", "seeds": "int", "K": "int", "runs": "int", "n_x": "int", "n_records": "int",
+    "ni_grid": "int", "workers": "int", "threads_per_worker": "int", "max_chunks": "count",
+    "chunk_points": "int",
+}
+
+# sizes: 10^12 (memory-absurd: must fail fast, before allocating) and 10^19 (past int64) for every
+# integer; step counts may legitimately be large (a long run), so they get only 10^19
+ABSURD, BEYOND_INT64 = 10**12, 10**19
+BAD = {
+    "array": [None, "abc", object(), [[1.0, 2.0], [3.0]], np.array([]), [np.nan], [1j], {"a": 1}],
+    "float": ["abc", object(), np.nan, np.inf, -np.inf, 1j, [[1.0], [2.0, 3.0]]],
+    "int": ["3", 2.5, np.nan, object(), True, -ABSURD, ABSURD, BEYOND_INT64],
+    "count": ["3", 2.5, np.nan, object(), True, -ABSURD, BEYOND_INT64],
+    "bool": ["yes", 2, 0.5, object()],
+    "option": ["nope_xyz", 3, object()],
+    "seed": [-1, "abc", 1.5, object(), [-1]],
+    "path": [object(), 3],
+    "obj": ["abc", 3, object()],
+    "pair": ["abc", 3, object(), (np.nan, 0.0), (0.0,)],
+    "name": [3, object()],
+    "rng": ["abc", object()],
+}
+# values no parameter of any kind may accept (the rest may happen to be valid for a parameter)
+ALWAYS_INVALID_REPRS = {"'abc'", "nan", "inf", "-inf", "1j", "'yes'", "'nope_xyz'", "'3'", "<object>", "[nan]",
+                        "[1j]", "ragged", "(nan, 0.0)", "[-1]", "-1 seed", "1.5 seed", "True int", "2.5 int",
+                        repr(BEYOND_INT64)}
+
+
+def _repr(v, kind):
+    if isinstance(v, str):
+        return repr(v)
+    if type(v) is object:
+        return "<object>"
+    if isinstance(v, list) and v and isinstance(v[0], list):
+        return "ragged"
+    if kind == "seed" and v in (-1, 1.5):
+        return f"{v} seed"
+    if kind in ("int", "count") and (v is True or v == 2.5):
+        return f"{v} int"
+    if isinstance(v, float) and math.isnan(v):
+        return "nan"
+    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], float) and math.isnan(v[0]):
+        return "(nan, 0.0)"
+    return repr(v)
+
+
+def _kind(name, param):
+    if name in KINDS:
+        kind = KINDS[name]
+    else:
+        d = param.default
+        kind = ("bool" if isinstance(d, bool) else "int" if isinstance(d, int) else "float" if isinstance(d, float)
+                else "option" if isinstance(d, str) else "any")
+    if name in ("progress", "parallel", "shared_init", "track_tau", "check_periodic", "verbose"):
+        kind = "bool"
+    return kind
+
+
+def _public_callables():
+    out = []
+    for pkg in PACKAGES:
+        mod = importlib.import_module(pkg)
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            full = f"{pkg}.{name}"
+            if inspect.ismodule(obj) or not callable(obj) or full in NOT_CALLED:
+                continue
+            out.append(full)
+    return out
+
+
+def test_every_public_function_is_in_the_harness():
+    missing = [f for f in _public_callables() if f not in VALID]
+    assert not missing, f"add a valid call to VALID for {missing}"
+
+
+def _has_nan(x):
+    if isinstance(x, gdsim.Result):
+        return any(_has_nan(x[k]) for k in x.keys() if np.asarray(x[k]).dtype.kind == "f")
+    if isinstance(x, dict):
+        return any(_has_nan(v) for v in x.values())
+    if isinstance(x, (tuple, list)):
+        return any(_has_nan(v) for v in x)
+    try:
+        a = np.asarray(x)
+    except Exception:
+        return False
+    return a.dtype.kind in "fc" and bool(np.isnan(a).any())
+
+
+def _call(fn, kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(**kwargs)
+
+
+def _outcome(fname, pname, kind, bad, tmp_path):
+    """None when the call behaves; else a line describing the failure."""
+    fn, build = VALID[fname]
+    kwargs = build(tmp_path)
+    baseline_nan = _has_nan(_call(fn, kwargs)) if fname not in _BASELINE_NAN_SKIP else True
+    kwargs[pname] = bad
+    label = f"{fname}({pname}={_repr(bad, kind)})"
+    try:
+        out = _call(fn, kwargs)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if pname not in msg:
+            return f"{label}: {type(exc).__name__} does not name {pname!r}: {msg[:160]}"
+        return None
+    except gdsim.CudaUnavailableError:
+        return None  # validation passed; only the device is missing
+    except Exception as exc:  # noqa: BLE001 - the point of the harness
+        return f"{label}: wrong exception type {type(exc).__name__}: {str(exc)[:160]}"
+    if _repr(bad, kind) in ALWAYS_INVALID_REPRS or (bad is None and kind in ("array", "float", "int", "count", "bool")):
+        return f"{label}: accepted an invalid value"
+    if not baseline_nan and _has_nan(out):
+        return f"{label}: returned NaN silently"
+    return None
+
+
+_BASELINE_NAN_SKIP = {"gdsim.cuda_available"}
+
+
+def _cases():
+    for fname in sorted(VALID):
+        fn, _ = VALID[fname]
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            continue
+        for pname, param in sig.parameters.items():
+            if pname.startswith("_") or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                continue
+            kind = _kind(pname, param)
+            for bad in BAD.get(kind, []):
+                if bad is None and param.default is None:
+                    continue
+                yield fname, pname, kind, bad
+
+
+CASES = list(_cases())
+
+
+@pytest.fixture(scope="module")
+def watchdog():
+    # a hang (an absurd size accepted, a kernel spinning) must fail loudly, not stall CI
+    faulthandler.dump_traceback_later(900, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.mark.parametrize("fname", sorted(VALID))
+def test_bad_inputs_raise_clear_errors(fname, tmp_path, watchdog):
+    failures = [f for f in (_outcome(fn_, p, k, b, tmp_path) for fn_, p, k, b in CASES if fn_ == fname) if f]
+    assert not failures, "\n".join(failures)
+
+
+# ------------------------------------------------------------------------------- random bad input
+
+_random_bad = st.one_of(
+    st.text(max_size=4).filter(lambda s: not s.strip().lstrip("-").isdigit()),
+    st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not math.isfinite(v)),
+    st.complex_numbers(allow_nan=False, allow_infinity=False).filter(lambda z: z.imag != 0),
+    st.builds(object),
+    st.lists(st.just(np.nan), min_size=1, max_size=3),
+)
+
+
+@pytest.mark.parametrize("fname", sorted(VALID))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_bad_input(fname, tmp_path, data):
+    params = [(p, k) for f, p, k, _ in CASES if f == fname]
+    if not params:
+        return
+    pname, kind = data.draw(st.sampled_from(sorted(set(params))))
+    if kind in ("any", "path", "name", "rng"):
+        return
+    bad = data.draw(_random_bad)
+    fn, build = VALID[fname]
+    kwargs = build(tmp_path)
+    kwargs[pname] = bad
+    try:
+        _call(fn, kwargs)
+    except (ValueError, TypeError) as exc:
+        assert pname in str(exc), f"{fname}({pname}={bad!r}): {exc}"
+        return
+    except gdsim.CudaUnavailableError:
+        return
+    pytest.fail(f"{fname}({pname}={bad!r}) was accepted")
