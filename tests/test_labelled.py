@@ -93,3 +93,21 @@ def test_observe_is_validated():
 def test_result_rejects_dims_of_the_wrong_length():
     with pytest.raises(ValueError, match="dims of 'a'"):
         Result({"a": np.zeros((2, 3))}, dims={"a": ("x",)})
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_CALLS))
+def test_same_seed_same_bits_with_one_and_two_threads(name):
+    """Every family: the numbers do not depend on the Numba thread count."""
+    import numba
+
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = FAMILY_CALLS[name]()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = FAMILY_CALLS[name]()
+    finally:
+        numba.set_num_threads(old)
+    assert numba.config.NUMBA_NUM_THREADS >= 2
+    for key in one.keys():
+        np.testing.assert_array_equal(one[key], two[key], err_msg=f"{name}: {key}")

@@ -105,3 +105,25 @@ def threads(parallel):
         yield
     finally:
         numba.set_num_threads(old)
+
+
+def honours_parallel(fn):
+    """Decorator for public simulations with a ``parallel`` argument: the call runs inside
+    :func:`threads` (all Numba threads, or one with ``parallel=False``); the body need not look at it."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn)
+    if "parallel" not in sig.parameters:  # pragma: no cover - a wiring mistake
+        raise TypeError(f"{fn.__qualname__} has no parallel argument")
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError:
+            return fn(*args, **kwargs)  # let Python report the bad call as usual
+        with threads(bound.arguments.get("parallel", sig.parameters["parallel"].default)):
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -135,3 +135,12 @@ def option(x, name: str, allowed) -> str:
     if not isinstance(x, str) or x not in allowed:
         raise ValueError(f"{name} must be one of {tuple(allowed)}; got {x!r}")
     return x
+
+
+def path_like(x, name: str, *, allow_none: bool = True):
+    """A filesystem path argument (str or os.PathLike); None too when ``allow_none``."""
+    if x is None and allow_none:
+        return None
+    if isinstance(x, (str, os.PathLike)) and str(x):
+        return x
+    raise TypeError(f"{name} must be a path (str or os.PathLike){' or None' if allow_none else ''}; got {x!r}")

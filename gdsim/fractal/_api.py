@@ -436,7 +436,10 @@ def boundary(score) -> np.ndarray:
 def _mask(mask, name="mask"):
     if isinstance(mask, (str, bytes)):
         raise TypeError(f"{name} must be a 2-D boolean array; got {type(mask).__name__}")
-    arr = np.asarray(mask)
+    try:
+        arr = np.asarray(mask)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be a 2-D boolean array: {exc}") from None
     if arr.dtype != np.bool_:
         raise TypeError(f"{name} must be a boolean array (e.g. gdsim.fractal.boundary(score)); got dtype {arr.dtype}")
     if arr.ndim != 2 or min(arr.shape) < 4:
@@ -484,7 +487,10 @@ def box_counts(mask, sizes=None, *, count: str = "any") -> tuple[np.ndarray, np.
     if sizes is None:
         sizes = default_box_sizes(m.shape)
     else:
-        sizes = np.asarray(sizes)
+        try:
+            sizes = np.asarray(sizes)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"sizes must be a 1-D integer array: {exc}") from None
         if sizes.ndim != 1 or sizes.size < 2 or sizes.dtype.kind not in "iu":
             raise ValueError("sizes must be a 1-D integer array of at least 2 box sizes")
         if np.any(sizes < 1) or np.any(sizes > min(m.shape)) or np.any(np.diff(sizes) <= 0):
@@ -655,6 +661,8 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
         raise ValueError(f"phase_space must be one of {PHASE_SPACES}; got {phase_space!r}")
     log0, log1 = _window_log_axes(center, half_width, resolution)
     axis0, axis1 = 10.0 ** log0, 10.0 ** log1
+    store = v.path_like(store, "store")
+    tile = v.integer(tile, "tile", lo=16, hi=4096)
     if store is None:
         fn = trainability_map if phase_space == "lr_vs_lr" else offset_map
         return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_data=n_data, batch_size=batch_size,
@@ -708,6 +716,8 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
         (and says so in the last entry's ``stopped``) if a window has no boundary to zoom into.
     """
     levels = v.integer(levels, "levels", lo=1, hi=40)
+    store_dir = v.path_like(store_dir, "store_dir")
+    v.integer(tile, "tile", lo=16, hi=4096)
     factor = v.real_scalar(factor, "factor", lo=1.0, lo_open=True, hi=1e6)
     hw = v.real_scalar(half_width, "half_width", lo=0, lo_open=True, hi=300)
     c = v.real_array(center, "center")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gdsim._core.jit import honours_parallel
+
 import math
 import warnings
 
@@ -219,7 +221,7 @@ def wrapped_gaussian(M: int, centre: float, sd: float) -> np.ndarray:
     return w / w.sum()
 
 
-def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int = 101,
+def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int = 101,
                    equilibrium=None, progress=False) -> Result:
     """Two-scale mean-field GDA PDE on the grid (finite volumes, Scharfetter-Gummel flux, explicit Euler).
 
@@ -230,7 +232,7 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
     payoff : Payoff
     tau, eta : float
         Temperature (> 0) and time-scale ratio of the ascent player (> 0).
-    T : float
+    t_final : float
         Final time (min player's clock).
     M : int
         Grid points per axis.
@@ -255,7 +257,7 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
     _check_payoff(payoff)
     tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
     eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
-    T = real_scalar(T, "T", lo=0.0)
+    t_final = real_scalar(t_final, "t_final", lo=0.0)
     M = _grid_size(M)
     n_records = integer(n_records, "n_records", lo=2)
     progress = flag(progress, "progress")
@@ -272,11 +274,11 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
         raise ValueError(f"dt = {dt:.3g} exceeds the explicit stability bound dx^2/(2 tau max(1, eta)) = {bound:.3g}")
     p = _prob_vector(p0, M, "p0")
     q = _prob_vector(q0, M, "q0")
-    check_budget(f"T = {T:g}, dt = {dt:.3g}, M = {M} and n_records = {n_records}", updates=T / dt * M * M,
+    check_budget(f"t_final = {t_final:g}, dt = {dt:.3g}, M = {M} and n_records = {n_records}", updates=t_final / dt * M * M,
                   bytes_needed=8.0 * n_records * 20)
     eq = equilibrium if equilibrium is not None else entropic_equilibrium(payoff, tau, M=M)
-    nsteps = int(math.ceil(T / dt - 1e-9))
-    dt = T / nsteps if nsteps else dt
+    nsteps = int(math.ceil(t_final / dt - 1e-9))
+    dt = t_final / nsteps if nsteps else dt
     rec_steps = np.unique(np.round(np.linspace(0, nsteps, n_records)).astype(np.int64))
     out_t, ni_tau, ni0, lyap, mom = [], [], [], [], []
     done = 0
@@ -293,7 +295,7 @@ def mean_field_pde(payoff, tau, eta, T, *, M: int = 128, p0=None, q0=None, dt=No
     t = np.array(out_t)
     return Result(dict(t=t, time=t, step=rec_steps, ni_tau=np.array(ni_tau), ni0=np.array(ni0),
                        lyapunov=np.array(lyap), moments=np.array(mom), p=p, q=q, grid=g),
-                  dict(config=dict(payoff=payoff.name, tau=tau, eta=eta, T=T, M=M, dt=dt, reference=_LU),
+                  dict(config=dict(payoff=payoff.name, tau=tau, eta=eta, t_final=t_final, M=M, dt=dt, reference=_LU),
                        wall_time_s=timer.seconds),
                   dims=dict(t=("step",), time=("step",), step=("step",), ni_tau=("step",), ni0=("step",),
                             lyapunov=("step", "lyapunov_term"), moments=("step", "player", "moment"), p=("grid",),
@@ -307,20 +309,20 @@ def _prob_vector(v, M, name):
 # ---------------------------------------------------------------------------------- particle GDA
 
 
-def annealing_schedule(xi, T, h):
+def annealing_schedule(xi, t_final, h):
     """tau_t = xi / log(e + t) at t = k h, k = 0..T/h - 1."""
     xi = real_scalar(xi, "xi", lo=0.0, lo_open=True)
-    T = real_scalar(T, "T", lo=0.0)
+    t_final = real_scalar(t_final, "t_final", lo=0.0)
     h = real_scalar(h, "h", lo=0.0, lo_open=True)
-    check_budget(f"T = {T:g} and h = {h:g}", bytes_needed=8.0 * T / h)
-    n = int(round(T / h))
+    check_budget(f"t_final = {t_final:g} and h = {h:g}", bytes_needed=8.0 * t_final / h)
+    n = int(round(t_final / h))
     return xi / np.log(np.e + h * np.arange(n))
 
 
-def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, seed, n_records, ni_grid):
+def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drift, seed, n_records, ni_grid):
     _check_payoff(payoff)
     eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
-    T = real_scalar(T, "T", lo=0.0)
+    t_final = real_scalar(t_final, "t_final", lo=0.0)
     h = real_scalar(h, "h", lo=0.0, lo_open=True)
     n_x = integer(n_x, "n_x", lo=1)
     n_y = integer(n_y, "n_y", lo=1)
@@ -330,19 +332,19 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
     if not isinstance(drift, str):
         raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
     cost = (n_x + n_y) * (n_x + n_y if drift == "pairwise" else 4)
-    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, T = {T:g}, h = {h:g}, n_records = {n_records} and "
+    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, t_final = {t_final:g}, h = {h:g}, n_records = {n_records} and "
                  f"ni_grid = {ni_grid}", bytes_needed=8.0 * (runs * (2 * (n_x + n_y) + 12 * n_records)
-                                                         + T / h + ni_grid),
-                 updates=runs * (T / h) * cost)
+                                                         + t_final / h + ni_grid),
+                 updates=runs * (t_final / h) * cost)
     if drift not in ("feature", "pairwise"):
         raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
     if drift == "feature" and payoff.coef is None:
         raise ValueError("drift='feature' needs a trigonometric payoff (Fourier coefficients); use drift='pairwise'")
     if drift == "pairwise" and payoff.grad_x is None:
         raise ValueError("drift='pairwise' needs jitted gradient functions on the payoff")
-    steps = int(round(T / h))
+    steps = int(round(t_final / h))
     if anneal_xi is not None:
-        taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), T, h)
+        taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), t_final, h)
     else:
         tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
         taus = np.full(steps, tau)
@@ -382,14 +384,15 @@ def _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init, drift, see
     rec = np.unique(np.round(np.linspace(0, steps, n_records)).astype(np.int64))
     grid = (np.arange(ni_grid) + 0.5) / ni_grid if ni_grid else np.zeros(0)
     config = dict(payoff=payoff.name, tau=None if anneal_xi is not None else float(taus[0]) if steps else tau,
-                  anneal_xi=anneal_xi, eta=eta, T=T, h=h, n_x=n_x, n_y=n_y, runs=runs, drift=drift,
+                  anneal_xi=anneal_xi, eta=eta, t_final=t_final, h=h, n_x=n_x, n_y=n_y, runs=runs, drift=drift,
                   ni_grid=ni_grid, reference=_LU)
     return taus, steps, keys, X0, Y0, rec, grid, config
 
 
-def particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4, runs: int = 1,
+@honours_parallel
+def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4, runs: int = 1,
                  anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int = 201,
-                 ni_grid: int = 1024, progress=False) -> Result:
+                 ni_grid: int = 1024, progress=False, parallel=None) -> Result:
     """Noisy particle gradient descent-ascent (Euler-Maruyama) on T^1 x T^1, batched over independent runs.
 
     dX = -grad_x Phi_nu(X) dt + sqrt(2 tau) dW,  dY = eta grad_y Psi_mu(Y) dt + sqrt(2 eta tau) dB.
@@ -401,8 +404,8 @@ def particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None
         Temperature (> 0); ignored with ``anneal_xi`` (then tau_t = anneal_xi / log(e + t)).
     eta : float
         Time-scale ratio of the ascent player (> 0); scales its drift and its noise.
-    T : float
-        Final time; steps = T / h.
+    t_final : float
+        Final time; steps = t_final / h.
     n_x, n_y : int
         Particles per player (n_y defaults to n_x).
     h : float
@@ -427,7 +430,7 @@ def particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None
     Particle NI_0 is biased upward by finite-N fluctuations (spec pitfall 6): time-average it.
     """
     n_y = n_x if n_y is None else n_y
-    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init,
+    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init,
                                                             drift, seed, n_records, ni_grid)
     nrec = rec.size
     mom = np.full((runs, nrec, 2, 4), np.nan)

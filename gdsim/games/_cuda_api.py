@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gdsim._core.jit import honours_parallel
+
 import math
 
 import numpy as np
@@ -11,9 +13,10 @@ from gdsim._core.result import Result, Timer
 from gdsim.games._api import _prepare, gda_result
 
 
-def gpu_particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4,
+@honours_parallel
+def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4,
                      runs: int = 1, anneal_xi=None, init="uniform", drift: str = "feature", seed=None,
-                     n_records: int = 201, ni_grid: int = 1024, progress=False) -> Result:
+                     n_records: int = 201, ni_grid: int = 1024, progress=False, parallel=None) -> Result:
     """CUDA variant of :func:`gdsim.games.particle_gda`: same signature, same results (to rounding).
 
     The noise comes from the same counter-based normal pairs as on the CPU, so a seed gives the same
@@ -28,7 +31,7 @@ def gpu_particle_gda(payoff, tau, eta, T, *, n_x: int = 1000, n_y: int | None = 
     from gdsim.games import _cuda
 
     n_y = n_x if n_y is None else n_y
-    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, T, n_x, n_y, h, runs, anneal_xi, init,
+    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init,
                                                             drift, seed, n_records, ni_grid)
     cuda = cuda_module()
     nrec = rec.size

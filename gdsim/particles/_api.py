@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gdsim._core.jit import honours_parallel
+
 import dataclasses
 import math
 
@@ -307,9 +309,10 @@ def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lam
     return obj, w0, batch, n, R, steps, amp, gamma, rec, keys, config
 
 
+@honours_parallel
 def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
                 step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=60, seed=None,
-                progress=False) -> Result:
+                progress=False, parallel=None) -> Result:
     """(Noisy) particle gradient descent on a function of the empirical measure of n particles.
 
     w_i <- w_i - gamma_k (d F / d w_i + noise_scale * xi_i), xi_i uniform in the unit ball of R^d, for a

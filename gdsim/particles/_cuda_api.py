@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gdsim._core.jit import honours_parallel
+
 import numpy as np
 
 from gdsim._core.progress import progress_bar
@@ -9,9 +11,10 @@ from gdsim._core.result import Result, Timer
 from gdsim.particles._api import _center, _chunks, _prepare, particle_result
 
 
+@honours_parallel
 def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
                     step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=60, seed=None,
-                    progress=False) -> Result:
+                    progress=False, parallel=None) -> Result:
     """CUDA variant of :func:`gdsim.particles.particle_gd`: same signature, same result (to rounding).
 
     The noise comes from the same counter-based generator as on the CPU, so a seed gives the same

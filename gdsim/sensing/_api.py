@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gdsim._core.jit import honours_parallel
+
 import dataclasses
 
 import numpy as np
@@ -313,8 +315,9 @@ def _common_config(problem, r_hat, alpha, steps, extra):
                 eigvals=problem.eigvals.tolist(), reference=_JIN, **extra)
 
 
+@honours_parallel
 def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, record_every=1, track_tau=True,
-       seed=None, progress=False, U0=None) -> Result:
+       seed=None, progress=False, U0=None, parallel=None) -> Result:
     """Gradient descent U <- (I + mu M_t) U, M_t = A*A(Z* - U U^T), from U_0 = alpha U_bar, batched over alpha.
 
     Parameters
@@ -373,8 +376,9 @@ def _initial(problem, r_hat, alpha, init, shared_init, seed, U0):
     return initial_factors(problem, r_hat, alpha, init=init, shared_init=shared_init, seed=seed)
 
 
+@honours_parallel
 def scaled_gd(problem, r_hat, alpha, steps, *, eta, lam, init="gaussian_scaled", shared_init=True, record_every=1,
-              track_tau=False, seed=None, progress=False, U0=None) -> Result:
+              track_tau=False, seed=None, progress=False, U0=None, parallel=None) -> Result:
     """ScaledGD(lambda): U <- U + eta M_t U (U^T U + lambda I)^(-1) (Xu, Shen, Chi, Ma, ICML 2023).
 
     Same results as :func:`gd`. Preconditioning makes the rate independent of the condition number
@@ -395,8 +399,9 @@ def scaled_gd(problem, r_hat, alpha, steps, *, eta, lam, init="gaussian_scaled",
                                                                          init=init)), track_tau=track_tau)
 
 
+@honours_parallel
 def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="orthonormal", record_every=1,
-                  seed=None, progress=False) -> Result:
+                  seed=None, progress=False, parallel=None) -> Result:
     """GD on F G^T with loss (1/2)||F G^T - M||_F^2 (full observation), batched over alpha.
 
     F <- F - eta R G, G <- G - eta R^T F with R = F G^T - M (simultaneous updates).
@@ -490,8 +495,9 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
                        wall_time_s=timer.seconds))
 
 
+@honours_parallel
 def gpu_gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, record_every=1, track_tau=True,
-           seed=None, progress=False, U0=None) -> Result:
+           seed=None, progress=False, U0=None, parallel=None) -> Result:
     """CUDA variant of :func:`gd`: same signature, same results (to rounding).
 
     The sensing operator (the memory-bound hot loop) runs on the GPU with A resident in device memory;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,16 +73,26 @@ def run(sweep: Sweep | str | Path, store: str | Path, *, executor: str | None = 
     SweepReport
         ``report.dataset()`` gives the ``xarray.Dataset``.
     """
+    from gdsim._core.validate import MAX_INT, flag, path_like
+
     if not isinstance(sweep, Sweep):
+        if not isinstance(sweep, (str, os.PathLike)):
+            raise TypeError(f"sweep must be a Sweep or the path of a TOML spec; got {type(sweep).__name__}")
+        if not Path(sweep).is_file():
+            raise ValueError(f"sweep: the spec file {str(sweep)!r} does not exist")
         sweep = load_spec(sweep)
+    path_like(store, "store", allow_none=False)
+    progress, verbose = flag(progress, "progress"), flag(verbose, "verbose")
+    for arg, val in (("workers", workers), ("threads_per_worker", threads_per_worker), ("max_chunks", max_chunks)):
+        if val is not None and (isinstance(val, bool) or not isinstance(val, int)):
+            raise TypeError(f"{arg} must be a positive integer or None, got {val!r}")
+        if val is not None and not 1 <= val <= (MAX_INT if arg == "max_chunks" else 4096):
+            raise ValueError(f"{arg} must be between 1 and {MAX_INT if arg == 'max_chunks' else 4096}, got {val!r}")
     if executor is None:
         executor = "dask" if (scheduler is not None or client is not None) else (
             "processes" if workers and workers > 1 else "inprocess")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
-    for arg, val in (("workers", workers), ("threads_per_worker", threads_per_worker), ("max_chunks", max_chunks)):
-        if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
-            raise ValueError(f"{arg} must be a positive integer, got {val!r}")
     threads = threads_per_worker if threads_per_worker is not None else (None if executor == "inprocess" else 1)
 
     st = SweepStore(store)
@@ -129,9 +140,15 @@ def run(sweep: Sweep | str | Path, store: str | Path, *, executor: str | None = 
 
 def open_dataset(store: str | Path, **kw):
     """Read a sweep store as an ``xarray.Dataset`` (unfinished points masked, ``done`` variable added)."""
+    from gdsim._core.validate import path_like
+
+    path_like(store, "store", allow_none=False)
     return SweepStore(store).open_dataset(**kw)
 
 
 def status(store: str | Path) -> dict:
     """Chunks and points done/total of a store, its spec's name and fingerprint."""
+    from gdsim._core.validate import path_like
+
+    path_like(store, "store", allow_none=False)
     return SweepStore(store).status()

@@ -13,6 +13,7 @@ import importlib
 import itertools
 import json
 import math
+import os
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,6 +22,11 @@ from typing import Any
 import numpy as np
 
 from gdsim._core.rng import seed_for_key
+
+
+#: Chunks per sweep above which a spec is refused (each has a done marker and a task; 10^7 is ~1 GB of
+#: bookkeeping and hours of scheduling before any work).
+MAX_CHUNKS = 10**7
 
 
 class SpecError(ValueError):
@@ -92,8 +98,14 @@ def simulation(outputs: Mapping[str, Any], *, warmup: Callable | None = None):
     output name to an array of shape ``(chunk.size, *output.shape)``.
     """
 
+    if not isinstance(outputs, Mapping) or not outputs:
+        raise SpecError(f"outputs must be a non-empty mapping of output name -> Output (or shape); got {outputs!r}")
+    declared = {k: Output.coerce(v) for k, v in outputs.items()}
+    if warmup is not None and not callable(warmup):
+        raise TypeError(f"warmup must be callable or None; got {type(warmup).__name__}")
+
     def wrap(fn):
-        fn.sweep_outputs = {k: Output.coerce(v) for k, v in outputs.items()}
+        fn.sweep_outputs = dict(declared)
         if warmup is not None:
             fn.sweep_warmup = warmup
         return fn
@@ -165,7 +177,7 @@ class Chunk:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     @property
     def id(self) -> str:
@@ -302,11 +314,15 @@ class Sweep:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise SpecError("sweep name must be a non-empty string")
+        if not isinstance(self.name, str):
+            raise SpecError("name must be a non-empty string")
         if not isinstance(self.axes, Mapping) or not self.axes:
-            raise SpecError("a sweep needs at least one axis")
+            raise SpecError("a sweep needs at least one axis (axes: a mapping of axis name -> values)")
         self.axes = {str(k): _axis_values(str(k), v) for k, v in self.axes.items()}
         self._fn, self.simulation_ref = resolve_simulation(self.simulation)
         outs = self.outputs if self.outputs is not None else getattr(self._fn, "sweep_outputs", None)
+        if outs is not None and not isinstance(outs, Mapping):
+            raise SpecError(f"outputs must be a mapping of output name -> Output (or shape); got {type(outs).__name__}")
         if not outs:
             raise SpecError(f"no outputs declared for simulation {self.simulation_ref!r}: pass outputs= "
                             "or decorate it with gdsim.sweep.simulation(outputs=...)")
@@ -314,6 +330,8 @@ class Sweep:
         for k in self.outputs:
             if k in self.axes:
                 raise SpecError(f"output {k!r} has the same name as an axis")
+        if self.params is not None and not isinstance(self.params, Mapping):
+            raise SpecError(f"params must be a mapping of keyword -> value; got {type(self.params).__name__}")
         self.params = dict(self.params or {})
         try:
             json.dumps(self.params, sort_keys=True)
@@ -322,15 +340,22 @@ class Sweep:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise SpecError(f"seed must be a non-negative integer, got {self.seed!r}")
         self.seed = int(self.seed)
+        if self.chunks is not None and not isinstance(self.chunks, Mapping):
+            raise SpecError(f"chunks must be a mapping of axis -> block length; got {type(self.chunks).__name__}")
         self.chunks = self._resolve_chunks(self.chunks or {})
+        if self.n_chunks > MAX_CHUNKS:
+            raise SpecError(f"axes of sizes {self.shape} make {self.n_chunks:.3g} chunks (chunks = {self.chunks}), more "
+                            f"than {MAX_CHUNKS:.0e}: the store's bookkeeping alone would not fit; use larger chunks "
+                            "or fewer points")
 
     # --------------------------------------------------------------------------------- geometry
     def _resolve_chunks(self, given: Mapping[str, int]) -> dict[str, int]:
         unknown = set(given) - set(self.axes)
         if unknown:
             raise SpecError(f"chunks name unknown axis/axes {sorted(unknown)}; axes are {list(self.axes)}")
-        if not isinstance(self.chunk_points, (int, np.integer)) or self.chunk_points < 1:
-            raise SpecError(f"chunk_points must be a positive integer, got {self.chunk_points!r}")
+        if isinstance(self.chunk_points, bool) or not isinstance(self.chunk_points, (int, np.integer)) \
+                or not 1 <= self.chunk_points <= 2**40:
+            raise SpecError(f"chunk_points must be a positive integer (at most 2^40), got {self.chunk_points!r}")
         out = {}
         budget = int(self.chunk_points)
         for k in given:
@@ -357,11 +382,11 @@ class Sweep:
 
     @property
     def n_chunks(self) -> int:
-        return int(np.prod(self.chunk_grid))
+        return math.prod(self.chunk_grid)
 
     @property
     def n_points(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     def chunk_indices(self):
         return list(np.ndindex(*self.chunk_grid))
@@ -448,6 +473,8 @@ def load_spec(path: str | Path) -> Sweep:
     (lists or ``{linspace|logspace|geomspace|range = [...]}``), ``[params]``, ``[chunks]``, ``[outputs]``
     (``name = {shape = [...], dtype = "float64", dims = [...]}``; optional if the simulation declares them).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be the path of a TOML spec (str or os.PathLike); got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep spec {str(path)!r} does not exist")
