@@ -65,3 +65,40 @@ def test_nothing_in_gdsim_imports_paper_repro():
 def test_every_subpackage_is_importable():
     for info in pkgutil.walk_packages(gdsim.__path__, "gdsim."):
         importlib.import_module(info.name)
+
+
+def test_the_same_seed_sequence_twice_gives_the_same_numbers():
+    """SeedSequence.spawn counts children on the object: passing the caller's object on used to change
+    the second call's numbers (noisy_particle_gd, perceptron_sgd)."""
+    import numpy as np
+
+    import gdsim.langevin as gl
+    import gdsim.particles as gp
+
+    ss = np.random.SeedSequence(12)
+    a = gp.noisy_particle_gd(np.zeros((2, 4)), "energy_uniform", 20, seed=ss)
+    b = gp.noisy_particle_gd(np.zeros((2, 4)), "energy_uniform", 20, seed=ss)
+    np.testing.assert_array_equal(a.w, b.w)
+    c = gl.perceptron_sgd(0.5, 8, d=4, runs=3, max_epochs=20, seed=ss)
+    d = gl.perceptron_sgd(0.5, 8, d=4, runs=3, max_epochs=20, seed=ss)
+    np.testing.assert_array_equal(c.w1, d.w1)
+    np.testing.assert_array_equal(c.test_error, d.test_error)
+    assert ss.n_children_spawned == 0  # the caller's object is untouched
+
+
+def test_a_run_depends_on_its_own_seed_only():
+    """Per-run seeds: a run gives the same numbers alone or inside a batch (perceptron and alpha-trick net,
+    whose test sets were once drawn per batch)."""
+    import numpy as np
+
+    import gdsim.langevin as gl
+
+    seeds = [np.random.SeedSequence([5, i]) for i in range(3)]
+    both = gl.perceptron_sgd([0.2, 0.5, 1.0], [8, 16, 8], d=4, runs=1, max_epochs=30, seed=seeds)
+    alone = gl.perceptron_sgd(0.5, 16, d=4, runs=1, max_epochs=30, seed=seeds[1:2])
+    np.testing.assert_array_equal(both.w1[1], alone.w1[0])
+    np.testing.assert_array_equal(both.test_error[1], alone.test_error[0])
+    m_both = gl.mlp_sgd([1.0, 2.0, 4.0], 0.01, P=16, d=3, width=4, batch=4, runs=1, max_epochs=3, seed=seeds)
+    m_alone = gl.mlp_sgd(2.0, 0.01, P=16, d=3, width=4, batch=4, runs=1, max_epochs=3, seed=seeds[1:2])
+    np.testing.assert_array_equal(m_both.test_error[1], m_alone.test_error[0])
+    np.testing.assert_array_equal(m_both.rel_weight_change[1], m_alone.rel_weight_change[0])
