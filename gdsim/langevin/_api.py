@@ -57,6 +57,22 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     the eigenvalues then perform Dyson Brownian motion (beta = 1) in a quadratic potential. The matrix
     SDE is integrated, which never blows up at near-collisions (the eigenvalue SDE's Euler step does).
 
+    Parameters
+    ----------
+    n : int
+        Matrix size (>= 2).
+    sigma : float
+        GOE width (> 0).
+    runs : int
+        Independent chains (dim ``run``).
+    kappa, dt, steps : float, float, int
+        Centre of the potential, Euler time step in (0, 1), number of steps.
+    seed : int, SeedSequence, Generator, or a sequence of them (one per run)
+    progress : bool
+        Show a progress bar.
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+
     Returns
     -------
     Result
@@ -100,6 +116,13 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
 
     Per step, |B| fresh inputs x ~ N(0, I_2) and per-sample GOE-shaped noise (off-diagonal std A,
     diagonal sqrt(2) A); W <- W + lr mean_n[(W* - W) x x^T + a_n]. Temperature ~ lr / |B|.
+
+    Parameters
+    ----------
+    progress : bool
+        Show a progress bar.
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
 
     Returns
     -------
@@ -377,6 +400,10 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
     P : int or array_like
         Training-set sizes (>= 1), broadcast with T.
 
+    progress : bool
+        Show a progress bar.
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
     Returns
     -------
     Result
@@ -466,6 +493,13 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
     f = (1/width) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
     learning rate eta = T alpha width B (the code's temperature convention T = eta / (alpha width B)); stop when
     alpha min y F >= 1 on the training set (checked every epoch).
+
+    Parameters
+    ----------
+    progress : bool
+        Show a progress bar.
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
 
     Returns
     -------

@@ -341,6 +341,8 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
     progress : bool
         tqdm bar over chunks of iterations.
 
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
     Returns
     -------
     Result

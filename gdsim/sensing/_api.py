@@ -338,6 +338,10 @@ def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, r
     track_tau : bool
         Compute the eigenvalues of U^T U every step until every learning time is found.
 
+    progress : bool
+        Show a progress bar.
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
     Returns
     -------
     Result
@@ -418,6 +422,10 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
         F_0^T F_0 - G_0^T G_0 = (1 - imbalance^2) alpha^2 I exactly (spec C8); ``gaussian``: N(0, alpha^2)
         entries (and imbalance alpha for G).
 
+    progress : bool
+        Show a progress bar.
+    parallel : bool, optional
+        None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
     Returns
     -------
     Result
