@@ -59,6 +59,19 @@ def run(quick=False):
                         bytes=Ap.nbytes, note="one streaming pass over the packed symmetric A; target >= 2x numpy"))
         rows.append(Row("sensing.gd step (packed float32)", size, t32, {"numpy 2x GEMV (m x d^2)": t_np},
                         bytes=Ap32.nbytes, note="float32 storage, float64 accumulation"))
+        if d == CASES[0][0]:
+            from gdsim.sensing import gd
+
+            full = make_problem(d, 5, spectrum=np.linspace(5, 1, 5), m=m, seed=0)
+            steps = 200
+            gd(full, r_hat, [1e-3], 2, mu=0.005, seed=1)
+            for track in (True, False):
+                t_api = best_time(lambda: gd(full, r_hat, [1e-3], steps, mu=0.005, seed=1, record_every=steps,
+                                             track_tau=track), repeat=3)
+                rows.append(Row(f"sensing.gd (public, track_tau={track})", f"{size}, {steps} steps, 1 run", t_api, {},
+                                bytes=Ap.nbytes * steps, kernel_s=t64 * steps,
+                                note="kernel = the step above x steps; track_tau computes the eigenvalues of "
+                                     "U^T U every step until every learning time is found"))
         print(f"[sensing] {size}: gdsim {t64 * 1e3:.3f} ms (float32 {t32 * 1e3:.3f} ms), numpy {t_np * 1e3:.3f} ms, "
               f"{t_np / t64:.2f}x")
     return rows, compile_times

@@ -154,10 +154,12 @@ def _fig2(cfg, out, meta, seed, progress):
 def plateau_data(cfg, seed) -> dict:
     alphas = np.array(cfg["plateau_alphas"])
     full = make_problem(20, 4, spectrum=[4, 2, 1, 0.5], seed=np.random.SeedSequence([seed, 5]))
-    rf = gd(full, 20, alphas, 4000, mu=0.05, seed=np.random.SeedSequence([seed, 6]), record_every=4000)
+    rf = gd(full, 20, alphas, 4000, mu=0.05, seed=np.random.SeedSequence([seed, 6]), record_every=4000,
+            track_tau=True)
     # the spec's C3 instance (seed 0: lambda_1(A*A(Z*)) = 8.88 against lambda_1(Z*) = 8, a 10% gap)
     sens = make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
-    rs = gd(sens, 20, alphas, 2500, mu=0.02, seed=np.random.SeedSequence([seed, 8]), record_every=2500)
+    rs = gd(sens, 20, alphas, 2500, mu=0.02, seed=np.random.SeedSequence([seed, 8]), record_every=2500,
+            track_tau=True)
     return dict(alphas=alphas, tau_full=rf.tau, lam_full=full.eigvals, tau_sens=rs.tau, lam_sens=sens.eigvals,
                 lam_hat_sens=sens.top_operator_eigenvalue())
 

@@ -18,7 +18,7 @@ ALPHAS_C1 = np.array([1e-2, 1e-4, 1e-6, 1e-8])
 def c1():
     """Full observation, d = r_hat = 20, lambda = (4, 2, 1, 0.5), mu = 0.05 (spec C1/C2)."""
     prob = gs.make_problem(20, 4, spectrum=[4, 2, 1, 0.5], seed=0)
-    return prob, gs.gd(prob, 20, ALPHAS_C1, 1200, mu=0.05, seed=1)
+    return prob, gs.gd(prob, 20, ALPHAS_C1, 1200, mu=0.05, seed=1, track_tau=True)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def c3():
     """Sensing: d = 20, r* = 3, lambda = (8, 4, 2), m = 600, r_hat = 20, mu = 0.02, T = 1500 (spec C3)."""
     prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
     alphas = np.array([1e-2, 1e-4, 1e-6])
-    return prob, alphas, gs.gd(prob, 20, alphas, 1500, mu=0.02, seed=1)
+    return prob, alphas, gs.gd(prob, 20, alphas, 1500, mu=0.02, seed=1, track_tau=True)
 
 
 # ------------------------------------------------------------------ C1: tau_k ~ ln(1/alpha)/ln(1 + mu lambda_k)
@@ -228,8 +228,8 @@ def test_gpu_gd_matches_cpu(monkeypatch):
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", 4)
     prob = gs.make_problem(5, 2, spectrum=[2.0, 1.0], m=12, seed=6)
-    a = gs.gd(prob, 3, [1e-2, 1e-1], 6, mu=0.05, seed=1)
-    b = gs.gpu_gd(prob, 3, [1e-2, 1e-1], 6, mu=0.05, seed=1)
+    a = gs.gd(prob, 3, [1e-2, 1e-1], 6, mu=0.05, seed=1, track_tau=True)
+    b = gs.gpu_gd(prob, 3, [1e-2, 1e-1], 6, mu=0.05, seed=1, track_tau=True)
     for name in ("errors", "eigenvalues", "loss", "U"):
         np.testing.assert_allclose(b[name], a[name], rtol=1e-11, atol=1e-14)
     assert b.meta["config"]["backend"] == "cuda"
