@@ -31,3 +31,17 @@ class _NullBar:
 
     def set_postfix_str(self, s):
         pass
+
+
+def step_chunks(steps: int, progress: bool, n: int = 50) -> list[tuple[int, int]]:
+    """(k0, k1) pairs covering 0..steps: one pair, or about ``n`` when a progress bar needs updates.
+
+    The kernels take the first step's index (counter-based noise is keyed by it), so a chunked run gives
+    the same numbers as one call.
+    """
+    import numpy as np
+
+    if not progress or steps < n:
+        return [(0, steps)]
+    e = np.unique(np.linspace(0, steps, n + 1).astype(np.int64))
+    return list(zip(e[:-1].tolist(), e[1:].tolist()))

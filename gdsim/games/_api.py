@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
-from gdsim._core.progress import progress_bar
+from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_generator, as_seed_sequence, child_seed, is_seed_list, run_seeds
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
@@ -440,7 +440,7 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     mom = np.full((runs, nrec, 2, 4), np.nan)
     ni0 = np.full((runs, nrec), np.nan)
     X, Y = X0.copy(), Y0.copy()
-    chunks = _chunks(steps, progress)
+    chunks = step_chunks(steps, progress)
     taus_k = taus if taus.size else np.zeros(1)
     # small systems: one serial system per thread; a large one: its particles in parallel (same bits)
     small = drift == "feature" and max(n_x, n_y) < PARALLEL_MIN_PARTICLES
@@ -472,10 +472,3 @@ def gda_result(rec, h, mom, ni0, tau_t, X, Y, config, backend, wall) -> Result:
                   dims=dict(t=("step",), time=("step",), step=("step",), moments=("step", "run", "player", "moment"),
                             ni0=("step", "run"), tau_t=("step",), X=("run", "particle_x"), Y=("run", "particle_y")),
                   coords=("step", "time", "t"))
-
-
-def _chunks(steps, progress, n=50):
-    if not progress or steps < n:
-        return [(0, steps)]
-    e = np.unique(np.linspace(0, steps, n + 1).astype(np.int64))
-    return list(zip(e[:-1].tolist(), e[1:].tolist()))

@@ -8,20 +8,11 @@ from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
 from gdsim._core.jit import threads
-from gdsim._core.progress import progress_bar
+from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
 from gdsim.langevin._reference import dyson_ou_width
-
-def _step_chunks(steps, progress, n=50):
-    """(s0, s1) pairs covering 0..steps: one pair, or about ``n`` when a progress bar needs updates. The
-    kernels take the first step's index, so the counter-based noise (and the result) is the same."""
-    if not progress or steps < n:
-        return [(0, steps)]
-    e = np.unique(np.linspace(0, steps, n + 1).astype(np.int64))
-    return list(zip(e[:-1].tolist(), e[1:].tolist()))
-
 
 def _grid(values, **names):
     """Positive hyper-parameter arrays broadcast together into the grid points (each named in errors)."""
@@ -96,7 +87,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     M = np.zeros((runs, n, n)) + kappa * np.eye(n)
     keys = keys_from_seed(seed, runs)
     with Timer() as timer, threads(parallel), progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
-        for s0, s1 in _step_chunks(steps, progress):
+        for s0, s1 in step_chunks(steps, progress):
             k.matrix_ou(M, kappa, sigma, dt, s1 - s0, keys, s0)
             bar.update(s1 - s0)
     ev = np.linalg.eigvalsh(M)
@@ -119,6 +110,17 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
 
     Parameters
     ----------
+    lr : float
+        Learning rate in (0, 2) (a stationary spread needs lr < 2 |B| / (|B| + 3)).
+    noise_std : float
+        A, the per-sample noise scale (>= 0).
+    batch : int
+        |B|, samples per step.
+    steps, runs : int
+        Steps per run and independent runs (dim ``run``).
+    target, init_std : float
+        W* = target I; the initial weights are i.i.d. N(0, init_std^2) (SGD then pulls them to W*).
+    seed : int, SeedSequence or Generator
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -150,7 +152,7 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     W = init_std * np.random.default_rng(init_ss).standard_normal((runs, 2, 2))
     keys = keys_from_seed(noise_ss, runs)
     with Timer() as timer, threads(parallel), progress_bar(steps, enabled=progress, desc="2x2 SGD") as bar:
-        for s0, s1 in _step_chunks(steps, progress):
+        for s0, s1 in step_chunks(steps, progress):
             k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, s1 - s0, keys, s0)
             bar.update(s1 - s0)
     sv = np.linalg.svd(W, compute_uv=False)
@@ -496,6 +498,13 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
 
     Parameters
     ----------
+    alpha, T : float or array_like
+        Output scales (> 0) and temperatures (> 0), broadcast together into the grid points.
+    P, d, width, batch : int
+        Training-set size, input dimension, hidden width, minibatch size (<= P).
+    runs, max_epochs : int
+        Independent runs per grid point (dim ``run``) and the epoch budget.
+    seed : int, SeedSequence, Generator, or a sequence of them (one per run)
     progress : bool
         Show a progress bar.
     parallel : bool, optional

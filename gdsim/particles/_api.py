@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
-from gdsim._core.progress import progress_bar
+from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.result import Result, batch_dims, Timer
 from gdsim._core.validate import check_budget, integer, real_array, real_scalar
 from gdsim.particles import _kernels as k
@@ -415,8 +415,5 @@ def noisy_particle_gd(w0, objective, steps, *, noise=0.05, **kwargs) -> Result:
 
 
 def _chunks(steps, progress, n_chunks=40):
-    """(k0, k1) pairs covering 0..steps; one pair unless a progress bar needs updates."""
-    if not progress or steps < n_chunks:
-        return [(0, steps)]
-    edges = np.unique(np.linspace(0, steps, n_chunks + 1).astype(np.int64))
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    """(k0, k1) pairs covering 0..steps: one pair unless a progress bar needs updates."""
+    return step_chunks(steps, progress, n_chunks)

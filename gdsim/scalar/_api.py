@@ -204,7 +204,7 @@ def run_recorded(W, batch, steps, record_every, step_to, observer, progress, con
     D, B = W.shape
     R = t.size
     w_rec = np.empty((R, B, D))  # the result's layout, written by a parallel transposing copy per record
-    from_soa = k.from_soa_parallel if B >= PARALLEL_MIN_BATCH else k.from_soa_serial
+    to_soa = k.to_soa_parallel if B >= PARALLEL_MIN_BATCH else k.to_soa_serial
     want = tuple(name in observe for name in OBSERVABLES)
     loss, sharp, phi = (np.empty((R, B)) if w else np.empty((0, 0)) for w in want)
     chunk = max(1, steps // 100) if progress else max(1, steps)
@@ -217,7 +217,7 @@ def run_recorded(W, batch, steps, record_every, step_to, observer, progress, con
                     step_to(W, lo, hi)
                     bar.update(hi - lo)
             host = finish(W) if finish is not None else W
-            from_soa(host, w_rec[r])
+            to_soa(host.T, w_rec[r].T)  # (D, B) state -> (B, D) record
             if any(want):
                 observer(host, want, loss[r] if want[0] else loss, sharp[r] if want[1] else sharp,
                          phi[r] if want[2] else phi)

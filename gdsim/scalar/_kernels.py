@@ -374,7 +374,10 @@ batch_gfs = jit(_batch_gfs, parallel=True)
 
 
 def _to_soa(w, W):
-    """(B, D) rows -> (D, B) structure of arrays, in blocks of trajectories (one pass, no temporaries)."""
+    """(B, D) rows -> (D, B) structure of arrays, in blocks of trajectories (one pass, no temporaries).
+
+    The way back is the same copy on transposed views: ``to_soa(W.T, w.T)`` writes w (B, D) from W (D, B).
+    """
     B, D = w.shape
     nblocks = (B + BLOCK - 1) // BLOCK
     for kb in prange(nblocks):
@@ -383,15 +386,4 @@ def _to_soa(w, W):
                 W[i, j] = w[j, i]
 
 
-def _from_soa(W, w):
-    """(D, B) structure of arrays -> (B, D) rows."""
-    D, B = W.shape
-    nblocks = (B + BLOCK - 1) // BLOCK
-    for kb in prange(nblocks):
-        for j in range(kb * BLOCK, min(B, (kb + 1) * BLOCK)):
-            for i in range(D):
-                w[j, i] = W[i, j]
-
-
 to_soa_serial, to_soa_parallel = serial_and_parallel(_to_soa)
-from_soa_serial, from_soa_parallel = serial_and_parallel(_from_soa)
