@@ -53,8 +53,10 @@ class Output:
             raise SpecError(f"output shape must have positive entries, got {self.shape}")
         object.__setattr__(self, "shape", shape)
         try:
+            if isinstance(self.dtype, str) and (not self.dtype.strip() or self.dtype != self.dtype.strip()):
+                raise ValueError("blank or padded name")
             dt = np.dtype(self.dtype)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise SpecError(f"unknown output dtype {self.dtype!r}") from exc
         if dt.kind not in "fiub":
             raise SpecError(f"output dtype must be a float, integer or bool type, got {dt}")
