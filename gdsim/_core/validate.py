@@ -130,13 +130,6 @@ def flag(x, name: str, *, allow_none: bool = False):
     raise TypeError(f"{name} must be {allowed}; got {x!r}")
 
 
-def option(x, name: str, allowed) -> str:
-    """A string option from ``allowed``."""
-    if not isinstance(x, str) or x not in allowed:
-        raise ValueError(f"{name} must be one of {tuple(allowed)}; got {x!r}")
-    return x
-
-
 def path_like(x, name: str, *, allow_none: bool = True):
     """A filesystem path argument (str or os.PathLike); None too when ``allow_none``."""
     if x is None and allow_none:

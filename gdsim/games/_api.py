@@ -417,11 +417,11 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
         O(N) Fourier-moment path (trigonometric payoffs) or the generic O(N_x N_y) pairwise path.
     ni_grid : int
         Grid size for NI_0 at the record times (feature path; 0 disables).
-
     progress : bool
         Show a progress bar.
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+
     Returns
     -------
     Result

@@ -7,7 +7,7 @@ import numpy as np
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
-from gdsim._core.jit import threads
+from gdsim._core.jit import honours_parallel
 from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
 from gdsim.langevin import _kernels as k
@@ -40,6 +40,7 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
        "arXiv:2407.16427")
 
 
+@honours_parallel
 def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
              steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sample the beta = 1 Coulomb gas as the stationary law of a GOE matrix Ornstein-Uhlenbeck process.
@@ -86,7 +87,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
                  updates=float(runs) * n * n * steps)
     M = np.zeros((runs, n, n)) + kappa * np.eye(n)
     keys = keys_from_seed(seed, runs)
-    with Timer() as timer, threads(parallel), progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
+    with Timer() as timer, progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
         for s0, s1 in step_chunks(steps, progress):
             k.matrix_ou(M, kappa, sigma, dt, s1 - s0, keys, s0)
             bar.update(s1 - s0)
@@ -94,12 +95,12 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
                   dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
                             matrices=("run", "row", "col")),
-                  meta=
-                  dict(config=dict(n=n, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
-                                   reference=_A0), wall_time_s=timer.seconds,
-                       stationary_sigma=dyson_ou_width(sigma, dt)))
+                  meta=dict(config=dict(n=n, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
+                                        reference=_A0), wall_time_s=timer.seconds,
+                            stationary_sigma=dyson_ou_width(sigma, dt)))
 
 
+@honours_parallel
 def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int = 3000, runs: int = 3000,
                         target: float = 2.0, init_std: float = 0.1, seed=None, progress: bool = False,
                         parallel=None) -> Result:
@@ -151,16 +152,15 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     init_ss, noise_ss = as_seed_sequence(seed).spawn(2)
     W = init_std * np.random.default_rng(init_ss).standard_normal((runs, 2, 2))
     keys = keys_from_seed(noise_ss, runs)
-    with Timer() as timer, threads(parallel), progress_bar(steps, enabled=progress, desc="2x2 SGD") as bar:
+    with Timer() as timer, progress_bar(steps, enabled=progress, desc="2x2 SGD") as bar:
         for s0, s1 in step_chunks(steps, progress):
             k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, s1 - s0, keys, s0)
             bar.update(s1 - s0)
     sv = np.linalg.svd(W, compute_uv=False)
     return Result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
                   dims=dict(W=("run", "row", "col"), singular_values=("run", "singular_value"), spacing=("run",)),
-                  meta=
-                  dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, runs=runs,
-                                   target=target, init_std=init_std, reference=_A0), wall_time_s=timer.seconds))
+                  meta=dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, runs=runs,
+                                        target=target, init_std=init_std, reference=_A0), wall_time_s=timer.seconds))
 
 
 # ------------------------------------------------------------------------ Park, Lucini, Aarts network
@@ -216,7 +216,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
     """
     W, Wstar = real_array(W, "W", min_ndim=2), real_array(Wstar, "Wstar", min_ndim=2)
     M, Z, x_test = real_array(M, "M", min_ndim=2), real_array(Z, "Z", min_ndim=1), real_array(x_test, "x_test", min_ndim=2)
-    if W.ndim != 2 or W.shape[0] < 3 - 1:
+    if W.ndim != 2 or W.shape[0] < 2:
         raise ValueError(f"W must be a (K, L) matrix with K >= 2; got shape {W.shape}")
     K, L = W.shape
     for name, a, shape in (("Wstar", Wstar, (K, L)), ("M", M, (L, 3)), ("Z", Z, (K,))):
@@ -240,6 +240,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
     return bool(Kt / (np.sqrt(r) * (K - 1)) >= T * Vt / (4 * sigma_w**2))
 
 
+@honours_parallel
 def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
                      n_data: int | None = None, seed=None, progress: bool = False, parallel=None,
                      _backend: str = "cpu") -> Result:
@@ -296,7 +297,7 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
     out["x"] = np.empty((R, K))
     out["ordered"] = np.empty(R, dtype=bool)
-    with Timer() as timer, threads(parallel), progress_bar(R, enabled=progress, desc="Park network SGD",
+    with Timer() as timer, progress_bar(R, enabled=progress, desc="Park network SGD",
                                                            unit="run") as bar:
         for c0 in range(0, R, _RUN_CHUNK[_backend]):
             idx = range(c0, min(R, c0 + _RUN_CHUNK[_backend]))
@@ -390,6 +391,7 @@ def perceptron_data(P: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.nda
     return X, np.sign(x1)
 
 
+@honours_parallel
 def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
                    seed=None, progress: bool = False, parallel=None, _backend: str = "cpu") -> Result:
     """Hinge-loss perceptron trained by SGD (batch 1, eta = T) from w0 = 0 until every training point has
@@ -401,19 +403,22 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
         Temperatures eta / B (> 0).
     P : int or array_like
         Training-set sizes (>= 1), broadcast with T.
-
     progress : bool
         Show a progress bar.
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+
     Returns
     -------
     Result
         Per run (*grid, runs): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
         (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points).
     """
-    P_in = np.asarray(P) if not isinstance(P, (str, bytes)) and np.ndim(P) >= 0 else P
-    if isinstance(P, bool) or (isinstance(P_in, np.ndarray) and P_in.dtype.kind not in "iu"):
+    try:
+        P_in = np.asarray(P)
+    except (ValueError, TypeError):  # ragged nesting
+        P_in = np.asarray(None)
+    if isinstance(P, bool) or P_in.dtype.kind not in "iu":
         raise TypeError(f"P (training-set sizes) must be integers >= 1; got {P!r}")
     T, Pf_ = _grid(values=(T, P_in), T="the temperature eta / B", P="the training-set size")
     P = Pf_.astype(np.int64)
@@ -430,7 +435,7 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
     Tf, Pf = np.repeat(T.ravel(), runs), np.repeat(P.ravel(), runs)
     children = run_seeds(seed, R)
     w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
-    with Timer() as timer, threads(parallel), progress_bar(R, enabled=progress, desc="perceptron SGD",
+    with Timer() as timer, progress_bar(R, enabled=progress, desc="perceptron SGD",
                                                            unit="run") as bar:
         for p_val in np.unique(Pf):  # runs of one P share array shapes
             idx = np.flatnonzero(Pf == p_val)
@@ -488,6 +493,7 @@ def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
 MLP_BLOWUP = 1e6
 
 
+@honours_parallel
 def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int = 8, runs: int = 3,
             max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, T, seed).
@@ -543,7 +549,7 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
     steps = np.zeros(R, dtype=np.int64)
     keys = keys_from_seed(children, R)
     etas = Tf * af * width * batch
-    with Timer() as timer, threads(parallel), progress_bar(1, enabled=progress, desc="alpha-trick SGD") as bar:
+    with Timer() as timer, progress_bar(1, enabled=progress, desc="alpha-trick SGD") as bar:
         kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
         bar.update(1)
     # each run's own test set (its seed's child 1), so a run never depends on its batch

@@ -340,9 +340,9 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
         Each run gets its own counter-based noise stream keyed from ``seed``.
     progress : bool
         tqdm bar over chunks of iterations.
-
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+
     Returns
     -------
     Result

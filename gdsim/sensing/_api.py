@@ -345,6 +345,7 @@ def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, r
         Show a progress bar.
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+
     Returns
     -------
     Result
@@ -424,11 +425,11 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
         ``orthonormal``: F_0 = alpha P_1, G_0 = imbalance alpha P_2 with [P_1 P_2] orthonormal columns, so
         F_0^T F_0 - G_0^T G_0 = (1 - imbalance^2) alpha^2 I exactly (spec C8); ``gaussian``: N(0, alpha^2)
         entries (and imbalance alpha for G).
-
     progress : bool
         Show a progress bar.
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+
     Returns
     -------
     Result
