@@ -225,3 +225,74 @@ def trainability_score(W0, W1, X, Y, lr0, lr1, steps, activation="tanh", offset=
         v = np.minimum(v, 1e6)
         converged = np.mean(v[-20:]) < 1
         return float(-np.sum(v) if converged else np.sum(1 / v))
+
+
+# ------------------------------------------------------------------------------- gdsim.models oracles
+_GELU_K = np.sqrt(2.0 / np.pi)
+
+
+def mlp_activation(z, activation):
+    """sigma and sigma' for the zoo MLP's activations (gelu in its tanh form)."""
+    if activation == "tanh":
+        t = np.tanh(z)
+        return t, 1.0 - t * t
+    if activation == "relu":
+        return np.where(z > 0, z, 0.0), (z > 0).astype(float)
+    if activation == "gelu":
+        u = _GELU_K * (z + 0.044715 * z**3)
+        t = np.tanh(u)
+        return 0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _GELU_K * (1 + 3 * 0.044715 * z * z)
+    if activation == "linear":
+        return z, np.ones_like(z)
+    if activation == "quadratic":
+        return z * z, 2 * z
+    raise ValueError(activation)
+
+
+def mlp_loss_grad(w, X, Y, sizes, activation="tanh", loss="mse", scaling="standard", bias=True):
+    """Plain NumPy forward and backward pass of gdsim.models.mlp, written from its documented layout."""
+    L = len(sizes) - 1
+    if scaling == "standard":
+        cs = [1.0] * L
+    elif scaling == "ntk":
+        cs = [1 / np.sqrt(sizes[l]) for l in range(L)]
+    else:
+        cs = [1 / np.sqrt(sizes[l]) for l in range(L - 1)] + [1 / sizes[L - 1]]
+    Ws, bs, o = [], [], 0
+    for l in range(L):
+        Ws.append(w[o:o + sizes[l + 1] * sizes[l]].reshape(sizes[l + 1], sizes[l]))
+        o += sizes[l + 1] * sizes[l]
+        if bias:
+            bs.append(w[o:o + sizes[l + 1]])
+            o += sizes[l + 1]
+        else:
+            bs.append(np.zeros(sizes[l + 1]))
+    acts, pre = [X], []
+    for l in range(L):
+        z = cs[l] * acts[-1] @ Ws[l].T + bs[l]
+        pre.append(z)
+        if l < L - 1:
+            acts.append(mlp_activation(z, activation)[0])
+    F = pre[-1]
+    N = X.shape[0]
+    if loss == "mse":
+        value = 0.5 * np.sum((F - Y) ** 2) / N
+        delta = (F - Y) / N
+    else:
+        m = F.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(F - m).sum(axis=1))
+        value = np.sum(Y * (lse[:, None] - F)) / N
+        delta = (np.exp(F - lse[:, None]) - Y) / N
+    grads = []
+    for l in range(L - 1, -1, -1):
+        gW = cs[l] * delta.T @ acts[l]
+        gb = delta.sum(axis=0)
+        grads.append((gW, gb))
+        if l > 0:
+            delta = cs[l] * (delta @ Ws[l]) * mlp_activation(pre[l - 1], activation)[1]
+    g = []
+    for gW, gb in reversed(grads):
+        g.append(gW.ravel())
+        if bias:
+            g.append(gb)
+    return value, np.concatenate(g)

@@ -1,0 +1,29 @@
+"""The shared dynamics layer: optimisers and exact float64 curvature for any :class:`gdsim.models.Model`.
+
+Batched over runs (initial parameters (*batch, P); learning rates and other hyper-parameters broadcast
+against the batch), parallel over runs with numbers independent of the thread count, observables computed
+only when asked for, divergence recorded (never raised), results labelled (:class:`gdsim.Result`).
+
+* optimisers: :func:`gd`, :func:`sgd`, :func:`momentum`, :func:`adam`, :func:`rmsprop`, :func:`gradient_flow`
+  (and :func:`gpu_gd`, the CUDA twin of :func:`gd` for the zoo MLPs);
+* curvature: :func:`top_eigenvalues`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
+  :func:`gfs_sharpness`, :func:`gfs` (gradient-flow solutions);
+* diagnostics: :func:`eos_diagnostics`.
+
+Examples
+--------
+>>> import numpy as np, gdsim.models as gm, gdsim.dynamics as gdyn
+>>> X = np.random.default_rng(0).standard_normal((40, 3)); Y = np.tanh(X[:, :1])
+>>> m = gm.mlp([3, 8, 1], "tanh", data=(X, Y))
+>>> res = gdyn.gd(m, m.init(0, batch=(4,)), lr=[[0.1], [0.5]], steps=100, record_every=50,
+...               observe=("loss", "sharpness"))
+>>> res.loss.shape
+(3, 2, 4)
+"""
+
+from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gradient_flow, momentum, rmsprop, sgd,
+                                 sharpness, top_eigenvalues)
+from gdsim.dynamics._cuda_api import gpu_gd
+
+__all__ = ["gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "sharpness",
+           "gfs_sharpness", "gfs", "eos_diagnostics"]

@@ -1,0 +1,796 @@
+"""Public API of the shared dynamics layer: validation, batching, records, results."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+
+import numpy as np
+
+from gdsim._core import validate as v
+from gdsim._core.counter_rng import keys_from_seed
+from gdsim._core.jit import honours_parallel
+from gdsim._core.progress import progress_bar
+from gdsim._core.result import Result, batch_dims
+from gdsim.dynamics import _kernels as kern
+from gdsim.models._model import Model
+
+#: named observables (``observe=``); ``"top_k:K"`` and user callables are accepted too
+OBSERVABLES = ("loss", "grad_norm", "w", "sharpness", "gfs_sharpness", "test_loss", "test_accuracy", "accuracy",
+               "preconditioned_sharpness")
+#: a run whose parameters leave [-BLOWUP, BLOWUP] (or stop being finite) has diverged
+BLOWUP = 1e8
+_OPT_NAMES = {kern.GD: "gd", kern.HEAVY_BALL: "heavy_ball", kern.NESTEROV: "nesterov", kern.RMSPROP: "rmsprop", kern.ADAM: "adam"}
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Each run calls BLAS from its own Numba thread: BLAS must not start threads of its own (4x slower
+    when it does, measured on the MLP benchmark, and its reduction order would depend on the thread count)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _check_model(m):
+    if not isinstance(m, Model):
+        raise TypeError(f"m must be a gdsim.models.Model (from gdsim.models.custom, mlp, ...); got {type(m).__name__}")
+    return m
+
+
+def _lanczos_args(k_eig, tol, max_iter, P):
+    k_eig = v.integer(k_eig, "k", lo=1, hi=P)
+    tol = v.real_scalar(tol, "tol", lo=0.0, hi=1e-1, lo_open=True)
+    if max_iter is None:
+        max_iter = min(P, max(60, 4 * k_eig + 40))
+    max_iter = v.integer(max_iter, "max_iter", lo=k_eig, hi=10**6)
+    return k_eig, tol, min(max_iter, P)
+
+
+def _batched(m, w, name="w"):
+    w = m.weights(w, name)
+    batch = w.shape[:-1]
+    return w, batch, np.ascontiguousarray(w.reshape(-1, m.n_params))
+
+
+def _keys(seed, runs):
+    return keys_from_seed(seed, runs)
+
+
+# ------------------------------------------------------------------------------------------------ curvature
+@honours_parallel
+def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=None):
+    """The ``k`` largest Hessian eigenvalues at ``w``, by Lanczos on exact Hessian-vector products in float64.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w : array_like, shape (P,) or (*batch, P)
+    k : int
+        How many (1 <= k <= P); ``k = 1`` is the sharpness.
+    tol : float
+        Stop when every wanted Ritz pair's residual is at most ``tol`` times the largest |Ritz value|
+        (the eigenvalue error is at most that, typically its square over the spectral gap).
+    max_iter : int, optional
+        Lanczos iterations at most (default min(P, max(60, 4k + 40))); capped at P, where Lanczos is exact.
+    seed : int, SeedSequence or None
+        Start vectors (one deterministic stream per run).
+    parallel : bool, optional
+        None/True: all Numba threads; False: one (same numbers).
+
+    Returns
+    -------
+    ndarray, shape (*batch, k)
+        Descending, float64 (algebraically largest: negative curvature comes last).
+
+    Notes
+    -----
+    Full reorthogonalisation (twice), so no ghost eigenvalues; exact when the Krylov space closes (small P).
+    The stopping rule is Parlett's residual bound beta_n |s_n,i| (The Symmetric Eigenvalue Problem, 1998).
+    """
+    m = _check_model(m)
+    w, batch, W = _batched(m, w)
+    k_eig, tol, max_iter = _lanczos_args(k, tol, max_iter, m.n_params)
+    R = W.shape[0]
+    v.check_budget(f"batch = {batch} at n_params = {m.n_params}", bytes_needed=8.0 * (R + 1) * m.n_params * 3
+                   + 8.0 * (max_iter + 1) * m.n_params * 2)
+    keys = _keys(seed, R)
+    V = np.empty_like(W)
+    for r in range(R):
+        kern.fresh_vector(keys[r], 1, V[r])
+    evals = np.empty((R, k_eig))
+    iters = np.zeros(R, dtype=np.int64)
+    with _single_threaded_blas():
+        kern.top_eigenvalues_batch(m._hvp, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
+    return evals.reshape((*batch, k_eig))
+
+
+def sharpness(m, w, *, tol=1e-10, seed=0, parallel=None):
+    """The largest Hessian eigenvalue at ``w`` (*batch,): ``top_eigenvalues(m, w, 1)[..., 0]``.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w : array_like, shape (P,) or (*batch, P)
+    tol, seed, parallel
+        As in :func:`top_eigenvalues`.
+
+    Returns
+    -------
+    ndarray or float
+    """
+    out = top_eigenvalues(m, w, 1, tol=tol, seed=seed, parallel=parallel)[..., 0]
+    return float(out) if out.ndim == 0 else out
+
+
+def _flow_args(rtol, atol, loss_tol, grad_tol, max_steps):
+    rtol = v.real_scalar(rtol, "rtol", lo=1e-15, hi=1e-1)
+    atol = v.real_scalar(atol, "atol", lo=0.0, hi=1.0, lo_open=True)
+    loss_tol = v.real_scalar(loss_tol, "loss_tol", lo=0.0)
+    grad_tol = v.real_scalar(grad_tol, "grad_tol", lo=0.0)
+    max_steps = v.integer(max_steps, "max_steps", lo=1, hi=10**9)
+    return rtol, atol, loss_tol, grad_tol, max_steps
+
+
+def _gfs(m, w, k_eig, loss_tol, grad_tol, rtol, atol, max_steps, tol, seed):
+    m = _check_model(m)
+    w, batch, W = _batched(m, w)
+    rtol, atol, loss_tol, grad_tol, max_steps = _flow_args(rtol, atol, loss_tol, grad_tol, max_steps)
+    k_eig, tol, max_iter = _lanczos_args(k_eig, tol, None, m.n_params)
+    R = W.shape[0]
+    v.check_budget(f"batch = {batch} at n_params = {m.n_params}", bytes_needed=8.0 * R * m.n_params * 4,
+                   updates=float(R) * max_steps * m.n_params)
+    keys = _keys(seed, R)
+    out = np.empty((R, k_eig))
+    w_end = np.empty_like(W)
+    status = np.zeros(R, dtype=np.int64)
+    t_end = np.empty(R)
+    with _single_threaded_blas():
+        kern.gfs_batch(m._loss_grad, m._hvp, m.data, W, rtol, atol, loss_tol, grad_tol, max_steps, k_eig, tol, max_iter,
+                    keys, out, w_end, status, t_end)
+    return batch, out, w_end, status, t_end
+
+
+@honours_parallel
+def gfs_sharpness(m, w, *, loss_tol=1e-12, grad_tol=0.0, rtol=1e-10, atol=1e-14, max_steps=200_000, tol=1e-10,
+                  seed=0, parallel=None):
+    """The GFS sharpness: the sharpness where gradient flow started at ``w`` ends.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w : array_like, shape (P,) or (*batch, P)
+    loss_tol : float
+        The flow stops when the loss is at most this (>= 0) ...
+    grad_tol : float
+        ... or the gradient norm at most this (>= 0; for models whose minimum loss is not 0).
+    rtol, atol : float
+        Error control of the Dormand-Prince 5(4) integrator.
+    max_steps : int
+        Integrator steps at most per run; a run that does not reach the tolerance gives NaN.
+    tol : float
+        Lanczos tolerance (see :func:`top_eigenvalues`).
+    seed : int, SeedSequence or None
+        Lanczos start vectors.
+    parallel : bool, optional
+
+    Returns
+    -------
+    ndarray or float, shape (*batch,)
+        NaN where the flow did not reach the tolerance (or diverged).
+
+    Notes
+    -----
+    Kreisler, Shpigel Nacson, Soudry, Carmon (ICML 2023) prove that GD decreases this quantity in scalar
+    networks and ask about "beyond". The flow's step is capped at 2 / lambda_max (lambda_max re-estimated
+    along the flow), so the integration stays stable however sharp the valley. The sharpness at the end
+    point differs from the limit's by O(|w_end - w_inf|): about sqrt(loss_tol) for a loss that is
+    quadratic near its minimum, so tighten ``loss_tol`` for more digits.
+    """
+    batch, out, _, _, _ = _gfs(m, w, 1, loss_tol, grad_tol, rtol, atol, max_steps, tol, seed)
+    res = out[:, 0].reshape(batch)
+    return float(res) if res.ndim == 0 else res
+
+
+@honours_parallel
+def gfs(m, w, *, loss_tol=1e-12, grad_tol=0.0, rtol=1e-10, atol=1e-14, max_steps=200_000, seed=0, parallel=None):
+    """The gradient-flow solution from ``w``: where dw/dt = -grad L(w) reaches the loss tolerance.
+
+    Parameters
+    ----------
+    m, w, loss_tol, grad_tol, rtol, atol, max_steps, seed, parallel
+        As in :func:`gfs_sharpness`.
+
+    Returns
+    -------
+    ndarray, shape (*batch, P)
+        NaN rows where the flow did not reach the tolerance.
+    """
+    batch, _, w_end, status, _ = _gfs(m, w, 1, loss_tol, grad_tol, rtol, atol, max_steps, 1e-6, seed)
+    w_end[status != 1] = np.nan
+    return w_end.reshape((*batch, m.n_params))
+
+
+# ------------------------------------------------------------------------------------------------ observables
+class _Observe:
+    """Parsed ``observe=``: which in-kernel observables, top-k, and post-hoc ones (gfs, user callables)."""
+
+    def __init__(self, observe, m, kind):
+        if isinstance(observe, str) or callable(observe):
+            observe = (observe,)
+        try:
+            items = list(observe)
+        except TypeError:
+            raise TypeError(f"observe must be a sequence of observable names or functions; got {observe!r}") from None
+        self.names, self.user, self.top_k = [], [], 0
+        for it in items:
+            if callable(it):
+                name = getattr(it, "__name__", f"user_{len(self.user)}")
+                from gdsim.models._model import as_kernel
+
+                self.user.append((name, as_kernel(it, f"observe[{name}]")))
+                continue
+            if not isinstance(it, str):
+                raise TypeError(f"observe entries must be names from {OBSERVABLES}, 'top_k:K' or functions; got {it!r}")
+            mt = re.fullmatch(r"top_k:(\d+)", it)
+            if mt:
+                self.top_k = max(self.top_k, v.integer(int(mt.group(1)), "observe top_k:K", lo=1, hi=m.n_params))
+                continue
+            if it not in OBSERVABLES:
+                raise ValueError(f"observe must name observables from {OBSERVABLES}, 'top_k:K' or functions; got {it!r}")
+            self.names.append(it)
+        if ("test_loss" in self.names or "test_accuracy" in self.names) and m.test_data is None:
+            raise ValueError("observe asks for test_loss/test_accuracy but the model has no test_data")
+        if ("accuracy" in self.names or "test_accuracy" in self.names) and not m.has_accuracy:
+            raise ValueError(f"observe asks for an accuracy but model {m.name!r} defines none")
+        if "preconditioned_sharpness" in self.names and kind not in (kern.ADAM, kern.RMSPROP):
+            raise ValueError("observe='preconditioned_sharpness' needs an adaptive optimiser (adam or rmsprop)")
+        self.n_eig = max(self.top_k, 1 if "sharpness" in self.names else 0)
+        self.want = np.array(["loss" in self.names, "grad_norm" in self.names, self.n_eig > 0,
+                              "test_loss" in self.names, "test_accuracy" in self.names, "accuracy" in self.names,
+                              "preconditioned_sharpness" in self.names], dtype=np.bool_)
+        self.keep_w = "w" in self.names or "gfs_sharpness" in self.names or bool(self.user)
+        self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []), *(n for n, _ in self.user)]
+
+
+def _record_times(steps, record_every):
+    steps = v.integer(steps, "steps", lo=0)
+    record_every = v.integer(record_every, "record_every", lo=1)
+    v.check_budget(f"steps = {steps} and record_every = {record_every}", bytes_needed=8.0 * (steps / record_every + 2))
+    t = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    if t[-1] != steps:
+        t = np.append(t, np.int64(steps))
+    return steps, record_every, t
+
+
+def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
+    arr = v.real_array(x, name)
+    if np.any(arr < lo) or (lo_open and np.any(arr == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo} everywhere; smallest value is {arr.min()}")
+    if hi is not None and (np.any(arr > hi) or (hi_open and np.any(arr == hi))):
+        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi} everywhere; largest value is {arr.max()}")
+    return arr
+
+
+def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
+         blowup, lanczos_tol, gfs_kwargs, desc, name):
+    m = _check_model(m)
+    w0 = m.weights(w0, "w0")
+    steps, record_every, t = _record_times(steps, record_every)
+    progress = v.flag(progress, "progress")
+    blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
+    lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
+    obs = _Observe(observe, m, kind)
+    try:
+        batch = np.broadcast_shapes(w0.shape[:-1], *(h.shape for h in hyper.values()),
+                                    *(() if batch_size is None else (np.shape(batch_size),)))
+    except ValueError:
+        shapes = {"w0 batch": w0.shape[:-1], **{n: h.shape for n, h in hyper.items()}}
+        raise ValueError(f"the batch shapes do not broadcast: {shapes}") from None
+    R = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    P = m.n_params
+    n_rec = t.size
+    k_eig = obs.n_eig
+    max_iter = min(P, max(60, 4 * k_eig + 40))
+    v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (k_eig + 8),
+                   updates=float(R) * steps * P)
+    W = np.ascontiguousarray(np.broadcast_to(w0, (*batch, P)).reshape(R, P)).copy()
+    per_run = {n: np.ascontiguousarray(np.broadcast_to(h, batch).reshape(R)).astype(np.float64) for n, h in hyper.items()}
+    lr = per_run.get("lr")
+    beta1 = per_run.get("beta1", np.zeros(R))
+    beta2 = per_run.get("beta2", np.zeros(R))
+    eps = per_run.get("eps", np.zeros(R))
+    if batch_size is None:
+        bs = np.zeros(R, dtype=np.int64)
+    else:
+        bs = np.ascontiguousarray(np.broadcast_to(batch_size, batch).reshape(R)).astype(np.int64)
+    keys = _keys(seed, R)
+    # optimiser state: momentum / first moment, and second moment (empty rows when the optimiser has none)
+    M1 = np.zeros((R, P) if kind in (kern.HEAVY_BALL, kern.NESTEROV, kern.ADAM) else (R, 0))
+    M2 = np.zeros((R, P) if kind in (kern.RMSPROP, kern.ADAM) else (R, 0))
+    gather = kern.make_gather(m.per_sample)
+    # state and outputs
+    diverged = np.zeros(R, dtype=np.bool_)
+    diverged_step = np.full(R, -1, dtype=np.int64)
+    last_loss = np.full(R, np.inf)
+    n_inc = np.zeros(R, dtype=np.int64)
+    V = np.empty((R, P))
+    VP = np.empty((R, P))
+    for r in range(R):
+        kern.fresh_vector(keys[r], 1, V[r])
+        kern.fresh_vector(keys[r], 2, VP[r])
+    rec = dict(loss=np.full((n_rec, R), np.nan), grad_norm=np.full((n_rec, R), np.nan),
+               top=np.full((n_rec, R, max(k_eig, 1)), np.nan), test_loss=np.full((n_rec, R), np.nan),
+               test_accuracy=np.full((n_rec, R), np.nan), accuracy=np.full((n_rec, R), np.nan),
+               preconditioned_sharpness=np.full((n_rec, R), np.nan))
+    w_rec = np.empty((n_rec, R, P)) if obs.keep_w else None
+    iters = np.zeros(R, dtype=np.int64)
+    test_data = m.test_data if m.test_data is not None else m.data
+    accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
+    M2obs = M2 if M2.shape[1] else np.zeros((R, P))
+    chunk = max(1, steps // 100) if progress else max(1, steps)
+    t0 = time.perf_counter()
+    with _single_threaded_blas(), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
+        for i in range(n_rec):
+            if i > 0:
+                lo = int(t[i - 1])
+                while lo < int(t[i]):
+                    hi = min(int(t[i]), lo + chunk)
+                    kern.advance(m._loss_grad, gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
+                              m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+                    bar.update(hi - lo)
+                    lo = hi
+            if obs.want.any():
+                kern.observe(m._loss_grad, m._hvp, accuracy, m.data, test_data, W, M2obs, kind, beta2, eps, int(t[i]),
+                          obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, VP, rec["loss"][i],
+                          rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i], rec["test_accuracy"][i],
+                          rec["accuracy"][i], rec["preconditioned_sharpness"][i], iters)
+            if w_rec is not None:
+                w_rec[i] = W
+    wall = time.perf_counter() - t0
+    return _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per_run, kind, iters, wall,
+                   gfs_kwargs, seed, name, dict(steps=steps, record_every=record_every, blowup=blowup,
+                                                lanczos_tol=lanczos_tol, replace=bool(replace),
+                                                batch_size=None if batch_size is None else np.unique(bs).tolist()))
+
+
+def _threshold(kind, per_run):
+    """The step-size stability threshold on the (preconditioned) sharpness, per run (Cohen et al. 2021, 2022)."""
+    lr = per_run["lr"]
+    b1 = per_run.get("beta1", np.zeros_like(lr))
+    if kind == kern.HEAVY_BALL:
+        return (2.0 + 2.0 * b1) / lr
+    if kind == kern.NESTEROV:
+        return (2.0 + 2.0 * b1) / ((1.0 + 2.0 * b1) * lr)
+    if kind == kern.ADAM:
+        return (2.0 + 2.0 * b1) / ((1.0 - b1) * lr)
+    if kind == kern.RMSPROP:
+        return 2.0 / lr
+    return 2.0 / lr
+
+
+def eos_diagnostics(t, sharpness, threshold, *, window=0.5):
+    """Edge-of-stability summaries of recorded sharpness.
+
+    Parameters
+    ----------
+    t : array_like, shape (n_records,)
+        Recorded steps.
+    sharpness : array_like, shape (n_records, *batch)
+    threshold : array_like, broadcast against batch
+        The stability threshold (2 / lr for GD).
+    window : float
+        Fraction (0, 1] of the last records over which the ratio is averaged.
+
+    Returns
+    -------
+    first_eos_step : ndarray of int, shape (*batch,)
+        First recorded step with sharpness >= threshold (-1 if never).
+    eos_ratio : ndarray, shape (*batch,)
+        Mean of sharpness / threshold (lr * sharpness / 2 for GD) over the window (NaN where diverged).
+    """
+    t = v.real_array(t, "t", min_ndim=1)
+    s = v.real_array(sharpness, "sharpness", min_ndim=1, allow_nonfinite=True)
+    thr = v.real_array(threshold, "threshold", allow_nonfinite=True)
+    window = v.real_scalar(window, "window", lo=0.0, hi=1.0, lo_open=True)
+    if s.shape[0] != t.shape[0]:
+        raise ValueError(f"sharpness must have shape (n_records, *batch) with n_records = {t.shape[0]}; got {s.shape}")
+    ratio = s / thr
+    with np.errstate(invalid="ignore"):
+        above = ratio >= 1.0
+    first = np.where(above.any(axis=0), t[np.argmax(above, axis=0)], -1).astype(np.int64)
+    n = max(1, int(round(window * t.size)))
+    return first, ratio[-n:].mean(axis=0)
+
+
+def _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per_run, kind, iters, wall, gfs_kwargs,
+            seed, name, config):
+    R, P = W.shape
+    n_rec = t.size
+    bd = batch_dims(batch)
+    arrays = dict(t=t, diverged=diverged.reshape(batch), diverged_step=diverged_step.reshape(batch),
+                  w_final=W.reshape((*batch, P)))
+    dims = dict(t=("step",), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
+    per_record = lambda a: a.reshape((n_rec, *batch))  # noqa: E731
+    for nm in ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness"):
+        if nm in obs.names:
+            arrays[nm] = per_record(rec[nm])
+            dims[nm] = ("step", *bd)
+    if "sharpness" in obs.names:
+        arrays["sharpness"] = per_record(rec["top"][:, :, 0])
+        dims["sharpness"] = ("step", *bd)
+    if obs.top_k:
+        arrays["top_k"] = rec["top"][:, :, :obs.top_k].reshape((n_rec, *batch, obs.top_k))
+        dims["top_k"] = ("step", *bd, "eig")
+    if kind is not None:
+        arrays["lr"] = per_run["lr"].reshape(batch)
+        dims["lr"] = bd
+        thr = _threshold(kind, per_run)
+        arrays["threshold"] = thr.reshape(batch)
+        dims["threshold"] = bd
+        arrays["n_loss_increases"] = n_inc.reshape(batch)
+        dims["n_loss_increases"] = bd
+        s = rec["preconditioned_sharpness"] if kind in (kern.ADAM, kern.RMSPROP) else rec["top"][:, :, 0]
+        if ("sharpness" in obs.names or obs.top_k) and kind not in (kern.ADAM, kern.RMSPROP) or \
+                "preconditioned_sharpness" in obs.names:
+            first, ratio = eos_diagnostics(t, s, thr)
+            arrays["first_eos_step"] = first.reshape(batch)
+            arrays["eos_ratio"] = ratio.reshape(batch)
+            dims["first_eos_step"] = bd
+            dims["eos_ratio"] = bd
+    if w_rec is not None:
+        if "w" in obs.names:
+            arrays["w"] = w_rec.reshape((n_rec, *batch, P))
+            dims["w"] = ("step", *bd, "param")
+        if "gfs_sharpness" in obs.names:
+            flat = w_rec.reshape(-1, P)
+            ok = np.all(np.isfinite(flat), axis=1)
+            phi = np.full(flat.shape[0], np.nan)
+            if ok.any():
+                phi[ok] = np.asarray(gfs_sharpness(m, flat[ok], **gfs_kwargs)).reshape(-1)
+            arrays["gfs_sharpness"] = phi.reshape((n_rec, *batch))
+            dims["gfs_sharpness"] = ("step", *bd)
+        for nm, fn in obs.user:
+            flat = w_rec.reshape(-1, P)
+            out = np.empty(flat.shape[0])
+            try:
+                kern.apply_user(fn, flat, m.data, out)
+            except Exception as exc:  # a user function that Numba cannot compile or that fails
+                raise TypeError(f"observe function {nm!r} must be Numba-compilable as fn(w, *data) -> float: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            arrays[nm] = out.reshape((n_rec, *batch))
+            dims[nm] = ("step", *bd)
+    meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
+                        "batch": list(batch)},
+                model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
+                lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0)
+    return Result(arrays, meta, dims=dims, coords=("t",))
+
+
+def _seed_meta(seed):
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return None if seed is None else int(seed)
+    return repr(seed)[:200]
+
+
+_COMMON_DOC = """
+    record_every : int
+        Record every this many steps (step 0 and the last step always).
+    observe : sequence
+        Observables at the record points, computed only when asked for: ``"loss"``, ``"grad_norm"``, ``"w"``,
+        ``"sharpness"``, ``"top_k:K"`` (``res.top_k``, (n_records, *batch, K)), ``"gfs_sharpness"``,
+        ``"test_loss"``, ``"test_accuracy"``, ``"accuracy"``, and functions ``fn(w, *data) -> float``
+        (Numba-compilable; stored under their ``__name__``).
+    seed : int, SeedSequence, sequence of seeds or None
+        One stream per run (minibatches, Lanczos start vectors), keyed by the run's own index.
+    progress : bool
+        Show a progress bar over steps.
+    parallel : bool, optional
+        None/True: runs in parallel on all Numba threads; False: one thread. The numbers are the same.
+    blowup : float
+        A run whose parameters leave [-blowup, blowup] or whose loss stops being finite has diverged: from
+        then on it is NaN (``res.diverged``, ``res.diverged_step``). Never raised.
+    lanczos_tol : float
+        Residual tolerance of the sharpness/top-k Lanczos (warm-started from the previous record).
+    gfs_kwargs : dict, optional
+        Passed to :func:`gfs_sharpness` for the ``gfs_sharpness`` observable.
+
+    Returns
+    -------
+    Result
+        ``t`` (n_records,) (dim ``step``); each observable (n_records, *batch); ``diverged``,
+        ``diverged_step`` (-1 if never), ``w_final`` (*batch, P), ``lr``, ``threshold`` (the stability
+        threshold on the sharpness: 2/lr for GD), ``n_loss_increases`` (full-batch steps whose loss rose);
+        with sharpness observed, ``first_eos_step`` (first record with sharpness >= threshold, -1 if
+        never) and ``eos_ratio`` (mean sharpness / threshold over the last half of the records).
+        ``meta`` holds the config, the model's provenance (data checksums) and ``hvp_method``.
+"""
+
+
+def _doc(f):
+    f.__doc__ = f.__doc__.replace("    {common}\n", _COMMON_DOC.strip("\n") + "\n")
+    return f
+
+
+@_doc
+@honours_parallel
+def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
+       blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Full-batch gradient descent w <- w - lr grad L(w), batched over runs.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w0 : array_like, shape (*batch, P)
+        Initial parameters (e.g. ``m.init(seed, batch=(8,))``).
+    lr : float or array_like
+        Learning rates (> 0), broadcast against the batch (an lr x seed grid: ``lr[:, None]`` with w0 (S, P)).
+    steps : int
+    {common}
+
+    Notes
+    -----
+    Cohen, Kaur, Li, Kolter, Talwalkar (ICLR 2021): at the edge of stability the sharpness rises to 2/lr and
+    hovers there while the loss keeps falling non-monotonically.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.models as gm, gdsim.dynamics as gdyn
+    >>> X = np.random.default_rng(0).standard_normal((40, 3)); Y = np.tanh(X[:, :1])
+    >>> m = gm.mlp([3, 8, 1], "tanh", data=(X, Y))
+    >>> res = gdyn.gd(m, m.init(0, batch=(2,)), lr=0.1, steps=50, record_every=25, observe=("loss", "sharpness"))
+    >>> res.sharpness.shape
+    (3, 2)
+    """
+    hyper = dict(lr=_hyper(lr, "lr"))
+    return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
+                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="GD", name="gd")
+
+
+@_doc
+@honours_parallel
+def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=False, record_every=1,
+        observe=("loss",), seed=0, progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Minibatch SGD (optionally with momentum), batched over runs, one counter-based stream per run.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+        With per-sample data (``m.per_sample``).
+    w0 : array_like, shape (*batch, P)
+    lr : float or array_like
+        Learning rates (> 0), broadcast against the batch.
+    steps : int
+    batch_size : int or array_like of int
+        Minibatch size B, 1 <= B <= N, broadcast against the batch.
+    replace : bool
+        True: B indices drawn independently (with replacement); False: a uniformly random B-subset
+        (without replacement) at every step.
+    momentum : float or array_like
+        Heavy-ball coefficient in [0, 1) (0: plain SGD).
+    nesterov : bool
+        Nesterov momentum instead of heavy ball.
+    {common}
+
+    Notes
+    -----
+    The loss recorded is the full-batch loss at the record points. Minibatch index i of step t for a run
+    with key k is floor(u N) with u = uniform01(k, t, i) (``gdsim._core.counter_rng``): a run's minibatches
+    depend on its own seed only. Each step gathers its minibatch into fresh arrays (one allocation per step).
+    """
+    m = _check_model(m)
+    if m.n_samples == 0:
+        raise ValueError(f"model {m.name!r} has no per-sample data, so SGD has nothing to sample")
+    bs = np.asarray(batch_size)
+    if bs.dtype.kind not in "iu" or np.any(bs < 1) or np.any(bs > m.n_samples):
+        raise ValueError(f"batch_size must be integers in [1, N = {m.n_samples}]; got {batch_size!r}")
+    replace = v.flag(replace, "replace")
+    nesterov = v.flag(nesterov, "nesterov")
+    mom = _hyper(momentum, "momentum", lo=0.0, lo_open=False, hi=1.0, hi_open=True)
+    kind = kern.NESTEROV if nesterov else (kern.HEAVY_BALL if np.any(mom > 0) else kern.GD)
+    hyper = dict(lr=_hyper(lr, "lr"), beta1=mom)
+    return _run(m, w0, steps, kind, hyper, batch_size=bs, replace=replace, record_every=record_every, observe=observe,
+                seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                desc="SGD", name="sgd")
+
+
+@_doc
+@honours_parallel
+def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, observe=("loss",), seed=0, progress=False,
+             parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Full-batch heavy-ball (m <- beta m + g, w <- w - lr m) or Nesterov (w <- w - lr (g + beta m)) momentum.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w0 : array_like, shape (*batch, P)
+    lr : float or array_like
+        (> 0), broadcast against the batch.
+    steps : int
+    beta : float or array_like
+        Momentum in [0, 1).
+    nesterov : bool
+    {common}
+
+    Notes
+    -----
+    The stability threshold on the sharpness is (2 + 2 beta) / lr for heavy ball and
+    (2 + 2 beta) / ((1 + 2 beta) lr) for Nesterov (Cohen et al. 2021, appendix); ``res.threshold`` holds it.
+    """
+    nesterov = v.flag(nesterov, "nesterov")
+    hyper = dict(lr=_hyper(lr, "lr"), beta1=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True))
+    return _run(m, w0, steps, kern.NESTEROV if nesterov else kern.HEAVY_BALL, hyper, record_every=record_every,
+                observe=observe, seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol,
+                gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball")
+
+
+@_doc
+@honours_parallel
+def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, observe=("loss",), seed=0,
+         progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Full-batch Adam (bias-corrected, Kingma & Ba 2015), batched over runs.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w0 : array_like, shape (*batch, P)
+    lr : float or array_like
+        (> 0), broadcast against the batch.
+    steps : int
+    beta1, beta2 : float or array_like
+        Moment decay rates in [0, 1).
+    eps : float or array_like
+        (> 0).
+    {common}
+
+    Notes
+    -----
+    ``"preconditioned_sharpness"`` is the largest eigenvalue of P^-1/2 H P^-1/2 with P = diag(sqrt(v_hat) + eps);
+    Cohen et al. ("Adaptive gradient methods at the edge of stability", 2022) find it hovers at
+    (2 + 2 beta1) / ((1 - beta1) lr) (38 / lr at beta1 = 0.9), held in ``res.threshold``.
+    """
+    hyper = dict(lr=_hyper(lr, "lr"), beta1=_hyper(beta1, "beta1", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
+                 beta2=_hyper(beta2, "beta2", lo=0.0, lo_open=False, hi=1.0, hi_open=True), eps=_hyper(eps, "eps"))
+    return _run(m, w0, steps, kern.ADAM, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
+                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="Adam", name="adam")
+
+
+@_doc
+@honours_parallel
+def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("loss",), seed=0, progress=False,
+            parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Full-batch RMSProp: s <- beta s + (1 - beta) g^2, w <- w - lr g / (sqrt(s) + eps).
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w0 : array_like, shape (*batch, P)
+    lr : float or array_like
+        (> 0), broadcast against the batch.
+    steps : int
+    beta : float or array_like
+        Decay rate in [0, 1).
+    eps : float or array_like
+        (> 0).
+    {common}
+
+    Notes
+    -----
+    Tieleman & Hinton (2012). ``"preconditioned_sharpness"`` uses P = diag(sqrt(s) + eps).
+    """
+    hyper = dict(lr=_hyper(lr, "lr"), beta2=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
+                 eps=_hyper(eps, "eps"))
+    return _run(m, w0, steps, kern.RMSPROP, hyper, record_every=record_every, observe=observe, seed=seed,
+                progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                desc="RMSProp", name="rmsprop")
+
+
+@honours_parallel
+def gradient_flow(m, w0, t_final, *, record_every=None, n_records=11, observe=("loss",), rtol=1e-10, atol=1e-14,
+                  max_steps=1_000_000, seed=0, progress=False, parallel=None, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Gradient flow dw/dt = -grad L(w) by an adaptive Dormand-Prince 5(4) integrator, batched over runs.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w0 : array_like, shape (*batch, P)
+    t_final : float
+        Final time (> 0).
+    record_every : float, optional
+        Time between records (> 0); default ``t_final / (n_records - 1)``.
+    n_records : int
+        Number of records (>= 2) when ``record_every`` is not given.
+    observe : sequence
+        As in :func:`gd` (``"loss"``, ``"grad_norm"``, ``"w"``, ``"sharpness"``, ``"top_k:K"``, ...).
+    rtol, atol : float
+        Error control (per step, RMS norm).
+    max_steps : int
+        Integrator steps at most per run and record interval.
+    seed, progress, parallel, lanczos_tol, gfs_kwargs
+        As in :func:`gd`.
+
+    Returns
+    -------
+    Result
+        ``t`` (n_records,) times (dim ``time``), observables (n_records, *batch), ``diverged``, ``w_final``.
+
+    Notes
+    -----
+    The step is capped at 2 / lambda_max, lambda_max tracked by warm-started Lanczos every 10 accepted steps
+    (and after every rejected step), so stiff valleys do not make the explicit integrator unstable.
+    Integration lands exactly on every record time.
+    """
+    m = _check_model(m)
+    w0 = m.weights(w0, "w0")
+    t_final = v.real_scalar(t_final, "t_final", lo=0.0, lo_open=True)
+    if record_every is None:
+        n_records = v.integer(n_records, "n_records", lo=2, hi=10**7)
+        times = np.linspace(0.0, t_final, n_records)
+    else:
+        record_every = v.real_scalar(record_every, "record_every", lo=0.0, lo_open=True)
+        n = t_final / record_every
+        if n > 1e7:
+            raise ValueError(f"t_final / record_every = {n:.3g} records is too many (at most 1e7)")
+        times = np.arange(0.0, t_final + 0.5 * record_every, record_every)
+        times = times[times < t_final - 1e-12 * t_final]
+        times = np.append(times, t_final)
+    rtol, atol, _, _, max_steps = _flow_args(rtol, atol, 0.0, 0.0, max_steps)
+    progress = v.flag(progress, "progress")
+    lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
+    obs = _Observe(observe, m, None)
+    batch = w0.shape[:-1]
+    W = np.ascontiguousarray(w0.reshape(-1, m.n_params)).copy()
+    R, P = W.shape
+    n_rec = times.size
+    k_eig = obs.n_eig
+    max_iter = min(P, max(60, 4 * k_eig + 40))
+    v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (k_eig + 8))
+    keys = _keys(seed, R)
+    V = np.empty((R, P))
+    Vf = np.empty((R, P))
+    for r in range(R):
+        kern.fresh_vector(keys[r], 1, V[r])
+        kern.fresh_vector(keys[r], 3, Vf[r])
+    states = np.zeros((R, 4))
+    rec = dict(loss=np.full((n_rec, R), np.nan), grad_norm=np.full((n_rec, R), np.nan),
+               top=np.full((n_rec, R, max(k_eig, 1)), np.nan), test_loss=np.full((n_rec, R), np.nan),
+               test_accuracy=np.full((n_rec, R), np.nan), accuracy=np.full((n_rec, R), np.nan),
+               preconditioned_sharpness=np.full((n_rec, R), np.nan))
+    w_rec = np.empty((n_rec, R, P)) if obs.keep_w else None
+    iters = np.zeros(R, dtype=np.int64)
+    test_data = m.test_data if m.test_data is not None else m.data
+    accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
+    zeros = np.zeros(R)
+    t0 = time.perf_counter()
+    with _single_threaded_blas(), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
+        for i in range(n_rec):
+            if i > 0:
+                kern.flow_segment(m._loss_grad, m._hvp, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
+                               max_steps, keys, Vf, states)
+                bar.update(1)
+            if obs.want.any():
+                kern.observe(m._loss_grad, m._hvp, accuracy, m.data, test_data, W, np.zeros((R, P)), kern.GD, zeros, zeros,
+                          0, obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, V.copy(), rec["loss"][i],
+                          rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i], rec["test_accuracy"][i],
+                          rec["accuracy"][i], rec["preconditioned_sharpness"][i], iters)
+            if w_rec is not None:
+                w_rec[i] = W
+    wall = time.perf_counter() - t0
+    diverged = states[:, 3] == 4
+    res = _result(m, obs, times, batch, W, w_rec, rec, diverged, np.full(R, -1, dtype=np.int64),
+                  np.zeros(R, dtype=np.int64), {}, None, iters, wall, gfs_kwargs or {}, seed, "gradient_flow",
+                  dict(t_final=t_final, rtol=rtol, atol=atol, max_steps=max_steps, integrator="dormand_prince_5_4",
+                       step_cap="2 / lambda_max", n_records=n_rec))
+    res.meta["dims"]["t"] = ["time"]
+    for name, d in res.meta["dims"].items():
+        if d and d[0] == "step":
+            res.meta["dims"][name] = ["time", *d[1:]]
+    res.meta["integrator_steps"] = states[:, 1].reshape(batch).tolist() if batch else float(states[0, 1])
+    return res

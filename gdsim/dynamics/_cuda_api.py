@@ -1,0 +1,3 @@
+"""placeholder"""
+def gpu_gd(*a, **k):
+    raise NotImplementedError

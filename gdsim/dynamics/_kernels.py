@@ -1,0 +1,509 @@
+"""Compiled drivers of the shared dynamics layer (private; see :mod:`gdsim.dynamics`).
+
+The model's kernels (``loss_grad``, ``hvp``) arrive as first-class Numba functions, so each model
+compiles its own copy of a driver once per process. Every run is independent and runs serially inside
+one ``prange`` iteration (runs outer, steps inner): a run's numbers never depend on the thread count.
+
+Lanczos: full reorthogonalisation (twice, "twice is enough"), convergence when every wanted Ritz value's
+error bound is at most tol |theta_1|: the residual r_i = beta_n |s_n,i| itself, or r_i^2 / gap_i (gap_i the
+distance to the nearest other Ritz value) once r_i <= 1e-4 |theta_1| (Parlett 1998, 11.7), restarts on a fresh deterministic vector when an invariant subspace is found early.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from gdsim._core.counter_rng import uniform01
+from gdsim._core.jit import jit
+
+# optimiser codes
+GD, HEAVY_BALL, NESTEROV, RMSPROP, ADAM = 0, 1, 2, 3, 4
+
+
+@jit(cache=False)
+def _apply(hvp, w, x, data, scale, tmp, out):
+    """out = H x, or D H D x with D = diag(scale) when ``scale`` is not empty (preconditioned sharpness)."""
+    if scale.size == 0:
+        hvp(w, x, *data, out)
+    else:
+        for i in range(x.size):
+            tmp[i] = scale[i] * x[i]
+        hvp(w, tmp, *data, out)
+        for i in range(x.size):
+            out[i] *= scale[i]
+
+
+@jit
+def _dot(a, b):
+    s = 0.0
+    for i in range(a.size):
+        s += a[i] * b[i]
+    return s
+
+
+@jit
+def fresh_vector(key, salt, out):
+    """A deterministic pseudo-random unit vector keyed by (key, salt)."""
+    s = 0.0
+    for i in range(out.size):
+        x = uniform01(key, salt, i) - 0.5
+        out[i] = x
+        s += x * x
+    s = math.sqrt(s)
+    for i in range(out.size):
+        out[i] /= s
+
+
+@jit(cache=False)
+def lanczos(hvp, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
+    """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vector (``evec``).
+
+    ``Q`` is a (max_iter + 1, P) work array. Returns the number of Lanczos iterations used.
+    """
+    P = w.size
+    m = min(max_iter, P)
+    alpha = np.zeros(m)
+    beta = np.zeros(m)
+    hv = np.empty(P)
+    tmp = np.empty(P)
+    nv = math.sqrt(_dot(v0, v0))
+    if not (nv > 0.0) or not math.isfinite(nv):
+        fresh_vector(key, 0, Q[0])
+    else:
+        for i in range(P):
+            Q[0, i] = v0[i] / nv
+    n = 0
+    S = np.zeros((1, 1))
+    theta = np.zeros(1)
+    restarts = 0
+    for j in range(m):
+        _apply(hvp, w, Q[j], data, scale, tmp, hv)
+        a = _dot(Q[j], hv)
+        for i in range(P):
+            hv[i] -= a * Q[j, i]
+        if j > 0:
+            for i in range(P):
+                hv[i] -= beta[j - 1] * Q[j - 1, i]
+        for _ in range(2):
+            for q in range(j + 1):
+                c = _dot(Q[q], hv)
+                for i in range(P):
+                    hv[i] -= c * Q[q, i]
+        alpha[j] = a
+        b = math.sqrt(_dot(hv, hv))
+        beta[j] = b
+        n = j + 1
+        if not math.isfinite(a) or not math.isfinite(b):
+            for i in range(k):
+                evals[i] = np.nan
+            return n
+        tnorm = 0.0
+        for i in range(n):
+            tnorm = max(tnorm, abs(alpha[i]) + (beta[i] if i < n - 1 else 0.0) + (beta[i - 1] if i > 0 else 0.0))
+        invariant = b <= 1e-13 * max(tnorm, 1e-300)
+        if n >= k and (n <= 40 or n % 4 == 0 or invariant or n == m):
+            T = np.zeros((n, n))
+            for i in range(n):
+                T[i, i] = alpha[i]
+                if i + 1 < n:
+                    T[i, i + 1] = beta[i]
+                    T[i + 1, i] = beta[i]
+            theta, S = np.linalg.eigh(T)
+            top = abs(theta[n - 1])
+            for i in range(n):
+                top = max(top, abs(theta[i]))
+            ok = True
+            for i in range(k):
+                res = b * abs(S[n - 1, n - 1 - i])
+                if res <= tol * max(top, 1e-300):
+                    continue
+                # the Ritz value's error is at most res^2 / gap (Parlett, The Symmetric Eigenvalue Problem, 11.7):
+                # with the gap to the nearest other Ritz value, accept once that bound is below tol |theta_1|
+                # (and the residual itself small, so that the gap estimate is meaningful)
+                gap = np.inf
+                for q in range(n):
+                    if q != n - 1 - i:
+                        gap = min(gap, abs(theta[n - 1 - i] - theta[q]))
+                if not (res <= 1e-4 * top and res * res <= tol * top * gap):
+                    ok = False
+                    break
+            if ok and not (invariant and n < k):
+                break
+        if n == m:
+            break
+        if invariant:
+            # an invariant subspace: continue on a fresh vector orthogonal to it (beta_j = 0 splits T)
+            restarts += 1
+            beta[j] = 0.0
+            fresh_vector(key, 1 + restarts, hv)
+            for _ in range(2):
+                for q in range(j + 1):
+                    c = _dot(Q[q], hv)
+                    for i in range(P):
+                        hv[i] -= c * Q[q, i]
+            b = math.sqrt(_dot(hv, hv))
+            for i in range(P):
+                Q[j + 1, i] = hv[i] / b
+        else:
+            for i in range(P):
+                Q[j + 1, i] = hv[i] / b
+    if S.shape[0] != n:
+        T = np.zeros((n, n))
+        for i in range(n):
+            T[i, i] = alpha[i]
+            if i + 1 < n:
+                T[i, i + 1] = beta[i]
+                T[i + 1, i] = beta[i]
+        theta, S = np.linalg.eigh(T)
+    for i in range(k):
+        evals[i] = theta[n - 1 - i] if i < n else np.nan
+    for i in range(P):
+        evec[i] = 0.0
+    for q in range(n):
+        c = S[q, n - 1]
+        for i in range(P):
+            evec[i] += c * Q[q, i]
+    return n
+
+
+@jit(parallel=True, cache=False)
+def top_eigenvalues_batch(hvp, W, data, k, tol, max_iter, keys, V, evals, iters):
+    """Top-k eigenvalues of H(W[r]) for every run; V[r] is the start vector in and the top Ritz vector out."""
+    R, P = W.shape
+    for r in prange(R):
+        Q = np.empty((min(max_iter, P) + 1, P))
+        ev = np.empty(P)
+        iters[r] = lanczos(hvp, W[r], data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, evals[r], ev)
+        V[r] = ev
+
+
+# --------------------------------------------------------------------------------------- first-order optimisers
+@jit(cache=False)
+def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, perm):
+    """The loss and gradient at w: full batch (batch_size 0) or a minibatch drawn from the run's stream."""
+    if batch_size <= 0:
+        return loss_grad(w, *data, g)
+    N = perm.size
+    idx = np.empty(batch_size, dtype=np.int64)
+    if replace:
+        for i in range(batch_size):
+            idx[i] = min(N - 1, int(uniform01(key, t, i) * N))
+    else:
+        for i in range(N):
+            perm[i] = i
+        for i in range(batch_size):
+            j = i + min(N - 1 - i, int(uniform01(key, t, i) * (N - i)))
+            tmp = perm[i]
+            perm[i] = perm[j]
+            perm[j] = tmp
+            idx[i] = perm[i]
+    return loss_grad(w, *gather(data, idx), g)
+
+
+@jit(parallel=True, cache=False)
+def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, batch_size, replace, n_samples, keys,
+            k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+    """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place)."""
+    R, P = W.shape
+    for r in prange(R):
+        if diverged[r]:
+            continue
+        w = W[r]
+        g = np.empty(P)
+        perm = np.empty(n_samples if batch_size[r] > 0 else 0, dtype=np.int64)
+        m1 = M1[r]
+        m2 = M2[r]
+        a = lr[r]
+        b1 = beta1[r]
+        b2 = beta2[r]
+        ep = eps[r]
+        for t in range(k0, k1):
+            loss = _step_loss_grad(loss_grad, gather, w, data, g, batch_size[r], replace, keys[r], t, perm)
+            if batch_size[r] <= 0:
+                if t > 0 and loss > last_loss[r]:
+                    n_increases[r] += 1
+                last_loss[r] = loss
+            big = 0.0
+            if kind == GD:
+                for i in range(P):
+                    w[i] -= a * g[i]
+                    big = max(big, abs(w[i]))
+            elif kind == HEAVY_BALL:
+                for i in range(P):
+                    m1[i] = b1 * m1[i] + g[i]
+                    w[i] -= a * m1[i]
+                    big = max(big, abs(w[i]))
+            elif kind == NESTEROV:
+                for i in range(P):
+                    m1[i] = b1 * m1[i] + g[i]
+                    w[i] -= a * (g[i] + b1 * m1[i])
+                    big = max(big, abs(w[i]))
+            elif kind == RMSPROP:
+                for i in range(P):
+                    m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
+                    w[i] -= a * g[i] / (math.sqrt(m2[i]) + ep)
+                    big = max(big, abs(w[i]))
+            else:  # ADAM, bias-corrected (Kingma & Ba)
+                c1 = 1.0 - b1 ** (t + 1)
+                c2 = 1.0 - b2 ** (t + 1)
+                for i in range(P):
+                    m1[i] = b1 * m1[i] + (1.0 - b1) * g[i]
+                    m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
+                    w[i] -= a * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
+                    big = max(big, abs(w[i]))
+            if not (big <= blowup) or not math.isfinite(loss):
+                diverged[r] = True
+                diverged_step[r] = t
+                for i in range(P):
+                    w[i] = np.nan
+                break
+
+
+@jit(cache=False)
+def _no_accuracy(w, *data):
+    return np.nan
+
+
+@jit(parallel=True, cache=False)
+def observe(loss_grad, hvp, accuracy, data, test_data, W, M2, kind, beta2, eps, t, want, k, tol, max_iter, keys, V,
+            VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, iters):
+    """Observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc, train_acc, precond)."""
+    R, P = W.shape
+    for r in prange(R):
+        w = W[r]
+        finite = True
+        for i in range(P):
+            if not math.isfinite(w[i]):
+                finite = False
+                break
+        if not finite:
+            loss[r] = np.nan
+            grad_norm[r] = np.nan
+            for i in range(top.shape[1]):
+                top[r, i] = np.nan
+            test_loss[r] = np.nan
+            test_acc[r] = np.nan
+            train_acc[r] = np.nan
+            pre_sharp[r] = np.nan
+            continue
+        g = np.empty(P)
+        if want[0] or want[1]:
+            loss[r] = loss_grad(w, *data, g)
+            grad_norm[r] = math.sqrt(_dot(g, g))
+        if want[2]:
+            Q = np.empty((min(max_iter, P) + 1, P))
+            ev = np.empty(P)
+            iters[r] += lanczos(hvp, w, data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, top[r], ev)
+            V[r] = ev
+        if want[3]:
+            test_loss[r] = loss_grad(w, *test_data, g)
+        if want[4]:
+            test_acc[r] = accuracy(w, *test_data)
+        if want[5]:
+            train_acc[r] = accuracy(w, *data)
+        if want[6]:
+            # Adam's preconditioner P = diag(sqrt(v_hat) + eps): the largest eigenvalue of P^-1/2 H P^-1/2
+            scale = np.empty(P)
+            c2 = 1.0 - beta2[r] ** max(t, 1)
+            for i in range(P):
+                if kind == ADAM:
+                    scale[i] = 1.0 / math.sqrt(math.sqrt(M2[r, i] / c2) + eps[r])
+                else:
+                    scale[i] = 1.0 / math.sqrt(math.sqrt(M2[r, i]) + eps[r])
+            Q = np.empty((min(max_iter, P) + 1, P))
+            ev = np.empty(P)
+            out = np.empty(1)
+            lanczos(hvp, w, data, scale, 1, VP[r], tol, max_iter, keys[r], Q, out, ev)
+            VP[r] = ev
+            pre_sharp[r] = out[0]
+
+
+# --------------------------------------------------------------------------------------- gradient flow
+# Dormand & Prince (1980) 5(4) tableau
+_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_A2 = (1 / 5,)
+_A3 = (3 / 40, 9 / 40)
+_A4 = (44 / 45, -56 / 15, 32 / 9)
+_A5 = (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729)
+_A6 = (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656)
+_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
+_E = (35 / 384 - 5179 / 57600, 0.0, 500 / 1113 - 7571 / 16695, 125 / 192 - 393 / 640,
+      -2187 / 6784 + 92097 / 339200, 11 / 84 - 187 / 2100, -1 / 40)
+#: the step is at most this over the tracked sharpness (DP5's real stability interval is about [-3.3, 0])
+SHARPNESS_CAP = 2.0
+
+
+@jit(cache=False)
+def _sharpness_estimate(hvp, w, data, v, key, salt):
+    """A quick, warm-started estimate of lambda_max (8 Lanczos steps; it can only underestimate)."""
+    P = w.size
+    it = min(8, P)
+    Q = np.empty((it + 1, P))
+    ev = np.empty(P)
+    out = np.empty(1)
+    lanczos(hvp, w, data, np.empty(0), 1, v, 1e-3, it, key ^ np.uint64(salt), Q, out, ev)
+    for i in range(P):
+        v[i] = ev[i]
+    return out[0]
+
+
+@jit(cache=False)
+def flow(loss_grad, hvp, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state):
+    """Integrate dw/dt = -grad L(w) from t0 to t1 (or until loss <= loss_tol or |grad| <= grad_tol).
+
+    Adaptive Dormand-Prince 5(4) with error control (rtol, atol) and the step capped at
+    ``SHARPNESS_CAP / lambda_max``, lambda_max re-estimated (warm-started Lanczos) every 10 accepted steps
+    and whenever a step is rejected. ``state`` = [h, steps_taken, lambda, status]; status 0 running,
+    1 reached the loss/gradient tolerance, 2 reached t1, 3 ran out of steps, 4 diverged. Returns the time reached.
+    """
+    P = w.size
+    K = np.empty((7, P))
+    y = np.empty(P)
+    wn = np.empty(P)
+    loss = loss_grad(w, *data, K[0])
+    if not math.isfinite(loss):
+        state[3] = 4
+        return t0
+    h = state[0]
+    lam = state[2]
+    if not (lam > 0.0):
+        lam = _sharpness_estimate(hvp, w, data, v, key, 11)
+    t = t0
+    accepted = 0
+    new_loss = loss
+    while True:
+        gn = math.sqrt(_dot(K[0], K[0]))
+        if loss <= loss_tol or gn <= grad_tol:
+            state[3] = 1
+            break
+        if t >= t1:
+            state[3] = 2
+            break
+        if state[1] >= max_steps:
+            state[3] = 3
+            break
+        cap = SHARPNESS_CAP / lam if lam > 0.0 else 1e300
+        if not (h > 0.0):
+            h = min(cap, 0.1 / max(gn, 1e-300))
+        h = min(h, cap, t1 - t)
+        # stages: k_i = -grad(w + h sum a_ij k_j); K holds +grad, so signs are folded in
+        for s in range(1, 7):
+            for i in range(P):
+                acc = 0.0
+                if s == 1:
+                    acc = _A2[0] * K[0, i]
+                elif s == 2:
+                    acc = _A3[0] * K[0, i] + _A3[1] * K[1, i]
+                elif s == 3:
+                    acc = _A4[0] * K[0, i] + _A4[1] * K[1, i] + _A4[2] * K[2, i]
+                elif s == 4:
+                    acc = _A5[0] * K[0, i] + _A5[1] * K[1, i] + _A5[2] * K[2, i] + _A5[3] * K[3, i]
+                elif s == 5:
+                    acc = (_A6[0] * K[0, i] + _A6[1] * K[1, i] + _A6[2] * K[2, i] + _A6[3] * K[3, i]
+                           + _A6[4] * K[4, i])
+                else:
+                    acc = (_B[0] * K[0, i] + _B[2] * K[2, i] + _B[3] * K[3, i] + _B[4] * K[4, i]
+                           + _B[5] * K[5, i])
+                y[i] = w[i] - h * acc
+            if s < 6:
+                loss_grad(y, *data, K[s])
+            else:
+                for i in range(P):
+                    wn[i] = y[i]
+                new_loss = loss_grad(wn, *data, K[6])
+        err = 0.0
+        for i in range(P):
+            e = h * (_E[0] * K[0, i] + _E[2] * K[2, i] + _E[3] * K[3, i] + _E[4] * K[4, i] + _E[5] * K[5, i]
+                     + _E[6] * K[6, i])
+            sc = atol + rtol * max(abs(w[i]), abs(wn[i]))
+            err += (e / sc) ** 2
+        err = math.sqrt(err / P)
+        state[1] += 1
+        if math.isfinite(err) and err <= 1.0 and math.isfinite(new_loss):
+            t += h
+            for i in range(P):
+                w[i] = wn[i]
+                K[0, i] = K[6, i]
+            loss = new_loss
+            accepted += 1
+            if accepted % 10 == 0:
+                lam = max(lam, _sharpness_estimate(hvp, w, data, v, key, 13 + accepted)) if accepted < 20 else \
+                    _sharpness_estimate(hvp, w, data, v, key, 13 + accepted)
+            fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** -0.2))
+            h = h * fac
+        else:
+            if not math.isfinite(err) and h < 1e-300:
+                state[3] = 4
+                break
+            h = h * (0.2 if not math.isfinite(err) else max(0.2, 0.9 * err ** -0.2))
+            lam = max(lam, _sharpness_estimate(hvp, w, data, v, key, 7))
+        for i in range(P):
+            if not math.isfinite(w[i]):
+                state[3] = 4
+                break
+        if state[3] == 4:
+            break
+    state[0] = h
+    state[2] = lam
+    return t
+
+
+@jit(parallel=True, cache=False)
+def gfs_batch(loss_grad, hvp, data, W, rtol, atol, loss_tol, grad_tol, max_steps, k, tol, max_iter, keys, out,
+              w_end, status, t_end):
+    """Sharpness (top-k) where gradient flow from each W[r] ends; NaN when the flow does not reach the tolerance."""
+    R, P = W.shape
+    for r in prange(R):
+        w = W[r].copy()
+        v = np.empty(P)
+        fresh_vector(keys[r], 3, v)
+        state = np.zeros(4)
+        t_end[r] = flow(loss_grad, hvp, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r], v,
+                        state)
+        status[r] = int(state[3])
+        w_end[r] = w
+        if state[3] != 1:
+            for i in range(k):
+                out[r, i] = np.nan
+            continue
+        Q = np.empty((min(max_iter, P) + 1, P))
+        ev = np.empty(P)
+        lanczos(hvp, w, data, np.empty(0), k, v, tol, max_iter, keys[r], Q, out[r], ev)
+
+
+@jit(parallel=True, cache=False)
+def flow_segment(loss_grad, hvp, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
+    """Advance every run's gradient flow from time t0 to t1 (states carry h, steps, lambda, status)."""
+    R, P = W.shape
+    for r in prange(R):
+        if states[r, 3] == 4:
+            continue
+        states[r, 3] = 0
+        flow(loss_grad, hvp, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps, keys[r], V[r], states[r])
+        if states[r, 3] == 4:
+            for i in range(P):
+                W[r, i] = np.nan
+
+
+@jit(parallel=True, cache=False)
+def apply_user(fn, W, data, out):
+    """out[i] = fn(W[i], *data) for a user observable."""
+    for i in prange(W.shape[0]):
+        out[i] = fn(W[i], *data)
+
+
+_GATHERS = {}
+
+
+def make_gather(mask):
+    """``gather(data, idx)``: the per-sample arrays of ``data`` (``mask[i]`` True) indexed by rows ``idx``."""
+    mask = tuple(bool(m) for m in mask)
+    if mask not in _GATHERS:
+        items = "".join(f"data[{i}][idx], " if m else f"data[{i}], " for i, m in enumerate(mask))
+        ns = {}
+        exec(f"def gather(data, idx):\n    return ({items})\n", ns)  # noqa: S102 - one tuple per mask
+        _GATHERS[mask] = jit(ns["gather"], cache=False)
+    return _GATHERS[mask]

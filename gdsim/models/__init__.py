@@ -1,0 +1,25 @@
+"""Models for the shared dynamics layer: a flat float64 parameter vector plus compiled kernels.
+
+A :class:`Model` carries ``loss_grad(w, *data, g) -> loss`` (Numba-compiled), an exact Hessian-vector
+product, an initialiser and its data. Bring your own with :func:`custom`, or take one from the zoo
+(hand-written backward passes and R-op Hessian-vector products): :func:`mlp`, :func:`deep_linear`,
+:func:`diagonal_linear`, :func:`matrix_factorisation`, and the generic twins of gdsim's bespoke models
+:func:`scalar_network`, :func:`squared_regression`, :func:`matrix_sensing`. Run them with
+:mod:`gdsim.dynamics`.
+
+Examples
+--------
+>>> import numpy as np, gdsim.models as gm
+>>> X = np.random.default_rng(0).standard_normal((50, 4)); Y = X[:, :1] ** 2
+>>> m = gm.mlp([4, 16, 1], activation="tanh", loss="mse", data=(X, Y))
+>>> w0 = m.init(seed=0, batch=(3,))
+>>> w0.shape
+(3, 97)
+"""
+
+from gdsim.models._model import Model, custom
+from gdsim.models._zoo import (deep_linear, diagonal_linear, matrix_factorisation, matrix_sensing, mlp,
+                               scalar_network, squared_regression)
+
+__all__ = ["Model", "custom", "mlp", "deep_linear", "diagonal_linear", "matrix_factorisation", "scalar_network",
+           "squared_regression", "matrix_sensing"]

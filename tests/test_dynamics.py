@@ -1,0 +1,251 @@
+"""gdsim.dynamics: exact curvature, optimisers against NumPy oracles, the generic path against the bespoke
+kernels, determinism, divergence, labelled results."""
+
+import numba
+import numpy as np
+import pytest
+
+import gdsim.dynamics as gdyn
+import gdsim.models as gm
+import gdsim.scalar as sc
+from gdsim._core.counter_rng import keys_from_seed, uniform01_numpy
+
+RNG = np.random.default_rng(7)
+X = RNG.standard_normal((30, 5))
+Y = np.tanh(X[:, :2] - 0.2)
+
+
+@numba.njit
+def _quad_loss(w, A, g):
+    """0.5 w^T A w (exact Hessian A)."""
+    n = w.size
+    loss = 0.0 * w[0]
+    for i in range(n):
+        s = 0.0 * w[0]
+        for j in range(n):
+            s += A[i, j] * w[j]
+        g[i] = s
+        loss += 0.5 * w[i] * s
+    return loss
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "gelu", "linear", "quadratic"])
+def test_top_eigenvalues_match_dense_eigh(activation):
+    m = gm.mlp([5, 12, 9, 2], activation, data=(X, Y))
+    w = 0.7 * RNG.standard_normal((2, m.n_params))
+    lam = gdyn.top_eigenvalues(m, w, k=3)
+    for r in range(2):
+        ref = np.linalg.eigvalsh(m.hessian(w[r]))[::-1][:3]
+        # acceptance: 1e-10 relative (to the largest eigenvalue's magnitude)
+        np.testing.assert_allclose(lam[r], ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+
+
+@pytest.mark.slow
+def test_sharpness_matches_eigh_at_p_near_2000():
+    m = gm.mlp([5, 40, 40, 2], "tanh", "cross_entropy", data=(X, (Y[:, 0] > 0).astype(int)))
+    assert 1900 < m.n_params <= 2000
+    w = m.init(3)
+    ref = np.linalg.eigvalsh(m.hessian(w))[::-1][:2]
+    np.testing.assert_allclose(gdyn.top_eigenvalues(m, w, k=2), ref, rtol=0, atol=1e-10 * abs(ref[0]))
+
+
+def test_top_eigenvalues_of_a_custom_model_with_negative_curvature():
+    Q, _ = np.linalg.qr(RNG.standard_normal((30, 30)))
+    ev = np.concatenate([[3.0, 2.5, 2.5 - 1e-6], RNG.uniform(-5, 1, 27)])  # a near-tie and a larger negative end
+    A = (Q * ev) @ Q.T
+    m = gm.custom(_quad_loss, 30, data=(A,))
+    lam = gdyn.top_eigenvalues(m, RNG.standard_normal(30), k=3)
+    np.testing.assert_allclose(lam, np.sort(ev)[::-1][:3], rtol=0, atol=1e-10 * 5)
+    assert gdyn.sharpness(m, np.zeros(30)) == pytest.approx(3.0, rel=1e-12)
+
+
+def test_generic_gfs_sharpness_equals_scalar_kernel():
+    w = RNG.uniform(0.6, 1.4, size=(6, 1))
+    for D in range(2, 7):
+        wD = RNG.uniform(0.6, 1.4, size=(4, D))
+        phi = gdyn.gfs_sharpness(gm.scalar_network(D), wD, loss_tol=1e-26)
+        # acceptance: 1e-8; the flow stops at loss <= 1e-26, i.e. |w - w_inf| ~ 1e-13
+        np.testing.assert_allclose(phi, sc.gfs_sharpness(wD), rtol=1e-8)
+    assert w.shape == (6, 1)
+
+
+def test_generic_gd_trajectories_equal_bespoke_kernels():
+    w = RNG.uniform(0.7, 1.3, size=(5, 4))
+    eta = np.array([0.05, 0.1, 0.2, 0.3, 0.4])
+    gen = gdyn.gd(gm.scalar_network(4), w, eta, 200, record_every=50, observe=("w", "loss", "sharpness"))
+    ref = sc.gd(w, eta, 200, record_every=50, observe=("loss", "sharpness"))
+    np.testing.assert_allclose(gen.w, ref.w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gen.loss, ref.loss, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(gen.sharpness, ref.sharpness, rtol=1e-10)
+
+    from gdsim import sensing as se
+
+    for m_meas in (60, None):
+        prob = se.make_problem(8, 2, spectrum=[2.0, 1.0], m=m_meas, seed=2)
+        U0 = se.initial_factors(prob, 3, 0.05, seed=1)
+        ref = se.gd(prob, 3, 0.05, 150, mu=0.1, U0=U0, record_every=50)
+        gen = gdyn.gd(gm.matrix_sensing(prob, 3), U0.reshape(1, -1), 0.1, 150, record_every=50, observe=("w", "loss"))
+        np.testing.assert_allclose(gen.w.reshape(ref.t.size, *U0.shape)[-1], ref.U, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(gen.loss, ref.loss, rtol=1e-12, atol=1e-15)
+
+
+def _oracle(kind, w0, grad, steps, lr, beta=0.9, beta2=0.999, eps=1e-8):
+    w = w0.copy()
+    m1 = np.zeros_like(w)
+    m2 = np.zeros_like(w)
+    for t in range(steps):
+        g = grad(w)
+        if kind == "heavy_ball":
+            m1 = beta * m1 + g
+            w = w - lr * m1
+        elif kind == "nesterov":
+            m1 = beta * m1 + g
+            w = w - lr * (g + beta * m1)
+        elif kind == "rmsprop":
+            m2 = beta2 * m2 + (1 - beta2) * g * g
+            w = w - lr * g / (np.sqrt(m2) + eps)
+        elif kind == "adam":
+            m1 = beta * m1 + (1 - beta) * g
+            m2 = beta2 * m2 + (1 - beta2) * g * g
+            w = w - lr * (m1 / (1 - beta ** (t + 1))) / (np.sqrt(m2 / (1 - beta2 ** (t + 1))) + eps)
+    return w
+
+
+def test_optimisers_match_numpy_oracles():
+    from tests import naive
+
+    m = gm.mlp([5, 6, 2], "tanh", data=(X, Y))
+    w0 = m.init(1)
+
+    def grad(w):
+        return naive.mlp_loss_grad(w, X, Y, [5, 6, 2])[1]
+
+    runs = {
+        "heavy_ball": gdyn.momentum(m, w0, 0.1, 30, beta=0.9, record_every=30, observe=("w",)),
+        "nesterov": gdyn.momentum(m, w0, 0.1, 30, beta=0.9, nesterov=True, record_every=30, observe=("w",)),
+        "rmsprop": gdyn.rmsprop(m, w0, 0.01, 30, beta=0.999, eps=1e-8, record_every=30, observe=("w",)),
+        "adam": gdyn.adam(m, w0, 0.01, 30, record_every=30, observe=("w",)),
+    }
+    for kind, res in runs.items():
+        np.testing.assert_allclose(res.w[-1], _oracle(kind, w0, grad, 30, res.lr), rtol=0, atol=1e-12, err_msg=kind)
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_sgd_matches_numpy_oracle_with_counter_streams(replace):
+    from tests import naive
+
+    m = gm.mlp([5, 4, 2], "tanh", data=(X, Y))
+    w0 = m.init(2, batch=(3,))
+    res = gdyn.sgd(m, w0, 0.2, 12, batch_size=7, replace=replace, record_every=12, observe=("w",), seed=11)
+    keys = keys_from_seed(11, 3)
+    N = X.shape[0]
+    for r in range(3):
+        w = w0[r].copy()
+        for t in range(12):
+            u = uniform01_numpy(keys[r], t, np.arange(7))
+            if replace:
+                idx = np.minimum(N - 1, (u * N).astype(int))
+            else:
+                perm = np.arange(N)
+                for i in range(7):
+                    j = i + min(N - 1 - i, int(u[i] * (N - i)))
+                    perm[i], perm[j] = perm[j], perm[i]
+                idx = perm[:7]
+                assert len(set(idx.tolist())) == 7
+            w = w - 0.2 * naive.mlp_loss_grad(w, X[idx], Y[idx], [5, 4, 2])[1]
+        np.testing.assert_allclose(res.w[-1, r], w, rtol=0, atol=1e-12)
+
+
+def test_gradient_flow_matches_matrix_exponential_and_converges_at_high_order():
+    from scipy.linalg import expm
+
+    Q, _ = np.linalg.qr(RNG.standard_normal((6, 6)))
+    A = (Q * np.array([5.0, 2.0, 1.0, 0.5, 0.2, 0.1])) @ Q.T
+    m = gm.custom(_quad_loss, 6, data=(A,))
+    w0 = RNG.standard_normal(6)
+    res = gdyn.gradient_flow(m, w0, 3.0, n_records=4, observe=("w", "sharpness"), rtol=1e-11, atol=1e-14)
+    for i, t in enumerate(res.t):
+        np.testing.assert_allclose(res.w[i], expm(-A * t) @ w0, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.sharpness, 5.0, rtol=1e-12)
+    # the integrator's error falls like tol^(about 1): a log-log fit over the tolerances (an honest order check
+    # of the step-size control, not of a single number)
+    errs, tols = [], [1e-4, 1e-6, 1e-8]
+    for tol in tols:
+        r = gdyn.gradient_flow(m, w0, 3.0, n_records=2, observe=("w",), rtol=tol, atol=tol * 1e-3)
+        errs.append(np.abs(r.w[-1] - expm(-3 * A) @ w0).max())
+    slope = np.polyfit(np.log(tols), np.log(errs), 1)[0]
+    assert 0.6 < slope < 1.4, (slope, errs)
+
+
+def test_gd_at_the_edge_of_stability_and_divergence_are_recorded():
+    A = np.diag([1.0, 4.0])
+    m = gm.custom(_quad_loss, 2, data=(A,))
+    w0 = np.array([1.0, 1.0])
+    res = gdyn.gd(m, w0, np.array([0.1, 0.45, 0.55]), 40, record_every=10, observe=("loss", "sharpness"))
+    # lr = 0.55 > 2/4: the 4-direction multiplies by |1 - 2.2| = 1.2 per step, and grows past blowup? no:
+    # it stays finite in 40 steps, so it is not flagged; the stability diagnostics see it
+    assert res.first_eos_step.tolist() == [-1, -1, 0]
+    np.testing.assert_allclose(res.eos_ratio, np.array([0.1, 0.45, 0.55]) * 4 / 2)
+    assert res.n_loss_increases.tolist()[0] == 0 and res.n_loss_increases[2] == 39
+    big = gdyn.gd(m, w0, 1.0, 100, record_every=10, blowup=1e6)
+    assert big.diverged and 0 < big.diverged_step < 100
+    assert np.isnan(big.loss[-1]) and np.isfinite(big.loss[0])
+
+
+def test_results_are_labelled_and_deterministic_across_threads():
+    m = gm.mlp([5, 6, 2], "tanh", data=(X, Y))
+    w0 = m.init(0, batch=(3,))
+    lr = np.array([[0.05], [0.5]])
+    kw = dict(record_every=5, observe=("loss", "sharpness", "top_k:2", "grad_norm"), seed=3)
+    a = gdyn.gd(m, w0, lr, 20, parallel=True, **kw)
+    b = gdyn.gd(m, w0, lr, 20, parallel=False, **kw)
+    for name in ("loss", "sharpness", "top_k", "grad_norm", "w_final"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.loss.shape == (5, 2, 3) and a.top_k.shape == (5, 2, 3, 2)
+    ds = a.to_xarray()
+    assert ds["sharpness"].dims == ("step", "run_0", "run_1")
+    assert float(ds["loss"].sel(t=20)[1, 2]) == a.loss[-1, 1, 2]
+    s1 = gdyn.sgd(m, w0, 0.1, 6, batch_size=5, seed=np.random.SeedSequence(4), record_every=6, parallel=True)
+    s2 = gdyn.sgd(m, w0, 0.1, 6, batch_size=5, seed=np.random.SeedSequence(4), record_every=6, parallel=False)
+    np.testing.assert_array_equal(s1.w_final, s2.w_final)
+    assert a.meta["model"]["name"] == "mlp" and len(a.meta["model"]["data_sha256"]) == 16
+
+
+def test_user_observables_and_gfs_sharpness_observable():
+    @numba.njit
+    def weight_norm(w, *data):
+        return np.sqrt(np.sum(w * w))
+
+    m = gm.scalar_network(3)
+    w0 = np.array([[0.9, 1.1, 1.05]])
+    res = gdyn.gd(m, w0, 0.2, 30, record_every=10, observe=("w", weight_norm, "gfs_sharpness"),
+                  gfs_kwargs=dict(loss_tol=1e-26))
+    np.testing.assert_allclose(res.weight_norm, np.linalg.norm(res.w, axis=-1), rtol=1e-14)
+    np.testing.assert_allclose(res.gfs_sharpness, sc.gfs_sharpness(res.w), rtol=1e-8)
+
+
+def test_bad_input_is_refused_clearly():
+    m = gm.mlp([5, 4, 2], "tanh", data=(X, Y))
+    w0 = m.init(0)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        gdyn.gd(m, w0, 0.0, 10)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        gdyn.gd(m, w0, [0.1, -1.0], 10)
+    with pytest.raises(ValueError, match="w0 must have shape"):
+        gdyn.gd(m, w0[:-1], 0.1, 10)
+    with pytest.raises(TypeError, match="m must be a gdsim.models.Model"):
+        gdyn.gd(lambda w: w, w0, 0.1, 10)
+    with pytest.raises(ValueError, match="observe"):
+        gdyn.gd(m, w0, 0.1, 10, observe=("sharpnes",))
+    with pytest.raises(ValueError, match="test_data"):
+        gdyn.gd(m, w0, 0.1, 10, observe=("test_loss",))
+    with pytest.raises(ValueError, match="batch_size"):
+        gdyn.sgd(m, w0, 0.1, 10, batch_size=0)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        gdyn.gd(m, m.init(0, batch=(3,)), np.ones(2) * 0.1, 10)
+    with pytest.raises(ValueError, match="k must be"):
+        gdyn.top_eigenvalues(m, w0, k=m.n_params + 1)
+    with pytest.raises(ValueError, match="NaN"):
+        gm.mlp([5, 4, 2], data=(np.full((3, 5), np.nan), np.zeros((3, 2))))
+    with pytest.raises(ValueError, match="beta must be < 1"):
+        gdyn.momentum(m, w0, 0.1, 10, beta=1.0)
