@@ -37,8 +37,11 @@ import gdsim.sensing as gs
 import gdsim.sweep as gsw
 from gdsim.scalar import squared_regression as sr
 
+import gdsim.dynamics as gdyn  # noqa: I001 - after the families, as in the README
+import gdsim.models as gm
+
 PACKAGES = ["gdsim", "gdsim.scalar", "gdsim.scalar.squared_regression", "gdsim.sensing", "gdsim.games",
-            "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep"]
+            "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics"]
 
 # ----------------------------------------------------------------------------------- valid calls
 
@@ -74,6 +77,27 @@ def _park_state():
     K, L = 2, 4
     return dict(W=rng.normal(size=(K, L)), M=rng.normal(size=(L, 3)), Wstar=rng.normal(size=(K, L)),
                 Z=rng.normal(size=K), x_test=rng.normal(size=(5, 3)), T=0.1, sigma_w=1.0, r=2)
+
+
+_X2 = np.array([[0.5, -1.0], [1.0, 0.3], [-0.2, 0.8], [0.1, 0.1]])
+_Y2 = np.array([0.2, -0.1, 0.4, 0.0])
+_MLP = []
+
+
+def _mlp():
+    if not _MLP:
+        _MLP.append(gm.mlp([2, 3, 1], "tanh", "mse", data=(_X2, _Y2)))
+    return _MLP[0]
+
+
+def _quad_lg(w, g):
+    for i in range(w.size):
+        g[i] = w[i]
+    return 0.5 * np.sum(w * w)
+
+
+def _dyn(**extra):
+    return lambda t: dict(m=_mlp(), w0=np.full(13, 0.3), lr=0.1, steps=3, record_every=1, **extra)
 
 
 T1 = gg.payoff_t1()
@@ -208,10 +232,33 @@ VALID = {
                                                 verbose=False)),
     "gdsim.sweep.open_dataset": (gsw.open_dataset, lambda t: dict(store=_tiny_store(t))),
     "gdsim.sweep.status": (gsw.status, lambda t: dict(store=_tiny_store(t))),
+    "gdsim.models.custom": (gm.custom, lambda t: dict(loss_grad=_quad_lg, n_params=3)),
+    "gdsim.models.mlp": (gm.mlp, lambda t: dict(sizes=[2, 3, 1], data=(_X2, _Y2))),
+    "gdsim.models.deep_linear": (gm.deep_linear, lambda t: dict(sizes=[2, 2, 1], data=(_X2, _Y2))),
+    "gdsim.models.diagonal_linear": (gm.diagonal_linear, lambda t: dict(data=(_X2, _Y2))),
+    "gdsim.models.matrix_factorisation": (gm.matrix_factorisation, lambda t: dict(target=np.eye(3), rank=2)),
+    "gdsim.models.scalar_network": (gm.scalar_network, lambda t: dict(D=3)),
+    "gdsim.models.squared_regression": (gm.squared_regression, lambda t: dict(X=_X2, y=_Y2)),
+    "gdsim.models.matrix_sensing": (gm.matrix_sensing, lambda t: dict(problem=_sensing_problem(), r_hat=2)),
+    "gdsim.dynamics.gd": (gdyn.gd, _dyn()),
+    "gdsim.dynamics.gpu_gd": (gdyn.gpu_gd, _dyn()),
+    "gdsim.dynamics.sgd": (gdyn.sgd, _dyn(batch_size=2)),
+    "gdsim.dynamics.momentum": (gdyn.momentum, _dyn()),
+    "gdsim.dynamics.adam": (gdyn.adam, _dyn()),
+    "gdsim.dynamics.rmsprop": (gdyn.rmsprop, _dyn()),
+    "gdsim.dynamics.gradient_flow": (gdyn.gradient_flow, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3), t_final=0.5,
+                                                                        n_records=3)),
+    "gdsim.dynamics.top_eigenvalues": (gdyn.top_eigenvalues, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), k=2)),
+    "gdsim.dynamics.sharpness": (gdyn.sharpness, lambda t: dict(m=_mlp(), w=np.full(13, 0.3))),
+    "gdsim.dynamics.gfs_sharpness": (gdyn.gfs_sharpness, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), loss_tol=1e-6,
+                                                                        grad_tol=1e-7)),
+    "gdsim.dynamics.gfs": (gdyn.gfs, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), loss_tol=1e-6, grad_tol=1e-7)),
+    "gdsim.dynamics.eos_diagnostics": (gdyn.eos_diagnostics, lambda t: dict(t=[0, 1, 2], sharpness=[1.0, 2.0, 3.0],
+                                                                            threshold=2.5)),
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+NOT_CALLED = {"gdsim.models.Model", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
 
@@ -241,7 +288,12 @@ KINDS = {
     "radius": "float", "kappa": "float", "init_std": "float", "max_iter": "count", "max_epochs": "count",
     "epochs": "count", "seeds": "int", "K": "int", "runs": "int", "n_x": "int", "n_records": "int",
     "ni_grid": "int", "workers": "int", "threads_per_worker": "int", "max_chunks": "count",
-    "chunk_points": "int",
+    "chunk_points": "int", "loss_grad": "any", "n_params": "int", "data": "obj", "hvp": "any", "test_data": "any",
+    "per_sample": "any", "init_scale": "float", "loss": "option", "scaling": "option", "bias": "bool", "depth": "int",
+    "k": "int", "lanczos_tol": "float", "loss_tol": "float", "grad_tol": "float", "rtol": "float", "atol": "float",
+    "max_steps": "count", "gfs_kwargs": "any", "beta": "float", "beta1": "float", "beta2": "float", "eps": "float",
+    "momentum": "float", "nesterov": "bool", "replace": "bool", "record_interval": "float", "threshold": "float",
+    "sharpness": "array",
 }
 
 # sizes: 10^12 (memory-absurd: must fail fast, before allocating) and 10^19 (past int64) for every
@@ -292,7 +344,8 @@ def _kind(name, param):
         d = param.default
         kind = ("bool" if isinstance(d, bool) else "int" if isinstance(d, int) else "float" if isinstance(d, float)
                 else "option" if isinstance(d, str) else "any")
-    if name in ("progress", "parallel", "shared_init", "track_tau", "check_periodic", "verbose"):
+    if name in ("progress", "parallel", "shared_init", "track_tau", "check_periodic", "verbose", "nesterov", "replace",
+                "bias"):
         kind = "bool"
     return kind
 

@@ -45,3 +45,37 @@ def test_gpu_and_cpu_signatures_identical():
     import inspect
 
     assert inspect.signature(sc.gd) == inspect.signature(sc.gpu_gd)
+
+
+@pytest.mark.skipif(not gdsim.cuda_available(), reason="needs a GPU or NUMBA_ENABLE_CUDASIM=1 (conftest sets it)")
+@pytest.mark.parametrize("activation,loss", [("tanh", "mse"), ("relu", "cross_entropy"), ("gelu", "mse")])
+def test_dynamics_gpu_gd_matches_cpu(activation, loss):
+    import gdsim.dynamics as gdyn
+    import gdsim.models as gm
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5, 3))
+    Y = np.tanh(X[:, :2]) if loss == "mse" else np.eye(2)[rng.integers(0, 2, 5)]
+    m = gm.mlp([3, 4, 3, 2], activation, loss, data=(X, Y))
+    w0 = m.init(0, batch=(3,))
+    lr = np.array([0.1, 0.5, 500.0])  # the last one diverges (leaves [-1e3, 1e3])
+    kw = dict(record_every=3, observe=("loss", "sharpness", "w"), blowup=1e3)
+    cpu = gdyn.gd(m, w0, lr, 6, **kw)
+    gpu = gdyn.gpu_gd(m, w0, lr, 6, **kw)
+    np.testing.assert_array_equal(cpu.diverged, gpu.diverged)
+    assert gpu.diverged[-1] and not gpu.diverged[0]
+    # per-sample accumulation on the GPU against BLAS over the batch on the CPU: rounding-level differences
+    # (the diverging run amplifies them by lr = 50 per step, so it is compared by its flag only)
+    for name in ("w", "loss", "sharpness"):
+        np.testing.assert_allclose(getattr(gpu, name)[:, :2], getattr(cpu, name)[:, :2], rtol=1e-11, atol=1e-13,
+                                   err_msg=name)
+    np.testing.assert_array_equal(gpu.n_loss_increases[:2], cpu.n_loss_increases[:2])
+    assert gpu.meta["config"]["backend"] == "cuda"
+
+
+def test_dynamics_gpu_gd_refuses_non_mlp_models():
+    import gdsim.dynamics as gdyn
+    import gdsim.models as gm
+
+    with pytest.raises(ValueError, match="zoo MLP"):
+        gdyn.gpu_gd(gm.scalar_network(2), np.ones(2), 0.1, 3)

@@ -21,9 +21,8 @@ Examples
 (3, 2, 4)
 """
 
-from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gradient_flow, momentum, rmsprop, sgd,
-                                 sharpness, top_eigenvalues)
-from gdsim.dynamics._cuda_api import gpu_gd
+from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
+                                 sgd, sharpness, top_eigenvalues)
 
 __all__ = ["gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "sharpness",
            "gfs_sharpness", "gfs", "eos_diagnostics"]

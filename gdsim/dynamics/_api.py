@@ -278,7 +278,7 @@ def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
 
 
 def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
-         blowup, lanczos_tol, gfs_kwargs, desc, name):
+         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu"):
     m = _check_model(m)
     w0 = m.weights(w0, "w0")
     steps, record_every, t = _record_times(steps, record_every)
@@ -335,6 +335,16 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
     M2obs = M2 if M2.shape[1] else np.zeros((R, P))
     chunk = max(1, steps // 100) if progress else max(1, steps)
+
+    def advance(lo, hi):
+        kern.advance(m._loss_grad, gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
+                     m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+
+    def sync():
+        pass
+
+    if backend == "cuda":
+        advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
     t0 = time.perf_counter()
     with _single_threaded_blas(), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
         for i in range(n_rec):
@@ -342,10 +352,10 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
                 lo = int(t[i - 1])
                 while lo < int(t[i]):
                     hi = min(int(t[i]), lo + chunk)
-                    kern.advance(m._loss_grad, gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
-                              m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+                    advance(lo, hi)
                     bar.update(hi - lo)
                     lo = hi
+                sync()
             if obs.want.any():
                 kern.observe(m._loss_grad, m._hvp, accuracy, m.data, test_data, W, M2obs, kind, beta2, eps, int(t[i]),
                           obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, VP, rec["loss"][i],
@@ -356,8 +366,39 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     wall = time.perf_counter() - t0
     return _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per_run, kind, iters, wall,
                    gfs_kwargs, seed, name, dict(steps=steps, record_every=record_every, blowup=blowup,
-                                                lanczos_tol=lanczos_tol, replace=bool(replace),
+                                                lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
                                                 batch_size=None if batch_size is None else np.unique(bs).tolist()))
+
+
+def _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc):
+    """(advance, sync) running the zoo MLP's GD steps on the GPU; ``sync`` copies the state back to the host."""
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.dynamics._cuda import mlp_gd_kernel
+
+    cuda = cuda_module()
+    kernel = mlp_gd_kernel()
+    X, Y, arch = m.data
+    L = int(arch[0])
+    sizes = arch[4:5 + L].astype(int)
+    scratch = 2 * int(sizes[1:].sum()) + 2 * int(sizes.max())
+    R, P = W.shape
+    dev = dict(W=cuda.to_device(W), G=cuda.device_array((R, P)), S=cuda.device_array((R, scratch)),
+               X=cuda.to_device(X), Y=cuda.to_device(Y), arch=cuda.to_device(arch), lr=cuda.to_device(lr),
+               div=cuda.to_device(diverged), ds=cuda.to_device(diverged_step), ll=cuda.to_device(last_loss),
+               inc=cuda.to_device(n_inc))
+    blocks, tpb = launch_config(R)
+
+    def advance(lo, hi):
+        kernel[blocks, tpb](dev["W"], dev["G"], dev["S"], dev["X"], dev["Y"], dev["arch"], dev["lr"], lo, hi, blowup,
+                            dev["div"], dev["ds"], dev["ll"], dev["inc"])
+
+    def sync():
+        dev["W"].copy_to_host(W)
+        dev["div"].copy_to_host(diverged)
+        dev["ds"].copy_to_host(diverged_step)
+        dev["inc"].copy_to_host(n_inc)
+
+    return advance, sync
 
 
 def _threshold(kind, per_run):
@@ -692,7 +733,7 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
 
 
 @honours_parallel
-def gradient_flow(m, w0, t_final, *, record_every=None, n_records=11, observe=("loss",), rtol=1e-10, atol=1e-14,
+def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe=("loss",), rtol=1e-10, atol=1e-14,
                   max_steps=1_000_000, seed=0, progress=False, parallel=None, lanczos_tol=1e-10, gfs_kwargs=None):
     """Gradient flow dw/dt = -grad L(w) by an adaptive Dormand-Prince 5(4) integrator, batched over runs.
 
@@ -702,10 +743,10 @@ def gradient_flow(m, w0, t_final, *, record_every=None, n_records=11, observe=("
     w0 : array_like, shape (*batch, P)
     t_final : float
         Final time (> 0).
-    record_every : float, optional
+    record_interval : float, optional
         Time between records (> 0); default ``t_final / (n_records - 1)``.
     n_records : int
-        Number of records (>= 2) when ``record_every`` is not given.
+        Number of records (>= 2) when ``record_interval`` is not given.
     observe : sequence
         As in :func:`gd` (``"loss"``, ``"grad_norm"``, ``"w"``, ``"sharpness"``, ``"top_k:K"``, ...).
     rtol, atol : float
@@ -729,15 +770,15 @@ def gradient_flow(m, w0, t_final, *, record_every=None, n_records=11, observe=("
     m = _check_model(m)
     w0 = m.weights(w0, "w0")
     t_final = v.real_scalar(t_final, "t_final", lo=0.0, lo_open=True)
-    if record_every is None:
+    if record_interval is None:
         n_records = v.integer(n_records, "n_records", lo=2, hi=10**7)
         times = np.linspace(0.0, t_final, n_records)
     else:
-        record_every = v.real_scalar(record_every, "record_every", lo=0.0, lo_open=True)
-        n = t_final / record_every
+        record_interval = v.real_scalar(record_interval, "record_interval", lo=0.0, lo_open=True)
+        n = t_final / record_interval
         if n > 1e7:
-            raise ValueError(f"t_final / record_every = {n:.3g} records is too many (at most 1e7)")
-        times = np.arange(0.0, t_final + 0.5 * record_every, record_every)
+            raise ValueError(f"t_final / record_interval = {n:.3g} records is too many (at most 1e7)")
+        times = np.arange(0.0, t_final + 0.5 * record_interval, record_interval)
         times = times[times < t_final - 1e-12 * t_final]
         times = np.append(times, t_final)
     rtol, atol, _, _, max_steps = _flow_args(rtol, atol, 0.0, 0.0, max_steps)
@@ -794,3 +835,38 @@ def gradient_flow(m, w0, t_final, *, record_every=None, n_records=11, observe=("
             res.meta["dims"][name] = ["time", *d[1:]]
     res.meta["integrator_steps"] = states[:, 1].reshape(batch).tolist() if batch else float(states[0, 1])
     return res
+
+
+@_doc
+@honours_parallel
+def gpu_gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
+           blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """:func:`gd` on a CUDA GPU for the zoo MLPs (:func:`gdsim.models.mlp`, :func:`gdsim.models.deep_linear`).
+
+    Same signature and result as :func:`gd`. One GPU thread per run; the record-point observables are
+    computed on the host by the CPU kernels from the copied-back parameters.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+        A zoo MLP.
+    w0 : array_like, shape (*batch, P)
+    lr : float or array_like
+        (> 0), broadcast against the batch.
+    steps : int
+    {common}
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        Without a GPU (or ``NUMBA_ENABLE_CUDASIM=1``), after every argument has been validated.
+    """
+    from gdsim.models import _mlp
+
+    m = _check_model(m)
+    if m._loss_grad is not _mlp.loss_grad:
+        raise ValueError(f"m must be a zoo MLP (gdsim.models.mlp or deep_linear) for gpu_gd; got model {m.name!r}")
+    hyper = dict(lr=_hyper(lr, "lr"))
+    return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
+                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="GD (cuda)", name="gd",
+                backend="cuda")

@@ -42,6 +42,15 @@ def _first_line_of(exc: BaseException, limit: int = 6) -> str:
     return " ".join(s.strip() for s in keep) or type(exc).__name__
 
 
+_COMPILED: dict = {}  # plain function or dispatcher -> derived dispatchers, so a model built twice compiles once
+
+
+def _memo(key, make):
+    if key not in _COMPILED:
+        _COMPILED[key] = make()
+    return _COMPILED[key]
+
+
 def as_kernel(fn, name: str):
     """A Numba dispatcher for ``fn``: jitted functions are used as given, plain Python ones compiled here."""
     if isinstance(fn, numba.core.registry.CPUDispatcher):
@@ -50,7 +59,7 @@ def as_kernel(fn, name: str):
         raise TypeError(f"{name} must be a function (ideally @numba.njit); got {type(fn).__name__}")
     if isinstance(fn, type) or not hasattr(fn, "__code__"):
         raise TypeError(f"{name} must be a plain Python function or a Numba-jitted one; got {fn!r}")
-    return jit(fn, cache=False)
+    return _memo(("kernel", fn), lambda: jit(fn, cache=False))
 
 
 def as_data(data, name: str = "data") -> tuple:
@@ -317,7 +326,8 @@ def _batch_shape(batch):
 def _probe(loss_grad, n_params, data, name):
     """Call ``loss_grad`` once (bounds-checked) so that a wrong function fails here with a clear message."""
     try:
-        checked = numba.njit(boundscheck=True, cache=False, error_model="numpy")(loss_grad.py_func)
+        checked = _memo(("checked", loss_grad), lambda: numba.njit(boundscheck=True, cache=False,
+                                                                   error_model="numpy")(loss_grad.py_func))
     except AttributeError:  # pragma: no cover - not a dispatcher
         checked = loss_grad
     w = np.full(n_params, 0.1)
@@ -343,7 +353,7 @@ def _probe(loss_grad, n_params, data, name):
 
 def _pick_hvp(loss_grad, n_params, data, name):
     """Complex step when ``loss_grad`` compiles for complex input, else central differences."""
-    cs = _complex_step_hvp(loss_grad)
+    cs = _memo(("cs", loss_grad), lambda: _complex_step_hvp(loss_grad))
     w = np.full(n_params, 0.1)
     vec = np.ones(n_params)
     out = np.empty(n_params)
@@ -353,7 +363,7 @@ def _pick_hvp(loss_grad, n_params, data, name):
             return cs, "complex_step"
     except (NumbaError, TypeError, ValueError):
         pass
-    return _central_hvp(loss_grad), "central_difference"
+    return _memo(("cd", loss_grad), lambda: _central_hvp(loss_grad)), "central_difference"
 
 
 def custom(loss_grad, n_params, data=(), hvp=None, *, init=None, init_scale=1.0, test_data=None, name="custom",
