@@ -11,6 +11,7 @@ import numpy as np
 from gdsim._core import validate as v
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.jit import honours_parallel
+from gdsim._core.memory import keep_freed_memory
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, batch_dims
 from gdsim.dynamics import _kernels as kern
@@ -27,7 +28,9 @@ _OPT_NAMES = {kern.GD: "gd", kern.HEAVY_BALL: "heavy_ball", kern.NESTEROV: "nest
 @contextlib.contextmanager
 def _single_threaded_blas():
     """Each run calls BLAS from its own Numba thread: BLAS must not start threads of its own (4x slower
-    when it does, measured on the MLP benchmark, and its reduction order would depend on the thread count)."""
+    when it does, measured on the MLP benchmark, and its reduction order would depend on the thread count).
+    Also keeps freed memory for reuse (see :mod:`gdsim._core.memory`)."""
+    keep_freed_memory()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
@@ -425,7 +428,7 @@ def eos_diagnostics(t, sharpness, threshold, *, window=0.5):
         Recorded steps.
     sharpness : array_like, shape (n_records, *batch)
     threshold : array_like, broadcast against batch
-        The stability threshold (2 / lr for GD).
+        The stability threshold (> 0, finite; 2 / lr for GD).
     window : float
         Fraction (0, 1] of the last records over which the ratio is averaged.
 
@@ -438,7 +441,7 @@ def eos_diagnostics(t, sharpness, threshold, *, window=0.5):
     """
     t = v.real_array(t, "t", min_ndim=1)
     s = v.real_array(sharpness, "sharpness", min_ndim=1, allow_nonfinite=True)
-    thr = v.real_array(threshold, "threshold", allow_nonfinite=True)
+    thr = v.positive_array(threshold, "threshold")
     window = v.real_scalar(window, "window", lo=0.0, hi=1.0, lo_open=True)
     if s.shape[0] != t.shape[0]:
         raise ValueError(f"sharpness must have shape (n_records, *batch) with n_records = {t.shape[0]}; got {s.shape}")

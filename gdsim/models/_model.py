@@ -26,6 +26,7 @@ from numba.core.errors import NumbaError
 
 from gdsim._core import validate as v
 from gdsim._core.jit import jit
+from gdsim._core.memory import keep_freed_memory
 from gdsim._core.rng import run_seeds
 
 __all__ = ["Model", "custom"]
@@ -247,6 +248,7 @@ class Model:
         w = self.weights(w)
         batch = w.shape[:-1]
         W = w.reshape(-1, self.n_params)
+        keep_freed_memory()
         L = np.empty(W.shape[0])
         G = np.empty_like(W)
         _batch_loss_grad(self._loss_grad, W, self.data, L, G)
