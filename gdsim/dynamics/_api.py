@@ -109,7 +109,7 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     evals = np.empty((R, k_eig))
     iters = np.zeros(R, dtype=np.int64)
     with _single_threaded_blas():
-        kern.top_eigenvalues_batch(m._hvp, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
+        kern.top_eigenvalues_batch(m._hvp_prep, m._hvp_cached, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
     return evals.reshape((*batch, k_eig))
 
 
@@ -154,7 +154,7 @@ def _gfs(m, w, k_eig, loss_tol, grad_tol, rtol, atol, max_steps, tol, seed):
     status = np.zeros(R, dtype=np.int64)
     t_end = np.empty(R)
     with _single_threaded_blas():
-        kern.gfs_batch(m._loss_grad, m._hvp, m.data, W, rtol, atol, loss_tol, grad_tol, max_steps, k_eig, tol, max_iter,
+        kern.gfs_batch(m._loss_grad, m._hvp_prep, m._hvp_cached, m.data, W, rtol, atol, loss_tol, grad_tol, max_steps, k_eig, tol, max_iter,
                     keys, out, w_end, status, t_end)
     return batch, out, w_end, status, t_end
 
@@ -348,6 +348,16 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
 
     if backend == "cuda":
         advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
+    elif m._loss_grad_batch is not None and kind == kern.GD and batch_size is None:
+        # the model vectorises across runs: structure-of-arrays blocks (see Model._loss_grad_batch)
+        Wt = np.ascontiguousarray(W.T)
+
+        def advance(lo, hi):
+            kern.advance_batched(m._loss_grad_batch, m.data, Wt, lr, lo, hi, blowup, diverged, diverged_step,
+                                 last_loss, n_inc)
+
+        def sync():
+            W[...] = Wt.T
     t0 = time.perf_counter()
     with _single_threaded_blas(), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
         for i in range(n_rec):
@@ -360,7 +370,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
                     lo = hi
                 sync()
             if obs.want.any():
-                kern.observe(m._loss_grad, m._hvp, accuracy, m.data, test_data, W, M2obs, kind, beta2, eps, int(t[i]),
+                kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, accuracy, m.data, test_data, W, M2obs, kind, beta2, eps, int(t[i]),
                           obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, VP, rec["loss"][i],
                           rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i], rec["test_accuracy"][i],
                           rec["accuracy"][i], rec["preconditioned_sharpness"][i], iters)
@@ -816,11 +826,11 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     with _single_threaded_blas(), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
         for i in range(n_rec):
             if i > 0:
-                kern.flow_segment(m._loss_grad, m._hvp, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
+                kern.flow_segment(m._loss_grad, m._hvp_prep, m._hvp_cached, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
                                max_steps, keys, Vf, states)
                 bar.update(1)
             if obs.want.any():
-                kern.observe(m._loss_grad, m._hvp, accuracy, m.data, test_data, W, np.zeros((R, P)), kern.GD, zeros, zeros,
+                kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, accuracy, m.data, test_data, W, np.zeros((R, P)), kern.GD, zeros, zeros,
                           0, obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, V.copy(), rec["loss"][i],
                           rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i], rec["test_accuracy"][i],
                           rec["accuracy"][i], rec["preconditioned_sharpness"][i], iters)

@@ -1,6 +1,6 @@
 """Compiled drivers of the shared dynamics layer (private; see :mod:`gdsim.dynamics`).
 
-The model's kernels (``loss_grad``, ``hvp``) arrive as first-class Numba functions, so each model
+The model's kernels (``loss_grad``, ``hvp_prepare``/``hvp_cached``) arrive as first-class Numba functions, so each model
 compiles its own copy of a driver once per process. Every run is independent and runs serially inside
 one ``prange`` iteration (runs outer, steps inner): a run's numbers never depend on the thread count.
 
@@ -24,14 +24,14 @@ GD, HEAVY_BALL, NESTEROV, RMSPROP, ADAM = 0, 1, 2, 3, 4
 
 
 @jit(cache=False)
-def _apply(hvp, w, x, data, scale, tmp, out):
+def _apply(hvpc, w, x, data, cache, scale, tmp, out):
     """out = H x, or D H D x with D = diag(scale) when ``scale`` is not empty (preconditioned sharpness)."""
     if scale.size == 0:
-        hvp(w, x, *data, out)
+        hvpc(w, x, *data, cache, out)
     else:
         for i in range(x.size):
             tmp[i] = scale[i] * x[i]
-        hvp(w, tmp, *data, out)
+        hvpc(w, tmp, *data, cache, out)
         for i in range(x.size):
             out[i] *= scale[i]
 
@@ -58,12 +58,15 @@ def fresh_vector(key, salt, out):
 
 
 @jit(cache=False)
-def lanczos(hvp, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
+def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
     """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vector (``evec``).
 
-    ``Q`` is a (max_iter + 1, P) work array. Returns the number of Lanczos iterations used.
+    ``Q`` is a (max_iter + 1, P) work array. ``prep(w, *data)`` computes what every product at ``w`` shares
+    (the model's forward pass), ``hvpc(w, v, *data, cache, out)`` one product. Returns the number of
+    Lanczos iterations used.
     """
     P = w.size
+    cache = prep(w, *data)
     m = min(max_iter, P)
     alpha = np.zeros(m)
     beta = np.zeros(m)
@@ -80,7 +83,7 @@ def lanczos(hvp, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
     theta = np.zeros(1)
     restarts = 0
     for j in range(m):
-        _apply(hvp, w, Q[j], data, scale, tmp, hv)
+        _apply(hvpc, w, Q[j], data, cache, scale, tmp, hv)
         a = _dot(Q[j], hv)
         for i in range(P):
             hv[i] -= a * Q[j, i]
@@ -127,7 +130,8 @@ def lanczos(hvp, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
                 for q in range(n):
                     if q != n - 1 - i:
                         gap = min(gap, abs(theta[n - 1 - i] - theta[q]))
-                if not (res <= 1e-4 * top and res * res <= tol * top * gap):
+                # (n = k leaves no other Ritz value to estimate the gap from: then only the residual counts)
+                if not (n > k and res <= 1e-4 * top and res * res <= tol * top * gap):
                     ok = False
                     break
             if ok and not (invariant and n < k):
@@ -170,13 +174,13 @@ def lanczos(hvp, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
 
 
 @jit(parallel=True, cache=False)
-def top_eigenvalues_batch(hvp, W, data, k, tol, max_iter, keys, V, evals, iters):
+def top_eigenvalues_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, iters):
     """Top-k eigenvalues of H(W[r]) for every run; V[r] is the start vector in and the top Ritz vector out."""
     R, P = W.shape
     for r in prange(R):
         Q = np.empty((min(max_iter, P) + 1, P))
         ev = np.empty(P)
-        iters[r] = lanczos(hvp, W[r], data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, evals[r], ev)
+        iters[r] = lanczos(prep, hvpc, W[r], data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, evals[r], ev)
         V[r] = ev
 
 
@@ -262,13 +266,73 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
                 break
 
 
+#: runs per block of the batched (structure-of-arrays) GD path: small enough for L1, a multiple of 8 lanes
+SOA_BLOCK = 256
+
+
+@jit(parallel=True, cache=False)
+def advance_batched(loss_grad_batch, data, Wt, lr, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+    """Full-batch GD steps k0 .. k1-1 on the (P, R) structure-of-arrays state, a block of runs per task.
+
+    Each run's arithmetic is the per-run path's, so the numbers do not depend on the block or thread count.
+    The per-step bookkeeping (loss increases, divergence) is branch-free over the block's runs, so that it
+    vectorises with the update: a diverged run's NaN state then stays NaN by itself.
+    """
+    P, R = Wt.shape
+    nblocks = (R + SOA_BLOCK - 1) // SOA_BLOCK
+    for blk in prange(nblocks):
+        j0 = blk * SOA_BLOCK
+        j1 = min(R, j0 + SOA_BLOCK)
+        B = j1 - j0
+        W = np.ascontiguousarray(Wt[:, j0:j1])  # a C-contiguous block: unit-stride rows vectorise
+        G = np.empty((P, B))
+        L = np.empty(B)
+        big = np.empty(B)
+        a = lr[j0:j1].copy()
+        ll = last_loss[j0:j1].copy()
+        inc = n_increases[j0:j1].copy()
+        ds = diverged_step[j0:j1].copy()
+        for j in range(B):
+            if diverged[j0 + j]:
+                ds[j] = max(ds[j], 0)
+        for t in range(k0, k1):
+            loss_grad_batch(W, *data, G, L)
+            for j in range(B):
+                big[j] = 0.0
+            for i in range(P):
+                for j in range(B):
+                    x = W[i, j] - a[j] * G[i, j]
+                    W[i, j] = x
+                    big[j] = max(big[j], abs(x))
+            fresh = 0
+            for j in range(B):
+                bad = not (big[j] <= blowup) or not (abs(L[j]) < np.inf)
+                new = bad and ds[j] < 0
+                ds[j] = t if new else ds[j]
+                inc[j] += 1 if (t > 0 and L[j] > ll[j]) else 0
+                ll[j] = L[j]
+                fresh += 1 if new else 0
+            if fresh > 0:
+                for j in range(B):
+                    if ds[j] == t:
+                        for i in range(P):
+                            W[i, j] = np.nan
+        Wt[:, j0:j1] = W
+        for j in range(B):
+            last_loss[j0 + j] = ll[j]
+            n_increases[j0 + j] = inc[j]
+            if ds[j] >= 0 and not diverged[j0 + j]:
+                diverged[j0 + j] = True
+                diverged_step[j0 + j] = ds[j]
+
+
 @jit(cache=False)
 def _no_accuracy(w, *data):
     return np.nan
 
 
 @jit(parallel=True, cache=False)
-def observe(loss_grad, hvp, accuracy, data, test_data, W, M2, kind, beta2, eps, t, want, k, tol, max_iter, keys, V,
+def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2, eps, t, want, k, tol, max_iter, keys, V,
             VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, iters):
     """Observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc, train_acc, precond)."""
     R, P = W.shape
@@ -296,7 +360,7 @@ def observe(loss_grad, hvp, accuracy, data, test_data, W, M2, kind, beta2, eps, 
         if want[2]:
             Q = np.empty((min(max_iter, P) + 1, P))
             ev = np.empty(P)
-            iters[r] += lanczos(hvp, w, data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, top[r], ev)
+            iters[r] += lanczos(prep, hvpc, w, data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, top[r], ev)
             V[r] = ev
         if want[3]:
             test_loss[r] = loss_grad(w, *test_data, g)
@@ -316,7 +380,7 @@ def observe(loss_grad, hvp, accuracy, data, test_data, W, M2, kind, beta2, eps, 
             Q = np.empty((min(max_iter, P) + 1, P))
             ev = np.empty(P)
             out = np.empty(1)
-            lanczos(hvp, w, data, scale, 1, VP[r], tol, max_iter, keys[r], Q, out, ev)
+            lanczos(prep, hvpc, w, data, scale, 1, VP[r], tol, max_iter, keys[r], Q, out, ev)
             VP[r] = ev
             pre_sharp[r] = out[0]
 
@@ -337,21 +401,21 @@ SHARPNESS_CAP = 2.0
 
 
 @jit(cache=False)
-def _sharpness_estimate(hvp, w, data, v, key, salt):
+def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     """A quick, warm-started estimate of lambda_max (8 Lanczos steps; it can only underestimate)."""
     P = w.size
     it = min(8, P)
     Q = np.empty((it + 1, P))
     ev = np.empty(P)
     out = np.empty(1)
-    lanczos(hvp, w, data, np.empty(0), 1, v, 1e-3, it, key ^ np.uint64(salt), Q, out, ev)
+    lanczos(prep, hvpc, w, data, np.empty(0), 1, v, 1e-3, it, key ^ np.uint64(salt), Q, out, ev)
     for i in range(P):
         v[i] = ev[i]
     return out[0]
 
 
 @jit(cache=False)
-def flow(loss_grad, hvp, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state):
+def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state):
     """Integrate dw/dt = -grad L(w) from t0 to t1 (or until loss <= loss_tol or |grad| <= grad_tol).
 
     Adaptive Dormand-Prince 5(4) with error control (rtol, atol) and the step capped at
@@ -370,7 +434,7 @@ def flow(loss_grad, hvp, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_st
     h = state[0]
     lam = state[2]
     if not (lam > 0.0):
-        lam = _sharpness_estimate(hvp, w, data, v, key, 11)
+        lam = _sharpness_estimate(prep, hvpc, w, data, v, key, 11)
     t = t0
     accepted = 0
     new_loss = loss
@@ -430,8 +494,8 @@ def flow(loss_grad, hvp, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_st
             loss = new_loss
             accepted += 1
             if accepted % 10 == 0:
-                lam = max(lam, _sharpness_estimate(hvp, w, data, v, key, 13 + accepted)) if accepted < 20 else \
-                    _sharpness_estimate(hvp, w, data, v, key, 13 + accepted)
+                lam = max(lam, _sharpness_estimate(prep, hvpc, w, data, v, key, 13 + accepted)) if accepted < 20 else \
+                    _sharpness_estimate(prep, hvpc, w, data, v, key, 13 + accepted)
             fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** -0.2))
             h = h * fac
         else:
@@ -439,7 +503,7 @@ def flow(loss_grad, hvp, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_st
                 state[3] = 4
                 break
             h = h * (0.2 if not math.isfinite(err) else max(0.2, 0.9 * err ** -0.2))
-            lam = max(lam, _sharpness_estimate(hvp, w, data, v, key, 7))
+            lam = max(lam, _sharpness_estimate(prep, hvpc, w, data, v, key, 7))
         for i in range(P):
             if not math.isfinite(w[i]):
                 state[3] = 4
@@ -452,7 +516,7 @@ def flow(loss_grad, hvp, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_st
 
 
 @jit(parallel=True, cache=False)
-def gfs_batch(loss_grad, hvp, data, W, rtol, atol, loss_tol, grad_tol, max_steps, k, tol, max_iter, keys, out,
+def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, max_steps, k, tol, max_iter, keys, out,
               w_end, status, t_end):
     """Sharpness (top-k) where gradient flow from each W[r] ends; NaN when the flow does not reach the tolerance."""
     R, P = W.shape
@@ -461,7 +525,7 @@ def gfs_batch(loss_grad, hvp, data, W, rtol, atol, loss_tol, grad_tol, max_steps
         v = np.empty(P)
         fresh_vector(keys[r], 3, v)
         state = np.zeros(4)
-        t_end[r] = flow(loss_grad, hvp, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r], v,
+        t_end[r] = flow(loss_grad, prep, hvpc, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r], v,
                         state)
         status[r] = int(state[3])
         w_end[r] = w
@@ -471,18 +535,18 @@ def gfs_batch(loss_grad, hvp, data, W, rtol, atol, loss_tol, grad_tol, max_steps
             continue
         Q = np.empty((min(max_iter, P) + 1, P))
         ev = np.empty(P)
-        lanczos(hvp, w, data, np.empty(0), k, v, tol, max_iter, keys[r], Q, out[r], ev)
+        lanczos(prep, hvpc, w, data, np.empty(0), k, v, tol, max_iter, keys[r], Q, out[r], ev)
 
 
 @jit(parallel=True, cache=False)
-def flow_segment(loss_grad, hvp, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
+def flow_segment(loss_grad, prep, hvpc, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
     """Advance every run's gradient flow from time t0 to t1 (states carry h, steps, lambda, status)."""
     R, P = W.shape
     for r in prange(R):
         if states[r, 3] == 4:
             continue
         states[r, 3] = 0
-        flow(loss_grad, hvp, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps, keys[r], V[r], states[r])
+        flow(loss_grad, prep, hvpc, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps, keys[r], V[r], states[r])
         if states[r, 3] == 4:
             for i in range(P):
                 W[r, i] = np.nan

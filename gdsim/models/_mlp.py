@@ -286,19 +286,57 @@ def loss_grad(w, X, Y, arch, g):
 
 
 @jit
-def hvp(w, v, X, Y, arch, out):
-    """Exact Hessian-vector product H(w) v into ``out`` (Pearlmutter's R-op; see the module docstring)."""
+def hvp_prepare(w, X, Y, arch):
+    """Everything the R-op needs at ``w``, computed once per Lanczos run: six blocks of width * N values,
+    Z (pre-activations), A (activations), sigma'(Z), sigma''(Z), delta (dLoss/dZ) and back (delta W, the
+    gradient with respect to each hidden layer's activations)."""
     L, act, lossc, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
     N = X.shape[0]
     width = zoff[L]
     dL = sizes[L]
-    Z = np.empty(width * N, dtype=w.dtype)
-    A = np.empty(width * N, dtype=w.dtype)
-    RZ = np.empty(width * N, dtype=w.dtype)
-    RA = np.empty(width * N, dtype=w.dtype)
+    n = width * N
+    cache = np.empty(6 * n, dtype=w.dtype)
+    Z = cache[:n]
+    A = cache[n:2 * n]
     F = _forward(w, X, arch, Z, A)
-    E = np.empty((N, dL), dtype=w.dtype)
+    apply_act(act, Z, cache[2 * n:3 * n], 1)
+    apply_act(act, Z, cache[3 * n:4 * n], 2)
+    DEL = cache[4 * n:5 * n]
+    BACK = cache[5 * n:6 * n]
+    E = DEL[zoff[L - 1] * N:zoff[L] * N].reshape(N, dL)
     _output_error(F, Y, E, lossc == 1)
+    for l in range(L - 1, 0, -1):
+        din = sizes[l]
+        dout = sizes[l + 1]
+        delta = DEL[zoff[l] * N:zoff[l + 1] * N].reshape(N, dout)
+        Wl = w[woff[l]:woff[l] + dout * din].reshape(dout, din)
+        back = BACK[zoff[l - 1] * N:zoff[l] * N].reshape(N, din)
+        np.dot(delta, Wl, back)
+        nd = DEL[zoff[l - 1] * N:zoff[l] * N]
+        bf = BACK[zoff[l - 1] * N:zoff[l] * N]
+        d1 = cache[2 * n + zoff[l - 1] * N:2 * n + zoff[l] * N]
+        c = cs[l]
+        for i in range(N * din):
+            nd[i] = c * bf[i] * d1[i]
+    return cache
+
+
+@jit
+def hvp_cached(w, v, X, Y, arch, cache, out):
+    """H(w) v into ``out`` from :func:`hvp_prepare`'s cache (Pearlmutter's R-op; see the module docstring)."""
+    L, act, lossc, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
+    N = X.shape[0]
+    width = zoff[L]
+    dL = sizes[L]
+    n = width * N
+    Z = cache[:n]
+    A = cache[n:2 * n]
+    D1 = cache[2 * n:3 * n]
+    D2 = cache[3 * n:4 * n]
+    DEL = cache[4 * n:5 * n]
+    BACK = cache[5 * n:6 * n]
+    RZ = np.empty(n, dtype=w.dtype)
+    RA = np.empty(n, dtype=w.dtype)
     Xw = like(X, w)
     for l in range(L):
         din = sizes[l]
@@ -315,47 +353,48 @@ def hvp(w, v, X, Y, arch, out):
             Wl = w[woff[l]:woff[l] + dout * din].reshape(dout, din)
             np.dot(Ain, Vl.T, RZl)
             tmp = np.dot(RAin, Wl.T)
-            for n in range(N):
+            tf = tmp.ravel()
+            for i in range(N * dout):
+                rzf[i] += tf[i]
+        if bias:
+            for nn in range(N):
                 for j in range(dout):
-                    RZl[n, j] += tmp[n, j]
-        for n in range(N):
-            for j in range(dout):
-                zz = c * RZl[n, j]
-                if bias:
-                    zz += v[boff[l] + j]
-                RZl[n, j] = zz
+                    RZl[nn, j] = c * RZl[nn, j] + v[boff[l] + j]
+        else:
+            for i in range(N * dout):
+                rzf[i] *= c
         if l < L - 1:
             raf = RA[zoff[l] * N:zoff[l + 1] * N]
-            apply_act(act, Z[zoff[l] * N:zoff[l + 1] * N], raf, 1)
+            d1 = D1[zoff[l] * N:zoff[l + 1] * N]
             for i in range(N * dout):
-                raf[i] *= rzf[i]
+                raf[i] = d1[i] * rzf[i]
     RF = RZ[zoff[L - 1] * N:zoff[L] * N].reshape(N, dL)
+    F = Z[zoff[L - 1] * N:zoff[L] * N].reshape(N, dL)
     RE = np.empty((N, dL), dtype=w.dtype)
     inv = 1.0 / N
     if lossc == 1:
-        for n in range(N):
-            m = F[n, 0].real
+        for nn in range(N):
+            m = F[nn, 0].real
             for j in range(dL):
-                m = max(m, F[n, j].real)
-            s = 0.0 * F[n, 0]
+                m = max(m, F[nn, j].real)
+            s = 0.0 * F[nn, 0]
             for j in range(dL):
-                s += np.exp(F[n, j] - m)
-            dot = 0.0 * F[n, 0]
+                s += np.exp(F[nn, j] - m)
+            dot = 0.0 * F[nn, 0]
             for j in range(dL):
-                dot += np.exp(F[n, j] - m) / s * RF[n, j]
+                dot += np.exp(F[nn, j] - m) / s * RF[nn, j]
             for j in range(dL):
-                p = np.exp(F[n, j] - m) / s
-                RE[n, j] = p * (RF[n, j] - dot) * inv
+                RE[nn, j] = np.exp(F[nn, j] - m) / s * (RF[nn, j] - dot) * inv
     else:
-        for n in range(N):
+        for nn in range(N):
             for j in range(dL):
-                RE[n, j] = RF[n, j] * inv
-    delta = E
+                RE[nn, j] = RF[nn, j] * inv
     Rdelta = RE
     for l in range(L - 1, -1, -1):
         din = sizes[l]
         dout = sizes[l + 1]
         c = cs[l]
+        delta = DEL[zoff[l] * N:zoff[l + 1] * N].reshape(N, dout)
         Hw = out[woff[l]:woff[l] + dout * din].reshape(dout, din)
         if l == 0:
             np.dot(Rdelta.T, Xw, Hw)
@@ -372,30 +411,30 @@ def hvp(w, v, X, Y, arch, out):
         if bias:
             for j in range(dout):
                 out[boff[l] + j] = 0.0
-            for n in range(N):
+            for nn in range(N):
                 for j in range(dout):
-                    out[boff[l] + j] += Rdelta[n, j]
+                    out[boff[l] + j] += Rdelta[nn, j]
         if l > 0:
             Wl = w[woff[l]:woff[l] + dout * din].reshape(dout, din)
             Vl = v[woff[l]:woff[l] + dout * din].reshape(dout, din)
-            back = np.dot(delta, Wl)
             Rback = np.dot(Rdelta, Wl)
             tmp = np.dot(delta, Vl)
-            zp = Z[zoff[l - 1] * N:zoff[l] * N]
+            rb = Rback.ravel()
+            tf = tmp.ravel()
+            bf = BACK[zoff[l - 1] * N:zoff[l] * N]
+            d1 = D1[zoff[l - 1] * N:zoff[l] * N]
+            d2 = D2[zoff[l - 1] * N:zoff[l] * N]
             rzp = RZ[zoff[l - 1] * N:zoff[l] * N]
-            d1 = np.empty(N * din, dtype=w.dtype)
-            d2 = np.empty(N * din, dtype=w.dtype)
-            apply_act(act, zp, d1, 1)
-            apply_act(act, zp, d2, 2)
-            nd = np.empty((N, din), dtype=w.dtype)
-            nR = np.empty((N, din), dtype=w.dtype)
-            for n in range(N):
-                for j in range(din):
-                    i = n * din + j
-                    nd[n, j] = c * back[n, j] * d1[i]
-                    nR[n, j] = c * ((Rback[n, j] + tmp[n, j]) * d1[i] + back[n, j] * d2[i] * rzp[i])
-            delta = nd
-            Rdelta = nR
+            nR = np.empty(N * din, dtype=w.dtype)
+            for i in range(N * din):
+                nR[i] = c * ((rb[i] + tf[i]) * d1[i] + bf[i] * d2[i] * rzp[i])
+            Rdelta = nR.reshape(N, din)
+
+
+@jit
+def hvp(w, v, X, Y, arch, out):
+    """Exact Hessian-vector product H(w) v into ``out`` (:func:`hvp_prepare` then :func:`hvp_cached`)."""
+    hvp_cached(w, v, X, Y, arch, hvp_prepare(w, X, Y, arch), out)
 
 
 @jit

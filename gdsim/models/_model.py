@@ -143,6 +143,36 @@ def _cd(loss_grad, w, vec, data_and_out):
         out[i] = (gp[i] - gm[i]) / (2.0 * e)
 
 
+def _split_cache(t):  # pragma: no cover - typing helper, see the overload below
+    raise NotImplementedError
+
+
+@numba.extending.overload(_split_cache)
+def _split_cache_ol(t):
+    """(data..., cache, out) -> ((data...), out) for a tuple of any length, resolved at compile time."""
+    n = len(t)
+    src = "def f(t):\n    return (" + "".join(f"t[{i}], " for i in range(n - 2)) + "), t[{}]\n".format(n - 1)
+    ns = {}
+    exec(src, ns)  # noqa: S102 - builds the tuple split for this length only
+    return ns["f"]
+
+
+@jit(cache=False)
+def no_cache(w, *data):
+    """The default ``hvp_prepare``: nothing is shared between products at one ``w``."""
+    return np.empty(0)
+
+
+def _uncached(hvp):
+    """``hvp_cached(w, v, *data, cache, out)`` calling a plain ``hvp(w, v, *data, out)``."""
+    @jit(cache=False)
+    def cached(w, vec, *data_cache_out):
+        data, out = _split_cache(data_cache_out)
+        hvp(w, vec, *data, out)
+
+    return cached
+
+
 # ------------------------------------------------------------------------------------- batched helpers
 @jit(parallel=True, cache=False)
 def _batch_loss_grad(loss_grad, W, data, L, G):
@@ -181,7 +211,8 @@ class Model:
     """
 
     def __init__(self, name, n_params, loss_grad, data=(), *, hvp=None, hvp_method="exact", init=None,
-                 test_data=None, accuracy=None, layout="", config=None, output=None, per_sample=None):
+                 test_data=None, accuracy=None, layout="", config=None, output=None, per_sample=None,
+                 hvp_prepare=None, hvp_cached=None, loss_grad_batch=None):
         self.name = str(name)
         self.n_params = int(n_params)
         self.data = tuple(data)
@@ -191,6 +222,15 @@ class Model:
         self.config = dict(config or {})
         self._loss_grad = loss_grad
         self._hvp = hvp
+        # Lanczos at one w: hvp_prepare(w, *data) computes what every product shares (the forward pass),
+        # hvp_cached(w, v, *data, cache, out) one product; models without a split use hvp as it is
+        if hvp_prepare is None:
+            hvp_prepare, hvp_cached = no_cache, _memo(("uncached", hvp), lambda: _uncached(hvp))
+        self._hvp_prep = hvp_prepare
+        self._hvp_cached = hvp_cached
+        # optional loss_grad_batch(W, *data, G, L) over a block of runs in structure-of-arrays layout
+        # (W, G (P, B)): full-batch GD then vectorises across runs (jax.vmap's role, written by hand)
+        self._loss_grad_batch = loss_grad_batch
         self._init = init
         self._accuracy = accuracy  # jitted accuracy(w, *data) -> float, or None
         self._output = output  # jitted forward(w, X) -> (N, d_out), or None
@@ -312,7 +352,8 @@ class Model:
                   hvp_method=self.hvp_method, init=self._init,
                   test_data=None if test_data is None else as_data(test_data, "test_data"),
                   accuracy=self._accuracy, layout=self.layout, config=self.config, output=self._output,
-                  per_sample=self.per_sample)
+                  per_sample=self.per_sample, hvp_prepare=self._hvp_prep, hvp_cached=self._hvp_cached,
+                  loss_grad_batch=self._loss_grad_batch)
         return m
 
 

@@ -120,6 +120,7 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
 
     return Model("mlp", P, _mlp.loss_grad, (X, Y, arch), hvp=_mlp.hvp, hvp_method="exact", init=draw,
                  test_data=None if test is None else (*test, arch), accuracy=_mlp.accuracy, output=_mlp.predict, per_sample=(True, True, False),
+                 hvp_prepare=_mlp.hvp_prepare, hvp_cached=_mlp.hvp_cached,
                  layout="per layer l: W_l (d_{l+1}, d_l) row-major, then b_l (d_{l+1},)" + ("" if bias else " [no bias]"),
                  config=dict(sizes=list(sizes), activation=activation, loss=loss, scaling=scaling, bias=bias,
                              init_scale=init_scale))
@@ -352,6 +353,32 @@ def _scalar_loss_grad(w, ab, g):
 
 
 @jit(cache=False)
+def _scalar_loss_grad_batch(W, ab, G, L):
+    """The batched form over a block of runs, structure of arrays: W, G (D, B), L (B,). The run index is the
+    innermost loop, so LLVM vectorises across runs (as in :mod:`gdsim.scalar`'s kernels)."""
+    D, B = W.shape
+    a = ab[0]
+    b = ab[1]
+    pre = np.empty((D, B))
+    suf = np.empty(B)
+    r = np.empty(B)
+    for j in range(B):
+        pre[0, j] = 1.0
+        suf[j] = 1.0
+    for i in range(1, D):
+        for j in range(B):
+            pre[i, j] = pre[i - 1, j] * W[i - 1, j]
+    for j in range(B):
+        p = pre[D - 1, j] * W[D - 1, j]
+        r[j] = a * (p - b)
+        L[j] = 0.5 * a * (p - b) * (p - b)
+    for i in range(D - 1, -1, -1):
+        for j in range(B):
+            G[i, j] = r[j] * pre[i, j] * suf[j]
+            suf[j] *= W[i, j]
+
+
+@jit(cache=False)
 def _scalar_hvp(w, vv, ab, out):
     a = ab[0]
     b = ab[1]
@@ -407,7 +434,7 @@ def scalar_network(D, *, a=1.0, b=1.0):
         return 1.0 + 0.5 * rng.standard_normal(D)
 
     return Model("scalar_network", D, _scalar_loss_grad, (np.array([a, b]),), hvp=_scalar_hvp, init=draw,
-                 layout="w_1, ..., w_D", config=dict(D=D, a=a, b=b))
+                 layout="w_1, ..., w_D", config=dict(D=D, a=a, b=b), loss_grad_batch=_scalar_loss_grad_batch)
 
 
 @jit(cache=False)
