@@ -62,8 +62,20 @@ def _fractal():
 
 
 #: Every model family, in the order :func:`warmup` compiles them.
+def _dynamics():
+    # the shared layer's drivers take the model's kernels as arguments: compiled per model and per process
+    # (not cached on disk); this compiles them for the zoo MLPs, which share one set of kernels
+    import gdsim.dynamics as gdyn
+    import gdsim.models as gm
+
+    X = np.array([[0.5, -1.0], [1.0, 0.3], [-0.2, 0.8]])
+    m = gm.mlp([2, 3, 1], "tanh", data=(X, X[:, 0]))
+    gdyn.gd(m, m.init(0, batch=(2,)), 0.1, 2, observe=("loss", "sharpness"))
+    gdyn.gfs_sharpness(m, m.init(0), loss_tol=1e-6, grad_tol=1e-6)
+
+
 FAMILIES = {"scalar": _scalar, "sensing": _sensing, "games": _games, "particles": _particles,
-            "langevin": _langevin, "fractal": _fractal}
+            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics}
 
 
 def warmup(families=None) -> float:

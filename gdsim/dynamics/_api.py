@@ -262,13 +262,10 @@ class _Observe:
 
 
 def _record_times(steps, record_every):
-    steps = v.integer(steps, "steps", lo=0)
-    record_every = v.integer(record_every, "record_every", lo=1)
-    v.check_budget(f"steps = {steps} and record_every = {record_every}", bytes_needed=8.0 * (steps / record_every + 2))
-    t = np.arange(0, steps + 1, record_every, dtype=np.int64)
-    if t[-1] != steps:
-        t = np.append(t, np.int64(steps))
-    return steps, record_every, t
+    from gdsim.scalar._api import record_times  # the one linear record schedule (validates both)
+
+    t = record_times(steps, record_every)
+    return int(steps), int(record_every), t
 
 
 def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
@@ -455,6 +452,12 @@ def eos_diagnostics(t, sharpness, threshold, *, window=0.5):
     window = v.real_scalar(window, "window", lo=0.0, hi=1.0, lo_open=True)
     if s.shape[0] != t.shape[0]:
         raise ValueError(f"sharpness must have shape (n_records, *batch) with n_records = {t.shape[0]}; got {s.shape}")
+    if not np.isfinite(s).any():
+        raise ValueError("sharpness holds no finite value (NaN marks diverged records; some must be finite)")
+    return _eos(t, s, thr, window)
+
+
+def _eos(t, s, thr, window=0.5):
     ratio = s / thr
     with np.errstate(invalid="ignore"):
         above = ratio >= 1.0
@@ -493,7 +496,7 @@ def _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per
         s = rec["preconditioned_sharpness"] if kind in (kern.ADAM, kern.RMSPROP) else rec["top"][:, :, 0]
         if ("sharpness" in obs.names or obs.top_k) and kind not in (kern.ADAM, kern.RMSPROP) or \
                 "preconditioned_sharpness" in obs.names:
-            first, ratio = eos_diagnostics(t, s, thr)
+            first, ratio = _eos(t, s, thr)
             arrays["first_eos_step"] = first.reshape(batch)
             arrays["eos_ratio"] = ratio.reshape(batch)
             dims["first_eos_step"] = bd

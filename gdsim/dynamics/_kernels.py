@@ -45,6 +45,18 @@ def _dot(a, b):
 
 
 @jit
+def _tridiagonal_eigh(alpha, beta, n):
+    """Eigenvalues (ascending) and eigenvectors of the n x n Lanczos tridiagonal matrix."""
+    T = np.zeros((n, n))
+    for i in range(n):
+        T[i, i] = alpha[i]
+        if i + 1 < n:
+            T[i, i + 1] = beta[i]
+            T[i + 1, i] = beta[i]
+    return np.linalg.eigh(T)
+
+
+@jit
 def fresh_vector(key, salt, out):
     """A deterministic pseudo-random unit vector keyed by (key, salt)."""
     s = 0.0
@@ -108,13 +120,7 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
             tnorm = max(tnorm, abs(alpha[i]) + (beta[i] if i < n - 1 else 0.0) + (beta[i - 1] if i > 0 else 0.0))
         invariant = b <= 1e-13 * max(tnorm, 1e-300)
         if n >= k and (n <= 40 or n % 4 == 0 or invariant or n == m):
-            T = np.zeros((n, n))
-            for i in range(n):
-                T[i, i] = alpha[i]
-                if i + 1 < n:
-                    T[i, i + 1] = beta[i]
-                    T[i + 1, i] = beta[i]
-            theta, S = np.linalg.eigh(T)
+            theta, S = _tridiagonal_eigh(alpha, beta, n)
             top = abs(theta[n - 1])
             for i in range(n):
                 top = max(top, abs(theta[i]))
@@ -155,13 +161,7 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
             for i in range(P):
                 Q[j + 1, i] = hv[i] / b
     if S.shape[0] != n:
-        T = np.zeros((n, n))
-        for i in range(n):
-            T[i, i] = alpha[i]
-            if i + 1 < n:
-                T[i, i + 1] = beta[i]
-                T[i + 1, i] = beta[i]
-        theta, S = np.linalg.eigh(T)
+        theta, S = _tridiagonal_eigh(alpha, beta, n)
     for i in range(k):
         evals[i] = theta[n - 1 - i] if i < n else np.nan
     for i in range(P):

@@ -239,6 +239,20 @@ def _output_error(F, Y, E, ce):
 
 
 @jit
+def _scale_weights_sum_bias(out, woff, boff, dout, din, c, bias, delta):
+    """Finish a layer's block of a gradient (or Hessian-vector product): the weight block times c_l, the
+    bias block the column sums of ``delta``."""
+    for i in range(dout * din):
+        out[woff + i] *= c
+    if bias:
+        for j in range(dout):
+            out[boff + j] = 0.0
+        for n in range(delta.shape[0]):
+            for j in range(dout):
+                out[boff + j] += delta[n, j]
+
+
+@jit
 def loss_grad(w, X, Y, arch, g):
     """The MLP's loss and gradient (into g); ``arch`` from :func:`arch_vector`."""
     L, act, lossc, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
@@ -264,14 +278,7 @@ def loss_grad(w, X, Y, arch, g):
         Ain = like(X, w) if l == 0 else A[zoff[l - 1] * N:zoff[l] * N].reshape(N, din)
         gW = g[woff[l]:woff[l] + dout * din].reshape(dout, din)
         np.dot(delta.T, Ain, gW)
-        for i in range(dout * din):
-            g[woff[l] + i] *= c
-        if bias:
-            for j in range(dout):
-                g[boff[l] + j] = 0.0
-            for n in range(N):
-                for j in range(dout):
-                    g[boff[l] + j] += delta[n, j]
+        _scale_weights_sum_bias(g, woff[l], boff[l], dout, din, c, bias, delta)
         if l > 0:
             Wl = w[woff[l]:woff[l] + dout * din].reshape(dout, din)
             nf = (D1 if (L - 1 - l) % 2 == 0 else D2)[:N * din]
@@ -406,14 +413,7 @@ def hvp_cached(w, v, X, Y, arch, cache, out):
             for i in range(dout):
                 for j in range(din):
                     Hw[i, j] += tmp[i, j]
-        for i in range(dout * din):
-            out[woff[l] + i] *= c
-        if bias:
-            for j in range(dout):
-                out[boff[l] + j] = 0.0
-            for nn in range(N):
-                for j in range(dout):
-                    out[boff[l] + j] += Rdelta[nn, j]
+        _scale_weights_sum_bias(out, woff[l], boff[l], dout, din, c, bias, Rdelta)
         if l > 0:
             Wl = w[woff[l]:woff[l] + dout * din].reshape(dout, din)
             Vl = v[woff[l]:woff[l] + dout * din].reshape(dout, din)

@@ -95,18 +95,25 @@ def _central_hvp(loss_grad):
     return hvp
 
 
-def _split(data_and_out):  # pragma: no cover - typing helper, see the overload below
-    raise NotImplementedError
+def _tuple_splitter(skip):
+    """A function ``split(t)`` -> ``((t[0], ..., t[-1-skip]), t[-1])`` for a tuple of any length, resolved at
+    compile time (``skip`` = 0: (data..., out); 1: (data..., cache, out))."""
+    def split(t):  # pragma: no cover - typing helper, replaced by the overload
+        raise NotImplementedError
+
+    @numba.extending.overload(split)
+    def _ol(t):
+        n = len(t)
+        src = "def f(t):\n    return (" + "".join(f"t[{i}], " for i in range(n - 1 - skip)) + f"), t[{n - 1}]\n"
+        ns = {}
+        exec(src, ns)  # noqa: S102 - builds the tuple split for this length only
+        return ns["f"]
+
+    return split
 
 
-@numba.extending.overload(_split)
-def _split_ol(t):
-    """(data..., out) -> ((data...), out) for a tuple of any length, resolved at compile time."""
-    n = len(t)
-    src = "def f(t):\n    return (" + "".join(f"t[{i}], " for i in range(n - 1)) + "), t[{}]\n".format(n - 1)
-    ns = {}
-    exec(src, ns)  # noqa: S102 - builds the tuple split for this length only
-    return ns["f"]
+_split = _tuple_splitter(0)
+_split_cache = _tuple_splitter(1)
 
 
 @jit(cache=False)
@@ -141,20 +148,6 @@ def _cd(loss_grad, w, vec, data_and_out):
     loss_grad(w - e * vec, *data, gm)
     for i in range(w.size):
         out[i] = (gp[i] - gm[i]) / (2.0 * e)
-
-
-def _split_cache(t):  # pragma: no cover - typing helper, see the overload below
-    raise NotImplementedError
-
-
-@numba.extending.overload(_split_cache)
-def _split_cache_ol(t):
-    """(data..., cache, out) -> ((data...), out) for a tuple of any length, resolved at compile time."""
-    n = len(t)
-    src = "def f(t):\n    return (" + "".join(f"t[{i}], " for i in range(n - 2)) + "), t[{}]\n".format(n - 1)
-    ns = {}
-    exec(src, ns)  # noqa: S102 - builds the tuple split for this length only
-    return ns["f"]
 
 
 @jit(cache=False)
@@ -369,8 +362,7 @@ def _batch_shape(batch):
 def _probe(loss_grad, n_params, data, name):
     """Call ``loss_grad`` once (bounds-checked) so that a wrong function fails here with a clear message."""
     try:
-        checked = _memo(("checked", loss_grad), lambda: numba.njit(boundscheck=True, cache=False,
-                                                                   error_model="numpy")(loss_grad.py_func))
+        checked = _memo(("checked", loss_grad), lambda: jit(loss_grad.py_func, boundscheck=True, cache=False))
     except AttributeError:  # pragma: no cover - not a dispatcher
         checked = loss_grad
     w = np.full(n_params, 0.1)
