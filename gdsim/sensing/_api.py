@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from gdsim._core.progress import progress_bar
+from gdsim._core.records import record_times
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_generator, as_seed_sequence
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
@@ -260,7 +261,7 @@ def _run(problem, U, steps, record_every, update, progress, desc, config, track_
     rs = problem.rank
     refs = np.stack([problem.best_rank(s) for s in range(1, rs + 1)])
     ref_norm2 = (refs**2).sum(axis=(1, 2))
-    t_rec = np.unique(np.concatenate([np.arange(0, steps + 1, record_every), [steps]]))
+    t_rec = record_times(steps, record_every)
     K = min(r_hat, d)
     E = np.full((t_rec.size, B, rs), np.nan)
     eigs = np.full((t_rec.size, B, K), np.nan)
@@ -477,7 +478,7 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
         raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}")
     F = alpha[:, None, None] * F0[None]
     G = (imbalance * alpha)[:, None, None] * G0[None]
-    t_rec = np.unique(np.concatenate([np.arange(0, steps + 1, record_every), [steps]]))
+    t_rec = record_times(steps, record_every)
     err = np.full((t_rec.size, alpha.size), np.nan)
     diverged = np.zeros(alpha.size, dtype=bool)
     ri = 0
