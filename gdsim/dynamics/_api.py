@@ -13,6 +13,7 @@ from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.jit import honours_parallel
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.progress import progress_bar
+from gdsim._core.records import record_times
 from gdsim._core.result import Result, batch_dims
 from gdsim.dynamics import _kernels as kern
 from gdsim.models._model import Model
@@ -22,7 +23,6 @@ OBSERVABLES = ("loss", "grad_norm", "w", "sharpness", "gfs_sharpness", "test_los
                "preconditioned_sharpness")
 #: a run whose parameters leave [-BLOWUP, BLOWUP] (or stop being finite) has diverged
 BLOWUP = 1e8
-_OPT_NAMES = {kern.GD: "gd", kern.HEAVY_BALL: "heavy_ball", kern.NESTEROV: "nesterov", kern.RMSPROP: "rmsprop", kern.ADAM: "adam"}
 
 
 @contextlib.contextmanager
@@ -46,11 +46,16 @@ def _check_model(m):
     return m
 
 
+def _default_max_iter(k_eig, P):
+    """Lanczos iterations at most for ``k_eig`` eigenvalues of a P x P Hessian (exact at P)."""
+    return min(P, max(60, 4 * k_eig + 40))
+
+
 def _lanczos_args(k_eig, tol, max_iter, P):
     k_eig = v.integer(k_eig, "k", lo=1, hi=P)
     tol = v.real_scalar(tol, "tol", lo=0.0, hi=1e-1, lo_open=True)
     if max_iter is None:
-        max_iter = min(P, max(60, 4 * k_eig + 40))
+        max_iter = _default_max_iter(k_eig, P)
     max_iter = v.integer(max_iter, "max_iter", lo=k_eig, hi=10**6)
     return k_eig, tol, min(max_iter, P)
 
@@ -59,10 +64,6 @@ def _batched(m, w, name="w"):
     w = m.weights(w, name)
     batch = w.shape[:-1]
     return w, batch, np.ascontiguousarray(w.reshape(-1, m.n_params))
-
-
-def _keys(seed, runs):
-    return keys_from_seed(seed, runs)
 
 
 # ------------------------------------------------------------------------------------------------ curvature
@@ -102,7 +103,7 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     R = W.shape[0]
     v.check_budget(f"batch = {batch} at n_params = {m.n_params}", bytes_needed=8.0 * (R + 1) * m.n_params * 3
                    + 8.0 * (max_iter + 1) * m.n_params * 2)
-    keys = _keys(seed, R)
+    keys = keys_from_seed(seed, R)
     V = np.empty_like(W)
     for r in range(R):
         kern.fresh_vector(keys[r], 1, V[r])
@@ -148,7 +149,7 @@ def _gfs(m, w, k_eig, loss_tol, grad_tol, rtol, atol, max_steps, tol, seed):
     R = W.shape[0]
     v.check_budget(f"batch = {batch} at n_params = {m.n_params}", bytes_needed=8.0 * R * m.n_params * 4,
                    updates=float(R) * max_steps * m.n_params)
-    keys = _keys(seed, R)
+    keys = keys_from_seed(seed, R)
     out = np.empty((R, k_eig))
     w_end = np.empty_like(W)
     status = np.zeros(R, dtype=np.int64)
@@ -261,11 +262,50 @@ class _Observe:
         self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []), *(n for n, _ in self.user)]
 
 
-def _record_times(steps, record_every):
-    from gdsim.scalar._api import record_times  # the one linear record schedule (validates both)
 
-    t = record_times(steps, record_every)
-    return int(steps), int(record_every), t
+
+def _check_record_budget(batch, P, n_rec, obs, updates=0.0):
+    """Refuse a run whose records would not fit in memory (before anything is allocated)."""
+    R = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8),
+                   updates=updates)
+
+
+class _Records:
+    """The record-point observables of a batched run: buffers, warm-started Lanczos vectors, the kernel call."""
+
+    def __init__(self, m, obs, n_rec, keys):
+        R, P = keys.size, m.n_params
+        self.m, self.obs, self.keys = m, obs, keys
+        self.k = max(obs.n_eig, 1)
+        self.max_iter = _default_max_iter(obs.n_eig, P)
+        self.values = {name: np.full((n_rec, R), np.nan) for name in
+                       ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness")}
+        self.values["top"] = np.full((n_rec, R, self.k), np.nan)
+        self.w = np.empty((n_rec, R, P)) if obs.keep_w else None
+        self.iters = np.zeros(R, dtype=np.int64)
+        # Lanczos start vectors, warm-started from record to record (Hessian, preconditioned Hessian)
+        self.V, self.VP = np.empty((R, P)), np.empty((R, P))
+        for r in range(R):
+            kern.fresh_vector(keys[r], 1, self.V[r])
+            kern.fresh_vector(keys[r], 2, self.VP[r])
+        self.test_data = m.test_data if m.test_data is not None else m.data
+        self.accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
+
+    def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
+        """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
+        m, R = self.m, W.shape[0]
+        if self.obs.want.any():
+            rec = self.values
+            kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, self.accuracy, m.data, self.test_data, W,
+                         M2 if M2 is not None else np.zeros((R, 0)), kind,
+                         beta2 if beta2 is not None else np.zeros(R), eps if eps is not None else np.zeros(R), t,
+                         self.obs.want, self.k, lanczos_tol, self.max_iter, self.keys, self.V, self.VP,
+                         rec["loss"][i], rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i],
+                         rec["test_accuracy"][i], rec["accuracy"][i], rec["preconditioned_sharpness"][i], self.iters)
+        if self.w is not None:
+            self.w[i] = W
 
 
 def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
@@ -281,7 +321,8 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
          blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu"):
     m = _check_model(m)
     w0 = m.weights(w0, "w0")
-    steps, record_every, t = _record_times(steps, record_every)
+    t = record_times(steps, record_every)  # validates both
+    steps, record_every = int(steps), int(record_every)
     progress = v.flag(progress, "progress")
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
@@ -294,12 +335,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
         raise ValueError(f"the batch shapes do not broadcast: {shapes}") from None
     R = int(np.prod(batch, dtype=np.int64)) if batch else 1
     P = m.n_params
-    n_rec = t.size
-    k_eig = obs.n_eig
-    max_iter = min(P, max(60, 4 * k_eig + 40))
-    v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
-                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (k_eig + 8),
-                   updates=float(R) * steps * P)
+    _check_record_budget(batch, P, t.size, obs, updates=float(R) * steps * P)
     W = np.ascontiguousarray(np.broadcast_to(w0, (*batch, P)).reshape(R, P)).copy()
     per_run = {n: np.ascontiguousarray(np.broadcast_to(h, batch).reshape(R)).astype(np.float64) for n, h in hyper.items()}
     lr = per_run.get("lr")
@@ -310,7 +346,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
         bs = np.zeros(R, dtype=np.int64)
     else:
         bs = np.ascontiguousarray(np.broadcast_to(batch_size, batch).reshape(R)).astype(np.int64)
-    keys = _keys(seed, R)
+    keys = keys_from_seed(seed, R)
     # optimiser state: momentum / first moment, and second moment (empty rows when the optimiser has none)
     M1 = np.zeros((R, P) if kind in (kern.HEAVY_BALL, kern.NESTEROV, kern.ADAM) else (R, 0))
     M2 = np.zeros((R, P) if kind in (kern.RMSPROP, kern.ADAM) else (R, 0))
@@ -320,20 +356,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     diverged_step = np.full(R, -1, dtype=np.int64)
     last_loss = np.full(R, np.inf)
     n_inc = np.zeros(R, dtype=np.int64)
-    V = np.empty((R, P))
-    VP = np.empty((R, P))
-    for r in range(R):
-        kern.fresh_vector(keys[r], 1, V[r])
-        kern.fresh_vector(keys[r], 2, VP[r])
-    rec = dict(loss=np.full((n_rec, R), np.nan), grad_norm=np.full((n_rec, R), np.nan),
-               top=np.full((n_rec, R, max(k_eig, 1)), np.nan), test_loss=np.full((n_rec, R), np.nan),
-               test_accuracy=np.full((n_rec, R), np.nan), accuracy=np.full((n_rec, R), np.nan),
-               preconditioned_sharpness=np.full((n_rec, R), np.nan))
-    w_rec = np.empty((n_rec, R, P)) if obs.keep_w else None
-    iters = np.zeros(R, dtype=np.int64)
-    test_data = m.test_data if m.test_data is not None else m.data
-    accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
-    M2obs = M2 if M2.shape[1] else np.zeros((R, P))
+    records = _Records(m, obs, t.size, keys)
     chunk = max(1, steps // 100) if progress else max(1, steps)
 
     def advance(lo, hi):
@@ -357,7 +380,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
             W[...] = Wt.T
     t0 = time.perf_counter()
     with _single_threaded_blas(), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
-        for i in range(n_rec):
+        for i in range(t.size):
             if i > 0:
                 lo = int(t[i - 1])
                 while lo < int(t[i]):
@@ -366,15 +389,9 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
                     bar.update(hi - lo)
                     lo = hi
                 sync()
-            if obs.want.any():
-                kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, accuracy, m.data, test_data, W, M2obs, kind, beta2, eps, int(t[i]),
-                          obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, VP, rec["loss"][i],
-                          rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i], rec["test_accuracy"][i],
-                          rec["accuracy"][i], rec["preconditioned_sharpness"][i], iters)
-            if w_rec is not None:
-                w_rec[i] = W
+            records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps)
     wall = time.perf_counter() - t0
-    return _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per_run, kind, iters, wall,
+    return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
                    gfs_kwargs, seed, name, dict(steps=steps, record_every=record_every, blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
                                                 batch_size=None if batch_size is None else np.unique(bs).tolist()))
@@ -421,9 +438,7 @@ def _threshold(kind, per_run):
         return (2.0 + 2.0 * b1) / ((1.0 + 2.0 * b1) * lr)
     if kind == kern.ADAM:
         return (2.0 + 2.0 * b1) / ((1.0 - b1) * lr)
-    if kind == kern.RMSPROP:
-        return 2.0 / lr
-    return 2.0 / lr
+    return 2.0 / lr  # GD and RMSProp (on the preconditioned sharpness)
 
 
 def eos_diagnostics(t, sharpness, threshold, *, window=0.5):
@@ -466,25 +481,26 @@ def _eos(t, s, thr, window=0.5):
     return first, ratio[-n:].mean(axis=0)
 
 
-def _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per_run, kind, iters, wall, gfs_kwargs,
-            seed, name, config):
+def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall, gfs_kwargs,
+            seed, name, config, record_dim="step"):
     R, P = W.shape
     n_rec = t.size
+    rec, w_rec, iters = records.values, records.w, records.iters
     bd = batch_dims(batch)
     arrays = dict(t=t, diverged=diverged.reshape(batch), diverged_step=diverged_step.reshape(batch),
                   w_final=W.reshape((*batch, P)))
-    dims = dict(t=("step",), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
+    dims = dict(t=(record_dim,), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
     per_record = lambda a: a.reshape((n_rec, *batch))  # noqa: E731
     for nm in ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness"):
         if nm in obs.names:
             arrays[nm] = per_record(rec[nm])
-            dims[nm] = ("step", *bd)
+            dims[nm] = (record_dim, *bd)
     if "sharpness" in obs.names:
         arrays["sharpness"] = per_record(rec["top"][:, :, 0])
-        dims["sharpness"] = ("step", *bd)
+        dims["sharpness"] = (record_dim, *bd)
     if obs.top_k:
         arrays["top_k"] = rec["top"][:, :, :obs.top_k].reshape((n_rec, *batch, obs.top_k))
-        dims["top_k"] = ("step", *bd, "eig")
+        dims["top_k"] = (record_dim, *bd, "eig")
     if kind is not None:
         arrays["lr"] = per_run["lr"].reshape(batch)
         dims["lr"] = bd
@@ -504,7 +520,7 @@ def _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per
     if w_rec is not None:
         if "w" in obs.names:
             arrays["w"] = w_rec.reshape((n_rec, *batch, P))
-            dims["w"] = ("step", *bd, "param")
+            dims["w"] = (record_dim, *bd, "param")
         if "gfs_sharpness" in obs.names:
             flat = w_rec.reshape(-1, P)
             ok = np.all(np.isfinite(flat), axis=1)
@@ -512,7 +528,7 @@ def _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per
             if ok.any():
                 phi[ok] = np.asarray(gfs_sharpness(m, flat[ok], **gfs_kwargs)).reshape(-1)
             arrays["gfs_sharpness"] = phi.reshape((n_rec, *batch))
-            dims["gfs_sharpness"] = ("step", *bd)
+            dims["gfs_sharpness"] = (record_dim, *bd)
         for nm, fn in obs.user:
             flat = w_rec.reshape(-1, P)
             out = np.empty(flat.shape[0])
@@ -522,7 +538,7 @@ def _result(m, obs, t, batch, W, w_rec, rec, diverged, diverged_step, n_inc, per
                 raise TypeError(f"observe function {nm!r} must be Numba-compilable as fn(w, *data) -> float: "
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             arrays[nm] = out.reshape((n_rec, *batch))
-            dims[nm] = ("step", *bd)
+            dims[nm] = (record_dim, *bd)
     meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
                         "batch": list(batch)},
                 model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
@@ -802,29 +818,16 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
     obs = _Observe(observe, m, None)
     batch = w0.shape[:-1]
+    n_rec = times.size
+    _check_record_budget(batch, m.n_params, n_rec, obs)
     W = np.ascontiguousarray(w0.reshape(-1, m.n_params)).copy()
     R, P = W.shape
-    n_rec = times.size
-    k_eig = obs.n_eig
-    max_iter = min(P, max(60, 4 * k_eig + 40))
-    v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
-                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (k_eig + 8))
-    keys = _keys(seed, R)
-    V = np.empty((R, P))
-    Vf = np.empty((R, P))
+    keys = keys_from_seed(seed, R)
+    Vf = np.empty((R, P))  # the flow's own sharpness estimates (its step cap), warm-started along the flow
     for r in range(R):
-        kern.fresh_vector(keys[r], 1, V[r])
         kern.fresh_vector(keys[r], 3, Vf[r])
     states = np.zeros((R, 4))
-    rec = dict(loss=np.full((n_rec, R), np.nan), grad_norm=np.full((n_rec, R), np.nan),
-               top=np.full((n_rec, R, max(k_eig, 1)), np.nan), test_loss=np.full((n_rec, R), np.nan),
-               test_accuracy=np.full((n_rec, R), np.nan), accuracy=np.full((n_rec, R), np.nan),
-               preconditioned_sharpness=np.full((n_rec, R), np.nan))
-    w_rec = np.empty((n_rec, R, P)) if obs.keep_w else None
-    iters = np.zeros(R, dtype=np.int64)
-    test_data = m.test_data if m.test_data is not None else m.data
-    accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
-    zeros = np.zeros(R)
+    records = _Records(m, obs, n_rec, keys)
     t0 = time.perf_counter()
     with _single_threaded_blas(), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
         for i in range(n_rec):
@@ -832,23 +835,13 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
                 kern.flow_segment(m._loss_grad, m._hvp_prep, m._hvp_cached, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
                                max_steps, keys, Vf, states)
                 bar.update(1)
-            if obs.want.any():
-                kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, accuracy, m.data, test_data, W, np.zeros((R, P)), kern.GD, zeros, zeros,
-                          0, obs.want, max(k_eig, 1), lanczos_tol, max_iter, keys, V, V.copy(), rec["loss"][i],
-                          rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i], rec["test_accuracy"][i],
-                          rec["accuracy"][i], rec["preconditioned_sharpness"][i], iters)
-            if w_rec is not None:
-                w_rec[i] = W
+            records.take(i, W, 0, lanczos_tol)
     wall = time.perf_counter() - t0
     diverged = states[:, 3] == 4
-    res = _result(m, obs, times, batch, W, w_rec, rec, diverged, np.full(R, -1, dtype=np.int64),
-                  np.zeros(R, dtype=np.int64), {}, None, iters, wall, gfs_kwargs or {}, seed, "gradient_flow",
+    res = _result(m, obs, times, batch, W, records, diverged, np.full(R, -1, dtype=np.int64),
+                  np.zeros(R, dtype=np.int64), {}, None, wall, gfs_kwargs or {}, seed, "gradient_flow",
                   dict(t_final=t_final, rtol=rtol, atol=atol, max_steps=max_steps, integrator="dormand_prince_5_4",
-                       step_cap="2 / lambda_max", n_records=n_rec))
-    res.meta["dims"]["t"] = ["time"]
-    for name, d in res.meta["dims"].items():
-        if d and d[0] == "step":
-            res.meta["dims"][name] = ["time", *d[1:]]
+                       step_cap="2 / lambda_max", n_records=n_rec), record_dim="time")
     res.meta["integrator_steps"] = states[:, 1].reshape(batch).tolist() if batch else float(states[0, 1])
     return res
 

@@ -274,9 +274,9 @@ SOA_BLOCK = 256
 def advance_batched(loss_grad_batch, data, Wt, lr, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Full-batch GD steps k0 .. k1-1 on the (P, R) structure-of-arrays state, a block of runs per task.
 
-    Each run's arithmetic is the per-run path's, so the numbers do not depend on the block or thread count.
-    The per-step bookkeeping (loss increases, divergence) is branch-free over the block's runs, so that it
-    vectorises with the update: a diverged run's NaN state then stays NaN by itself.
+    A run's numbers depend on its own column only, so not on the block or thread count (they agree with the
+    per-run path to rounding: the model's batched and per-run functions may order their products differently).
+    A diverged run is set to NaN once and stays NaN by itself; its first divergent step is kept in ``ds``.
     """
     P, R = Wt.shape
     nblocks = (R + SOA_BLOCK - 1) // SOA_BLOCK
@@ -291,10 +291,7 @@ def advance_batched(loss_grad_batch, data, Wt, lr, k0, k1, blowup, diverged, div
         a = lr[j0:j1].copy()
         ll = last_loss[j0:j1].copy()
         inc = n_increases[j0:j1].copy()
-        ds = diverged_step[j0:j1].copy()
-        for j in range(B):
-            if diverged[j0 + j]:
-                ds[j] = max(ds[j], 0)
+        ds = diverged_step[j0:j1].copy()  # >= 0 exactly for runs that diverged in an earlier call
         for t in range(k0, k1):
             loss_grad_batch(W, *data, G, L)
             for j in range(B):

@@ -128,17 +128,6 @@ def apply_act(code, Z, out, order):
             b[i] = act_d(4, a[i], order)
 
 
-def layout(sizes, bias):
-    """Offsets of W_l and b_l in the flat vector, and P."""
-    woff, boff, o = [], [], 0
-    for l in range(len(sizes) - 1):
-        woff.append(o)
-        o += sizes[l + 1] * sizes[l]
-        boff.append(o)
-        o += sizes[l + 1] if bias else 0
-    return tuple(woff), tuple(boff), o
-
-
 def scales(sizes, scaling):
     """The per-layer multipliers c_l of the forward pass."""
     L = len(sizes) - 1
@@ -158,7 +147,8 @@ def arch_vector(sizes, activation, loss, scaling, bias):
 
 
 @jit
-def _unpack(arch):
+def offsets(arch):
+    """(L, activation code, loss code, bias, sizes, c_l, offsets of W_l, of b_l, of Z_{l+1} per sample row)."""
     L = int(arch[0])
     sizes = np.empty(L + 1, dtype=np.int64)
     for i in range(L + 1):
@@ -183,7 +173,7 @@ def _unpack(arch):
 @jit
 def _forward(w, X, arch, Z, A):
     """Z holds Z_1..Z_L (layer l at Z[zoff[l] N : zoff[l+1] N], (N, d_{l+1}) row-major), A the hidden A_l."""
-    L, act, _, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
+    L, act, _, bias, sizes, cs, woff, boff, zoff = offsets(arch)
     N = X.shape[0]
     Ain = like(X, w)
     for l in range(L):
@@ -255,7 +245,7 @@ def _scale_weights_sum_bias(out, woff, boff, dout, din, c, bias, delta):
 @jit
 def loss_grad(w, X, Y, arch, g):
     """The MLP's loss and gradient (into g); ``arch`` from :func:`arch_vector`."""
-    L, act, lossc, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
+    L, act, lossc, bias, sizes, cs, woff, boff, zoff = offsets(arch)
     N = X.shape[0]
     width = zoff[L]
     dmax = 0
@@ -297,7 +287,7 @@ def hvp_prepare(w, X, Y, arch):
     """Everything the R-op needs at ``w``, computed once per Lanczos run: six blocks of width * N values,
     Z (pre-activations), A (activations), sigma'(Z), sigma''(Z), delta (dLoss/dZ) and back (delta W, the
     gradient with respect to each hidden layer's activations)."""
-    L, act, lossc, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
+    L, act, lossc, bias, sizes, cs, woff, boff, zoff = offsets(arch)
     N = X.shape[0]
     width = zoff[L]
     dL = sizes[L]
@@ -331,7 +321,7 @@ def hvp_prepare(w, X, Y, arch):
 @jit
 def hvp_cached(w, v, X, Y, arch, cache, out):
     """H(w) v into ``out`` from :func:`hvp_prepare`'s cache (Pearlmutter's R-op; see the module docstring)."""
-    L, act, lossc, bias, sizes, cs, woff, boff, zoff = _unpack(arch)
+    L, act, lossc, bias, sizes, cs, woff, boff, zoff = offsets(arch)
     N = X.shape[0]
     width = zoff[L]
     dL = sizes[L]

@@ -34,8 +34,6 @@ __all__ = ["Model", "custom"]
 #: Largest flat parameter vector a model may declare (a dense Hessian of this size is already 8 TB).
 MAX_PARAMS = 10**9
 
-HVP_METHODS = ("exact", "complex_step", "central_difference")
-
 
 def _first_line_of(exc: BaseException, limit: int = 6) -> str:
     lines = [ln for ln in str(exc).splitlines() if ln.strip()]
@@ -204,7 +202,7 @@ class Model:
     """
 
     def __init__(self, name, n_params, loss_grad, data=(), *, hvp=None, hvp_method="exact", init=None,
-                 test_data=None, accuracy=None, layout="", config=None, output=None, per_sample=None,
+                 test_data=None, accuracy=None, layout="", config=None, per_sample=None,
                  hvp_prepare=None, hvp_cached=None, loss_grad_batch=None):
         self.name = str(name)
         self.n_params = int(n_params)
@@ -226,7 +224,6 @@ class Model:
         self._loss_grad_batch = loss_grad_batch
         self._init = init
         self._accuracy = accuracy  # jitted accuracy(w, *data) -> float, or None
-        self._output = output  # jitted forward(w, X) -> (N, d_out), or None
         #: which data arrays hold one row per sample (minibatches index these); () for none
         self.per_sample = tuple(bool(p) for p in per_sample) if per_sample is not None else (False,) * len(self.data)
         if len(self.per_sample) != len(self.data):
@@ -344,7 +341,7 @@ class Model:
         m = Model(self.name, self.n_params, self._loss_grad, as_data(data), hvp=self._hvp,
                   hvp_method=self.hvp_method, init=self._init,
                   test_data=None if test_data is None else as_data(test_data, "test_data"),
-                  accuracy=self._accuracy, layout=self.layout, config=self.config, output=self._output,
+                  accuracy=self._accuracy, layout=self.layout, config=self.config,
                   per_sample=self.per_sample, hvp_prepare=self._hvp_prep, hvp_cached=self._hvp_cached,
                   loss_grad_batch=self._loss_grad_batch)
         return m

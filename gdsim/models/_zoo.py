@@ -106,9 +106,10 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
         raise TypeError("data must be given as (X, Y)")
     X, Y = _mlp_data(data, sizes, loss, "data")
     test = None if test_data is None else _mlp_data(test_data, sizes, loss, "test_data")
-    woff, boff, P = _mlp.layout(sizes, bias)
+    P = sum(sizes[l + 1] * (sizes[l] + bias) for l in range(len(sizes) - 1))
     v.check_budget(f"sizes = {list(sizes)}", bytes_needed=8.0 * P * 4)
     arch = _mlp.arch_vector(sizes, activation, loss, scaling, bias)
+    woff = _mlp.offsets(arch)[6]  # the kernels' own layout
     std = tuple((1.0 / math.sqrt(sizes[l])) if scaling == "standard" else 1.0 for l in range(len(sizes) - 1))
 
     def draw(rng):
@@ -119,7 +120,7 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
         return w
 
     return Model("mlp", P, _mlp.loss_grad, (X, Y, arch), hvp=_mlp.hvp, hvp_method="exact", init=draw,
-                 test_data=None if test is None else (*test, arch), accuracy=_mlp.accuracy, output=_mlp.predict, per_sample=(True, True, False),
+                 test_data=None if test is None else (*test, arch), accuracy=_mlp.accuracy, per_sample=(True, True, False),
                  hvp_prepare=_mlp.hvp_prepare, hvp_cached=_mlp.hvp_cached,
                  layout="per layer l: W_l (d_{l+1}, d_l) row-major, then b_l (d_{l+1},)" + ("" if bias else " [no bias]"),
                  config=dict(sizes=list(sizes), activation=activation, loss=loss, scaling=scaling, bias=bias,
