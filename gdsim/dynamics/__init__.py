@@ -8,7 +8,9 @@ only when asked for, divergence recorded (never raised), results labelled (:clas
   (and :func:`gpu_gd`, the CUDA twin of :func:`gd` for the zoo MLPs);
 * curvature: :func:`top_eigenvalues`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
   :func:`gfs_sharpness`, :func:`gfs` (gradient-flow solutions);
-* diagnostics: :func:`eos_diagnostics`.
+* diagnostics: :func:`eos_diagnostics`;
+* linear stability of SGD at a minimum: :func:`sgd_stability_threshold`, :func:`sgd_stability_radius` (the exact
+  mean-square operator).
 
 Examples
 --------
@@ -23,6 +25,7 @@ Examples
 
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
                                  sgd, sharpness, top_eigenvalues)
+from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
 __all__ = ["gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "sharpness",
-           "gfs_sharpness", "gfs", "eos_diagnostics"]
+           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]

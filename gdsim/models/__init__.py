@@ -4,7 +4,9 @@ A :class:`Model` carries ``loss_grad(w, *data, g) -> loss`` (Numba-compiled), an
 product, an initialiser and its data. Bring your own with :func:`custom`, or take one from the zoo
 (hand-written backward passes and R-op Hessian-vector products): :func:`mlp`, :func:`deep_linear`,
 :func:`diagonal_linear`, :func:`matrix_factorisation`, and the generic twins of gdsim's bespoke models
-:func:`scalar_network`, :func:`squared_regression`, :func:`matrix_sensing`. Run them with
+:func:`scalar_network`, :func:`squared_regression`, :func:`matrix_sensing`, and the tractable models of the
+stability papers :func:`second_order_regression`, :func:`logistic_regression`, :func:`deep_matrix_factorisation`.
+Run them with
 :mod:`gdsim.dynamics`.
 
 Examples
@@ -20,6 +22,8 @@ Examples
 from gdsim.models._model import Model, custom
 from gdsim.models._zoo import (deep_linear, diagonal_linear, matrix_factorisation, matrix_sensing, mlp,
                                scalar_network, squared_regression)
+from gdsim.models._tractable import deep_matrix_factorisation, logistic_regression, second_order_regression
 
 __all__ = ["Model", "custom", "mlp", "deep_linear", "diagonal_linear", "matrix_factorisation", "scalar_network",
-           "squared_regression", "matrix_sensing"]
+           "squared_regression", "matrix_sensing", "second_order_regression", "logistic_regression",
+           "deep_matrix_factorisation"]

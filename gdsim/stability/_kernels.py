@@ -1,0 +1,259 @@
+"""Numba kernels of the stability family. Grids run as structure of arrays: the innermost loop runs across
+the cells of a block (independent runs), so it vectorises; one block per prange iteration, so the numbers do
+not depend on the thread count. Plain NumPy references are in ``tests/naive.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from gdsim._core.jit import jit
+
+#: cells per block of the structure-of-arrays grid kernels
+BLOCK = 64
+#: status codes of a grid cell
+CONVERGED, PERIODIC, NOT_CONVERGED, DIVERGED = 0, 1, 2, 3
+#: |z| (second-order model) or |w| (logistic) beyond which a run counts as diverged
+BLOWUP = 1e8
+#: the last iterates kept for the period test
+N_TAIL = 8
+
+
+# ------------------------------------------------------------------------------ second-order regression (2-D)
+@jit(parallel=True)
+def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z, status):
+    """GD on z = 0.5 (t0^2 - t1^2) + g0 t0 + g1 t1 - eps_y (epsilon = 1), t_0 = 0, per cell (lr_c, eps_y_c).
+
+    Writes eta * lambda at the end and its maximum over the run (lambda = ||J||^2, J = (g0 + t0, g1 - t1)),
+    the final |z| and a status code (converged |z| < tol; periodic: the last iterates repeat with period 2,
+    4 or 8; not converged; diverged).
+    """
+    n = lr.size
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        m = hi - lo
+        t0 = np.zeros(BLOCK)
+        t1 = np.zeros(BLOCK)
+        mx = np.full(BLOCK, -np.inf)
+        tail0 = np.zeros((N_TAIL + 1, BLOCK))
+        tail1 = np.zeros((N_TAIL + 1, BLOCK))
+        eta = np.zeros(BLOCK)
+        y = np.zeros(BLOCK)
+        for c in range(m):
+            eta[c] = lr[lo + c]
+            y[c] = eps_y[lo + c]
+        for t in range(steps):
+            for c in range(BLOCK):
+                a0 = t0[c]
+                a1 = t1[c]
+                j0 = g0 + a0
+                j1 = g1 - a1
+                z = 0.5 * (a0 * a0 - a1 * a1) + g0 * a0 + g1 * a1 - y[c]
+                lam = eta[c] * (j0 * j0 + j1 * j1)
+                mx[c] = lam if lam > mx[c] else mx[c]
+                s = eta[c] * z
+                t0[c] = a0 - s * j0
+                t1[c] = a1 - s * j1
+            k = t - (steps - 1 - N_TAIL)
+            if k >= 0:
+                for c in range(BLOCK):
+                    tail0[k, c] = t0[c]
+                    tail1[k, c] = t1[c]
+        for c in range(m):
+            a0 = t0[c]
+            a1 = t1[c]
+            j0 = g0 + a0
+            j1 = g1 - a1
+            z = 0.5 * (a0 * a0 - a1 * a1) + g0 * a0 + g1 * a1 - y[c]
+            lam = eta[c] * (j0 * j0 + j1 * j1)
+            mx[c] = lam if lam > mx[c] else mx[c]
+            final_lam[lo + c] = lam
+            max_lam[lo + c] = mx[c]
+            final_z[lo + c] = abs(z)
+            if not (np.isfinite(z) and abs(z) < BLOWUP):
+                status[lo + c] = DIVERGED
+                final_lam[lo + c] = np.nan
+                final_z[lo + c] = np.nan
+            elif abs(z) < tol:
+                status[lo + c] = CONVERGED
+            else:
+                status[lo + c] = NOT_CONVERGED
+                if steps > N_TAIL:
+                    for p in (2, 4, 8):
+                        d = abs(tail0[N_TAIL, c] - tail0[N_TAIL - p, c]) + abs(tail1[N_TAIL, c] - tail1[N_TAIL - p, c])
+                        if d < 1e-9 * (1.0 + abs(a0) + abs(a1)):
+                            status[lo + c] = PERIODIC
+                            break
+
+
+# ------------------------------------------------------------------------------ logistic regression
+@jit(inline="always")
+def _sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + np.exp(-x))
+    e = np.exp(x)
+    return e / (1.0 + e)
+
+
+@jit(inline="always")
+def _softplus(x):
+    if x > 0:
+        return x + np.log1p(np.exp(-x))
+    return np.log1p(np.exp(x))
+
+
+@jit(parallel=True)
+def logistic_grid(A, y, lr, l2, steps, tol, final_loss, grad_norm, status, conv_step):
+    """Full-batch GD from w = 0 on (1/n) sum log(1 + exp(-y_k <a_k, w>)) + (l2/2)||w||^2, per cell (lr_c, l2_c).
+
+    Writes the final objective, the final gradient norm, the first step at which the gradient norm fell
+    below tol (-1 if never) and a status code (converged: below tol at the end; periodic: the last iterates
+    repeat with period 2, 4 or 8; not converged; diverged: non-finite or ||w|| > BLOWUP).
+    """
+    n, d = A.shape
+    ncell = lr.size
+    nblocks = (ncell + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        lo = b * BLOCK
+        hi = min(ncell, lo + BLOCK)
+        m = hi - lo
+        W = np.zeros((d, BLOCK))
+        G = np.zeros((d, BLOCK))
+        marg = np.zeros(BLOCK)
+        eta = np.zeros(BLOCK)
+        lam = np.zeros(BLOCK)
+        gn = np.zeros(BLOCK)
+        first = np.full(BLOCK, -1)
+        tail = np.zeros((N_TAIL + 1, d, BLOCK))
+        for c in range(m):
+            eta[c] = lr[lo + c]
+            lam[c] = l2[lo + c]
+        for t in range(steps + 1):
+            for i in range(d):
+                for c in range(BLOCK):
+                    G[i, c] = lam[c] * W[i, c]
+            for k in range(n):
+                for c in range(BLOCK):
+                    marg[c] = 0.0
+                for i in range(d):
+                    a = A[k, i] * y[k]
+                    for c in range(BLOCK):
+                        marg[c] += a * W[i, c]
+                for c in range(BLOCK):
+                    marg[c] = -_sigmoid(-marg[c]) / n
+                for i in range(d):
+                    a = A[k, i] * y[k]
+                    for c in range(BLOCK):
+                        G[i, c] += marg[c] * a
+            for c in range(BLOCK):
+                gn[c] = 0.0
+            for i in range(d):
+                for c in range(BLOCK):
+                    gn[c] += G[i, c] * G[i, c]
+            for c in range(m):
+                if first[c] < 0 and np.sqrt(gn[c]) < tol:
+                    first[c] = t
+            if t == steps:
+                break
+            for i in range(d):
+                for c in range(BLOCK):
+                    W[i, c] -= eta[c] * G[i, c]
+            k = t - (steps - 1 - N_TAIL)
+            if k >= 0:
+                for i in range(d):
+                    for c in range(BLOCK):
+                        tail[k, i, c] = W[i, c]
+        for c in range(m):
+            loss = 0.0
+            nw = 0.0
+            for i in range(d):
+                loss += 0.5 * lam[c] * W[i, c] * W[i, c]
+                nw += W[i, c] * W[i, c]
+            for k in range(n):
+                mg = 0.0
+                for i in range(d):
+                    mg += A[k, i] * W[i, c]
+                loss += _softplus(-y[k] * mg) / n
+            final_loss[lo + c] = loss
+            grad_norm[lo + c] = np.sqrt(gn[c])
+            conv_step[lo + c] = first[c]
+            if not (np.isfinite(loss) and np.sqrt(nw) < BLOWUP):
+                status[lo + c] = DIVERGED
+            elif np.sqrt(gn[c]) < tol:
+                status[lo + c] = CONVERGED
+            else:
+                status[lo + c] = NOT_CONVERGED
+                if steps > N_TAIL:
+                    for p in (2, 4, 8):
+                        dd = 0.0
+                        sc = 1.0
+                        for i in range(d):
+                            dd += abs(tail[N_TAIL, i, c] - tail[N_TAIL - p, i, c])
+                            sc += abs(tail[N_TAIL, i, c])
+                        if dd < 1e-9 * sc:
+                            status[lo + c] = PERIODIC
+                            break
+
+
+@jit
+def all_separated(A, y, w):
+    """Whether every margin y_k <a_k, w> is > 0."""
+    n, d = A.shape
+    for k in range(n):
+        mg = 0.0
+        for i in range(d):
+            mg += A[k, i] * w[i]
+        if y[k] * mg <= 0.0:
+            return False
+    return True
+
+
+@jit
+def logistic_separation_steps(A, y, lr, max_steps):
+    """GD steps (l2 = 0, w_0 = 0) until every margin is positive; -1 if not within max_steps."""
+    n, d = A.shape
+    w = np.zeros(d)
+    for t in range(max_steps + 1):
+        if t > 0 and all_separated(A, y, w):
+            return t
+        if t == max_steps:
+            break
+        g = np.zeros(d)
+        for k in range(n):
+            mg = 0.0
+            for i in range(d):
+                mg += A[k, i] * w[i]
+            c = -_sigmoid(-y[k] * mg) * y[k] / n
+            for i in range(d):
+                g[i] += c * A[k, i]
+        for i in range(d):
+            w[i] -= lr * g[i]
+    return -1
+
+
+@jit
+def perceptron_steps(A, y, max_steps):
+    """Batch perceptron z <- z + (1/n) sum_k c_k y_k a_k, c_k = 1 (margin < 0), 1/2 (= 0), 0 (> 0), from z = 0:
+    steps until every margin is positive; -1 if not within max_steps."""
+    n, d = A.shape
+    z = np.zeros(d)
+    for t in range(max_steps + 1):
+        if t > 0 and all_separated(A, y, z):
+            return t
+        if t == max_steps:
+            break
+        u = np.zeros(d)
+        for k in range(n):
+            mg = 0.0
+            for i in range(d):
+                mg += A[k, i] * z[i]
+            mg *= y[k]
+            c = 1.0 if mg < 0.0 else (0.5 if mg == 0.0 else 0.0)
+            for i in range(d):
+                u[i] += c * y[k] * A[k, i] / n
+        for i in range(d):
+            z[i] += u[i]
+    return -1
