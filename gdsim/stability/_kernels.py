@@ -92,10 +92,8 @@ def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z
 # ------------------------------------------------------------------------------ logistic regression
 @jit(inline="always")
 def _sigmoid(x):
-    if x >= 0:
-        return 1.0 / (1.0 + np.exp(-x))
-    e = np.exp(x)
-    return e / (1.0 + e)
+    # branch-free so that the loop across cells vectorises; exp(-x) = inf gives 0 exactly, never NaN
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 @jit(inline="always")

@@ -31,10 +31,14 @@ def second_order_cells(chunk, steps=20000, angle=0.3, tol=1e-12):
 @simulation(outputs={"final_loss": (), "grad_norm": (), "converged_step": (), "status": ()})
 def logistic_cells(chunk, steps=2000, n=64, d=4, margin=0.05, data_seed=0, tol=1e-8):
     """GD on l2-regularised logistic regression over axes ``log10_lr`` and ``log10_l2``, on
-    :func:`gdsim.stability.separable_data` ``(n, d, margin, data_seed)`` (:func:`gdsim.stability.logistic_map`)."""
+    :func:`gdsim.stability.separable_data` ``(n, d, margin, data_seed)``, or with ``n = 0`` on the one-point
+    problem a = 1, y = +1 (the 1-D loss log(1 + e^-w) + (l2/2) w^2) (:func:`gdsim.stability.logistic_map`)."""
     lr = 10.0 ** np.asarray(chunk.points["log10_lr"], dtype=np.float64)
     l2 = 10.0 ** np.asarray(chunk.points["log10_l2"], dtype=np.float64)
-    A, y, _ = separable_data(n, d, margin=margin, seed=data_seed)
+    if n == 0:
+        A, y = np.ones((1, 1)), np.ones(1)
+    else:
+        A, y, _ = separable_data(n, d, margin=margin, seed=data_seed)
     ulr, ilr = np.unique(lr, return_inverse=True)
     ul2, il2 = np.unique(l2, return_inverse=True)
     res = logistic_map((A, y), ulr, ul2, steps, tol=tol)
