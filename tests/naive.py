@@ -296,3 +296,82 @@ def mlp_loss_grad(w, X, Y, sizes, activation="tanh", loss="mse", scaling="standa
         if bias:
             g.append(gb)
     return value, np.concatenate(g)
+
+
+# ------------------------------------------------------------------------------------ stability family
+def second_order_gd(lr, eps_y, steps, angle=0.3):
+    """(final eta lambda, max eta lambda, final |z|) of GD on the two-parameter second-order model (eps = 1)."""
+    g = np.array([np.cos(angle), np.sin(angle)])
+    Q = np.diag([1.0, -1.0])
+    t = np.zeros(2)
+    mx = -np.inf
+    for k in range(steps + 1):
+        J = g + Q @ t
+        z = 0.5 * t @ Q @ t + g @ t - eps_y
+        mx = max(mx, lr * J @ J)
+        if k == steps:
+            return lr * J @ J, mx, abs(z)
+        t = t - lr * z * J
+
+
+def logistic_gd(A, y, lr, l2, steps):
+    """(final objective, final gradient norm) of full-batch GD from 0 on the l2-regularised logistic loss."""
+    w = np.zeros(A.shape[1])
+
+    def grad(w):
+        m = y * (A @ w)
+        return -(A.T @ (y / (1 + np.exp(m)))) / len(y) + l2 * w
+
+    for _ in range(steps):
+        w = w - lr * grad(w)
+    loss = np.mean(np.logaddexp(0, -y * (A @ w))) + 0.5 * l2 * w @ w
+    return loss, np.linalg.norm(grad(w))
+
+
+def perceptron(A, y, max_steps):
+    """Steps of the batch perceptron (ties 1/2) from 0 until every margin is positive."""
+    z = np.zeros(A.shape[1])
+    for t in range(1, max_steps + 1):
+        m = y * (A @ z)
+        c = np.where(m < 0, 1.0, np.where(m == 0, 0.5, 0.0))
+        z = z + (c * y) @ A / len(y)
+        if np.all(y * (A @ z) > 0):
+            return t
+    return -1
+
+
+def dmf_loss(w, M, dims):
+    """0.5 ||W_L ... W_1 - M||_F^2 of a flat parameter vector (the zoo's layout)."""
+    P = np.eye(dims[0])
+    off = 0
+    for r, c in zip(dims[1:], dims[:-1]):
+        P = w[off:off + r * c].reshape(r, c) @ P
+        off += r * c
+    return 0.5 * np.sum((P - M) ** 2)
+
+
+def sgd_second_moment_radius(hessians, lr, batch, replacement):
+    """Spectral radius of S -> E[(I - lr H_B) S (I - lr H_B)] by enumerating every batch (tiny n only).
+
+    The operator is assembled column by column on the symmetric basis matrices; H_B is the mean of the
+    batch's per-sample Hessians; batches are ordered B-tuples (with replacement) or B-subsets."""
+    import itertools
+
+    H = np.asarray(hessians, float)
+    n, P, _ = H.shape
+    if replacement:
+        batches = list(itertools.product(range(n), repeat=batch))
+    else:
+        batches = list(itertools.combinations(range(n), batch))
+    steps = [np.eye(P) - lr * H[list(b)].mean(axis=0) for b in batches]
+    basis = []
+    for i in range(P):
+        for j in range(i, P):
+            E = np.zeros((P, P))
+            E[i, j] = E[j, i] = 1.0 if i == j else np.sqrt(0.5)
+            basis.append(E)
+    T = np.empty((len(basis), len(basis)))
+    for k, E in enumerate(basis):
+        out = sum(S @ E @ S for S in steps) / len(steps)
+        T[:, k] = [np.sum(B * out) for B in basis]
+    return float(np.max(np.abs(np.linalg.eigvals(T))))

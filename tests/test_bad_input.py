@@ -39,11 +39,15 @@ from gdsim.scalar import squared_regression as sr
 
 import gdsim.dynamics as gdyn  # noqa: I001 - after the families, as in the README
 import gdsim.models as gm
+import gdsim.stability as gst
 
 PACKAGES = ["gdsim", "gdsim.scalar", "gdsim.scalar.squared_regression", "gdsim.sensing", "gdsim.games",
-            "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics"]
+            "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics",
+            "gdsim.stability"]
 
 # ----------------------------------------------------------------------------------- valid calls
+_LOGISTIC = (np.array([[1.0, 0.5], [-0.3, 1.0], [-1.0, -0.2]]), np.array([1.0, 1.0, -1.0]))
+_HESSIANS = np.einsum("ni,nj->nij", np.eye(3)[:2] + 0.1, np.eye(3)[:2] + 0.1)
 
 
 def _sensing_problem():
@@ -253,6 +257,27 @@ VALID = {
     "gdsim.dynamics.gfs_sharpness": (gdyn.gfs_sharpness, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), loss_tol=1e-6,
                                                                         grad_tol=1e-7)),
     "gdsim.dynamics.gfs": (gdyn.gfs, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), loss_tol=1e-6, grad_tol=1e-7)),
+    "gdsim.models.second_order_regression": (gm.second_order_regression, lambda t: dict(
+        jacobian=[0.6, 0.8], quadratic=np.diag([0.1, -0.1]), target=1.0)),
+    "gdsim.models.logistic_regression": (gm.logistic_regression, lambda t: dict(data=_LOGISTIC, l2=0.01)),
+    "gdsim.models.deep_matrix_factorisation": (gm.deep_matrix_factorisation, lambda t: dict(target=np.eye(2), depth=3)),
+    "gdsim.dynamics.sgd_stability_threshold": (gdyn.sgd_stability_threshold, lambda t: dict(hessians=_HESSIANS,
+                                                                                            batch=1)),
+    "gdsim.dynamics.sgd_stability_radius": (gdyn.sgd_stability_radius, lambda t: dict(hessians=_HESSIANS, lr=0.1,
+                                                                                      batch=2)),
+    "gdsim.stability.second_order_map": (gst.second_order_map, lambda t: dict(lr=[1.0, 1.5], eps_y=[0.1], steps=20)),
+    "gdsim.stability.second_order_flow_limit": (gst.second_order_flow_limit, lambda t: dict(eps_y=[0.1, -0.1])),
+    "gdsim.stability.separable_data": (gst.separable_data, lambda t: dict(n=20, d=3)),
+    "gdsim.stability.logistic_map": (gst.logistic_map, lambda t: dict(data=_LOGISTIC, lr=[1.0, 2.0], l2=[0.01],
+                                                                      steps=20)),
+    "gdsim.stability.logistic_separation_steps": (gst.logistic_separation_steps, lambda t: dict(data=_LOGISTIC,
+                                                                                                lr=1.0)),
+    "gdsim.stability.perceptron_steps": (gst.perceptron_steps, lambda t: dict(data=_LOGISTIC)),
+    "gdsim.stability.logistic_1d_threshold": (gst.logistic_1d_threshold, lambda t: dict(l2=0.01)),
+    "gdsim.stability.dmf_balanced_factors": (gst.dmf_balanced_factors, lambda t: dict(target=np.eye(2) * 2, depth=3)),
+    "gdsim.stability.dmf_sharpness": (gst.dmf_sharpness, lambda t: dict(factors=[np.eye(2), 2 * np.eye(2)])),
+    "gdsim.stability.dmf_sharpness_bound": (gst.dmf_sharpness_bound, lambda t: dict(factors=[np.eye(2),
+                                                                                             2 * np.eye(2)])),
     "gdsim.dynamics.eos_diagnostics": (gdyn.eos_diagnostics, lambda t: dict(t=[0, 1, 2], sharpness=[1.0, 2.0, 3.0],
                                                                             threshold=2.5)),
 }
@@ -293,7 +318,9 @@ KINDS = {
     "k": "int", "lanczos_tol": "float", "loss_tol": "float", "grad_tol": "float", "rtol": "float", "atol": "float",
     "max_steps": "count", "gfs_kwargs": "any", "beta": "float", "beta1": "float", "beta2": "float", "eps": "float",
     "momentum": "float", "nesterov": "bool", "replace": "bool", "record_interval": "float", "threshold": "float",
-    "sharpness": "array",
+    "sharpness": "array", "jacobian": "array", "quadratic": "array", "l2": "array", "eps_y": "array",
+    "hessians": "array", "replacement": "bool", "widths": "any", "factors": "obj", "balance_tol": "float",
+    "angle": "float", "margin": "float",
 }
 
 # sizes: 10^12 (memory-absurd: must fail fast, before allocating) and 10^19 (past int64) for every
@@ -345,7 +372,7 @@ def _kind(name, param):
         kind = ("bool" if isinstance(d, bool) else "int" if isinstance(d, int) else "float" if isinstance(d, float)
                 else "option" if isinstance(d, str) else "any")
     if name in ("progress", "parallel", "shared_init", "track_tau", "check_periodic", "verbose", "nesterov", "replace",
-                "bias"):
+                "bias", "replacement"):
         kind = "bool"
     return kind
 
