@@ -41,3 +41,24 @@ def tanh_pade_py(a):
     s = simd.pow2i(-n)
     t = abs((E * (1.0 - s) - rO * (1.0 + s)) / (E * (1.0 + s) - rO * (1.0 - s)))
     return t if a >= 0 else -t
+
+
+def sigmoid_pade_py(x):
+    """The logistic sigmoid 1 / (1 + e^-x), branch-free so that LLVM vectorises it (Numba's ``exp`` is a scalar
+    libm call without SVML). Within a few ulp of NumPy's for |x| <= 700 (tested); NaN propagates.
+
+    e^-x = 2^n e^r with n = round(-x log2 e), r = -x - n ln 2 (|r| <= ln(2) / 2) and e^r = P(r) / P(-r) its
+    Padé [6/6] form; -x is clamped to [-700, 700] (sigmoid is then 1 or below 1e-304 in any case).
+    """
+    u = -x
+    u = u if not (u > 700.0) else 700.0
+    u = u if not (u < -700.0) else -700.0
+    ui = u if (u >= -700.0) and (u <= 700.0) else 0.0  # NaN -> 0: a safe exponent
+    n = int(ui * LOG2E + 0.5) if ui >= 0 else int(ui * LOG2E - 0.5)
+    r = u - n * LN2_HI - n * LN2_LO
+    r2 = r * r
+    e0, e1, e2, e3 = _PADE_E
+    o0, o1, o2 = _PADE_O
+    E = e0 + r2 * (e1 + r2 * (e2 + r2 * e3))
+    rO = r * (o0 + r2 * (o1 + r2 * o2))
+    return 1.0 / (1.0 + simd.pow2i(n) * ((E + rO) / (E - rO)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from gdsim._core.elementary import sigmoid_pade_py
 from gdsim._core.jit import jit
 
 #: cells per block of the structure-of-arrays grid kernels
@@ -90,10 +91,8 @@ def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z
 
 
 # ------------------------------------------------------------------------------ logistic regression
-@jit(inline="always")
-def _sigmoid(x):
-    # branch-free so that the loop across cells vectorises; exp(-x) = inf gives 0 exactly, never NaN
-    return 1.0 / (1.0 + np.exp(-x))
+#: branch-free, no libm call: the loop across cells vectorises (measured below in benchmarks/bench_stability.py)
+_sigmoid = jit(sigmoid_pade_py, inline="always")
 
 
 @jit(inline="always")
