@@ -26,7 +26,7 @@ Fidelity notes (also in the README):
 * Random model [GAP: the paper's ensemble]: P = 64, D = 1, J uniform on the sphere, Q = eps (G + G^T)/sqrt(2P)
   with G Gaussian, eps = 0.05, the sign of y chosen so that gradient flow sharpens (eps y J^T Q J > 0),
   |eps y| = 0.25. What is seen: GD converges below 2/eta wherever gradient flow would end above it, but
-  further below than in two dimensions (final eta lambda 1.3-1.6), because GD's large steps lower lambda
+  further below than in two dimensions (final eta lambda 1.17-1.55 at eta = 1.8-2.4), because GD's large steps lower lambda
   through Q's other directions.
 * Status of a map cell after ``map_steps``: converged (|eps z| < 1e-12), periodic (the last iterates repeat
   with period 2, 4 or 8), not converged (chaotic or slow), diverged.

@@ -182,7 +182,7 @@ def _threshold_figure(cfg, out, meta, seed):
                     label=f"orthogonal g_i: {r['orthogonal_lr_trace']:.9f}")
     axes[0].set_xlabel(r"$\eta^*_B\ \mathrm{tr}(H)$")
     axes[0].set_ylabel("instances")
-    axes[0].set_title(f"tr(H) <= 2/eta is a B = 1 statement (max at B = 1: {np.max(r['lr_trace_B1']):.3f})",
+    axes[0].set_title(f"tr(H) <= 2/eta is a B = 1 statement\n(max at B = 1: {np.max(r['lr_trace_B1']):.3f})",
                       fontsize=9)
     axes[0].legend(fontsize=8)
     axes[1].plot(c["B"], c["with_replacement"], "o-", label="with replacement")
@@ -191,7 +191,7 @@ def _threshold_figure(cfg, out, meta, seed):
     axes[1].axhline(2.0, color="k", lw=1.0)
     axes[1].set_xlabel("batch size B")
     axes[1].set_ylabel(r"$\eta^*_B\ \lambda_{max}(H)$")
-    axes[1].set_title(f"one instance, n = {c['B'][-1]}: GD's 2/lambda_max reached at B = n without replacement",
+    axes[1].set_title(f"one instance, n = {c['B'][-1]}: GD's 2/lambda_max\nreached at B = n without replacement",
                       fontsize=9)
     axes[1].legend(fontsize=8)
     for j, b in enumerate(r["batches"]):
@@ -199,7 +199,7 @@ def _threshold_figure(cfg, out, meta, seed):
     axes[2].axvline(2.0, color="k", lw=1.2)
     axes[2].set_xlabel(r"$\eta^*_B\,(\mathrm{tr}H/B + (1-1/B)\lambda_{max})$")
     small = r["n"][:, None] >= 2 * r["batches"][None, :]
-    axes[2].set_title(f"the spec's interpolation: <= 2 for B <= n/2 (max {np.max(r['combination'][small]):.4f}), "
+    axes[2].set_title(f"the spec's interpolation: <= 2 for B <= n/2 (max {np.max(r['combination'][small]):.4f}),\n"
                       f"not near B = n (max {np.max(r['combination']):.3f})", fontsize=9)
     axes[2].legend(fontsize=8)
     fig.suptitle("Exact mean-square stability threshold of SGD at a minimum (the d^2 x d^2 operator)")
