@@ -74,8 +74,18 @@ def _dynamics():
     gdyn.gfs_sharpness(m, m.init(0), loss_tol=1e-6, grad_tol=1e-6)
 
 
+def _stability():
+    import gdsim.stability as gst
+
+    gst.second_order_map([1.0], [0.1], 2)
+    gst.logistic_map((np.ones((1, 1)), np.ones(1)), [1.0], [0.1], 2)
+    A, y = np.array([[1.0, 0.2], [-0.5, -1.0]]), np.array([1.0, -1.0])
+    gst.logistic_separation_steps((A, y), 1.0, max_steps=2)
+    gst.perceptron_steps((A, y), max_steps=2)
+
+
 FAMILIES = {"scalar": _scalar, "sensing": _sensing, "games": _games, "particles": _particles,
-            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics}
+            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability}
 
 
 def warmup(families=None) -> float:

@@ -16,7 +16,7 @@ from gdsim.warmup import FAMILIES, warmup
 
 PKG = Path(gdsim.__file__).parent
 PUBLIC_PACKAGES = ["gdsim.scalar", "gdsim.sensing", "gdsim.games", "gdsim.particles", "gdsim.langevin",
-                   "gdsim.fractal", "gdsim.sweep"]
+                   "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics", "gdsim.stability"]
 
 
 def _families_with_kernels():
