@@ -293,7 +293,7 @@ def logistic_separation_steps(data, lr, *, max_steps=10**6):
     if lr_arr.size < 1 or np.any(lr_arr <= 0):
         raise ValueError("lr must hold values > 0")
     max_steps = v.integer(max_steps, "max_steps", lo=1, hi=10**9)
-    out = np.array([kern.logistic_separation_steps(A, y, float(g), max_steps) for g in lr_arr.ravel()])
+    out = np.array([kern.steps_to_separate(A, y, float(g), max_steps, False) for g in lr_arr.ravel()])
     return out.reshape(lr_arr.shape) if lr_arr.ndim else int(out[0])
 
 
@@ -317,7 +317,7 @@ def perceptron_steps(data, *, max_steps=10**6):
     """
     A, y = _logistic_data(data)
     max_steps = v.integer(max_steps, "max_steps", lo=1, hi=10**9)
-    return int(kern.perceptron_steps(A, y, max_steps))
+    return int(kern.steps_to_separate(A, y, 1.0, max_steps, True))
 
 
 def logistic_1d_threshold(l2):

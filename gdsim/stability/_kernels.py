@@ -22,6 +22,15 @@ N_TAIL = 8
 
 
 # ------------------------------------------------------------------------------ second-order regression (2-D)
+@jit(inline="always")
+def _second_order_state(a0, a1, g0, g1, y, eta):
+    """Jacobian (j0, j1), residual z and eta * lambda of the two-parameter model at (a0, a1)."""
+    j0 = g0 + a0
+    j1 = g1 - a1
+    z = 0.5 * (a0 * a0 - a1 * a1) + g0 * a0 + g1 * a1 - y
+    return j0, j1, z, eta * (j0 * j0 + j1 * j1)
+
+
 @jit(parallel=True)
 def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z, status):
     """GD on z = 0.5 (t0^2 - t1^2) + g0 t0 + g1 t1 - eps_y (epsilon = 1), t_0 = 0, per cell (lr_c, eps_y_c).
@@ -48,16 +57,11 @@ def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z
             y[c] = eps_y[lo + c]
         for t in range(steps):
             for c in range(BLOCK):
-                a0 = t0[c]
-                a1 = t1[c]
-                j0 = g0 + a0
-                j1 = g1 - a1
-                z = 0.5 * (a0 * a0 - a1 * a1) + g0 * a0 + g1 * a1 - y[c]
-                lam = eta[c] * (j0 * j0 + j1 * j1)
+                j0, j1, z, lam = _second_order_state(t0[c], t1[c], g0, g1, y[c], eta[c])
                 mx[c] = lam if lam > mx[c] else mx[c]
                 s = eta[c] * z
-                t0[c] = a0 - s * j0
-                t1[c] = a1 - s * j1
+                t0[c] -= s * j0
+                t1[c] -= s * j1
             k = t - (steps - 1 - N_TAIL)
             if k >= 0:
                 for c in range(BLOCK):
@@ -66,10 +70,7 @@ def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z
         for c in range(m):
             a0 = t0[c]
             a1 = t1[c]
-            j0 = g0 + a0
-            j1 = g1 - a1
-            z = 0.5 * (a0 * a0 - a1 * a1) + g0 * a0 + g1 * a1 - y[c]
-            lam = eta[c] * (j0 * j0 + j1 * j1)
+            j0, j1, z, lam = _second_order_state(a0, a1, g0, g1, y[c], eta[c])
             mx[c] = lam if lam > mx[c] else mx[c]
             final_lam[lo + c] = lam
             max_lam[lo + c] = mx[c]
@@ -195,62 +196,47 @@ def logistic_grid(A, y, lr, l2, steps, tol, final_loss, grad_norm, status, conv_
                             break
 
 
+@jit(inline="always")
+def _margin(A, y, w, k):
+    mg = 0.0
+    for i in range(A.shape[1]):
+        mg += A[k, i] * w[i]
+    return y[k] * mg
+
+
 @jit
 def all_separated(A, y, w):
     """Whether every margin y_k <a_k, w> is > 0."""
-    n, d = A.shape
-    for k in range(n):
-        mg = 0.0
-        for i in range(d):
-            mg += A[k, i] * w[i]
-        if y[k] * mg <= 0.0:
+    for k in range(A.shape[0]):
+        if _margin(A, y, w, k) <= 0.0:
             return False
     return True
 
 
 @jit
-def logistic_separation_steps(A, y, lr, max_steps):
-    """GD steps (l2 = 0, w_0 = 0) until every margin is positive; -1 if not within max_steps."""
+def steps_to_separate(A, y, lr, max_steps, perceptron):
+    """Steps from w = 0 until every margin is positive; -1 if not within max_steps.
+
+    Both updates read w <- w + (1/n) sum_k c_k y_k a_k: logistic GD (l2 = 0) has c_k = lr sigmoid(-m_k); the
+    batch perceptron has c_k = 1 (m_k < 0), 1/2 (m_k = 0), 0 (m_k > 0), the lr -> infinity limit of
+    c_k / lr."""
     n, d = A.shape
     w = np.zeros(d)
+    u = np.zeros(d)
     for t in range(max_steps + 1):
         if t > 0 and all_separated(A, y, w):
             return t
         if t == max_steps:
             break
-        g = np.zeros(d)
+        u[:] = 0.0
         for k in range(n):
-            mg = 0.0
-            for i in range(d):
-                mg += A[k, i] * w[i]
-            c = -_sigmoid(-y[k] * mg) * y[k] / n
-            for i in range(d):
-                g[i] += c * A[k, i]
-        for i in range(d):
-            w[i] -= lr * g[i]
-    return -1
-
-
-@jit
-def perceptron_steps(A, y, max_steps):
-    """Batch perceptron z <- z + (1/n) sum_k c_k y_k a_k, c_k = 1 (margin < 0), 1/2 (= 0), 0 (> 0), from z = 0:
-    steps until every margin is positive; -1 if not within max_steps."""
-    n, d = A.shape
-    z = np.zeros(d)
-    for t in range(max_steps + 1):
-        if t > 0 and all_separated(A, y, z):
-            return t
-        if t == max_steps:
-            break
-        u = np.zeros(d)
-        for k in range(n):
-            mg = 0.0
-            for i in range(d):
-                mg += A[k, i] * z[i]
-            mg *= y[k]
-            c = 1.0 if mg < 0.0 else (0.5 if mg == 0.0 else 0.0)
+            m = _margin(A, y, w, k)
+            if perceptron:
+                c = 1.0 if m < 0.0 else (0.5 if m == 0.0 else 0.0)
+            else:
+                c = lr * _sigmoid(-m)
             for i in range(d):
                 u[i] += c * y[k] * A[k, i] / n
         for i in range(d):
-            z[i] += u[i]
+            w[i] += u[i]
     return -1
