@@ -40,10 +40,11 @@ from gdsim.scalar import squared_regression as sr
 import gdsim.dynamics as gdyn  # noqa: I001 - after the families, as in the README
 import gdsim.models as gm
 import gdsim.stability as gst
+import gdsim.data as gdata
 
 PACKAGES = ["gdsim", "gdsim.scalar", "gdsim.scalar.squared_regression", "gdsim.sensing", "gdsim.games",
             "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics",
-            "gdsim.stability"]
+            "gdsim.stability", "gdsim.data"]
 
 # ----------------------------------------------------------------------------------- valid calls
 _LOGISTIC = (np.array([[1.0, 0.5], [-0.3, 1.0], [-1.0, -0.2]]), np.array([1.0, 1.0, -1.0]))
@@ -278,12 +279,13 @@ VALID = {
     "gdsim.stability.dmf_sharpness": (gst.dmf_sharpness, lambda t: dict(factors=[np.eye(2), 2 * np.eye(2)])),
     "gdsim.stability.dmf_sharpness_bound": (gst.dmf_sharpness_bound, lambda t: dict(factors=[np.eye(2),
                                                                                              2 * np.eye(2)])),
+    "gdsim.data.load": (gdata.load, lambda t: dict(name="wine", n=30, classes=(0, 1), seed=0)),
     "gdsim.dynamics.eos_diagnostics": (gdyn.eos_diagnostics, lambda t: dict(t=[0, 1, 2], sharpness=[1.0, 2.0, 3.0],
                                                                             threshold=2.5)),
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.models.Model", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+NOT_CALLED = {"gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
 
@@ -320,7 +322,7 @@ KINDS = {
     "momentum": "float", "nesterov": "bool", "replace": "bool", "record_interval": "float", "threshold": "float",
     "sharpness": "array", "jacobian": "array", "quadratic": "array", "l2": "array", "eps_y": "array",
     "hessians": "array", "replacement": "bool", "widths": "any", "factors": "obj", "balance_tol": "float",
-    "angle": "float", "margin": "float",
+    "angle": "float", "margin": "float", "classes": "any", "standardise": "bool",
 }
 
 # sizes: 10^12 (memory-absurd: must fail fast, before allocating) and 10^19 (past int64) for every
@@ -372,7 +374,7 @@ def _kind(name, param):
         kind = ("bool" if isinstance(d, bool) else "int" if isinstance(d, int) else "float" if isinstance(d, float)
                 else "option" if isinstance(d, str) else "any")
     if name in ("progress", "parallel", "shared_init", "track_tau", "check_periodic", "verbose", "nesterov", "replace",
-                "bias", "replacement"):
+                "bias", "replacement", "standardise"):
         kind = "bool"
     return kind
 
