@@ -13,6 +13,8 @@ Figures
 5. ``crossover``: the same net in the lazy regime (alpha = 100): relative weight change against T for
    several P, and the crossover temperature T_c(P) on log-log axes with its fitted exponent a
    (T_c ~ P^-a), compared with gamma / delta from a fit of the noise-driven change ~ T^delta P^gamma.
+6. ``crossover_real``: the same crossover on real data, offline: digits parity (odd vs even) from
+   ``gdsim.data``, d = 64; each run draws its P training points from the fixed training split.
 
 Fidelity notes (also in the README):
 * Perceptron f = w.x/sqrt(d), hinge loss, batch 1, eta = T, w0 = 0, stop when every training point has
@@ -29,9 +31,13 @@ Fidelity notes (also in the README):
   a T_c that hardly moves with P here, because the T -> 0 change itself grows with P.
 * The perceptron has no P-dependent crossover in these units (w_1 ~ T P^gamma above T ~ 1 and ~ P^gamma
   below, spec B.3), so T_c(P) is measured on the net only.
+* Real data: digits parity stands in for the paper's MNIST parity (no download at run time). Measured at the
+  quick tier: T_c = 3.8e-3 .. 1.6e-3 for P = 64 .. 1024, a = 0.33 (the stripe task: 0.83).
 """
 
 from __future__ import annotations
+
+import functools
 
 from pathlib import Path
 
@@ -50,6 +56,7 @@ FIGURES = {
     "test_error": "perceptron test error over (P, T) for chi = 1, and its cuts at fixed P",
     "mlp_map": "one-hidden-layer net, stripe task: test error and weight change over the (alpha, T) plane",
     "crossover": "lazy net: weight change vs T for several P; T_c(P) on log-log with the fitted exponent",
+    "crossover_real": "the same crossover on real data: digits parity (offline, gdsim.data)",
 }
 RUNTIME = {"quick": "~90 s", "full": "~2 h"}
 BIBTEX = """
@@ -69,12 +76,15 @@ QUICK = dict(d=32, seeds=6, Ps_chi1=(128, 256, 512, 1024, 2048), Ps_chi0=(32, 64
              Ts=(1.0, 4.0, 16.0), map_Ts=tuple(2.0 ** np.arange(-2, 5)), mlp_alphas=(0.1, 1.0, 10.0, 100.0),
              mlp_Ts=(1e-3, 1e-2, 1e-1, 1.0), mlp_P=256, mlp_seeds=2, mlp_epochs=500, cross_alpha=100.0,
              cross_Ps=(64, 128, 256, 512, 1024), cross_Ts=tuple(10.0 ** np.arange(-5.0, -2.4, 0.5)), cross_seeds=4,
-             cross_epochs=3000, pdf=False, store=None)
+             cross_epochs=3000, real_data="digits", real_Ps=(64, 128, 256, 512, 1024),
+             real_Ts=tuple(10.0 ** np.arange(-3.5, -1.9, 0.25)), real_seeds=3, real_epochs=2000, pdf=False, store=None)
 FULL = dict(d=128, seeds=16, Ps_chi1=tuple(2 ** np.arange(7, 13)), Ps_chi0=tuple(2 ** np.arange(7, 12)),
             Ts=(1.0, 4.0, 16.0), map_Ts=tuple(2.0 ** np.arange(-2, 6)), mlp_alphas=tuple(10.0 ** np.arange(-2, 4)),
             mlp_Ts=tuple(10.0 ** np.arange(-4.0, 1.0)), mlp_P=1024, mlp_seeds=5, mlp_epochs=5000, cross_alpha=100.0,
             cross_Ps=tuple(2 ** np.arange(6, 12)), cross_Ts=tuple(10.0 ** np.arange(-5.0, -2.4, 0.25)), cross_seeds=8,
-            cross_epochs=10000, pdf=True, store="sweeps/sclocchi2023_full.zarr")
+            cross_epochs=10000, real_data="digits", real_Ps=(64, 128, 256, 512, 1024, 1347),
+            real_Ts=tuple(10.0 ** np.arange(-4.0, -1.9, 0.125)), real_seeds=8, real_epochs=10000, pdf=True,
+            store="sweeps/sclocchi2023_full.zarr")
 #: Relative weight change that marks the exit from the lazy (kernel) regime (the T_c criterion).
 CROSSOVER_CHANGE = 0.5
 
@@ -91,11 +101,26 @@ def perceptron_chunk(chunk, d: int):
 
 @simulation(outputs={"test_error": (), "rel_weight_change": (), "t_star": (), "converged": {"dtype": "int8"},
                      "diverged": {"dtype": "int8"}})
-def mlp_chunk(chunk, d: int, width: int, batch: int, max_epochs: int):
-    """Sweep simulation: the alpha-trick net, one batched call per training-set size P, one seed per point."""
+def mlp_chunk(chunk, d: int, width: int, batch: int, max_epochs: int, data: str = "stripe"):
+    """Sweep simulation: the alpha-trick net, one batched call per training-set size P, one seed per point.
+    ``data``: "stripe" (the synthetic task) or a gdsim.data classification set ("digits", "mnist1d") as a
+    parity task (odd labels +1, even -1; each run draws its P training points from the training split)."""
+    pool = None if data == "stripe" else parity_data(data)
     return chunk.run_batched(lambda points, seed, P: mlp_sgd(points["alpha"], points["T"], P=int(P), d=d, width=width,
-                                                             batch=batch, max_epochs=max_epochs, runs=1, seed=seed),
+                                                             batch=batch, max_epochs=max_epochs, runs=1, seed=seed,
+                                                             data=pool),
                              by=("P",))
+
+
+@functools.lru_cache(maxsize=4)
+def parity_data(name: str):
+    """(X, y, X_test, y_test) of a gdsim.data set as a parity task: y = +1 for odd labels, -1 for even ones
+    (the paper's MNIST parity, on data that ship offline)."""
+    import gdsim.data as gdata
+
+    ds = gdata.load(name)
+    labels = np.array(ds.classes)
+    return ds.X, np.where(labels[ds.y] % 2 == 1, 1.0, -1.0), ds.X_test, np.where(labels[ds.y_test] % 2 == 1, 1.0, -1.0)
 
 
 def _sweep(cfg, seed, tag, axes, sim, params, progress):
@@ -117,11 +142,15 @@ def _run(cfg, seed, chi, Ps, Ts, progress, tag):
     return {name: ds[name].values[0] for name in ("w1", "w_perp", "t_star", "test_error", "converged")}
 
 
-def _mlp_grid(cfg, seed, tag, alphas, Ts, Ps, seeds, epochs, progress):
+def _mlp_grid(cfg, seed, tag, alphas, Ts, Ps, seeds, epochs, progress, data="stripe"):
     """Per (alpha, T, P): medians over seeds of the non-diverged runs (NaN where most diverged), and the
     fractions converged / diverged."""
     axes = {"alpha": list(alphas), "T": list(Ts), "P": list(Ps), "seed": np.arange(seeds)}
-    ds = _sweep(cfg, seed, tag, axes, mlp_chunk, dict(d=10, width=64, batch=8, max_epochs=int(epochs)), progress)
+    d = 10 if data == "stripe" else parity_data(data)[0].shape[1]
+    params = dict(d=d, width=64, batch=8, max_epochs=int(epochs))
+    if data != "stripe":
+        params["data"] = data
+    ds = _sweep(cfg, seed, tag, axes, mlp_chunk, params, progress)
     div = ds["diverged"].values.mean(-1)
     import warnings
 
@@ -241,7 +270,7 @@ def mlp_data(cfg, seed, progress=False) -> dict:
                 converged=g["converged"][..., 0], diverged=g["diverged"][..., 0])
 
 
-def crossover_data(cfg, seed, progress=False) -> dict:
+def crossover_data(cfg, seed, progress=False, data="stripe") -> dict:
     """Lazy net: median relative weight change (T, P), T_c(P) at CROSSOVER_CHANGE and the fits.
 
     Only cells where more than half the runs reached zero training hinge loss count: at high T the step is unstable and
@@ -250,9 +279,10 @@ def crossover_data(cfg, seed, progress=False) -> dict:
     log change = delta log T + gamma log P + c over the noise-driven cells (change at least twice the
     lowest-T value of its P).
     """
-    Ts, Ps = np.array(cfg["cross_Ts"]), np.array(cfg["cross_Ps"])
-    g = _mlp_grid(cfg, seed + 11, "crossover", [cfg["cross_alpha"]], Ts, Ps, cfg["cross_seeds"], cfg["cross_epochs"],
-                  progress)
+    key = "cross" if data == "stripe" else "real"
+    Ts, Ps = np.array(cfg[f"{key}_Ts"]), np.array(cfg[f"{key}_Ps"])
+    g = _mlp_grid(cfg, seed + 11, "crossover" if data == "stripe" else f"crossover_{data}", [cfg["cross_alpha"]], Ts,
+                  Ps, cfg[f"{key}_seeds"], cfg[f"{key}_epochs"], progress, data=data)
     raw = g["rel_weight_change"][0]  # (T, P)
     ch = np.where(g["converged"][0] > 0.5, raw, np.nan)
     Tc = np.array([crossing_temperature(Ts, ch[:, j], CROSSOVER_CHANGE) for j in range(Ps.size)])
@@ -268,12 +298,12 @@ def crossover_data(cfg, seed, progress=False) -> dict:
         delta, gamma, _ = np.linalg.lstsq(A, np.log(ch[noisy]), rcond=None)[0]
     else:
         delta = gamma = np.nan
-    return dict(T=Ts, P=Ps, alpha=cfg["cross_alpha"], weight_change=ch, weight_change_all=raw, test_error=g["test_error"][0],
+    return dict(T=Ts, P=Ps, alpha=cfg["cross_alpha"], data=data, weight_change=ch, weight_change_all=raw, test_error=g["test_error"][0],
                 converged=g["converged"][0], diverged=g["diverged"][0], T_c=Tc, a=a, gamma=gamma, delta=delta,
                 noise_driven=noisy)
 
 
-def _crossover(cfg, out, meta, d):
+def _crossover(cfg, out, meta, d, stem="sclocchi2023_crossover"):
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4), constrained_layout=True)
@@ -306,8 +336,9 @@ def _crossover(cfg, out, meta, d):
     a2.set_ylabel(r"crossover temperature $T_c$")
     a2.set_title(f"T_c ~ P^-a: fitted a = {d['a']:.2f}", fontsize=10)
     a2.legend(fontsize=8)
-    fig.suptitle("One-hidden-layer net, stripe task (h = 64, d = 10, batch 8): crossover temperature T_c(P)")
-    return repro.save_figure(fig, out, "sclocchi2023_crossover", d, meta, pdf=cfg["pdf"])
+    task = "stripe task (d = 10)" if d["data"] == "stripe" else f"{d['data']} parity (real data, offline)"
+    fig.suptitle(f"One-hidden-layer net, {task}, h = 64, batch 8: crossover temperature T_c(P)")
+    return repro.save_figure(fig, out, stem, d, meta, pdf=cfg["pdf"])
 
 
 def _mlp_map(cfg, out, meta, seed, progress=False):
@@ -359,6 +390,8 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
         "test_error": _test_error(config, out, meta, test_error_data(config, seed, progress)),
         "mlp_map": _mlp_map(config, out, meta, seed, progress),
         "crossover": _crossover(config, out, meta, crossover_data(config, seed, progress)),
+        "crossover_real": _crossover(config, out, meta, crossover_data(config, seed, progress, data=config["real_data"]),
+                                     stem=f"sclocchi2023_crossover_{config['real_data']}"),
     }
 
 

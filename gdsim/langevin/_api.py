@@ -493,9 +493,27 @@ def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
 MLP_BLOWUP = 1e6
 
 
+def _pm1_data(data, P, d):
+    """Validated (X, y, X_test, y_test) of mlp_sgd's data= option, as float64 arrays."""
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise TypeError("data must be a tuple (X, y, X_test, y_test) of arrays")
+    X, y, Xt, yt = (np.ascontiguousarray(np.asarray(a, dtype=np.float64)) for a in data)
+    if X.ndim != 2 or Xt.ndim != 2 or X.shape[1] != d or Xt.shape[1] != d:
+        raise ValueError(f"data: X and X_test must have shape (n, d) with d = {d}; got {X.shape} and {Xt.shape}")
+    if y.shape != (X.shape[0],) or yt.shape != (Xt.shape[0],):
+        raise ValueError("data: y and y_test must have one label per row of X and X_test")
+    if not (np.all(np.abs(y) == 1) and np.all(np.abs(yt) == 1)):
+        raise ValueError("data: labels must be -1 or +1")
+    if not (np.isfinite(X).all() and np.isfinite(Xt).all()):
+        raise ValueError("data: X and X_test must be finite")
+    if P > X.shape[0]:
+        raise ValueError(f"P = {P} exceeds the {X.shape[0]} points of the data pool")
+    return X, y, Xt, yt
+
+
 @honours_parallel
 def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int = 8, runs: int = 3,
-            max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
+            max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None, data=None) -> Result:
     """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, T, seed).
 
     f = (1/width) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
@@ -515,11 +533,15 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
         Show a progress bar.
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
+    data : tuple (X, y, X_test, y_test), optional
+        Real data instead of the stripe task: a pool of training points X (n, d) with labels y in {-1, +1},
+        from which each run draws its own P points without replacement (from its seed), and a test set. ``d``
+        must equal X.shape[1]. E.g. digits parity: ``ds = gdsim.data.load("digits")``, y = +1 for odd digits.
 
     Returns
     -------
     Result
-        Per run (*grid, runs): ``test_error`` (2000 fresh points), ``rel_weight_change``
+        Per run (*grid, runs): ``test_error`` (2000 fresh points, or the given test set), ``rel_weight_change``
         ||w - w0|| / ||w0|| (all parameters), ``t_star`` = eta x steps, ``converged``, ``diverged`` (too
         large a step: non-finite weights or a relative change above ``MLP_BLOWUP`` = 1e6; recorded, NaN
         outputs).
@@ -535,14 +557,19 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
     progress = flag(progress, "progress")
     grid = alpha.shape
     R = alpha.size * runs
+    pool = None if data is None else _pm1_data(data, P, d)
     check_budget(f"runs = {runs} per grid point ({alpha.size} points), P = {P}, d = {d}, width = {width} and "
                  f"max_epochs = {max_epochs}", bytes_needed=8.0 * R * (P * (d + 1) + 4 * width * (d + 1)),
                  updates=float(R) * P * d * width * max_epochs)
     af, Tf = np.repeat(alpha.ravel(), runs), np.repeat(T.ravel(), runs)
     children = run_seeds(seed, R)
     rngs = [np.random.default_rng(c) for c in children]
-    data = [stripe_data(P, d, g) for g in rngs]
-    Xs, Ys = np.stack([x for x, _ in data]), np.stack([y for _, y in data])
+    if pool is None:
+        draws = [stripe_data(P, d, g) for g in rngs]
+    else:  # each run's own P points of the pool (its seed's stream, before the weights)
+        draws = [(pool[0][i], pool[1][i]) for i in (np.sort(g.choice(pool[0].shape[0], P, replace=False))
+                                                    for g in rngs)]
+    Xs, Ys = np.stack([x for x, _ in draws]), np.stack([y for _, y in draws])
     W0 = np.stack([g.standard_normal((width, d)) for g in rngs])
     b0 = np.stack([g.standard_normal(width) for g in rngs])
     W, b = W0.copy(), b0.copy()
@@ -553,7 +580,8 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
         kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
         bar.update(1)
     # each run's own test set (its seed's child 1), so a run never depends on its batch
-    tests = [stripe_data(N_TEST_SCLOCCHI, d, np.random.default_rng(child_seed(c, 1))) for c in children]
+    tests = ([stripe_data(N_TEST_SCLOCCHI, d, np.random.default_rng(child_seed(c, 1))) for c in children]
+             if pool is None else [(pool[2], pool[3])] * R)
 
     def f(Wm, bm, X):
         return (np.sqrt(2) * np.maximum(X @ Wm.T / np.sqrt(d), 0)) @ bm / width
@@ -577,4 +605,6 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
                        t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
                        converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
                   meta=dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, width=width, batch=batch, runs=runs,
-                                   max_epochs=max_epochs, reference=_SCLOCCHI), wall_time_s=timer.seconds))
+                                   max_epochs=max_epochs, reference=_SCLOCCHI,
+                                   data="stripe" if pool is None else f"given pool of {pool[0].shape[0]} points"),
+                            wall_time_s=timer.seconds))
