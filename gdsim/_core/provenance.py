@@ -49,3 +49,15 @@ def environment() -> dict:
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def arrays_sha256(*arrays) -> str:
+    """SHA-256 (hex) of the arrays' C-contiguous bytes, in order: the data checksum of results."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()

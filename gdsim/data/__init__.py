@@ -25,11 +25,11 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 
 from gdsim._core import validate as v
+from gdsim._core.provenance import arrays_sha256
 
 __all__ = ["NAMES", "Dataset", "load"]
 
@@ -222,7 +222,4 @@ def load(name, n=None, classes=None, seed=0, *, standardise=True):
             y, yt = (y - m) / s, (yt - m) / s
         prep["standardise"] = "features by the training mean and std" + (" (and targets)" if regression else "")
     arrays = [np.ascontiguousarray(a) for a in (X, y, Xt, yt)]
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(a.tobytes())
-    return Dataset(name, *arrays, classes=labels, checksum=h.hexdigest(), preprocessing=prep)
+    return Dataset(name, *arrays, classes=labels, checksum=arrays_sha256(*arrays), preprocessing=prep)

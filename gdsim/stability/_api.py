@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from gdsim._core import validate as v
+from gdsim._core.provenance import arrays_sha256
 from gdsim._core.result import Result
 from gdsim.stability import _kernels as kern
 
@@ -252,18 +253,9 @@ def logistic_map(data, lr, l2, steps, *, tol=1e-8):
     dims = {k: ("lr", "l2") for k in ("final_loss", "grad_norm", "converged_step", "status")}
     dims.update(lr=("lr",), l2=("l2",))
     meta = dict(model="logistic_regression", n=A.shape[0], d=A.shape[1], steps=steps, tol=tol,
-                data_sha256=_sha(A, y), status_codes={str(k): s for k, s in STATUS.items()},
+                data_sha256=arrays_sha256(A, y), status_codes={str(k): s for k, s in STATUS.items()},
                 wall_s=time.perf_counter() - t0)
     return Result(arrays, meta, dims=dims, coords=("lr", "l2"))
-
-
-def _sha(*arrays):
-    import hashlib
-
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 def logistic_separation_steps(data, lr, *, max_steps=10**6):
