@@ -254,6 +254,7 @@ VALID = {
     "gdsim.dynamics.gradient_flow": (gdyn.gradient_flow, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3), t_final=0.5,
                                                                         n_records=3)),
     "gdsim.dynamics.top_eigenvalues": (gdyn.top_eigenvalues, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), k=2)),
+    "gdsim.dynamics.top_eigenpairs": (gdyn.top_eigenpairs, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), k=2)),
     "gdsim.dynamics.sharpness": (gdyn.sharpness, lambda t: dict(m=_mlp(), w=np.full(13, 0.3))),
     "gdsim.dynamics.gfs_sharpness": (gdyn.gfs_sharpness, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), loss_tol=1e-6,
                                                                         grad_tol=1e-7)),

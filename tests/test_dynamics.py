@@ -40,6 +40,48 @@ def test_top_eigenvalues_match_dense_eigh(activation):
         np.testing.assert_allclose(lam[r], ref, rtol=0, atol=1e-10 * np.abs(ref).max())
 
 
+def test_top_eigenpairs_match_dense_eigh_and_the_eigenvalue_call():
+    m = gm.mlp([5, 12, 9, 2], "tanh", data=(X, Y))
+    w = 0.7 * RNG.standard_normal((2, m.n_params))
+    vals, vecs = gdyn.top_eigenpairs(m, w, k=3)
+    assert vals.shape == (2, 3) and vecs.shape == (2, 3, m.n_params)
+    # the values agree with top_eigenvalues (which may stop earlier, on the value's error bound) to its tolerance
+    np.testing.assert_allclose(vals, gdyn.top_eigenvalues(m, w, k=3), rtol=0, atol=1e-10 * np.abs(vals).max())
+    for r in range(2):
+        H = m.hessian(w[r])
+        lam, U = np.linalg.eigh(H)
+        # orthonormal rows, to rounding (twice-reorthogonalised Lanczos)
+        np.testing.assert_allclose(vecs[r] @ vecs[r].T, np.eye(3), atol=1e-12)
+        # each Ritz pair is an eigenpair: the stopping rule bounds the residual ||H u - theta u|| by tol |theta_1|
+        # (1e-10); 2e-10 allows the rounding of the dense check itself
+        resid = np.linalg.norm(vecs[r] @ H - vals[r][:, None] * vecs[r], axis=1)
+        assert resid.max() <= 2e-10 * abs(lam[-1])
+        # and spans the same space as eigh's top three (eigenvalues here are simple)
+        cos = np.abs(np.sum(vecs[r] * U[:, ::-1][:, :3].T, axis=1))
+        np.testing.assert_allclose(cos, 1.0, atol=1e-10)
+
+
+def test_gradient_overlap_observable_matches_dense_projection():
+    m = gm.mlp([5, 8, 2], "tanh", data=(X, Y))
+    w0 = m.init(1, batch=(2,))
+    res = gdyn.gd(m, w0, [0.1, 0.8], 40, record_every=10, observe=("w", "gradient_overlap:2", "top_k:3"))
+    assert res.gradient_overlap.shape == (5, 2) and res.top_k.shape == (5, 2, 3)
+    for i in range(5):
+        for r in range(2):
+            w = res.w[i, r]
+            _, g = m.loss_grad(w)
+            U = np.linalg.eigh(m.hessian(w))[1][:, ::-1][:, :2]
+            ref = np.sum((U.T @ g) ** 2) / np.sum(g * g)
+            # P = 66 >= the Lanczos cap, so the Krylov space closes: the projection is exact to rounding
+            # (1e-9 allows the top-2 eigenvectors' rounding-level error for gaps down to 1e-4 of lambda_1)
+            assert abs(res.gradient_overlap[i, r] - ref) <= 1e-9
+            assert 0.0 <= res.gradient_overlap[i, r] <= 1.0 + 1e-12
+    with pytest.raises(ValueError, match="one 'gradient_overlap:K'"):
+        gdyn.gd(m, w0, 0.1, 10, observe=("gradient_overlap:2", "gradient_overlap:3"))
+    with pytest.raises(ValueError, match="gradient_overlap:K must be"):
+        gdyn.gd(m, w0, 0.1, 10, observe=("gradient_overlap:0",))
+
+
 @pytest.mark.slow
 def test_sharpness_matches_eigh_at_p_near_2000():
     m = gm.mlp([5, 40, 40, 2], "tanh", "cross_entropy", data=(X, (Y[:, 0] > 0).astype(int)))

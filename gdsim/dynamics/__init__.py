@@ -6,7 +6,7 @@ only when asked for, divergence recorded (never raised), results labelled (:clas
 
 * optimisers: :func:`gd`, :func:`sgd`, :func:`momentum`, :func:`adam`, :func:`rmsprop`, :func:`gradient_flow`
   (and :func:`gpu_gd`, the CUDA twin of :func:`gd` for the zoo MLPs);
-* curvature: :func:`top_eigenvalues`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
+* curvature: :func:`top_eigenvalues`, :func:`top_eigenpairs`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
   :func:`gfs_sharpness`, :func:`gfs` (gradient-flow solutions);
 * diagnostics: :func:`eos_diagnostics`;
 * linear stability of SGD at a minimum: :func:`sgd_stability_threshold`, :func:`sgd_stability_radius` (the exact
@@ -24,8 +24,8 @@ Examples
 """
 
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
-                                 sgd, sharpness, top_eigenvalues)
+                                 sgd, sharpness, top_eigenpairs, top_eigenvalues)
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
-__all__ = ["gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "sharpness",
+__all__ = ["gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
            "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]

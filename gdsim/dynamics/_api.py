@@ -18,7 +18,7 @@ from gdsim._core.result import Result, batch_dims
 from gdsim.dynamics import _kernels as kern
 from gdsim.models._model import Model
 
-#: named observables (``observe=``); ``"top_k:K"`` and user callables are accepted too
+#: named observables (``observe=``); ``"top_k:K"``, ``"gradient_overlap:K"`` and user callables are accepted too
 OBSERVABLES = ("loss", "grad_norm", "w", "sharpness", "gfs_sharpness", "test_loss", "test_accuracy", "accuracy",
                "preconditioned_sharpness")
 #: a run whose parameters leave [-BLOWUP, BLOWUP] (or stop being finite) has diverged
@@ -112,6 +112,61 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     with _single_threaded_blas():
         kern.top_eigenvalues_batch(m._hvp_prep, m._hvp_cached, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
     return evals.reshape((*batch, k_eig))
+
+
+@honours_parallel
+def top_eigenpairs(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=None):
+    """The ``k`` largest Hessian eigenvalues at ``w`` and their eigenvectors (Lanczos Ritz pairs, float64).
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    w : array_like, shape (P,) or (*batch, P)
+    k : int
+        How many pairs (1 <= k <= P).
+    tol : float
+        Stop when every wanted Ritz pair's residual ||H u - theta u|| is at most ``tol`` times the largest |Ritz
+        value| (stricter than :func:`top_eigenvalues`, which also accepts on the value's error bound r^2 / gap).
+    max_iter : int, optional
+        Lanczos iterations at most (default min(P, max(60, 4k + 40))); capped at P.
+    seed, parallel
+        As in :func:`top_eigenvalues`.
+
+    Returns
+    -------
+    values : ndarray, shape (*batch, k)
+        Descending.
+    vectors : ndarray, shape (*batch, k, P)
+        Orthonormal rows; ``vectors[..., i, :]`` belongs to ``values[..., i]`` (its sign is arbitrary).
+
+    Notes
+    -----
+    A Ritz vector whose residual is r lies within an angle r / gap of the true eigenvector, gap being its value's
+    distance to the rest of the spectrum (Davis-Kahan; Parlett, The Symmetric Eigenvalue Problem, 1998, 11.7).
+    Well-separated outliers (Gur-Ari, Roberts & Dyer 2018: one per class above the bulk) are therefore
+    accurate to about tol |lambda_1| / gap; the values to its square. When ``max_iter`` stops Lanczos first,
+    the best pairs found are returned. Vectors inside a cluster of nearly equal eigenvalues are determined only as a
+    basis of the cluster's span. The ``observe="gradient_overlap:K"`` observable of :func:`gd`, :func:`sgd`, ...
+    projects on the same Ritz vectors, computed under :func:`top_eigenvalues`' (looser) stopping rule: its error is
+    at most about 2 sqrt(tol |lambda_1| / gap).
+    """
+    m = _check_model(m)
+    w, batch, W = _batched(m, w)
+    k_eig, tol, max_iter = _lanczos_args(k, tol, max_iter, m.n_params)
+    R, P = W.shape
+    v.check_budget(f"batch = {batch}, k = {k_eig} at n_params = {P}",
+                   bytes_needed=8.0 * R * P * (3 + k_eig) + 8.0 * (max_iter + 1) * P * 2)
+    keys = keys_from_seed(seed, R)
+    V = np.empty_like(W)
+    for r in range(R):
+        kern.fresh_vector(keys[r], 1, V[r])
+    evals = np.empty((R, k_eig))
+    evecs = np.empty((R, k_eig, P))
+    iters = np.zeros(R, dtype=np.int64)
+    with _single_threaded_blas():
+        kern.top_eigenpairs_batch(m._hvp_prep, m._hvp_cached, W, m.data, k_eig, tol, max_iter, keys, V, evals, evecs,
+                                  iters)
+    return evals.reshape((*batch, k_eig)), evecs.reshape((*batch, k_eig, P))
 
 
 def sharpness(m, w, *, tol=1e-10, seed=0, parallel=None):
@@ -231,7 +286,7 @@ class _Observe:
             items = list(observe)
         except TypeError:
             raise TypeError(f"observe must be a sequence of observable names or functions; got {observe!r}") from None
-        self.names, self.user, self.top_k = [], [], 0
+        self.names, self.user, self.top_k, self.overlap_k = [], [], 0, 0
         for it in items:
             if callable(it):
                 name = getattr(it, "__name__", f"user_{len(self.user)}")
@@ -240,13 +295,21 @@ class _Observe:
                 self.user.append((name, as_kernel(it, f"observe[{name}]")))
                 continue
             if not isinstance(it, str):
-                raise TypeError(f"observe entries must be names from {OBSERVABLES}, 'top_k:K' or functions; got {it!r}")
-            mt = re.fullmatch(r"top_k:(\d+)", it)
+                raise TypeError(f"observe entries must be names from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
+                                f"or functions; got {it!r}")
+            mt = re.fullmatch(r"(top_k|gradient_overlap):(\d+)", it)
             if mt:
-                self.top_k = max(self.top_k, v.integer(int(mt.group(1)), "observe top_k:K", lo=1, hi=m.n_params))
+                kk = v.integer(int(mt.group(2)), f"observe {mt.group(1)}:K", lo=1, hi=m.n_params)
+                if mt.group(1) == "top_k":
+                    self.top_k = max(self.top_k, kk)
+                elif self.overlap_k and kk != self.overlap_k:
+                    raise ValueError(f"observe may hold one 'gradient_overlap:K'; got K = {self.overlap_k} and {kk}")
+                else:
+                    self.overlap_k = kk
                 continue
             if it not in OBSERVABLES:
-                raise ValueError(f"observe must name observables from {OBSERVABLES}, 'top_k:K' or functions; got {it!r}")
+                raise ValueError(f"observe must name observables from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
+                                 f"or functions; got {it!r}")
             self.names.append(it)
         if ("test_loss" in self.names or "test_accuracy" in self.names) and m.test_data is None:
             raise ValueError("observe asks for test_loss/test_accuracy but the model has no test_data")
@@ -254,12 +317,13 @@ class _Observe:
             raise ValueError(f"observe asks for an accuracy but model {m.name!r} defines none")
         if "preconditioned_sharpness" in self.names and kind not in (kern.ADAM, kern.RMSPROP):
             raise ValueError("observe='preconditioned_sharpness' needs an adaptive optimiser (adam or rmsprop)")
-        self.n_eig = max(self.top_k, 1 if "sharpness" in self.names else 0)
+        self.n_eig = max(self.top_k, self.overlap_k, 1 if "sharpness" in self.names else 0)
         self.want = np.array(["loss" in self.names, "grad_norm" in self.names, self.n_eig > 0,
                               "test_loss" in self.names, "test_accuracy" in self.names, "accuracy" in self.names,
-                              "preconditioned_sharpness" in self.names], dtype=np.bool_)
+                              "preconditioned_sharpness" in self.names, self.overlap_k > 0], dtype=np.bool_)
         self.keep_w = "w" in self.names or "gfs_sharpness" in self.names or bool(self.user)
-        self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []), *(n for n, _ in self.user)]
+        self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []),
+                       *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user)]
 
 
 
@@ -281,7 +345,8 @@ class _Records:
         self.k = max(obs.n_eig, 1)
         self.max_iter = _default_max_iter(obs.n_eig, P)
         self.values = {name: np.full((n_rec, R), np.nan) for name in
-                       ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness")}
+                       ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness",
+                        "gradient_overlap")}
         self.values["top"] = np.full((n_rec, R, self.k), np.nan)
         self.w = np.empty((n_rec, R, P)) if obs.keep_w else None
         self.iters = np.zeros(R, dtype=np.int64)
@@ -301,9 +366,10 @@ class _Records:
             kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, self.accuracy, m.data, self.test_data, W,
                          M2 if M2 is not None else np.zeros((R, 0)), kind,
                          beta2 if beta2 is not None else np.zeros(R), eps if eps is not None else np.zeros(R), t,
-                         self.obs.want, self.k, lanczos_tol, self.max_iter, self.keys, self.V, self.VP,
-                         rec["loss"][i], rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i],
-                         rec["test_accuracy"][i], rec["accuracy"][i], rec["preconditioned_sharpness"][i], self.iters)
+                         self.obs.want, self.k, self.obs.overlap_k, lanczos_tol, self.max_iter, self.keys, self.V,
+                         self.VP, rec["loss"][i], rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i],
+                         rec["test_accuracy"][i], rec["accuracy"][i], rec["preconditioned_sharpness"][i],
+                         rec["gradient_overlap"][i], self.iters)
         if self.w is not None:
             self.w[i] = W
 
@@ -501,6 +567,9 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
     if obs.top_k:
         arrays["top_k"] = rec["top"][:, :, :obs.top_k].reshape((n_rec, *batch, obs.top_k))
         dims["top_k"] = (record_dim, *bd, "eig")
+    if obs.overlap_k:
+        arrays["gradient_overlap"] = per_record(rec["gradient_overlap"])
+        dims["gradient_overlap"] = (record_dim, *bd)
     if kind is not None:
         arrays["lr"] = per_run["lr"].reshape(batch)
         dims["lr"] = bd
@@ -557,9 +626,11 @@ _COMMON_DOC = """
         Record every this many steps (step 0 and the last step always).
     observe : sequence
         Observables at the record points, computed only when asked for: ``"loss"``, ``"grad_norm"``, ``"w"``,
-        ``"sharpness"``, ``"top_k:K"`` (``res.top_k``, (n_records, *batch, K)), ``"gfs_sharpness"``,
-        ``"test_loss"``, ``"test_accuracy"``, ``"accuracy"``, and functions ``fn(w, *data) -> float``
-        (Numba-compilable; stored under their ``__name__``).
+        ``"sharpness"``, ``"top_k:K"`` (``res.top_k``, (n_records, *batch, K)), ``"gradient_overlap:K"``
+        (``res.gradient_overlap``: the fraction ||P_K g||^2 / ||g||^2 of the full-batch gradient in the span of the
+        top-K Hessian eigenvectors, Gur-Ari et al. 2018), ``"gfs_sharpness"``, ``"test_loss"``,
+        ``"test_accuracy"``, ``"accuracy"``, and functions ``fn(w, *data) -> float`` (Numba-compilable; stored
+        under their ``__name__``).
     seed : int, SeedSequence, sequence of seeds or None
         One stream per run (minibatches, Lanczos start vectors), keyed by the run's own index.
     progress : bool

@@ -70,9 +70,13 @@ def fresh_vector(key, salt, out):
 
 
 @jit(cache=False)
-def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evec):
-    """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vector (``evec``).
+def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evecs, strict=False):
+    """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vectors.
 
+    ``evecs`` (kv, P) receives the top ``kv`` Ritz vectors (kv <= k), descending like ``evals``; a Ritz vector
+    whose residual is r is within an angle r / gap of its eigenvector (Davis-Kahan), gap its Ritz value's distance
+    to the rest of the spectrum. ``strict``: accept only on the residual itself (r_i <= tol |theta_1| for every
+    wanted pair), for accurate vectors; otherwise also on the value's error bound r_i^2 / gap_i.
     ``Q`` is a (max_iter + 1, P) work array. ``prep(w, *data)`` computes what every product at ``w`` shares
     (the model's forward pass), ``hvpc(w, v, *data, cache, out)`` one product. Returns the number of
     Lanczos iterations used.
@@ -137,7 +141,7 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
                     if q != n - 1 - i:
                         gap = min(gap, abs(theta[n - 1 - i] - theta[q]))
                 # (n = k leaves no other Ritz value to estimate the gap from: then only the residual counts)
-                if not (n > k and res <= 1e-4 * top and res * res <= tol * top * gap):
+                if strict or not (n > k and res <= 1e-4 * top and res * res <= tol * top * gap):
                     ok = False
                     break
             if ok and not (invariant and n < k):
@@ -164,12 +168,15 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
         theta, S = _tridiagonal_eigh(alpha, beta, n)
     for i in range(k):
         evals[i] = theta[n - 1 - i] if i < n else np.nan
-    for i in range(P):
-        evec[i] = 0.0
-    for q in range(n):
-        c = S[q, n - 1]
+    for j in range(evecs.shape[0]):
         for i in range(P):
-            evec[i] += c * Q[q, i]
+            evecs[j, i] = 0.0
+        if j >= n:
+            continue
+        for q in range(n):
+            c = S[q, n - 1 - j]
+            for i in range(P):
+                evecs[j, i] += c * Q[q, i]
     return n
 
 
@@ -179,9 +186,19 @@ def top_eigenvalues_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals,
     R, P = W.shape
     for r in prange(R):
         Q = np.empty((min(max_iter, P) + 1, P))
-        ev = np.empty(P)
+        ev = np.empty((1, P))
         iters[r] = lanczos(prep, hvpc, W[r], data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, evals[r], ev)
-        V[r] = ev
+        V[r] = ev[0]
+
+
+@jit(parallel=True, cache=False)
+def top_eigenpairs_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, evecs, iters):
+    """Top-k eigenvalues and Ritz vectors (evecs[r], (k, P)) of H(W[r]) for every run; V[r] is the start vector."""
+    R, P = W.shape
+    for r in prange(R):
+        Q = np.empty((min(max_iter, P) + 1, P))
+        iters[r] = lanczos(prep, hvpc, W[r], data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, evals[r], evecs[r],
+                           True)
 
 
 # --------------------------------------------------------------------------------------- first-order optimisers
@@ -329,9 +346,10 @@ def _no_accuracy(w, *data):
 
 
 @jit(parallel=True, cache=False)
-def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2, eps, t, want, k, tol, max_iter, keys, V,
-            VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, iters):
-    """Observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc, train_acc, precond)."""
+def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2, eps, t, want, k, k_overlap, tol,
+            max_iter, keys, V, VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, overlap, iters):
+    """Observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc, train_acc, precond,
+    gradient overlap with the top ``k_overlap`` eigenvectors)."""
     R, P = W.shape
     for r in prange(R):
         w = W[r]
@@ -349,16 +367,25 @@ def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2
             test_acc[r] = np.nan
             train_acc[r] = np.nan
             pre_sharp[r] = np.nan
+            overlap[r] = np.nan
             continue
         g = np.empty(P)
-        if want[0] or want[1]:
+        if want[0] or want[1] or want[7]:
             loss[r] = loss_grad(w, *data, g)
             grad_norm[r] = math.sqrt(_dot(g, g))
         if want[2]:
             Q = np.empty((min(max_iter, P) + 1, P))
-            ev = np.empty(P)
+            ev = np.empty((max(1, k_overlap if want[7] else 1), P))
             iters[r] += lanczos(prep, hvpc, w, data, np.empty(0), k, V[r], tol, max_iter, keys[r], Q, top[r], ev)
-            V[r] = ev
+            V[r] = ev[0]
+            if want[7]:
+                # ||P_k g||^2 / ||g||^2 with P_k the projector on the top-k Ritz vectors (orthonormal)
+                gg = _dot(g, g)
+                s = 0.0
+                for j in range(k_overlap):
+                    c = _dot(ev[j], g)
+                    s += c * c
+                overlap[r] = s / gg if gg > 0.0 else np.nan
         if want[3]:
             test_loss[r] = loss_grad(w, *test_data, g)
         if want[4]:
@@ -375,10 +402,10 @@ def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2
                 else:
                     scale[i] = 1.0 / math.sqrt(math.sqrt(M2[r, i]) + eps[r])
             Q = np.empty((min(max_iter, P) + 1, P))
-            ev = np.empty(P)
+            ev = np.empty((1, P))
             out = np.empty(1)
             lanczos(prep, hvpc, w, data, scale, 1, VP[r], tol, max_iter, keys[r], Q, out, ev)
-            VP[r] = ev
+            VP[r] = ev[0]
             pre_sharp[r] = out[0]
 
 
@@ -403,11 +430,11 @@ def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     P = w.size
     it = min(8, P)
     Q = np.empty((it + 1, P))
-    ev = np.empty(P)
+    ev = np.empty((1, P))
     out = np.empty(1)
     lanczos(prep, hvpc, w, data, np.empty(0), 1, v, 1e-3, it, key ^ np.uint64(salt), Q, out, ev)
     for i in range(P):
-        v[i] = ev[i]
+        v[i] = ev[0, i]
     return out[0]
 
 
@@ -531,7 +558,7 @@ def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, ma
                 out[r, i] = np.nan
             continue
         Q = np.empty((min(max_iter, P) + 1, P))
-        ev = np.empty(P)
+        ev = np.empty((1, P))
         lanczos(prep, hvpc, w, data, np.empty(0), k, v, tol, max_iter, keys[r], Q, out[r], ev)
 
 
