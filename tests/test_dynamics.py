@@ -42,7 +42,7 @@ def test_top_eigenvalues_match_dense_eigh(activation):
 
 def test_top_eigenpairs_match_dense_eigh_and_the_eigenvalue_call():
     m = gm.mlp([5, 12, 9, 2], "tanh", data=(X, Y))
-    w = 0.7 * RNG.standard_normal((2, m.n_params))
+    w = 0.7 * np.random.default_rng(11).standard_normal((2, m.n_params))  # own stream: RNG's draws stay as they were
     vals, vecs = gdyn.top_eigenpairs(m, w, k=3)
     assert vals.shape == (2, 3) and vecs.shape == (2, 3, m.n_params)
     # the values agree with top_eigenvalues (which may stop earlier, on the value's error bound) to its tolerance
@@ -125,7 +125,7 @@ def test_generic_gd_trajectories_equal_bespoke_kernels():
     np.testing.assert_allclose(gen.sharpness[:, ok], ref.sharpness[:, ok], rtol=1e-10)
     # the structure-of-arrays blocks and the per-run path agree (different products, so to rounding)
     per_run = gm.scalar_network(4)
-    per_run._loss_grad_batch = None
+    per_run._gd_step_batch = None
     slow = gdyn.gd(per_run, w, eta, 200, record_every=50, observe=("w",))
     np.testing.assert_allclose(slow.w[:, ok], gen.w[:, ok], rtol=0, atol=1e-12)
     # (n_loss_increases is not compared: near a minimum it counts rounding-level rises, which the two

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from gdsim._core.jit import jit
-from gdsim._core.rng import child_seed, is_seed_list, run_seeds
+from gdsim._core.rng import as_seed_sequence, child_seed, is_seed_list, run_seeds
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -71,16 +71,115 @@ def build_normal_pair(compile):
     return compile(normal_pair)
 
 
+# numpy.random.SeedSequence's hashing constants (numpy/random/bit_generator.pyx, after M. E. O'Neill's seed_seq)
+_SS_INIT_A, _SS_MULT_A = 0x43B0D7E5, 0x931E8875
+_SS_INIT_B, _SS_MULT_B = 0x8B51F9DD, 0x58F38DED
+_SS_MIX_L, _SS_MIX_R = 0xCA01F9DD, 0x4973F715
+_MASK32 = 0xFFFFFFFF
+
+
+def _uint32_words(x) -> list[int]:
+    """SeedSequence's coercion of an int (>= 0) or a sequence of ints to little-endian 32-bit words."""
+    if isinstance(x, (int, np.integer)):
+        x = int(x)
+        if x == 0:
+            return [0]
+        out = []
+        while x > 0:
+            out.append(x & _MASK32)
+            x >>= 32
+        return out
+    return [w for v in x for w in _uint32_words(v)]
+
+
+@jit
+def _child_keys(prefix, pool_size, n, out):
+    """out[k] = SeedSequence(entropy, spawn_key=(*spawn_key, k)).generate_state(1, uint64)[0] for k < n, with
+    ``prefix`` the assembled entropy words before k's own: NumPy's algorithm in uint32 arithmetic."""
+    m32 = np.uint64(_MASK32)
+    for k in range(n):
+        ent = np.empty(prefix.size + 2, dtype=np.uint64)
+        for i in range(prefix.size):
+            ent[i] = prefix[i]
+        ne = prefix.size
+        kk = np.uint64(k)
+        if k == 0:
+            ent[ne] = np.uint64(0)
+            ne += 1
+        while kk > np.uint64(0):
+            ent[ne] = kk & m32
+            kk = kk >> np.uint64(32)
+            ne += 1
+        pool = np.zeros(pool_size, dtype=np.uint64)
+        hc = np.uint64(_SS_INIT_A)
+        # hashmix(value): value ^= hc; hc *= MULT_A; value *= hc; value ^= value >> 16 (all mod 2^32)
+        for i in range(pool_size):
+            v = ent[i] if i < ne else np.uint64(0)
+            v = (v ^ hc) & m32
+            hc = (hc * np.uint64(_SS_MULT_A)) & m32
+            v = (v * hc) & m32
+            pool[i] = v ^ (v >> np.uint64(16))
+        for i_src in range(pool_size):
+            for i_dst in range(pool_size):
+                if i_src != i_dst:
+                    v = (pool[i_src] ^ hc) & m32
+                    hc = (hc * np.uint64(_SS_MULT_A)) & m32
+                    v = (v * hc) & m32
+                    v = v ^ (v >> np.uint64(16))
+                    r = (np.uint64(_SS_MIX_L) * pool[i_dst] - np.uint64(_SS_MIX_R) * v) & m32
+                    pool[i_dst] = r ^ (r >> np.uint64(16))
+        for i_src in range(pool_size, ne):
+            for i_dst in range(pool_size):
+                v = (ent[i_src] ^ hc) & m32
+                hc = (hc * np.uint64(_SS_MULT_A)) & m32
+                v = (v * hc) & m32
+                v = v ^ (v >> np.uint64(16))
+                r = (np.uint64(_SS_MIX_L) * pool[i_dst] - np.uint64(_SS_MIX_R) * v) & m32
+                pool[i_dst] = r ^ (r >> np.uint64(16))
+        # generate_state(1, uint64): two 32-bit words cycling over the pool, low word first
+        hb = np.uint64(_SS_INIT_B)
+        words = np.empty(2, dtype=np.uint64)
+        for i in range(2):
+            v = (pool[i % pool_size] ^ hb) & m32
+            hb = (hb * np.uint64(_SS_MULT_B)) & m32
+            v = (v * hb) & m32
+            words[i] = v ^ (v >> np.uint64(16))
+        out[k] = words[0] | (words[1] << np.uint64(32))
+
+
+def _fast_child_keys(ss: np.random.SeedSequence, n: int):
+    """The keys of ``ss``'s first ``n`` children, compiled; None where NumPy's own result differs (checked on the
+    first and last child, so a change of NumPy's algorithm falls back to the slow path instead of new numbers)."""
+    if not isinstance(ss.entropy, (int, np.integer)) or n < 1:
+        return None
+    run = _uint32_words(int(ss.entropy))
+    if len(run) < ss.pool_size:  # spawn keys present (the child's own index at least): pad to the pool size
+        run = run + [0] * (ss.pool_size - len(run))
+    prefix = np.array(run + _uint32_words(tuple(ss.spawn_key)), dtype=np.uint64)
+    out = np.empty(n, dtype=np.uint64)
+    _child_keys(prefix, int(ss.pool_size), int(n), out)
+    for k in {0, n - 1}:
+        if out[k] != child_seed(ss, k).generate_state(1, np.uint64)[0]:
+            return None
+    return out
+
+
 def keys_from_seed(seed, n: int) -> np.ndarray:
     """``n`` independent uint64 keys (one per trajectory) from one seed or a sequence of ``n`` per-run seeds.
 
     For one seed, key i comes from its i-th child; for a sequence, key i from seed i's first child (so
-    that a run's key depends on its own seed alone).
+    that a run's key depends on its own seed alone). For one seed the children's keys are computed by a
+    compiled copy of NumPy's SeedSequence hashing (the same bits; 1e5 keys in milliseconds instead of 1.3 s of
+    Python objects).
     """
     if is_seed_list(seed):
         return np.array([child_seed(s, 0).generate_state(1, np.uint64)[0] for s in run_seeds(seed, n)],
                         dtype=np.uint64)
-    return np.array([c.generate_state(1, np.uint64)[0] for c in run_seeds(seed, n)], dtype=np.uint64)
+    ss = as_seed_sequence(seed)
+    fast = _fast_child_keys(ss, int(n)) if n > 16 else None
+    if fast is not None:
+        return fast
+    return np.array([c.generate_state(1, np.uint64)[0] for c in run_seeds(ss, n)], dtype=np.uint64)
 
 
 def uniform01_numpy(key, step, index) -> np.ndarray:

@@ -105,8 +105,7 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
                    + 8.0 * (max_iter + 1) * m.n_params * 2)
     keys = keys_from_seed(seed, R)
     V = np.empty_like(W)
-    for r in range(R):
-        kern.fresh_vector(keys[r], 1, V[r])
+    kern.fresh_vectors(keys, 1, V)
     evals = np.empty((R, k_eig))
     iters = np.zeros(R, dtype=np.int64)
     with _single_threaded_blas():
@@ -158,8 +157,7 @@ def top_eigenpairs(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=None
                    bytes_needed=8.0 * R * P * (3 + k_eig) + 8.0 * (max_iter + 1) * P * 2)
     keys = keys_from_seed(seed, R)
     V = np.empty_like(W)
-    for r in range(R):
-        kern.fresh_vector(keys[r], 1, V[r])
+    kern.fresh_vectors(keys, 1, V)
     evals = np.empty((R, k_eig))
     evecs = np.empty((R, k_eig, P))
     iters = np.zeros(R, dtype=np.int64)
@@ -350,11 +348,12 @@ class _Records:
         self.values["top"] = np.full((n_rec, R, self.k), np.nan)
         self.w = np.empty((n_rec, R, P)) if obs.keep_w else None
         self.iters = np.zeros(R, dtype=np.int64)
-        # Lanczos start vectors, warm-started from record to record (Hessian, preconditioned Hessian)
-        self.V, self.VP = np.empty((R, P)), np.empty((R, P))
-        for r in range(R):
-            kern.fresh_vector(keys[r], 1, self.V[r])
-            kern.fresh_vector(keys[r], 2, self.VP[r])
+        # Lanczos start vectors, warm-started from record to record (Hessian, preconditioned Hessian); only
+        # the ones an observable needs are drawn (a (0, P) placeholder otherwise)
+        self.V = np.empty((R if obs.n_eig else 0, P))
+        self.VP = np.empty((R if obs.want[6] else 0, P))
+        kern.fresh_vectors(keys[:self.V.shape[0]], 1, self.V)
+        kern.fresh_vectors(keys[:self.VP.shape[0]], 2, self.VP)
         self.test_data = m.test_data if m.test_data is not None else m.data
         self.accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
 
@@ -434,12 +433,12 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
 
     if backend == "cuda":
         advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
-    elif m._loss_grad_batch is not None and kind == kern.GD and batch_size is None:
-        # the model vectorises across runs: structure-of-arrays blocks (see Model._loss_grad_batch)
+    elif m._gd_step_batch is not None and kind == kern.GD and batch_size is None:
+        # the model vectorises across runs: structure-of-arrays blocks (see Model._gd_step_batch)
         Wt = np.ascontiguousarray(W.T)
 
         def advance(lo, hi):
-            kern.advance_batched(m._loss_grad_batch, m.data, Wt, lr, lo, hi, blowup, diverged, diverged_step,
+            kern.advance_batched(m._gd_step_batch, m.data, Wt, lr, lo, hi, blowup, diverged, diverged_step,
                                  last_loss, n_inc)
 
         def sync():
@@ -895,8 +894,7 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     R, P = W.shape
     keys = keys_from_seed(seed, R)
     Vf = np.empty((R, P))  # the flow's own sharpness estimates (its step cap), warm-started along the flow
-    for r in range(R):
-        kern.fresh_vector(keys[r], 3, Vf[r])
+    kern.fresh_vectors(keys, 3, Vf)
     states = np.zeros((R, 4))
     records = _Records(m, obs, n_rec, keys)
     t0 = time.perf_counter()

@@ -69,6 +69,13 @@ def fresh_vector(key, salt, out):
         out[i] /= s
 
 
+@jit(parallel=True)
+def fresh_vectors(keys, salt, V):
+    """V[r] = fresh_vector(keys[r], salt) for every run (one compiled call instead of R from Python)."""
+    for r in prange(V.shape[0]):
+        fresh_vector(keys[r], salt, V[r])
+
+
 @jit(cache=False)
 def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evecs, strict=False):
     """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vectors.
@@ -288,8 +295,12 @@ SOA_BLOCK = 256
 
 
 @jit(parallel=True, cache=False)
-def advance_batched(loss_grad_batch, data, Wt, lr, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+def advance_batched(gd_step_batch, data, Wt, lr, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Full-batch GD steps k0 .. k1-1 on the (P, R) structure-of-arrays state, a block of runs per task.
+
+    ``gd_step_batch(W, *data, lr, S, L, big)`` is the model's fused step on a block (W (P, B) in place, S a
+    (P + 1, B) scratch, L the loss before the step, big the largest |w| after it): one pass over the block in L1
+    instead of a gradient pass and an update pass.
 
     A run's numbers depend on its own column only, so not on the block or thread count (they agree with the
     per-run path to rounding: the model's batched and per-run functions may order their products differently).
@@ -302,7 +313,7 @@ def advance_batched(loss_grad_batch, data, Wt, lr, k0, k1, blowup, diverged, div
         j1 = min(R, j0 + SOA_BLOCK)
         B = j1 - j0
         W = np.ascontiguousarray(Wt[:, j0:j1])  # a C-contiguous block: unit-stride rows vectorise
-        G = np.empty((P, B))
+        S = np.empty((P + 1, B))
         L = np.empty(B)
         big = np.empty(B)
         a = lr[j0:j1].copy()
@@ -310,14 +321,7 @@ def advance_batched(loss_grad_batch, data, Wt, lr, k0, k1, blowup, diverged, div
         inc = n_increases[j0:j1].copy()
         ds = diverged_step[j0:j1].copy()  # >= 0 exactly for runs that diverged in an earlier call
         for t in range(k0, k1):
-            loss_grad_batch(W, *data, G, L)
-            for j in range(B):
-                big[j] = 0.0
-            for i in range(P):
-                for j in range(B):
-                    x = W[i, j] - a[j] * G[i, j]
-                    W[i, j] = x
-                    big[j] = max(big[j], abs(x))
+            gd_step_batch(W, *data, a, S, L, big)
             fresh = 0
             for j in range(B):
                 bad = not (big[j] <= blowup) or not (abs(L[j]) < np.inf)

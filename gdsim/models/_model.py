@@ -203,7 +203,7 @@ class Model:
 
     def __init__(self, name, n_params, loss_grad, data=(), *, hvp=None, hvp_method="exact", init=None,
                  test_data=None, accuracy=None, layout="", config=None, per_sample=None,
-                 hvp_prepare=None, hvp_cached=None, loss_grad_batch=None):
+                 hvp_prepare=None, hvp_cached=None, gd_step_batch=None):
         self.name = str(name)
         self.n_params = int(n_params)
         self.data = tuple(data)
@@ -219,9 +219,10 @@ class Model:
             hvp_prepare, hvp_cached = no_cache, _memo(("uncached", hvp), lambda: _uncached(hvp))
         self._hvp_prep = hvp_prepare
         self._hvp_cached = hvp_cached
-        # optional loss_grad_batch(W, *data, G, L) over a block of runs in structure-of-arrays layout
-        # (W, G (P, B)): full-batch GD then vectorises across runs (jax.vmap's role, written by hand)
-        self._loss_grad_batch = loss_grad_batch
+        # optional gd_step_batch(W, *data, lr, S, L, big): one fused full-batch GD step on a block of runs in
+        # structure-of-arrays layout (W (P, B), S (P + 1, B) scratch): GD then vectorises across runs (jax.vmap's
+        # role, written by hand)
+        self._gd_step_batch = gd_step_batch
         self._init = init
         self._accuracy = accuracy  # jitted accuracy(w, *data) -> float, or None
         #: which data arrays hold one row per sample (minibatches index these); () for none
@@ -343,7 +344,7 @@ class Model:
                   test_data=None if test_data is None else as_data(test_data, "test_data"),
                   accuracy=self._accuracy, layout=self.layout, config=self.config,
                   per_sample=self.per_sample, hvp_prepare=self._hvp_prep, hvp_cached=self._hvp_cached,
-                  loss_grad_batch=self._loss_grad_batch)
+                  gd_step_batch=self._gd_step_batch)
         return m
 
 
