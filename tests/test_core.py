@@ -67,6 +67,26 @@ def test_seeding_conventions():
         as_seed_sequence(-1)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2**32 - 1, 2**32, 2**100 + 3, "fresh", "spawned"])
+def test_compiled_child_keys_equal_numpy_seedsequence(seed):
+    from gdsim._core.counter_rng import _fast_child_keys, keys_from_seed
+
+    if seed == "fresh":
+        seed = np.random.SeedSequence()  # 128-bit OS entropy
+    elif seed == "spawned":
+        seed = np.random.SeedSequence(5, spawn_key=(3, 2**40))
+    n = 200
+    # the oracle: NumPy's own SeedSequence children, one Python object each
+    ref = np.array([np.random.SeedSequence(entropy=as_seed_sequence(seed).entropy,
+                                           spawn_key=(*as_seed_sequence(seed).spawn_key, k)).generate_state(1, np.uint64)[0]
+                    for k in range(n)], dtype=np.uint64)
+    fast = _fast_child_keys(as_seed_sequence(seed), n)
+    assert fast is not None  # the compiled path was taken (it falls back to NumPy on any disagreement)
+    np.testing.assert_array_equal(fast, ref)
+    np.testing.assert_array_equal(keys_from_seed(seed, n), ref)
+    np.testing.assert_array_equal(keys_from_seed(seed, 7), ref[:7])  # the small-n NumPy path gives the same keys
+
+
 def test_fastmath_never_drops_nan_checks():
     assert not ({"nnan", "ninf", "fast"} & gjit.FASTMATH_FLAGS)
     src_root = os.path.dirname(gdsim.__file__)
