@@ -323,11 +323,13 @@ def advance_batched(gd_step_batch, data, Wt, lr, k0, k1, blowup, diverged, diver
         for t in range(k0, k1):
             gd_step_batch(W, *data, a, S, L, big)
             fresh = 0
+            up = 1 if t > 0 else 0
             for j in range(B):
-                bad = not (big[j] <= blowup) or not (abs(L[j]) < np.inf)
-                new = bad and ds[j] < 0
+                # branch-free (bitwise, not short-circuit) so that this bookkeeping pass vectorises too
+                bad = (not (big[j] <= blowup)) | (not (abs(L[j]) < np.inf))
+                new = bad & (ds[j] < 0)
                 ds[j] = t if new else ds[j]
-                inc[j] += 1 if (t > 0 and L[j] > ll[j]) else 0
+                inc[j] += up if L[j] > ll[j] else 0
                 ll[j] = L[j]
                 fresh += 1 if new else 0
             if fresh > 0:
