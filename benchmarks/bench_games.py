@@ -77,4 +77,21 @@ def run(quick=False):
                     note="one fused pass per player (drift, polar-method normals, new cos/sin, moments); "
                          "target < 50 ms at N = 1e6"))
     print(f"[games] feature path: {per_step * 1e3:.1f} ms per step at N = {N:.0e} (numpy {t_np_step * 1e3:.1f} ms)")
+
+    # the public call against its kernel alone on the same prepared start (same work, same bits)
+    from gdsim.games._api import _prepare
+
+    h = 2.5e-4
+    taus, nsteps, keys, X0, Y0, rec, grid, _ = _prepare(pay, 1.0, 1.0, h * steps, N, N, h, 1, None, "uniform", "feature",
+                                                         1, 2, 0)
+
+    def kernel_only():
+        X, Y = X0.copy(), Y0.copy()
+        mom, ni0 = np.full((1, rec.size, 2, 4), np.nan), np.full((1, rec.size), np.nan)
+        k.gda_feature(X[0], Y[0], pay.coef, taus if taus.size else np.zeros(1), 1.0, h, 0, nsteps, keys[0, 0],
+                      keys[0, 1], rec, mom[0], ni0[0], grid, 2)
+
+    t_kernel = best_time(kernel_only, repeat=2, warmup=0)
+    rows.append(Row("games.particle_gda (public)", f"N={N:.0e} per player, {steps} steps", t_long, {},
+                    kernel_s=t_kernel, note="the public call (start, records, labelled result) against its kernel"))
     return rows, compile_times

@@ -114,6 +114,10 @@ def run(quick=False):
     print(f"[langevin] Park SGD: {per_core:.3g} steps/s/core, numpy {np_rate:.3g} steps/s ({per_core / np_rate:.0f}x); "
           f"full protocol ~ {FULL_STEPS / per_core / 3600:.3g} core-hours, {FULL_STEPS / per_core / 3600 / cores:.3g} h "
           f"on this machine's {cores} cores")
+    # the public call (instances, SGD, the test error, SVDs and the phase criterion per run) against the kernel alone
+    t_pub = best_time(lambda: gl.park_network_sgd(0.1 / B, 1.0, epochs=epochs, runs=runs, seed=0), repeat=2, warmup=0)
+    rows.append(Row("langevin.park_network_sgd (public)", f"K=16 L=32 |B|=4, {runs} runs x {epochs} epochs", t_pub, {},
+                    kernel_s=t, note="instances drawn and the phase criterion evaluated per run, in the call"))
     from gdsim._core.cuda import gpu_available
 
     if gpu_available():  # the per-GPU projection (kernel rate on 6912 runs)

@@ -128,6 +128,22 @@ def apply_act(code, Z, out, order):
             b[i] = act_d(4, a[i], order)
 
 
+@jit
+def act_derivative(code, Z, A, out, order):
+    """out = sigma^(order)(Z) for order 1 or 2, given A = sigma(Z) from the forward pass: for tanh from A itself
+    (1 - A^2, -2 A (1 - A^2): the same bits as from Z, since A is tanh(Z), without a second tanh), otherwise
+    from Z."""
+    if code == 0:
+        if order == 1:
+            for i in range(A.size):
+                out[i] = 1.0 - A[i] * A[i]
+        else:
+            for i in range(A.size):
+                out[i] = -2.0 * A[i] * (1.0 - A[i] * A[i])
+    else:
+        apply_act(code, Z, out, order)
+
+
 def scales(sizes, scaling):
     """The per-layer multipliers c_l of the forward pass."""
     L = len(sizes) - 1
@@ -275,7 +291,7 @@ def loss_grad(w, X, Y, arch, g):
             nxt = nf.reshape(N, din)
             np.dot(delta, Wl, nxt)
             dp = DP[:N * din]
-            apply_act(act, Z[zoff[l - 1] * N:zoff[l] * N], dp, 1)
+            act_derivative(act, Z[zoff[l - 1] * N:zoff[l] * N], A[zoff[l - 1] * N:zoff[l] * N], dp, 1)
             for i in range(N * din):
                 nf[i] *= c * dp[i]
             delta = nxt
@@ -296,8 +312,9 @@ def hvp_prepare(w, X, Y, arch):
     Z = cache[:n]
     A = cache[n:2 * n]
     F = _forward(w, X, arch, Z, A)
-    apply_act(act, Z, cache[2 * n:3 * n], 1)
-    apply_act(act, Z, cache[3 * n:4 * n], 2)
+    # (the output layer's slots of A are not written by the forward pass: its sigma', sigma'' are never used)
+    act_derivative(act, Z, A, cache[2 * n:3 * n], 1)
+    act_derivative(act, Z, A, cache[3 * n:4 * n], 2)
     DEL = cache[4 * n:5 * n]
     BACK = cache[5 * n:6 * n]
     E = DEL[zoff[L - 1] * N:zoff[L] * N].reshape(N, dL)
