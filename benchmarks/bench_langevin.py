@@ -114,10 +114,20 @@ def run(quick=False):
     print(f"[langevin] Park SGD: {per_core:.3g} steps/s/core, numpy {np_rate:.3g} steps/s ({per_core / np_rate:.0f}x); "
           f"full protocol ~ {FULL_STEPS / per_core / 3600:.3g} core-hours, {FULL_STEPS / per_core / 3600 / cores:.3g} h "
           f"on this machine's {cores} cores")
-    # the public call (instances, SGD, the test error, SVDs and the phase criterion per run) against the kernel alone
-    t_pub = best_time(lambda: gl.park_network_sgd(0.1 / B, 1.0, epochs=epochs, runs=runs, seed=0), repeat=2, warmup=0)
-    rows.append(Row("langevin.park_network_sgd (public)", f"K=16 L=32 |B|=4, {runs} runs x {epochs} epochs", t_pub, {},
-                    kernel_s=t, note="instances drawn and the phase criterion evaluated per run, in the call"))
+    # the public call (instances, SGD, the test error, SVDs and the phase criterion per run) against the kernel
+    # alone on the same instances (the run time of tanh depends on the data, so the instances must be the same).
+    # The paper runs 1e5 epochs; at 400 the call's fixed cost (drawing 4000-point instances, the criterion) is
+    # already within the timing noise, at 10 it is ~10 ms against 8 ms of SGD.
+    from gdsim._core.rng import run_seeds
+
+    pub_epochs = 40 if quick else 400
+    children = run_seeds(0, runs)
+    W, S0, Y, Zs = _park_arrays([_park_instance(children[i], K, L, 1000 * B, 1.0) for i in range(runs)])
+    t_kern = best_time(lambda: kn.park_sgd(W.copy(), S0, Y, Zs, lrs, B, pub_epochs), repeat=3)
+    t_pub = best_time(lambda: gl.park_network_sgd(0.1 / B, 1.0, epochs=pub_epochs, runs=runs, seed=0), repeat=3)
+    rows.append(Row("langevin.park_network_sgd (public)", f"K=16 L=32 |B|=4, {runs} runs x {pub_epochs} epochs",
+                    t_pub, {}, kernel_s=t_kern,
+                    note="instances drawn and the phase criterion evaluated per run, in the call"))
     from gdsim._core.cuda import gpu_available
 
     if gpu_available():  # the per-GPU projection (kernel rate on 6912 runs)

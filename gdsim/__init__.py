@@ -8,6 +8,7 @@ Each theoretical result has Numba kernels (CPU, optional CUDA), a reproduction s
 __version__ = "0.1.0"
 
 from gdsim._core.cuda import CudaUnavailableError, cuda_available  # noqa: E402
+from gdsim._core.records import linear_steps, log_steps, record_times  # noqa: E402
 from gdsim._core.result import Result  # noqa: E402
 
-__all__ = ["Result", "CudaUnavailableError", "cuda_available", "__version__"]
+__all__ = ["Result", "record_times", "log_steps", "linear_steps", "CudaUnavailableError", "cuda_available", "__version__"]

@@ -13,7 +13,7 @@ from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.jit import honours_parallel
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.progress import progress_bar
-from gdsim._core.records import record_times
+from gdsim._core.records import meta as records_meta, record_times
 from gdsim._core.result import Result, batch_dims
 from gdsim.dynamics import _kernels as kern
 from gdsim.models._model import Model
@@ -387,7 +387,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     m = _check_model(m)
     w0 = m.weights(w0, "w0")
     t = record_times(steps, record_every)  # validates both
-    steps, record_every = int(steps), int(record_every)
+    steps = int(steps)
     progress = v.flag(progress, "progress")
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
@@ -457,7 +457,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
             records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps)
     wall = time.perf_counter() - t0
     return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
-                   gfs_kwargs, seed, name, dict(steps=steps, record_every=record_every, blowup=blowup,
+                   gfs_kwargs, seed, name, dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
                                                 batch_size=None if batch_size is None else np.unique(bs).tolist()))
 
@@ -621,8 +621,10 @@ def _seed_meta(seed):
 
 
 _COMMON_DOC = """
-    record_every : int
-        Record every this many steps (step 0 and the last step always).
+    record_every : int or array_like of int
+        The record schedule shared by every family (:func:`gdsim.record_times`): an integer k records every
+        k-th step; an array gives the step indices (e.g. ``gdsim.log_steps(steps, 40)`` for log spacing).
+        Step 0 and the last step are always recorded.
     observe : sequence
         Observables at the record points, computed only when asked for: ``"loss"``, ``"grad_norm"``, ``"w"``,
         ``"sharpness"``, ``"top_k:K"`` (``res.top_k``, (n_records, *batch, K)), ``"gradient_overlap:K"``

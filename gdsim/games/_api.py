@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from gdsim._core import records
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.result import Result, Timer
@@ -221,8 +222,8 @@ def wrapped_gaussian(M: int, centre: float, sd: float) -> np.ndarray:
     return w / w.sum()
 
 
-def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int = 101,
-                   equilibrium=None, progress=False) -> Result:
+def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int | None = None,
+                   record_every=None, equilibrium=None, progress=False) -> Result:
     """Two-scale mean-field GDA PDE on the grid (finite volumes, Scharfetter-Gummel flux, explicit Euler).
 
     d_t mu = d_x(mu d_x Phi_nu) + tau d_xx mu,  d_t nu = eta [-d_y(nu d_y Psi_mu) + tau d_yy nu].
@@ -242,6 +243,12 @@ def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None,
         Default 0.2 dx^2 / (tau max(1, eta)) (stable); larger values raise a ValueError naming the bound.
     equilibrium : Result, optional
         :func:`entropic_equilibrium` at the same (tau, M); computed when omitted (needed for L1, L3).
+    n_records : int, optional
+        This many records evenly spaced in time (with 0 and ``t_final``): a shorthand for
+        ``record_every=gdsim.linear_steps(steps, n_records)``; 101 when neither is given.
+    record_every : int or array_like of int, optional
+        The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``dt``: every
+        k-th step, or the given step indices. Give this or ``n_records``, not both.
 
     Returns
     -------
@@ -259,7 +266,9 @@ def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None,
     eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
     t_final = real_scalar(t_final, "t_final", lo=0.0)
     M = _grid_size(M)
-    n_records = integer(n_records, "n_records", lo=2)
+    if n_records is None and record_every is None:
+        n_records = 101
+    n_records = None if n_records is None else integer(n_records, "n_records", lo=2)
     progress = flag(progress, "progress")
     if equilibrium is not None and not (isinstance(equilibrium, Result) and "value" in equilibrium):
         raise TypeError(f"equilibrium must be the Result of entropic_equilibrium (same tau and M); "
@@ -274,12 +283,14 @@ def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None,
         raise ValueError(f"dt = {dt:.3g} exceeds the explicit stability bound dx^2/(2 tau max(1, eta)) = {bound:.3g}")
     p = _prob_vector(p0, M, "p0")
     q = _prob_vector(q0, M, "q0")
-    check_budget(f"t_final = {t_final:g}, dt = {dt:.3g}, M = {M} and n_records = {n_records}", updates=t_final / dt * M * M,
-                  bytes_needed=8.0 * n_records * 20)
+    n_rec_est = _records_estimate(t_final / dt, record_every, n_records)
+    check_budget(f"t_final = {t_final:g}, dt = {dt:.3g}, M = {M} and {n_rec_est:.0f} records (n_records, record_every)",
+                 updates=t_final / dt * M * M,
+                  bytes_needed=8.0 * n_rec_est * 20)
     eq = equilibrium if equilibrium is not None else entropic_equilibrium(payoff, tau, M=M)
     nsteps = int(math.ceil(t_final / dt - 1e-9))
     dt = t_final / nsteps if nsteps else dt
-    rec_steps = np.unique(np.round(np.linspace(0, nsteps, n_records)).astype(np.int64))
+    rec_steps = records.resolve(nsteps, record_every, n_records, "linear")
     out_t, ni_tau, ni0, lyap, mom = [], [], [], [], []
     done = 0
     with Timer() as timer, progress_bar(nsteps, enabled=progress, desc="mean-field PDE") as bar:
@@ -319,7 +330,20 @@ def annealing_schedule(xi, t_final, h):
     return xi / np.log(np.e + h * np.arange(n))
 
 
-def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drift, seed, n_records, ni_grid):
+def _records_estimate(steps: float, record_every, n_records=None) -> float:
+    """How many records a schedule holds over ``steps`` steps (for the memory estimate only).
+
+    At most one per step: the schedule is deduplicated, so ``n_records`` above ``steps + 1`` records every step.
+    """
+    if n_records is not None:
+        return min(float(n_records), steps + 2)
+    if isinstance(record_every, (int, np.integer)) and not isinstance(record_every, bool) and record_every >= 1:
+        return steps / record_every + 2
+    return float(np.size(record_every)) + 2 if not isinstance(record_every, (str, bytes)) else 2.0
+
+
+def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drift, seed, n_records, ni_grid,
+             record_every=None):
     _check_payoff(payoff)
     eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
     t_final = real_scalar(t_final, "t_final", lo=0.0)
@@ -327,13 +351,17 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drif
     n_x = integer(n_x, "n_x", lo=1)
     n_y = integer(n_y, "n_y", lo=1)
     runs = integer(runs, "runs", lo=1)
-    n_records = integer(n_records, "n_records", lo=2)
+    if n_records is None and record_every is None:
+        n_records = 201
+    n_records = None if n_records is None else integer(n_records, "n_records", lo=2)
     ni_grid = integer(ni_grid, "ni_grid", lo=0)
+    # records held per run, for the memory estimate (the schedule itself is validated once steps is known)
+    n_rec_est = _records_estimate(t_final / h, record_every, n_records)
     if not isinstance(drift, str):
         raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
     cost = (n_x + n_y) * (n_x + n_y if drift == "pairwise" else 4)
-    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, t_final = {t_final:g}, h = {h:g}, n_records = {n_records} and "
-                 f"ni_grid = {ni_grid}", bytes_needed=8.0 * (runs * (2 * (n_x + n_y) + 12 * n_records)
+    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, t_final = {t_final:g}, h = {h:g}, {n_rec_est:.0f} records (n_records, record_every) and "
+                 f"ni_grid = {ni_grid}", bytes_needed=8.0 * (runs * (2 * (n_x + n_y) + 12 * n_rec_est)
                                                          + t_final / h + ni_grid),
                  updates=runs * (t_final / h) * cost)
     if drift not in ("feature", "pairwise"):
@@ -381,18 +409,19 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drif
         except ValueError:
             raise ValueError(f"init arrays must broadcast to (runs, n_x) = {(runs, n_x)} and (runs, n_y) = "
                              f"{(runs, n_y)}; got shapes {X0.shape} and {Y0.shape}") from None
-    rec = np.unique(np.round(np.linspace(0, steps, n_records)).astype(np.int64))
+    rec = records.resolve(steps, record_every, n_records, "linear")
     grid = (np.arange(ni_grid) + 0.5) / ni_grid if ni_grid else np.zeros(0)
     config = dict(payoff=payoff.name, tau=None if anneal_xi is not None else float(taus[0]) if steps else tau,
                   anneal_xi=anneal_xi, eta=eta, t_final=t_final, h=h, n_x=n_x, n_y=n_y, runs=runs, drift=drift,
-                  ni_grid=ni_grid, reference=_LU)
+                  ni_grid=ni_grid, record_every=None if record_every is None else records.meta(record_every),
+                  reference=_LU)
     return taus, steps, keys, X0, Y0, rec, grid, config
 
 
 @honours_parallel
 def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4, runs: int = 1,
-                 anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int = 201,
-                 ni_grid: int = 1024, progress=False, parallel=None) -> Result:
+                 anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int | None = None,
+                 record_every=None, ni_grid: int = 1024, progress=False, parallel=None) -> Result:
     """Noisy particle gradient descent-ascent (Euler-Maruyama) on T^1 x T^1, batched over independent runs.
 
     dX = -grad_x Phi_nu(X) dt + sqrt(2 tau) dW,  dY = eta grad_y Psi_mu(Y) dt + sqrt(2 eta tau) dB.
@@ -415,6 +444,12 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     init : "uniform" or (X0, Y0)
     drift : {"feature", "pairwise"}
         O(N) Fourier-moment path (trigonometric payoffs) or the generic O(N_x N_y) pairwise path.
+    n_records : int, optional
+        This many records evenly spaced in time (with 0 and ``t_final``): a shorthand for
+        ``record_every=gdsim.linear_steps(steps, n_records)``; 201 when neither is given.
+    record_every : int or array_like of int, optional
+        The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``h``: every
+        k-th step, or the given step indices. Give this or ``n_records``, not both.
     ni_grid : int
         Grid size for NI_0 at the record times (feature path; 0 disables).
     progress : bool
@@ -435,7 +470,8 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     """
     n_y = n_x if n_y is None else n_y
     taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init,
-                                                            drift, seed, n_records, ni_grid)
+                                                            drift, seed, n_records, ni_grid,
+                                                            record_every)
     nrec = rec.size
     mom = np.full((runs, nrec, 2, 4), np.nan)
     ni0 = np.full((runs, nrec), np.nan)

@@ -16,7 +16,8 @@ from gdsim.games._api import _prepare, gda_result
 @honours_parallel
 def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4,
                      runs: int = 1, anneal_xi=None, init="uniform", drift: str = "feature", seed=None,
-                     n_records: int = 201, ni_grid: int = 1024, progress=False, parallel=None) -> Result:
+                     n_records: int | None = None, record_every=None, ni_grid: int = 1024, progress=False,
+                     parallel=None) -> Result:
     """CUDA variant of :func:`gdsim.games.particle_gda`: same signature, same results (to rounding).
 
     The noise comes from the same counter-based normal pairs as on the CPU, so a seed gives the same
@@ -32,7 +33,8 @@ def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | N
 
     n_y = n_x if n_y is None else n_y
     taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init,
-                                                            drift, seed, n_records, ni_grid)
+                                                            drift, seed, n_records, ni_grid,
+                                                            record_every)
     cuda = cuda_module()
     nrec = rec.size
     mom = np.full((runs, nrec, 2, 4), np.nan)

@@ -5,7 +5,8 @@ descent", ICML 2023, arXiv:2302.04753.
 
 Public (contract) names: :func:`energy_distance`, :func:`particle_gd`, :func:`noisy_particle_gd`,
 :func:`sparse_optimum`, :func:`gpu_particle_gd`; also :func:`nn_loss`, :func:`objective_value`,
-:func:`objective_grad`, :func:`make_objective`, :func:`step_sizes`, :func:`record_steps`.
+:func:`objective_grad`, :func:`make_objective`, :func:`step_sizes`. The record schedule is the package's one
+(``record_every=``, or the ``n_records`` shorthand for :func:`gdsim.log_steps`).
 """
 
 from gdsim.particles._api import (
@@ -20,12 +21,11 @@ from gdsim.particles._api import (
     objective_grad,
     objective_value,
     particle_gd,
-    record_steps,
     sparse_optimum,
     step_sizes,
 )
 from gdsim.particles._cuda_api import gpu_particle_gd
 
 __all__ = ["energy_distance", "particle_gd", "noisy_particle_gd", "sparse_optimum", "gpu_particle_gd", "nn_loss",
-           "objective_value", "objective_grad", "make_objective", "step_sizes", "record_steps", "Objective",
+           "objective_value", "objective_grad", "make_objective", "step_sizes", "Objective",
            "OBJECTIVES", "STEP_SCHEDULES", "NOISE_SCALINGS"]

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from gdsim._core import records
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.result import Result, batch_dims, Timer
@@ -260,25 +261,11 @@ def step_sizes(step, steps: int, *, step_lambda: float | None = None) -> np.ndar
     return g
 
 
-def record_steps(steps: int, n_records: int) -> np.ndarray:
-    """0, then about ``n_records`` log-spaced iterations up to ``steps`` (always included).
-
-    With ``n_records > steps`` every iterate is recorded.
-    """
-    steps = integer(steps, "steps", lo=0)
-    n_records = integer(n_records, "n_records", lo=2)
-    check_budget(f"steps = {steps} and n_records = {n_records}", bytes_needed=16.0 * min(n_records, steps + 1))
-    if n_records > steps:
-        return np.arange(steps + 1, dtype=np.int64)
-    ks = np.unique(np.round(np.geomspace(1, steps, n_records - 1)).astype(np.int64))
-    return np.concatenate([[0], ks]).astype(np.int64)
-
-
 # ------------------------------------------------------------------------------------ particle GD
 
 
 def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling,
-             n_records, seed):
+             n_records, seed, record_every=None):
     obj = _as_objective(objective, target=target, interval=interval, lam=lam, center=center)
     steps = integer(steps, "steps", lo=0)
     if obj.name == "interaction":
@@ -298,12 +285,13 @@ def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lam
     check_budget(f"w0 of shape {w0.shape} and steps = {steps}", bytes_needed=8.0 * (4 * w0.size + 2 * steps),
                  updates=float(R) * steps * per_step)
     gamma = step_sizes(step, steps, step_lambda=step_lambda)
-    rec = record_steps(steps, n_records)
+    rec = records.resolve(steps, record_every, 60 if n_records is None and record_every is None else n_records, "log")
     keys = keys_from_seed(seed, R)
     config = dict(objective=obj.name, n=n, batch=list(batch), steps=steps, noise=noise, noise_scaling=noise_scaling,
                   step=step if isinstance(step, str) else "custom", step_lambda=step_lambda,
                   interval=list(interval) if obj.name == "energy_uniform" else None,
                   lam=obj.lam if obj.name == "interaction" else None, n_records=len(rec),
+                  record_every=None if record_every is None else records.meta(record_every),
                   seed=None if seed is None or not isinstance(seed, (int, np.integer)) else int(seed),
                   reference=_REFERENCE)
     return obj, w0, batch, n, R, steps, amp, gamma, rec, keys, config
@@ -311,8 +299,8 @@ def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lam
 
 @honours_parallel
 def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
-                step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=60, seed=None,
-                progress=False, parallel=None) -> Result:
+                step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=None, record_every=None,
+                seed=None, progress=False, parallel=None) -> Result:
     """(Noisy) particle gradient descent on a function of the empirical measure of n particles.
 
     w_i <- w_i - gamma_k (d F / d w_i + noise_scale * xi_i), xi_i uniform in the unit ball of R^d, for a
@@ -334,8 +322,12 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
     noise_scaling : {"none", "sqrt_n"}
         Whether the noise is also divided by sqrt(n) as in the paper's PGD (Thm 2); the experiments'
         reading is ambiguous (spec pitfall 3), so both are offered; ``"none"`` is the default.
-    n_records : int
-        About this many log-spaced iterations (with 0 and ``steps``) are recorded.
+    n_records : int, optional
+        About this many log-spaced iterations (with 0 and ``steps``) are recorded: a shorthand for
+        ``record_every=gdsim.log_steps(steps, n_records)``; 60 when neither is given.
+    record_every : int or array_like of int, optional
+        The record schedule shared by every family (see :func:`gdsim.record_times`): every k-th step, or
+        the given step indices. Give this or ``n_records``, not both.
     seed : int, SeedSequence, Generator or None
         Each run gets its own counter-based noise stream keyed from ``seed``.
     progress : bool
@@ -358,7 +350,8 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
     incrementally sorted permutation); ``interaction`` costs O(n^2 d) per step.
     """
     obj, w0, batch, n, R, steps, amp, gamma, rec, keys, config = _prepare(
-        w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling, n_records, seed)
+        w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling, n_records, seed,
+        record_every)
     nrec = rec.size
     with Timer() as timer:
         if obj.name == "interaction":

@@ -13,8 +13,8 @@ from gdsim.particles._api import _center, _chunks, _prepare, particle_result
 
 @honours_parallel
 def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
-                    step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=60, seed=None,
-                    progress=False, parallel=None) -> Result:
+                    step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=None,
+                    record_every=None, seed=None, progress=False, parallel=None) -> Result:
     """CUDA variant of :func:`gdsim.particles.particle_gd`: same signature, same result (to rounding).
 
     The noise comes from the same counter-based generator as on the CPU, so a seed gives the same
@@ -34,7 +34,8 @@ def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), 
     from gdsim.particles import _cuda
 
     obj, w0, batch, n, R, steps, amp, gamma, rec, keys, config = _prepare(
-        w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling, n_records, seed)
+        w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling, n_records, seed,
+        record_every)
     cuda = cuda_module()
     pgd_1d, forces, track, update = _cuda.kernels()
     nrec = rec.size

@@ -13,7 +13,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.progress import progress_bar
-from gdsim._core.records import record_times
+from gdsim._core.records import meta as records_meta, record_times
 from gdsim._core.result import Result, batch_dims
 from gdsim.scalar import _kernels as k
 
@@ -60,7 +60,6 @@ def validate_gd_args(w0, eta, steps, a, b, record_every, blowup):
     eta = v.broadcast_to_batch(v.positive_array(eta, "eta"), batch, "eta", "w0")
     steps = v.integer(steps, "steps", lo=0)
     a, b = _loss_constants(a, b)
-    record_every = v.integer(record_every, "record_every", lo=1)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     check_gd_budget(w0.shape, steps, record_every)
     return w0, eta, steps, a, b, record_every, blowup
@@ -69,8 +68,8 @@ def validate_gd_args(w0, eta, steps, a, b, record_every, blowup):
 def check_gd_budget(shape, steps, record_every):
     """Refuse absurd record arrays or step counts before allocating (records x batch x (D + 3) floats)."""
     B, D = float(np.prod(shape[:-1])), shape[-1]
-    records = min(steps, steps // record_every + 1) + 2
-    v.check_budget(f"w0 of shape {tuple(shape)}, steps = {steps} and record_every = {record_every}",
+    records = record_times(steps, record_every).size  # validates record_every (either form)
+    v.check_budget(f"w0 of shape {tuple(shape)}, steps = {steps} and {records} records",
                    bytes_needed=8.0 * records * B * (D + 3), updates=B * D * steps)
 
 
@@ -93,8 +92,10 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
     a, b : float
         Loss constants: curvature a > 0 and target b != 0 (a dataset reduces to a = mean(x^2),
         b = mean(x y) / mean(x^2)). Default a = b = 1.
-    record_every : int
-        Record every this many steps (the last step is always recorded).
+    record_every : int or array_like of int
+        The record schedule shared by every family (:func:`gdsim.record_times`): an integer k records every
+        k-th step; an array gives the step indices (e.g. ``gdsim.log_steps(steps, 40)`` for log spacing).
+        Step 0 and the last step are always recorded.
     blowup : float
         A trajectory whose weights leave [-blowup, blowup] or stop being finite is diverged; from then
         on its weights are NaN (spec pitfall: check finiteness and |w| < 1e6 every step).
@@ -142,7 +143,7 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
 
     return run_recorded(W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
-                                    record_every=record_every, blowup=blowup, eta=eta_meta(eta),
+                                    record_every=records_meta(record_every), blowup=blowup, eta=eta_meta(eta),
                                     backend="cpu-parallel" if use_par else "cpu-serial"), observe=observe)
 
 
@@ -400,6 +401,6 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
 
     return run_recorded(d_W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
-                                    record_every=record_every, blowup=blowup, eta=eta_meta(eta),
+                                    record_every=records_meta(record_every), blowup=blowup, eta=eta_meta(eta),
                                     backend="cuda"),
                         finish=lambda state: state.copy_to_host(), desc="scalar GD (CUDA)", observe=observe)

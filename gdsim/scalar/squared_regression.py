@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdsim._core import validate as v
+from gdsim._core.records import meta as records_meta
 from gdsim.scalar import _sqreg_kernels as k
 from gdsim.scalar._api import _soa, _use_parallel, check_gd_budget, eta_meta, run_recorded, validate_observe
 
@@ -82,7 +83,6 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
     batch = w0.shape[:-1]
     eta = v.broadcast_to_batch(v.positive_array(eta, "eta"), batch, "eta", "w0")
     steps = v.integer(steps, "steps", lo=0)
-    record_every = v.integer(record_every, "record_every", lo=1)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     observe = validate_observe(observe)
     progress = v.flag(progress, "progress")
@@ -98,7 +98,7 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
         lambda Wh, want, loss, sharp, phi: obs(Wh, X, y, *want, loss, sharp, phi),
         progress,
         config=dict(model="squared_regression", N=X.shape[0], d=X.shape[1], batch=list(batch), steps=steps,
-                    record_every=record_every, blowup=blowup, eta=eta_meta(eta),
+                    record_every=records_meta(record_every), blowup=blowup, eta=eta_meta(eta),
                     backend="cpu-parallel" if use_par else "cpu-serial"),
         desc="squared regression GD",
         observe=observe,

@@ -242,12 +242,11 @@ def _grad_matrix(problem, U, Zp, R, Gp, G):
 def _run_args(problem, shape, steps, record_every, track_tau, progress):
     """The run arguments, validated (and the run's size checked) before any allocation or device check."""
     steps = integer(steps, "steps", lo=0)
-    record_every = integer(record_every, "record_every", lo=1)
+    records = record_times(steps, record_every).size  # validates record_every (either form)
     track_tau = flag(track_tau, "track_tau")
     progress = flag(progress, "progress")
     B, d, r_hat = shape
-    records = min(steps, steps // record_every) + 2
-    check_budget(f"steps = {steps} and record_every = {record_every} for {B} run(s) at d = {d}",
+    check_budget(f"steps = {steps} and {records} records for {B} run(s) at d = {d}",
                  bytes_needed=8.0 * records * (1 + B * (problem.rank + d + 2)),
                  updates=float(steps) * B * d * d * max(problem.m or 0, r_hat))
     return steps, record_every, track_tau, progress
@@ -336,8 +335,10 @@ def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, r
         are recorded in ``diverged``, not raised.
     init, shared_init, seed
         See :func:`initial_factors`. ``U0`` (B, d, r_hat) overrides them.
-    record_every : int
-        Records every this many steps (and the last).
+    record_every : int or array_like of int
+        The record schedule shared by every family (:func:`gdsim.record_times`): an integer k records every
+        k-th step; an array gives the step indices (e.g. ``gdsim.log_steps(steps, 40)`` for log spacing).
+        Step 0 and the last step are always recorded.
     track_tau : bool
         Compute the learning times ``tau`` exactly (the eigenvalues of U^T U at every step until every
         one is found; about 35% more time at d = 50, m = 1000). Off by default: observables cost only when
@@ -453,11 +454,10 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
     if np.any(alpha <= 0):
         raise ValueError(f"alpha must be > 0; got {alpha.tolist()}")
     steps = integer(steps, "steps", lo=0)
-    record_every = integer(record_every, "record_every", lo=1)
+    n_rec = record_times(steps, record_every).size  # validates record_every (either form)
     progress = flag(progress, "progress")
-    check_budget(f"k_rank = {k_rank}, steps = {steps} and record_every = {record_every} for {alpha.size} alpha(s)",
-                 bytes_needed=8.0 * (alpha.size * (n1 + n2) * k_rank * 3 + (min(steps, steps // record_every) + 2)
-                                     * (alpha.size + 1)),
+    check_budget(f"k_rank = {k_rank}, steps = {steps} and {n_rec} records for {alpha.size} alpha(s)",
+                 bytes_needed=8.0 * (alpha.size * (n1 + n2) * k_rank * 3 + n_rec * (alpha.size + 1)),
                  updates=float(steps) * alpha.size * n1 * n2 * k_rank)
     if not isinstance(init, str) or init not in ("orthonormal", "gaussian"):
         raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}")
