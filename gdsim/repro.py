@@ -60,8 +60,9 @@ def run(name: str, *, mode: str = "quick", out="figures", seed: int | None = Non
     cfg = config_for(module, mode)
     t0 = time.perf_counter()
     paths = module.main(cfg, out=Path(out), seed=DEFAULT_SEED if seed is None else int(seed), progress=progress)
-    if progress:
-        print(f"{name} ({mode}): {time.perf_counter() - t0:.1f} s, wrote {sum(len(p) for p in paths.values())} files")
+    # the summary line is printed with or without progress bars (``--no-progress`` hides only the bars)
+    print(f"{name} ({mode}): {time.perf_counter() - t0:.1f} s, wrote {sum(len(p) for p in paths.values())} files",
+          flush=True)
     return paths
 
 
