@@ -52,7 +52,7 @@ FIGURES = {
     "trajectories": "eta lambda_t along GD against the gradient-flow limit, two-parameter and random P = 64 models",
     "phase_map": "converge below 2/eta, cycle or chaos, diverge over (eta lambda_0, eps y)",
 }
-RUNTIME = {"quick": "~40 s (30 s of it compilation)", "full": "~2 min"}
+RUNTIME = {"quick": "~50 s (30 s of it compilation)", "full": "~2 min"}
 BIBTEX = """
 @article{agarwala2022second,
   title   = {Second-order regression models exhibit progressive sharpening to the edge of stability},

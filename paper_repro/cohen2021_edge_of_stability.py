@@ -49,7 +49,7 @@ FIGURES = {
     "eos_digits": "sharpness x lr/2 and loss along full-batch GD on digits at four lrs, with gradient flow and phi",
     "eos_variants": "the same for ReLU and GELU MLPs (MSE) and a tanh MLP (cross-entropy)",
 }
-RUNTIME = {"quick": "~90 s (25 s of it compilation)", "full": "~15 min"}
+RUNTIME = {"quick": "~115 s (25-40 s of it compilation)", "full": "~15 min"}
 BIBTEX = """
 @inproceedings{cohen2021gradient,
   title     = {Gradient Descent on Neural Networks Typically Occurs at the Edge of Stability},

@@ -50,7 +50,7 @@ FIGURES = {
     "nn": "network corollary: E[L] over (n, k) vs n/sqrt(k) + 1/n and the floor 1/(12 n^2)",
     "smooth": "Thm 1(a): exact linear rates (quadratic chamber; d = 3 interaction example)",
 }
-RUNTIME = {"quick": "~15 s", "full": "~3 min"}
+RUNTIME = {"quick": "~75 s", "full": "~3 min"}
 BIBTEX = """
 @inproceedings{daneshmand2023efficient,
   title     = {Efficient displacement convex optimization with particle gradient descent},

@@ -57,7 +57,7 @@ FIGURES = {
     "tiny_subspace_spectrum": "top Hessian eigenvalues along SGD (k outliers above a bulk) and the final spectrum",
     "tiny_subspace_overlap": "fraction of the gradient in the top-k eigenspace along SGD and GD; persistence",
 }
-RUNTIME = {"quick": "~50 s (25 s of it compilation)", "full": "~3 min"}
+RUNTIME = {"quick": "~40 s (25 s of it compilation)", "full": "~3 min"}
 BIBTEX = """
 @article{gurari2018gradient,
   title   = {Gradient Descent Happens in a Tiny Subspace},

@@ -49,7 +49,7 @@ FIGURES = {
     "xiong": "Xiong et al.: t^2 E(t) -> (k - r)/(4 eta^2); asymmetric linear rate ~ alpha^2",
     "xu": "Xu et al. Fig. 1: GD vs ScaledGD(lambda) for kappa in {3, 5, 7}; iterations vs kappa",
 }
-RUNTIME = {"quick": "~35 s", "full": "~15 min"}
+RUNTIME = {"quick": "~40 s", "full": "~15 min"}
 BIBTEX = """
 @inproceedings{jin2023understanding,
   title     = {Understanding Incremental Learning of Gradient Descent: A Fine-grained Analysis of Matrix Sensing},

@@ -39,7 +39,7 @@ FIGURES = {
     "exact_vs_lanczos": "Lanczos sharpness against the exact expressions over depth and width; balance and bound",
     "escape": "GD leaves a minimiser when eta > 2/sharpness and stays when eta < 2/sharpness",
 }
-RUNTIME = {"quick": "~25 s (20 s of it compilation)", "full": "~1 min"}
+RUNTIME = {"quick": "~45-70 s (20 s of it compilation)", "full": "~1 min"}
 BIBTEX = """
 @article{kamber2025sharpness,
   title   = {Sharpness of Minima in Deep Matrix Factorization: Exact Expressions},

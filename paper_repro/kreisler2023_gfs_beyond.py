@@ -40,7 +40,7 @@ FIGURES = {
     "beyond_mlp": "sharpness, GFS sharpness and loss along GD for a two-layer tanh MLP at four step sizes",
     "beyond_dln": "the same for a depth-3 deep linear network",
 }
-RUNTIME = {"quick": "~100 s (40 s of it compilation)", "full": "~15 min"}
+RUNTIME = {"quick": "~90 s (40 s of it compilation)", "full": "~15 min"}
 BIBTEX = """
 @inproceedings{kreisler2023gradient,
   title     = {Gradient Descent Monotonically Decreases the Sharpness of Gradient Flow Solutions in Scalar Networks and Beyond},

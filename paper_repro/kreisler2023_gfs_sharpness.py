@@ -43,7 +43,7 @@ FIGURES = {
     "eos_map": "final sharpness x eta/2 over (step size, initial GFS sharpness), D = 2..6",
     "one_step": "fraction of random states whose GFS sharpness rises after one step vs eta phi / 2",
 }
-RUNTIME = {"quick": "~25 s", "full": "~10 min"}
+RUNTIME = {"quick": "~40 s", "full": "~10 min"}
 BIBTEX = """
 @inproceedings{kreisler2023gradient,
   title     = {Gradient Descent Monotonically Decreases the Sharpness of Gradient Flow Solutions in Scalar Networks and Beyond},

@@ -52,7 +52,7 @@ FIGURES = {
     "loss_curves": "loss at small and huge steps, steps to separate vs gamma (perceptron match), acceleration",
     "phase_diagram": "converge / cycle / diverge over (eta, lambda) for 1-D and 4-D data, with thresholds",
 }
-RUNTIME = {"quick": "~40 s (25 s of it compilation)", "full": "~5 min"}
+RUNTIME = {"quick": "~35 s (25 s of it compilation)", "full": "~5 min"}
 BIBTEX = """
 @article{tyurin2024logistic,
   title   = {From Logistic Regression to the Perceptron Algorithm: Exploring Gradient Descent with Large Step Sizes},

@@ -48,7 +48,7 @@ FIGURES = {
     "annealing": "Fig D: particle NI_0 under logarithmic annealing vs NI_0*(tau_t)",
     "bias": "Fig E: regularisation bias NI_0*(tau) of the entropic equilibrium",
 }
-RUNTIME = {"quick": "~60 s", "full": "~30 min"}
+RUNTIME = {"quick": "~55 s", "full": "~30 min"}
 BIBTEX = """
 @inproceedings{lu2023twoscale,
   title     = {Two-Scale Gradient Descent Ascent Dynamics Finds Mixed Nash Equilibria of Continuous Games: A Mean-Field Perspective},

@@ -52,7 +52,7 @@ FIGURES = {
     "tanh": "p(tanh z): unimodal below sigma_z^2 = 1/2, bimodal above",
     "dyson": "predecessor: mean spacing and GOE width vs sqrt(lr A^2/|B|); Wigner surmise",
 }
-RUNTIME = {"quick": "~90 s", "full": "~2e3 core-hours (GPU or cluster)"}
+RUNTIME = {"quick": "~25 s", "full": "~2e3 core-hours (GPU or cluster)"}
 BIBTEX = """
 @article{park2025phase,
   title   = {Phase diagram and eigenvalue dynamics of stochastic gradient descent in multilayer neural networks},

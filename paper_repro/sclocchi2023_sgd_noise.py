@@ -58,7 +58,7 @@ FIGURES = {
     "crossover": "lazy net: weight change vs T for several P; T_c(P) on log-log with the fitted exponent",
     "crossover_real": "the same crossover on real data: digits parity (offline, gdsim.data)",
 }
-RUNTIME = {"quick": "~90 s", "full": "~2 h"}
+RUNTIME = {"quick": "~65 s", "full": "~2 h"}
 BIBTEX = """
 @inproceedings{sclocchi2023dissecting,
   title     = {Dissecting the Effects of {SGD} Noise in Distinct Regimes of Deep Learning},

@@ -43,7 +43,7 @@ FIGURES = {
     "threshold": "exact mean-square threshold eta*_B against tr(H) and lambda_max over random instances",
     "diagonal_net": "eta tr(H) at the end of SGD (B = 1) and GD on a diagonal linear network",
 }
-RUNTIME = {"quick": "~35 s (25 s of it compilation)", "full": "~3 min"}
+RUNTIME = {"quick": "~30 s (25 s of it compilation)", "full": "~3 min"}
 BIBTEX = """
 @inproceedings{wu2023implicit,
   title     = {The Implicit Regularization of Dynamical Stability in Stochastic Gradient Descent},
