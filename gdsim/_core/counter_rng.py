@@ -92,6 +92,24 @@ def _uint32_words(x) -> list[int]:
     return [w for v in x for w in _uint32_words(v)]
 
 
+@jit(inline="always")
+def _hashmix(value, hc, mult):
+    """SeedSequence's hashmix step (mod 2^32): value ^= hc; hc *= mult; value *= hc; value ^= value >> 16.
+    Returns (value, the next hash constant)."""
+    m32 = np.uint64(_MASK32)
+    v = (value ^ hc) & m32
+    hc = (hc * mult) & m32
+    v = (v * hc) & m32
+    return v ^ (v >> np.uint64(16)), hc
+
+
+@jit(inline="always")
+def _mix(x, y):
+    """SeedSequence's mix of two 32-bit words."""
+    r = (np.uint64(_SS_MIX_L) * x - np.uint64(_SS_MIX_R) * y) & np.uint64(_MASK32)
+    return r ^ (r >> np.uint64(16))
+
+
 @jit
 def _child_keys(prefix, pool_size, n, out):
     """out[k] = SeedSequence(entropy, spawn_key=(*spawn_key, k)).generate_state(1, uint64)[0] for k < n, with
@@ -112,39 +130,24 @@ def _child_keys(prefix, pool_size, n, out):
             ne += 1
         pool = np.zeros(pool_size, dtype=np.uint64)
         hc = np.uint64(_SS_INIT_A)
-        # hashmix(value): value ^= hc; hc *= MULT_A; value *= hc; value ^= value >> 16 (all mod 2^32)
+        mult_a = np.uint64(_SS_MULT_A)
         for i in range(pool_size):
-            v = ent[i] if i < ne else np.uint64(0)
-            v = (v ^ hc) & m32
-            hc = (hc * np.uint64(_SS_MULT_A)) & m32
-            v = (v * hc) & m32
-            pool[i] = v ^ (v >> np.uint64(16))
+            pool[i], hc = _hashmix(ent[i] if i < ne else np.uint64(0), hc, mult_a)
         for i_src in range(pool_size):
             for i_dst in range(pool_size):
                 if i_src != i_dst:
-                    v = (pool[i_src] ^ hc) & m32
-                    hc = (hc * np.uint64(_SS_MULT_A)) & m32
-                    v = (v * hc) & m32
-                    v = v ^ (v >> np.uint64(16))
-                    r = (np.uint64(_SS_MIX_L) * pool[i_dst] - np.uint64(_SS_MIX_R) * v) & m32
-                    pool[i_dst] = r ^ (r >> np.uint64(16))
+                    v, hc = _hashmix(pool[i_src], hc, mult_a)
+                    pool[i_dst] = _mix(pool[i_dst], v)
         for i_src in range(pool_size, ne):
             for i_dst in range(pool_size):
-                v = (ent[i_src] ^ hc) & m32
-                hc = (hc * np.uint64(_SS_MULT_A)) & m32
-                v = (v * hc) & m32
-                v = v ^ (v >> np.uint64(16))
-                r = (np.uint64(_SS_MIX_L) * pool[i_dst] - np.uint64(_SS_MIX_R) * v) & m32
-                pool[i_dst] = r ^ (r >> np.uint64(16))
+                v, hc = _hashmix(ent[i_src], hc, mult_a)
+                pool[i_dst] = _mix(pool[i_dst], v)
         # generate_state(1, uint64): two 32-bit words cycling over the pool, low word first
         hb = np.uint64(_SS_INIT_B)
-        words = np.empty(2, dtype=np.uint64)
-        for i in range(2):
-            v = (pool[i % pool_size] ^ hb) & m32
-            hb = (hb * np.uint64(_SS_MULT_B)) & m32
-            v = (v * hb) & m32
-            words[i] = v ^ (v >> np.uint64(16))
-        out[k] = words[0] | (words[1] << np.uint64(32))
+        mult_b = np.uint64(_SS_MULT_B)
+        lo, hb = _hashmix(pool[0], hb, mult_b)
+        hi, hb = _hashmix(pool[1 % pool_size], hb, mult_b)
+        out[k] = lo | (hi << np.uint64(32))
 
 
 def _fast_child_keys(ss: np.random.SeedSequence, n: int):
