@@ -305,3 +305,45 @@ def test_bad_input_is_refused_clearly():
         gm.mlp([5, 4, 2], data=(np.full((3, 5), np.nan), np.zeros((3, 2))))
     with pytest.raises(ValueError, match="beta must be < 1"):
         gdyn.momentum(m, w0, 0.1, 10, beta=1.0)
+
+
+@numba.njit
+def _quartic_loss(w, A, g):
+    """0.25 sum_i (A w)_i^4: a different model with data of the same types as _quad_loss's.
+
+    (Powers are written as products: Numba's complex ``s ** 3`` goes through exp/log, whose rounding in the
+    1e-20 imaginary part would wreck the complex-step Hessian-vector product.)"""
+    loss = 0.0 * w[0]
+    for i in range(w.size):
+        g[i] = 0.0 * w[0]
+    for i in range(A.shape[0]):
+        s = 0.0 * w[0]
+        for j in range(w.size):
+            s += A[i, j] * w[j]
+        s2 = s * s
+        loss += 0.25 * s2 * s2
+        for j in range(w.size):
+            g[j] += s2 * s * A[i, j]
+    return loss
+
+
+def test_drivers_compile_once_per_data_signature():
+    """A second model whose data have the same types reuses every compiled driver (they take the model's
+    kernels as function values, not as per-model dispatchers), and its numbers are its own."""
+    from gdsim.dynamics import _kernels as kern
+
+    A = np.eye(3) + 0.1 * RNG.standard_normal((3, 3))
+    A = A + A.T
+    quad, quartic = gm.custom(_quad_loss, 3, data=(A,)), gm.custom(_quartic_loss, 3, data=(A,))
+    w = RNG.uniform(-1, 1, size=(4, 3))
+    gdyn.adam(quad, w, 1e-2, 5, observe=("loss", "sharpness"))
+    drivers = ("advance", "observe", "lanczos", "_step_loss_grad")
+    before = {d: len(getattr(kern, d).overloads) for d in drivers}
+    res = gdyn.adam(quartic, w, 1e-2, 5, observe=("loss", "sharpness"))
+    assert {d: len(getattr(kern, d).overloads) for d in drivers} == before
+    # the quartic model's own Hessian at the recorded iterate: 3 A^T diag(s^2) A, s = A w
+    wf = res.w_final[0]
+    s = A @ wf
+    ref = np.linalg.eigvalsh(3 * A.T @ np.diag(s ** 2) @ A)[-1]
+    np.testing.assert_allclose(res.sharpness[-1, 0], ref, rtol=1e-10)  # Lanczos tol 1e-10 (relative)
+    np.testing.assert_allclose(res.loss[-1, 0], 0.25 * np.sum(s ** 4), rtol=1e-13)

@@ -7,6 +7,8 @@ the fastmath flags are set here and nowhere else (numba-stats ``_jit``, sgkit ``
   tests that gdsim uses to record divergence (numba#2919, stumpy#708).
 * ``cache`` defaults to on for serial kernels and off for ``parallel=True`` kernels (pynndescent's
   policy; numba#9233, numba#8085). ``GDSIM_NUMBA_CACHE=0`` turns caching off everywhere, ``=1`` forces it on.
+  The shared dynamics layer's parallel drivers opt in (``cache=True``): they print nothing (numba#9233) and
+  their compile, 10-30 s each, dwarfs a cache load.
 * ``error_model="numpy"``: division by zero gives inf/NaN, as in NumPy, instead of raising inside a kernel.
 """
 
@@ -63,7 +65,8 @@ def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline:
     options = dict(
         nogil=True,
         parallel=parallel,
-        cache=_cache_default(parallel) if cache is None else cache,
+        # an explicit cache=True still yields to GDSIM_NUMBA_CACHE=0 ("off everywhere")
+        cache=_cache_default(parallel) if cache is None else (bool(cache) and _cache_default(False)),
         error_model="numpy",
         fastmath=flags,
         inline=inline,

@@ -109,7 +109,8 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     evals = np.empty((R, k_eig))
     iters = np.zeros(R, dtype=np.int64)
     with _single_threaded_blas():
-        kern.top_eigenvalues_batch(m._hvp_prep, m._hvp_cached, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
+        h = kern.handles(m)
+        kern.top_eigenvalues_batch(h.prep, h.hvpc, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
     return evals.reshape((*batch, k_eig))
 
 
@@ -162,7 +163,8 @@ def top_eigenpairs(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=None
     evecs = np.empty((R, k_eig, P))
     iters = np.zeros(R, dtype=np.int64)
     with _single_threaded_blas():
-        kern.top_eigenpairs_batch(m._hvp_prep, m._hvp_cached, W, m.data, k_eig, tol, max_iter, keys, V, evals, evecs,
+        h = kern.handles(m)
+        kern.top_eigenpairs_batch(h.prep, h.hvpc, W, m.data, k_eig, tol, max_iter, keys, V, evals, evecs,
                                   iters)
     return evals.reshape((*batch, k_eig)), evecs.reshape((*batch, k_eig, P))
 
@@ -208,7 +210,8 @@ def _gfs(m, w, k_eig, loss_tol, grad_tol, rtol, atol, max_steps, tol, seed):
     status = np.zeros(R, dtype=np.int64)
     t_end = np.empty(R)
     with _single_threaded_blas():
-        kern.gfs_batch(m._loss_grad, m._hvp_prep, m._hvp_cached, m.data, W, rtol, atol, loss_tol, grad_tol, max_steps, k_eig, tol, max_iter,
+        h = kern.handles(m)
+        kern.gfs_batch(h.loss_grad, h.prep, h.hvpc, m.data, W, rtol, atol, loss_tol, grad_tol, max_steps, k_eig, tol, max_iter,
                     keys, out, w_end, status, t_end)
     return batch, out, w_end, status, t_end
 
@@ -355,14 +358,15 @@ class _Records:
         kern.fresh_vectors(keys[:self.V.shape[0]], 1, self.V)
         kern.fresh_vectors(keys[:self.VP.shape[0]], 2, self.VP)
         self.test_data = m.test_data if m.test_data is not None else m.data
-        self.accuracy = m._accuracy if m._accuracy is not None else kern._no_accuracy
 
     def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
         """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
         m, R = self.m, W.shape[0]
         if self.obs.want.any():
             rec = self.values
-            kern.observe(m._loss_grad, m._hvp_prep, m._hvp_cached, self.accuracy, m.data, self.test_data, W,
+            h = kern.handles(m)
+            kern.observe(h.loss_grad, h.prep, h.hvpc, h.accuracy, h.test_loss_grad, h.test_accuracy, m.data,
+                         self.test_data, W,
                          M2 if M2 is not None else np.zeros((R, 0)), kind,
                          beta2 if beta2 is not None else np.zeros(R), eps if eps is not None else np.zeros(R), t,
                          self.obs.want, self.k, self.obs.overlap_k, lanczos_tol, self.max_iter, self.keys, self.V,
@@ -415,7 +419,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     # optimiser state: momentum / first moment, and second moment (empty rows when the optimiser has none)
     M1 = np.zeros((R, P) if kind in (kern.HEAVY_BALL, kern.NESTEROV, kern.ADAM) else (R, 0))
     M2 = np.zeros((R, P) if kind in (kern.RMSPROP, kern.ADAM) else (R, 0))
-    gather = kern.make_gather(m.per_sample)
+    h = kern.handles(m)
     # state and outputs
     diverged = np.zeros(R, dtype=np.bool_)
     diverged_step = np.full(R, -1, dtype=np.int64)
@@ -425,7 +429,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     chunk = max(1, steps // 100) if progress else max(1, steps)
 
     def advance(lo, hi):
-        kern.advance(m._loss_grad, gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
+        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
                      m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
 
     def sync():
@@ -438,7 +442,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
         Wt = np.ascontiguousarray(W.T)
 
         def advance(lo, hi):
-            kern.advance_batched(m._gd_step_batch, m.data, Wt, lr, lo, hi, blowup, diverged, diverged_step,
+            kern.advance_batched(h.gd_step_batch, m.data, Wt, lr, lo, hi, blowup, diverged, diverged_step,
                                  last_loss, n_inc)
 
         def sync():
@@ -899,11 +903,12 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     kern.fresh_vectors(keys, 3, Vf)
     states = np.zeros((R, 4))
     records = _Records(m, obs, n_rec, keys)
+    h = kern.handles(m)
     t0 = time.perf_counter()
     with _single_threaded_blas(), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
         for i in range(n_rec):
             if i > 0:
-                kern.flow_segment(m._loss_grad, m._hvp_prep, m._hvp_cached, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
+                kern.flow_segment(h.loss_grad, h.prep, h.hvpc, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
                                max_steps, keys, Vf, states)
                 bar.update(1)
             records.take(i, W, 0, lanczos_tol)

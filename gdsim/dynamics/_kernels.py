@@ -1,8 +1,12 @@
 """Compiled drivers of the shared dynamics layer (private; see :mod:`gdsim.dynamics`).
 
-The model's kernels (``loss_grad``, ``hvp_prepare``/``hvp_cached``) arrive as first-class Numba functions, so each model
-compiles its own copy of a driver once per process. Every run is independent and runs serially inside
-one ``prange`` iteration (runs outer, steps inner): a run's numbers never depend on the thread count.
+The model's kernels (``loss_grad``, ``hvp_prepare``/``hvp_cached``, ...) arrive as first-class function values
+(``numba.types.FunctionType``, built by :func:`handles`), so a driver is compiled once per *signature* (the types
+of the model's data), shared by every model with data of those types, and cached on disk: it holds no model
+code, so editing a model cannot leave a stale driver behind. (Passed as plain dispatchers, each model would
+compile its own copy of every driver in every process: about 30 s per model and process.) Every run is
+independent and runs serially inside one ``prange`` iteration (runs outer, steps inner): a run's numbers never
+depend on the thread count.
 
 Lanczos: full reorthogonalisation (twice, "twice is enough"), convergence when every wanted Ritz value's
 error bound is at most tol |theta_1|: the residual r_i = beta_n |s_n,i| itself, or r_i^2 / gap_i (gap_i the
@@ -23,7 +27,7 @@ from gdsim._core.jit import jit
 GD, HEAVY_BALL, NESTEROV, RMSPROP, ADAM = 0, 1, 2, 3, 4
 
 
-@jit(cache=False)
+@jit(cache=True)
 def _apply(hvpc, w, x, data, cache, scale, tmp, out):
     """out = H x, or D H D x with D = diag(scale) when ``scale`` is not empty (preconditioned sharpness)."""
     if scale.size == 0:
@@ -76,7 +80,7 @@ def fresh_vectors(keys, salt, V):
         fresh_vector(keys[r], salt, V[r])
 
 
-@jit(cache=False)
+@jit(cache=True)
 def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evecs, strict=False):
     """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vectors.
 
@@ -187,7 +191,7 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
     return n
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def top_eigenvalues_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, iters):
     """Top-k eigenvalues of H(W[r]) for every run; V[r] is the start vector in and the top Ritz vector out."""
     R, P = W.shape
@@ -198,7 +202,7 @@ def top_eigenvalues_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals,
         V[r] = ev[0]
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def top_eigenpairs_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, evecs, iters):
     """Top-k eigenvalues and Ritz vectors (evecs[r], (k, P)) of H(W[r]) for every run; V[r] is the start vector."""
     R, P = W.shape
@@ -209,7 +213,7 @@ def top_eigenpairs_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, 
 
 
 # --------------------------------------------------------------------------------------- first-order optimisers
-@jit(cache=False)
+@jit(cache=True)
 def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, perm):
     """The loss and gradient at w: full batch (batch_size 0) or a minibatch drawn from the run's stream."""
     if batch_size <= 0:
@@ -231,7 +235,7 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
     return loss_grad(w, *gather(data, idx), g)
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, batch_size, replace, n_samples, keys,
             k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place)."""
@@ -294,7 +298,7 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
 SOA_BLOCK = 256
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def advance_batched(gd_step_batch, data, Wt, lr, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Full-batch GD steps k0 .. k1-1 on the (P, R) structure-of-arrays state, a block of runs per task.
 
@@ -346,14 +350,14 @@ def advance_batched(gd_step_batch, data, Wt, lr, k0, k1, blowup, diverged, diver
                 diverged_step[j0 + j] = ds[j]
 
 
-@jit(cache=False)
+@jit(cache=True)
 def _no_accuracy(w, *data):
     return np.nan
 
 
-@jit(parallel=True, cache=False)
-def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2, eps, t, want, k, k_overlap, tol,
-            max_iter, keys, V, VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, overlap, iters):
+@jit(parallel=True, cache=True)
+def observe(loss_grad, prep, hvpc, accuracy, test_loss_grad, test_accuracy, data, test_data, W, M2, kind, beta2, eps,
+            t, want, k, k_overlap, tol, max_iter, keys, V, VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, overlap, iters):
     """Observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc, train_acc, precond,
     gradient overlap with the top ``k_overlap`` eigenvectors)."""
     R, P = W.shape
@@ -393,9 +397,9 @@ def observe(loss_grad, prep, hvpc, accuracy, data, test_data, W, M2, kind, beta2
                     s += c * c
                 overlap[r] = s / gg if gg > 0.0 else np.nan
         if want[3]:
-            test_loss[r] = loss_grad(w, *test_data, g)
+            test_loss[r] = test_loss_grad(w, *test_data, g)
         if want[4]:
-            test_acc[r] = accuracy(w, *test_data)
+            test_acc[r] = test_accuracy(w, *test_data)
         if want[5]:
             train_acc[r] = accuracy(w, *data)
         if want[6]:
@@ -430,7 +434,7 @@ _E = (35 / 384 - 5179 / 57600, 0.0, 500 / 1113 - 7571 / 16695, 125 / 192 - 393 /
 SHARPNESS_CAP = 2.0
 
 
-@jit(cache=False)
+@jit(cache=True)
 def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     """A quick, warm-started estimate of lambda_max (8 Lanczos steps; it can only underestimate)."""
     P = w.size
@@ -444,7 +448,7 @@ def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     return out[0]
 
 
-@jit(cache=False)
+@jit(cache=True)
 def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state):
     """Integrate dw/dt = -grad L(w) from t0 to t1 (or until loss <= loss_tol or |grad| <= grad_tol).
 
@@ -545,7 +549,7 @@ def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol,
     return t
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, max_steps, k, tol, max_iter, keys, out,
               w_end, status, t_end):
     """Sharpness (top-k) where gradient flow from each W[r] ends; NaN when the flow does not reach the tolerance."""
@@ -568,7 +572,7 @@ def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, ma
         lanczos(prep, hvpc, w, data, np.empty(0), k, v, tol, max_iter, keys[r], Q, out[r], ev)
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def flow_segment(loss_grad, prep, hvpc, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
     """Advance every run's gradient flow from time t0 to t1 (states carry h, steps, lambda, status)."""
     R, P = W.shape
@@ -590,6 +594,88 @@ def apply_user(fn, W, data, out):
 
 
 _GATHERS = {}
+
+
+# --------------------------------------------------------------------------------------- first-class handles
+class Handles:
+    """A model's kernels as first-class Numba functions (``FunctionType``), for the drivers above.
+
+    A driver that receives a jitted function as a ``Dispatcher`` is compiled anew for every model (the type
+    is the function itself) and cannot be cached on disk; one that receives a ``FunctionType`` (a typed
+    function pointer) is compiled once per *signature*, shared by every model whose data have the same
+    types, and can be cached. The model's kernels are called through their C wrappers: an indirect call per
+    loss, product or step, negligible against the work inside each.
+
+    Attributes ``loss_grad``, ``prep``, ``hvpc``, ``accuracy`` (on the training data), ``test_loss_grad``,
+    ``test_accuracy`` (on the test data, the same objects when the types agree), ``gather`` and
+    ``gd_step_batch`` (None when the model has none).
+    """
+
+    __slots__ = ("loss_grad", "prep", "hvpc", "accuracy", "test_loss_grad", "test_accuracy", "gather",
+                 "gd_step_batch")
+
+
+_FIXED = {}
+
+
+def _fixed_arity(disp, n):
+    """``disp`` behind a jitted trampoline of exactly ``n`` positional arguments (a function value needs a
+    flat signature; a ``*args`` function compiles with its extra arguments folded into one tuple)."""
+    if (disp, n) not in _FIXED:
+        names = ", ".join(f"a{i}" for i in range(n))
+        ns = {"disp": disp}
+        exec(f"def fixed({names}):\n    return disp({names})\n", ns)  # noqa: S102 - one trampoline per arity
+        _FIXED[(disp, n)] = jit(ns["fixed"], cache=False)
+    return _FIXED[(disp, n)]
+
+
+def _wap(disp, argtys):
+    """The compiled overload of ``disp`` for ``argtys`` as a first-class function value."""
+    import inspect
+
+    from numba.core.types.function_type import CompileResultWAP
+
+    argtys = tuple(argtys)
+    if inspect.getfullargspec(disp.py_func).varargs is not None:
+        disp = _fixed_arity(disp, len(argtys))
+    disp.compile(argtys)
+    return CompileResultWAP(disp.overloads[argtys])
+
+
+def handles(m):
+    """The first-class :class:`Handles` of model ``m`` (built once per model and test data; see the class)."""
+    import numba
+    from numba import types
+
+    test_data = m.test_data if m.test_data is not None else m.data
+    key = (id(m.data), id(test_data))
+    h = getattr(m, "_handles", None)
+    if h is not None and h[0] == key:
+        return h[1]
+    w_t = types.Array(types.float64, 1, "C")
+    w2_t = types.Array(types.float64, 2, "C")
+    data_t = tuple(numba.typeof(d) for d in m.data)
+    test_t = tuple(numba.typeof(d) for d in test_data)
+    out = Handles()
+    out.loss_grad = _wap(m._loss_grad, (w_t, *data_t, w_t))
+    out.prep = _wap(m._hvp_prep, (w_t, *data_t))
+    cache_t = out.prep.signature().return_type
+    out.hvpc = _wap(m._hvp_cached, (w_t, w_t, *data_t, cache_t, w_t))
+    acc = m._accuracy if m._accuracy is not None else _no_accuracy
+    out.accuracy = _wap(acc, (w_t, *data_t))
+    out.test_loss_grad = out.loss_grad if test_t == data_t else _wap(m._loss_grad, (w_t, *test_t, w_t))
+    out.test_accuracy = out.accuracy if test_t == data_t else _wap(acc, (w_t, *test_t))
+    gather = make_gather(m.per_sample)
+    out.gather = _wap(gather, (types.Tuple(data_t) if data_t else types.Tuple(()),
+                               types.Array(types.int64, 1, "C")))
+    if out.gather.signature().return_type != types.Tuple(data_t):
+        raise TypeError(f"minibatches of {m.name!r} change its data types "
+                        f"({out.gather.signature().return_type} from {types.Tuple(data_t)})")
+    out.gd_step_batch = None
+    if m._gd_step_batch is not None:
+        out.gd_step_batch = _wap(m._gd_step_batch, (w2_t, *data_t, w_t, w2_t, w_t, w_t))
+    m._handles = (key, out)
+    return out
 
 
 def make_gather(mask):

@@ -72,6 +72,8 @@ def as_data(data, name: str = "data") -> tuple:
         arr = v.real_array(d, f"{name}[{i}]", allow_nonfinite=True)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name}[{i}] contains NaN or inf: a model's data must be finite")
+        if not arr.flags.writeable:
+            arr = arr.copy()  # one array type for the data and their minibatches (the drivers' function types)
         out.append(arr)
     return tuple(out)
 
