@@ -63,8 +63,8 @@ def _fractal():
 
 #: Every model family, in the order :func:`warmup` compiles them.
 def _dynamics():
-    # the shared layer's drivers take the model's kernels as arguments: compiled per model and per process
-    # (not cached on disk); this compiles them for the zoo MLPs, which share one set of kernels
+    # the shared layer's drivers take the model's kernels as function values: compiled once per data
+    # signature and cached on disk; this compiles them for the zoo MLPs' data signature
     import gdsim.dynamics as gdyn
     import gdsim.models as gm
 

@@ -21,6 +21,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core.counter_rng import uniform01
+from gdsim._core.first_class import function_value
 from gdsim._core.jit import jit
 
 # optimiser codes
@@ -598,13 +599,7 @@ _GATHERS = {}
 
 # --------------------------------------------------------------------------------------- first-class handles
 class Handles:
-    """A model's kernels as first-class Numba functions (``FunctionType``), for the drivers above.
-
-    A driver that receives a jitted function as a ``Dispatcher`` is compiled anew for every model (the type
-    is the function itself) and cannot be cached on disk; one that receives a ``FunctionType`` (a typed
-    function pointer) is compiled once per *signature*, shared by every model whose data have the same
-    types, and can be cached. The model's kernels are called through their C wrappers: an indirect call per
-    loss, product or step, negligible against the work inside each.
+    """A model's kernels as first-class function values (:mod:`gdsim._core.first_class`) for the drivers above.
 
     Attributes ``loss_grad``, ``prep``, ``hvpc``, ``accuracy`` (on the training data), ``test_loss_grad``,
     ``test_accuracy`` (on the test data, the same objects when the types agree), ``gather`` and
@@ -613,33 +608,6 @@ class Handles:
 
     __slots__ = ("loss_grad", "prep", "hvpc", "accuracy", "test_loss_grad", "test_accuracy", "gather",
                  "gd_step_batch")
-
-
-_FIXED = {}
-
-
-def _fixed_arity(disp, n):
-    """``disp`` behind a jitted trampoline of exactly ``n`` positional arguments (a function value needs a
-    flat signature; a ``*args`` function compiles with its extra arguments folded into one tuple)."""
-    if (disp, n) not in _FIXED:
-        names = ", ".join(f"a{i}" for i in range(n))
-        ns = {"disp": disp}
-        exec(f"def fixed({names}):\n    return disp({names})\n", ns)  # noqa: S102 - one trampoline per arity
-        _FIXED[(disp, n)] = jit(ns["fixed"], cache=False)
-    return _FIXED[(disp, n)]
-
-
-def _wap(disp, argtys):
-    """The compiled overload of ``disp`` for ``argtys`` as a first-class function value."""
-    import inspect
-
-    from numba.core.types.function_type import CompileResultWAP
-
-    argtys = tuple(argtys)
-    if inspect.getfullargspec(disp.py_func).varargs is not None:
-        disp = _fixed_arity(disp, len(argtys))
-    disp.compile(argtys)
-    return CompileResultWAP(disp.overloads[argtys])
 
 
 def handles(m):
@@ -657,23 +625,23 @@ def handles(m):
     data_t = tuple(numba.typeof(d) for d in m.data)
     test_t = tuple(numba.typeof(d) for d in test_data)
     out = Handles()
-    out.loss_grad = _wap(m._loss_grad, (w_t, *data_t, w_t))
-    out.prep = _wap(m._hvp_prep, (w_t, *data_t))
+    out.loss_grad = function_value(m._loss_grad, (w_t, *data_t, w_t))
+    out.prep = function_value(m._hvp_prep, (w_t, *data_t))
     cache_t = out.prep.signature().return_type
-    out.hvpc = _wap(m._hvp_cached, (w_t, w_t, *data_t, cache_t, w_t))
+    out.hvpc = function_value(m._hvp_cached, (w_t, w_t, *data_t, cache_t, w_t))
     acc = m._accuracy if m._accuracy is not None else _no_accuracy
-    out.accuracy = _wap(acc, (w_t, *data_t))
-    out.test_loss_grad = out.loss_grad if test_t == data_t else _wap(m._loss_grad, (w_t, *test_t, w_t))
-    out.test_accuracy = out.accuracy if test_t == data_t else _wap(acc, (w_t, *test_t))
+    out.accuracy = function_value(acc, (w_t, *data_t))
+    out.test_loss_grad = out.loss_grad if test_t == data_t else function_value(m._loss_grad, (w_t, *test_t, w_t))
+    out.test_accuracy = out.accuracy if test_t == data_t else function_value(acc, (w_t, *test_t))
     gather = make_gather(m.per_sample)
-    out.gather = _wap(gather, (types.Tuple(data_t) if data_t else types.Tuple(()),
+    out.gather = function_value(gather, (types.Tuple(data_t) if data_t else types.Tuple(()),
                                types.Array(types.int64, 1, "C")))
     if out.gather.signature().return_type != types.Tuple(data_t):
         raise TypeError(f"minibatches of {m.name!r} change its data types "
                         f"({out.gather.signature().return_type} from {types.Tuple(data_t)})")
     out.gd_step_batch = None
     if m._gd_step_batch is not None:
-        out.gd_step_batch = _wap(m._gd_step_batch, (w2_t, *data_t, w_t, w2_t, w_t, w_t))
+        out.gd_step_batch = function_value(m._gd_step_batch, (w2_t, *data_t, w_t, w2_t, w_t, w_t))
     m._handles = (key, out)
     return out
 

@@ -25,6 +25,7 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from gdsim._core import validate as v
+from gdsim._core.first_class import function_value
 from gdsim._core.jit import jit
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.rng import run_seeds
@@ -167,13 +168,14 @@ def _uncached(hvp):
 
 
 # ------------------------------------------------------------------------------------- batched helpers
-@jit(parallel=True, cache=False)
+# (the kernels arrive as first-class function values: compiled once per data signature, cached on disk)
+@jit(parallel=True, cache=True)
 def _batch_loss_grad(loss_grad, W, data, L, G):
     for r in numba.prange(W.shape[0]):
         L[r] = loss_grad(W[r], *data, G[r])
 
 
-@jit(parallel=True, cache=False)
+@jit(parallel=True, cache=True)
 def _batch_hvp(hvp, W, V, data, out):
     for r in numba.prange(W.shape[0]):
         hvp(W[r], V[r], *data, out[r])
@@ -273,7 +275,20 @@ class Model:
         if arr.shape[-1] != self.n_params:
             raise ValueError(f"{name} must have shape (*batch, P) with P = n_params = {self.n_params}; "
                              f"got shape {arr.shape}")
-        return arr
+        # writable, so that its rows have the one array type the kernels' function values take
+        return arr if arr.flags.writeable else arr.copy()
+
+    def _function_value(self, kernel):
+        """``loss_grad`` or ``hvp`` as a first-class function value (:mod:`gdsim._core.first_class`), built once."""
+        values = self.__dict__.setdefault("_function_values", {})
+        if kernel not in values:
+            w_t = numba.types.Array(numba.types.float64, 1, "C")
+            data_t = tuple(numba.typeof(d) for d in self.data)
+            if kernel == "loss_grad":
+                values[kernel] = function_value(self._loss_grad, (w_t, *data_t, w_t))
+            else:
+                values[kernel] = function_value(self._hvp, (w_t, w_t, *data_t, w_t))
+        return values[kernel]
 
     # -------------------------------------------------------------------------------------- NumPy-facing
     def loss_grad(self, w):
@@ -284,7 +299,7 @@ class Model:
         keep_freed_memory()
         L = np.empty(W.shape[0])
         G = np.empty_like(W)
-        _batch_loss_grad(self._loss_grad, W, self.data, L, G)
+        _batch_loss_grad(self._function_value("loss_grad"), W, self.data, L, G)
         if batch == ():
             return float(L[0]), G[0]
         return L.reshape(batch), G.reshape(w.shape)
@@ -302,9 +317,9 @@ class Model:
         except ValueError:
             raise ValueError(f"v with shape {vec.shape} does not broadcast against w with shape {w.shape}") from None
         W = w.reshape(-1, self.n_params)
-        V = np.ascontiguousarray(vec.reshape(-1, self.n_params))
+        V = np.array(vec.reshape(-1, self.n_params), order="C")  # a writable copy (the function types)
         out = np.empty_like(W)
-        _batch_hvp(self._hvp, W, V, self.data, out)
+        _batch_hvp(self._function_value("hvp"), W, V, self.data, out)
         return out.reshape(w.shape)
 
     def hessian(self, w):
