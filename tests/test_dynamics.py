@@ -337,7 +337,7 @@ def test_drivers_compile_once_per_data_signature():
     quad, quartic = gm.custom(_quad_loss, 3, data=(A,)), gm.custom(_quartic_loss, 3, data=(A,))
     w = RNG.uniform(-1, 1, size=(4, 3))
     gdyn.adam(quad, w, 1e-2, 5, observe=("loss", "sharpness"))
-    drivers = ("advance", "observe", "lanczos", "_step_loss_grad")
+    drivers = ("advance", "observe_values", "observe_curvature", "lanczos", "_step_loss_grad")
     before = {d: len(getattr(kern, d).overloads) for d in drivers}
     res = gdyn.adam(quartic, w, 1e-2, 5, observe=("loss", "sharpness"))
     assert {d: len(getattr(kern, d).overloads) for d in drivers} == before

@@ -362,17 +362,19 @@ class _Records:
     def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
         """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
         m, R = self.m, W.shape[0]
-        if self.obs.want.any():
-            rec = self.values
-            h = kern.handles(m)
-            kern.observe(h.loss_grad, h.prep, h.hvpc, h.accuracy, h.test_loss_grad, h.test_accuracy, m.data,
-                         self.test_data, W,
-                         M2 if M2 is not None else np.zeros((R, 0)), kind,
-                         beta2 if beta2 is not None else np.zeros(R), eps if eps is not None else np.zeros(R), t,
-                         self.obs.want, self.k, self.obs.overlap_k, lanczos_tol, self.max_iter, self.keys, self.V,
-                         self.VP, rec["loss"][i], rec["grad_norm"][i], rec["top"][i], rec["test_loss"][i],
-                         rec["test_accuracy"][i], rec["accuracy"][i], rec["preconditioned_sharpness"][i],
-                         rec["gradient_overlap"][i], self.iters)
+        want = self.obs.want
+        rec = self.values
+        h = kern.handles(m) if want.any() else None
+        if want[[0, 1, 3, 4, 5]].any():
+            kern.observe_values(h.loss_grad, h.accuracy, h.test_loss_grad, h.test_accuracy, m.data, self.test_data,
+                                W, want, rec["loss"][i], rec["grad_norm"][i], rec["test_loss"][i],
+                                rec["test_accuracy"][i], rec["accuracy"][i])
+        if want[[2, 6, 7]].any():
+            kern.observe_curvature(h.loss_grad, h.prep, h.hvpc, m.data, W, M2 if M2 is not None else np.zeros((R, 0)),
+                                   kind, beta2 if beta2 is not None else np.zeros(R),
+                                   eps if eps is not None else np.zeros(R), t, want, self.k, self.obs.overlap_k,
+                                   lanczos_tol, self.max_iter, self.keys, self.V, self.VP, rec["top"][i],
+                                   rec["preconditioned_sharpness"][i], rec["gradient_overlap"][i], self.iters)
         if self.w is not None:
             self.w[i] = W
 

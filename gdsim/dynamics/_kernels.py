@@ -15,6 +15,7 @@ distance to the nearest other Ritz value) once r_i <= 1e-4 |theta_1| (Parlett 19
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -356,34 +357,57 @@ def _no_accuracy(w, *data):
     return np.nan
 
 
+@jit
+def _all_finite(w):
+    for i in range(w.size):
+        if not math.isfinite(w[i]):
+            return False
+    return True
+
+
 @jit(parallel=True, cache=True)
-def observe(loss_grad, prep, hvpc, accuracy, test_loss_grad, test_accuracy, data, test_data, W, M2, kind, beta2, eps,
-            t, want, k, k_overlap, tol, max_iter, keys, V, VP, loss, grad_norm, top, test_loss, test_acc, train_acc, pre_sharp, overlap, iters):
-    """Observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc, train_acc, precond,
-    gradient overlap with the top ``k_overlap`` eigenvectors)."""
+def observe_values(loss_grad, accuracy, test_loss_grad, test_accuracy, data, test_data, W, want, loss, grad_norm,
+                   test_loss, test_acc, train_acc):
+    """The first-order observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc,
+    train_acc, precond, gradient overlap), as in :func:`observe_curvature`, which does the Lanczos ones (a
+    separate driver, so that a run that records only losses never compiles Lanczos)."""
     R, P = W.shape
     for r in prange(R):
         w = W[r]
-        finite = True
-        for i in range(P):
-            if not math.isfinite(w[i]):
-                finite = False
-                break
-        if not finite:
+        if not _all_finite(w):
             loss[r] = np.nan
             grad_norm[r] = np.nan
-            for i in range(top.shape[1]):
-                top[r, i] = np.nan
             test_loss[r] = np.nan
             test_acc[r] = np.nan
             train_acc[r] = np.nan
+            continue
+        g = np.empty(P)
+        if want[0] or want[1]:
+            loss[r] = loss_grad(w, *data, g)
+            grad_norm[r] = math.sqrt(_dot(g, g))
+        if want[3]:
+            test_loss[r] = test_loss_grad(w, *test_data, g)
+        if want[4]:
+            test_acc[r] = test_accuracy(w, *test_data)
+        if want[5]:
+            train_acc[r] = accuracy(w, *data)
+
+
+@jit(parallel=True, cache=True)
+def observe_curvature(loss_grad, prep, hvpc, data, W, M2, kind, beta2, eps, t, want, k, k_overlap, tol, max_iter, keys,
+                      V, VP, top, pre_sharp, overlap, iters):
+    """The curvature observables of W at one record (``want`` as in :func:`observe_values`): the top-``k``
+    Hessian eigenvalues (Lanczos warm-started from ``V``), the gradient's overlap with the top ``k_overlap``
+    eigenvectors, and the preconditioned sharpness of Adam / RMSProp."""
+    R, P = W.shape
+    for r in prange(R):
+        w = W[r]
+        if not _all_finite(w):
+            for i in range(top.shape[1]):
+                top[r, i] = np.nan
             pre_sharp[r] = np.nan
             overlap[r] = np.nan
             continue
-        g = np.empty(P)
-        if want[0] or want[1] or want[7]:
-            loss[r] = loss_grad(w, *data, g)
-            grad_norm[r] = math.sqrt(_dot(g, g))
         if want[2]:
             Q = np.empty((min(max_iter, P) + 1, P))
             ev = np.empty((max(1, k_overlap if want[7] else 1), P))
@@ -391,18 +415,14 @@ def observe(loss_grad, prep, hvpc, accuracy, test_loss_grad, test_accuracy, data
             V[r] = ev[0]
             if want[7]:
                 # ||P_k g||^2 / ||g||^2 with P_k the projector on the top-k Ritz vectors (orthonormal)
+                g = np.empty(P)
+                loss_grad(w, *data, g)
                 gg = _dot(g, g)
                 s = 0.0
                 for j in range(k_overlap):
                     c = _dot(ev[j], g)
                     s += c * c
                 overlap[r] = s / gg if gg > 0.0 else np.nan
-        if want[3]:
-            test_loss[r] = test_loss_grad(w, *test_data, g)
-        if want[4]:
-            test_acc[r] = test_accuracy(w, *test_data)
-        if want[5]:
-            train_acc[r] = accuracy(w, *data)
         if want[6]:
             # Adam's preconditioner P = diag(sqrt(v_hat) + eps): the largest eigenvalue of P^-1/2 H P^-1/2
             scale = np.empty(P)
@@ -415,7 +435,8 @@ def observe(loss_grad, prep, hvpc, accuracy, test_loss_grad, test_accuracy, data
             Q = np.empty((min(max_iter, P) + 1, P))
             ev = np.empty((1, P))
             out = np.empty(1)
-            lanczos(prep, hvpc, w, data, scale, 1, VP[r], tol, max_iter, keys[r], Q, out, ev)
+            # k as np.int64(1), not the literal 1, which would compile a second copy of lanczos
+            lanczos(prep, hvpc, w, data, scale, np.int64(1), VP[r], tol, max_iter, keys[r], Q, out, ev)
             VP[r] = ev[0]
             pre_sharp[r] = out[0]
 
@@ -443,7 +464,8 @@ def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     Q = np.empty((it + 1, P))
     ev = np.empty((1, P))
     out = np.empty(1)
-    lanczos(prep, hvpc, w, data, np.empty(0), 1, v, 1e-3, it, key ^ np.uint64(salt), Q, out, ev)
+    # (np.int64(1), not the literal 1, which would compile a second copy of lanczos)
+    lanczos(prep, hvpc, w, data, np.empty(0), np.int64(1), v, 1e-3, it, key ^ np.uint64(salt), Q, out, ev)
     for i in range(P):
         v[i] = ev[0, i]
     return out[0]
@@ -599,51 +621,84 @@ _GATHERS = {}
 
 # --------------------------------------------------------------------------------------- first-class handles
 class Handles:
-    """A model's kernels as first-class function values (:mod:`gdsim._core.first_class`) for the drivers above.
+    """A model's kernels as first-class function values (:mod:`gdsim._core.first_class`) for the drivers above,
+    each compiled when a driver first needs it.
 
     Attributes ``loss_grad``, ``prep``, ``hvpc``, ``accuracy`` (on the training data), ``test_loss_grad``,
     ``test_accuracy`` (on the test data, the same objects when the types agree), ``gather`` and
     ``gd_step_batch`` (None when the model has none).
     """
 
-    __slots__ = ("loss_grad", "prep", "hvpc", "accuracy", "test_loss_grad", "test_accuracy", "gather",
-                 "gd_step_batch")
+    def __init__(self, m):
+        import numba
+        from numba import types
+
+        self._m = m
+        test_data = m.test_data if m.test_data is not None else m.data
+        self._w = types.Array(types.float64, 1, "C")
+        self._data = tuple(numba.typeof(d) for d in m.data)
+        self._test = tuple(numba.typeof(d) for d in test_data)
+
+    @functools.cached_property
+    def loss_grad(self):
+        return function_value(self._m._loss_grad, (self._w, *self._data, self._w))
+
+    @functools.cached_property
+    def prep(self):
+        return function_value(self._m._hvp_prep, (self._w, *self._data))
+
+    @functools.cached_property
+    def hvpc(self):
+        cache_t = self.prep.signature().return_type
+        return function_value(self._m._hvp_cached, (self._w, self._w, *self._data, cache_t, self._w))
+
+    @functools.cached_property
+    def accuracy(self):
+        acc = self._m._accuracy if self._m._accuracy is not None else _no_accuracy
+        return function_value(acc, (self._w, *self._data))
+
+    @functools.cached_property
+    def test_loss_grad(self):
+        if self._test == self._data:
+            return self.loss_grad
+        return function_value(self._m._loss_grad, (self._w, *self._test, self._w))
+
+    @functools.cached_property
+    def test_accuracy(self):
+        if self._test == self._data:
+            return self.accuracy
+        acc = self._m._accuracy if self._m._accuracy is not None else _no_accuracy
+        return function_value(acc, (self._w, *self._test))
+
+    @functools.cached_property
+    def gather(self):
+        from numba import types
+
+        data_t = types.Tuple(self._data)
+        fv = function_value(make_gather(self._m.per_sample), (data_t, types.Array(types.int64, 1, "C")))
+        if fv.signature().return_type != data_t:  # pragma: no cover - as_data makes every array writable and C
+            raise TypeError(f"minibatches of {self._m.name!r} change its data types "
+                            f"({fv.signature().return_type} from {data_t})")
+        return fv
+
+    @functools.cached_property
+    def gd_step_batch(self):
+        from numba import types
+
+        if self._m._gd_step_batch is None:
+            return None
+        w2 = types.Array(types.float64, 2, "C")
+        return function_value(self._m._gd_step_batch, (w2, *self._data, self._w, w2, self._w, self._w))
 
 
 def handles(m):
-    """The first-class :class:`Handles` of model ``m`` (built once per model and test data; see the class)."""
-    import numba
-    from numba import types
-
+    """The first-class :class:`Handles` of model ``m`` (one per model and data; see the class)."""
     test_data = m.test_data if m.test_data is not None else m.data
     key = (id(m.data), id(test_data))
     h = getattr(m, "_handles", None)
-    if h is not None and h[0] == key:
-        return h[1]
-    w_t = types.Array(types.float64, 1, "C")
-    w2_t = types.Array(types.float64, 2, "C")
-    data_t = tuple(numba.typeof(d) for d in m.data)
-    test_t = tuple(numba.typeof(d) for d in test_data)
-    out = Handles()
-    out.loss_grad = function_value(m._loss_grad, (w_t, *data_t, w_t))
-    out.prep = function_value(m._hvp_prep, (w_t, *data_t))
-    cache_t = out.prep.signature().return_type
-    out.hvpc = function_value(m._hvp_cached, (w_t, w_t, *data_t, cache_t, w_t))
-    acc = m._accuracy if m._accuracy is not None else _no_accuracy
-    out.accuracy = function_value(acc, (w_t, *data_t))
-    out.test_loss_grad = out.loss_grad if test_t == data_t else function_value(m._loss_grad, (w_t, *test_t, w_t))
-    out.test_accuracy = out.accuracy if test_t == data_t else function_value(acc, (w_t, *test_t))
-    gather = make_gather(m.per_sample)
-    out.gather = function_value(gather, (types.Tuple(data_t) if data_t else types.Tuple(()),
-                               types.Array(types.int64, 1, "C")))
-    if out.gather.signature().return_type != types.Tuple(data_t):
-        raise TypeError(f"minibatches of {m.name!r} change its data types "
-                        f"({out.gather.signature().return_type} from {types.Tuple(data_t)})")
-    out.gd_step_batch = None
-    if m._gd_step_batch is not None:
-        out.gd_step_batch = function_value(m._gd_step_batch, (w2_t, *data_t, w_t, w2_t, w_t, w_t))
-    m._handles = (key, out)
-    return out
+    if h is None or h[0] != key:
+        h = m._handles = (key, Handles(m))
+    return h[1]
 
 
 def make_gather(mask):
