@@ -5,10 +5,12 @@ the fastmath flags are set here and nowhere else (numba-stats ``_jit``, sgkit ``
 
 * ``fastmath`` never contains ``nnan`` or ``ninf``: those flags let LLVM delete the ``isnan``/``isfinite``
   tests that gdsim uses to record divergence (numba#2919, stumpy#708).
-* ``cache`` defaults to on for serial kernels and off for ``parallel=True`` kernels (pynndescent's
-  policy; numba#9233, numba#8085). ``GDSIM_NUMBA_CACHE=0`` turns caching off everywhere, ``=1`` forces it on.
-  The shared dynamics layer's parallel drivers opt in (``cache=True``): they print nothing (numba#9233) and
-  their compile, 10-30 s each, dwarfs a cache load.
+* ``cache`` defaults to on, for ``parallel=True`` kernels too: their compile (1-20 s each) dwarfs a cache
+  load, and a process (a sweep worker, a test worker, a second notebook session) that finds them on disk
+  starts at once. No kernel prints (a cached parallel kernel that prints can hang, numba#9233), and the
+  thread count is not baked into cached parallel code (fixed by numba#7625). Kernels generated from
+  source strings have no file to cache into and stay uncached. ``GDSIM_NUMBA_CACHE=0`` turns caching
+  off everywhere (it overrides an explicit ``cache=True``).
 * ``error_model="numpy"``: division by zero gives inf/NaN, as in NumPy, instead of raising inside a kernel.
 """
 
@@ -27,13 +29,9 @@ FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract"})
 _FORBIDDEN = {"nnan", "ninf", "fast"}
 
 
-def _cache_default(parallel: bool) -> bool:
-    env = os.environ.get("GDSIM_NUMBA_CACHE", "").strip().lower()
-    if env in {"0", "false", "no", "off"}:
-        return False
-    if env in {"1", "true", "yes", "on"}:
-        return True
-    return not parallel
+def _cache_enabled() -> bool:
+    """False when ``GDSIM_NUMBA_CACHE`` turns the disk cache off."""
+    return os.environ.get("GDSIM_NUMBA_CACHE", "").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline: str = "never",
@@ -47,7 +45,7 @@ def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline:
     parallel : bool
         Compile with ``parallel=True`` (``numba.prange`` loops run on threads).
     cache : bool, optional
-        Override the cache policy (see module docstring).
+        False keeps this kernel out of the disk cache (see module docstring); default on.
     inline : {"never", "always"}
         Numba IR inlining; ``"always"`` for tiny helpers called inside ``prange`` loops.
     boundscheck : bool, optional
@@ -65,8 +63,8 @@ def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline:
     options = dict(
         nogil=True,
         parallel=parallel,
-        # an explicit cache=True still yields to GDSIM_NUMBA_CACHE=0 ("off everywhere")
-        cache=_cache_default(parallel) if cache is None else (bool(cache) and _cache_default(False)),
+        # cache=False stays off (generated source, function arguments); GDSIM_NUMBA_CACHE=0 turns every kernel off
+        cache=_cache_enabled() and (cache is None or bool(cache)),
         error_model="numpy",
         fastmath=flags,
         inline=inline,
