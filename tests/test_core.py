@@ -98,6 +98,26 @@ def test_fastmath_never_drops_nan_checks():
                 assert "fastmath=" not in text and "numba.njit(" not in text, f"{name}: use gdsim._core.jit"
 
 
+def test_disk_cache_policy(monkeypatch):
+    """Serial and parallel kernels are cached on disk by default; cache=False (generated source, function
+    arguments) stays off; GDSIM_NUMBA_CACHE=0 turns every kernel off, an explicit cache=True included."""
+    from numba.core.caching import FunctionCache, NullCache
+
+    from gdsim.dynamics import _kernels as dyn_kernels
+
+    def f(x):
+        return x
+
+    monkeypatch.delenv("GDSIM_NUMBA_CACHE", raising=False)
+    assert isinstance(gjit.jit(f)._cache, FunctionCache)
+    assert isinstance(gjit.jit(f, parallel=True)._cache, FunctionCache)
+    assert isinstance(gjit.jit(f, parallel=True, cache=False)._cache, NullCache)
+    assert isinstance(dyn_kernels.apply_user._cache, NullCache)  # takes a user function: never cached
+    monkeypatch.setenv("GDSIM_NUMBA_CACHE", "0")
+    assert isinstance(gjit.jit(f, parallel=True)._cache, NullCache)
+    assert isinstance(gjit.jit(f, cache=True)._cache, NullCache)
+
+
 def test_simd_vectors_load_store_splat_and_fuse_exactly():
     from fractions import Fraction
 
