@@ -347,3 +347,28 @@ def test_drivers_compile_once_per_data_signature():
     ref = np.linalg.eigvalsh(3 * A.T @ np.diag(s ** 2) @ A)[-1]
     np.testing.assert_allclose(res.sharpness[-1, 0], ref, rtol=1e-10)  # Lanczos tol 1e-10 (relative)
     np.testing.assert_allclose(res.loss[-1, 0], 0.25 * np.sum(s ** 4), rtol=1e-13)
+
+
+@numba.njit
+def _loss_that_raises_far_out(w, A, g):
+    """0.5 |w|^2, raising for w[0] > 5 (a user's own check inside a kernel)."""
+    if w[0] > 5.0:
+        raise ValueError("w[0] is out of the model's range")
+    for i in range(w.size):
+        g[i] = w[i]
+    return 0.5 * np.sum(w * w)
+
+
+def test_an_exception_inside_a_models_kernel_is_raised_not_returned():
+    """Kernels run through their C wrappers, which cannot pass an exception up (Numba reports it and returns
+    0): the drivers must raise it instead of returning numbers computed from the zeros."""
+    m = gm.custom(_loss_that_raises_far_out, 3, data=(np.eye(3),))
+    bad = np.full((2, 3), 6.0)
+    with pytest.raises(RuntimeError, match="ValueError: w\\[0\\] is out of the model's range"):
+        gdyn.gd(m, bad, 0.01, 3)
+    with pytest.raises(RuntimeError, match="ValueError"):
+        gdyn.sharpness(m, bad)
+    with pytest.raises(RuntimeError, match="ValueError"):
+        m.loss_grad(bad)
+    # and the same model is fine where the kernel does not raise
+    np.testing.assert_allclose(gdyn.gd(m, np.ones((2, 3)), 0.1, 1, observe=("loss",)).loss[-1], 0.5 * 3 * 0.81)

@@ -11,7 +11,9 @@ Hessian-vector product, a block of steps). QuantEcon's ``newton(func)`` and jax-
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
 
 from gdsim._core.jit import jit
 
@@ -39,3 +41,32 @@ def function_value(disp, argtys):
         disp = _fixed_arity(disp, len(argtys))
     disp.compile(argtys)
     return CompileResultWAP(disp.overloads[argtys])
+
+
+@contextlib.contextmanager
+def kernel_errors(owner: str):
+    """Raise, once the enclosed driver call returns, what a kernel called through a function value raised.
+
+    A function value calls the kernel's C wrapper, which cannot pass an exception up: Numba reports it to
+    ``sys.unraisablehook`` (with the GIL) and returns 0 to the driver. This catches that report and raises
+    a RuntimeError naming ``owner`` (the model) from the kernel's own exception, so the call's results,
+    computed from the zeros, are never returned.
+    """
+    caught = []
+    previous = sys.unraisablehook
+
+    def hook(report):
+        if report.exc_value is not None and "numba" in repr(report.object):
+            caught.append(report.exc_value)
+        else:  # pragma: no cover - not ours
+            previous(report)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+    if caught:
+        exc = caught[0]
+        raise RuntimeError(f"the kernel of model {owner!r} raised {type(exc).__name__}: {exc} (inside a compiled "
+                           "driver; the call's results were discarded)") from exc

@@ -10,6 +10,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.counter_rng import keys_from_seed
+from gdsim._core.first_class import kernel_errors
 from gdsim._core.jit import honours_parallel
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.progress import progress_bar
@@ -26,17 +27,19 @@ BLOWUP = 1e8
 
 
 @contextlib.contextmanager
-def _single_threaded_blas():
-    """Each run calls BLAS from its own Numba thread: BLAS must not start threads of its own (4x slower
-    when it does, measured on the MLP benchmark, and its reduction order would depend on the thread count).
-    Also keeps freed memory for reuse (see :mod:`gdsim._core.memory`)."""
+def _in_driver(m):
+    """Around every driver call on model ``m``. Each run calls BLAS from its own Numba thread: BLAS must not
+    start threads of its own (4x slower when it does, measured on the MLP benchmark, and its reduction order
+    would depend on the thread count). Also keeps freed memory for reuse (see :mod:`gdsim._core.memory`),
+    and raises what the model's kernels raised (:func:`gdsim._core.first_class.kernel_errors`)."""
     keep_freed_memory()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        yield
+        with kernel_errors(m.name):
+            yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), kernel_errors(m.name):
         yield
 
 
@@ -108,7 +111,7 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     kern.fresh_vectors(keys, 1, V)
     evals = np.empty((R, k_eig))
     iters = np.zeros(R, dtype=np.int64)
-    with _single_threaded_blas():
+    with _in_driver(m):
         h = kern.handles(m)
         kern.top_eigenvalues_batch(h.prep, h.hvpc, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
     return evals.reshape((*batch, k_eig))
@@ -162,7 +165,7 @@ def top_eigenpairs(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=None
     evals = np.empty((R, k_eig))
     evecs = np.empty((R, k_eig, P))
     iters = np.zeros(R, dtype=np.int64)
-    with _single_threaded_blas():
+    with _in_driver(m):
         h = kern.handles(m)
         kern.top_eigenpairs_batch(h.prep, h.hvpc, W, m.data, k_eig, tol, max_iter, keys, V, evals, evecs,
                                   iters)
@@ -209,7 +212,7 @@ def _gfs(m, w, k_eig, loss_tol, grad_tol, rtol, atol, max_steps, tol, seed):
     w_end = np.empty_like(W)
     status = np.zeros(R, dtype=np.int64)
     t_end = np.empty(R)
-    with _single_threaded_blas():
+    with _in_driver(m):
         h = kern.handles(m)
         kern.gfs_batch(h.loss_grad, h.prep, h.hvpc, m.data, W, rtol, atol, loss_tol, grad_tol, max_steps, k_eig, tol, max_iter,
                     keys, out, w_end, status, t_end)
@@ -450,7 +453,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
         def sync():
             W[...] = Wt.T
     t0 = time.perf_counter()
-    with _single_threaded_blas(), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
+    with _in_driver(m), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
         for i in range(t.size):
             if i > 0:
                 lo = int(t[i - 1])
@@ -907,7 +910,7 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     records = _Records(m, obs, n_rec, keys)
     h = kern.handles(m)
     t0 = time.perf_counter()
-    with _single_threaded_blas(), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
+    with _in_driver(m), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
         for i in range(n_rec):
             if i > 0:
                 kern.flow_segment(h.loss_grad, h.prep, h.hvpc, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,

@@ -25,7 +25,7 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from gdsim._core import validate as v
-from gdsim._core.first_class import function_value
+from gdsim._core.first_class import function_value, kernel_errors
 from gdsim._core.jit import jit
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.rng import run_seeds
@@ -299,7 +299,8 @@ class Model:
         keep_freed_memory()
         L = np.empty(W.shape[0])
         G = np.empty_like(W)
-        _batch_loss_grad(self._function_value("loss_grad"), W, self.data, L, G)
+        with kernel_errors(self.name):
+            _batch_loss_grad(self._function_value("loss_grad"), W, self.data, L, G)
         if batch == ():
             return float(L[0]), G[0]
         return L.reshape(batch), G.reshape(w.shape)
@@ -319,7 +320,8 @@ class Model:
         W = w.reshape(-1, self.n_params)
         V = np.array(vec.reshape(-1, self.n_params), order="C")  # a writable copy (the function types)
         out = np.empty_like(W)
-        _batch_hvp(self._function_value("hvp"), W, V, self.data, out)
+        with kernel_errors(self.name):
+            _batch_hvp(self._function_value("hvp"), W, V, self.data, out)
         return out.reshape(w.shape)
 
     def hessian(self, w):
