@@ -281,14 +281,15 @@ class Model:
     def _function_value(self, kernel):
         """``loss_grad`` or ``hvp`` as a first-class function value (:mod:`gdsim._core.first_class`), built once."""
         values = self.__dict__.setdefault("_function_values", {})
-        if kernel not in values:
+        key = (kernel, id(self.data))  # (the types are those of the data this model holds now)
+        if key not in values:
             w_t = numba.types.Array(numba.types.float64, 1, "C")
             data_t = tuple(numba.typeof(d) for d in self.data)
             if kernel == "loss_grad":
-                values[kernel] = function_value(self._loss_grad, (w_t, *data_t, w_t))
+                values[key] = function_value(self._loss_grad, (w_t, *data_t, w_t))
             else:
-                values[kernel] = function_value(self._hvp, (w_t, w_t, *data_t, w_t))
-        return values[kernel]
+                values[key] = function_value(self._hvp, (w_t, w_t, *data_t, w_t))
+        return values[key]
 
     # -------------------------------------------------------------------------------------- NumPy-facing
     def loss_grad(self, w):
