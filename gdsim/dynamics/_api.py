@@ -35,11 +35,11 @@ def _in_driver(m):
     keep_freed_memory()
     try:
         from threadpoolctl import threadpool_limits
+
+        one_blas_thread = threadpool_limits(limits=1, user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        with kernel_errors(m.name):
-            yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"), kernel_errors(m.name):
+        one_blas_thread = contextlib.nullcontext()
+    with one_blas_thread, kernel_errors(m.name):
         yield
 
 

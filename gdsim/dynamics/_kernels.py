@@ -18,8 +18,9 @@ from __future__ import annotations
 import functools
 import math
 
+import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
 
 from gdsim._core.counter_rng import uniform01
 from gdsim._core.first_class import function_value
@@ -29,7 +30,7 @@ from gdsim._core.jit import jit
 GD, HEAVY_BALL, NESTEROV, RMSPROP, ADAM = 0, 1, 2, 3, 4
 
 
-@jit(cache=True)
+@jit
 def _apply(hvpc, w, x, data, cache, scale, tmp, out):
     """out = H x, or D H D x with D = diag(scale) when ``scale`` is not empty (preconditioned sharpness)."""
     if scale.size == 0:
@@ -82,7 +83,7 @@ def fresh_vectors(keys, salt, V):
         fresh_vector(keys[r], salt, V[r])
 
 
-@jit(cache=True)
+@jit
 def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, evecs, strict=False):
     """Top-``k`` eigenvalues (descending, into ``evals``) of H(w) (or D H D), and the top Ritz vectors.
 
@@ -193,7 +194,7 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
     return n
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def top_eigenvalues_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, iters):
     """Top-k eigenvalues of H(W[r]) for every run; V[r] is the start vector in and the top Ritz vector out."""
     R, P = W.shape
@@ -204,7 +205,7 @@ def top_eigenvalues_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals,
         V[r] = ev[0]
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def top_eigenpairs_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, evecs, iters):
     """Top-k eigenvalues and Ritz vectors (evecs[r], (k, P)) of H(W[r]) for every run; V[r] is the start vector."""
     R, P = W.shape
@@ -215,7 +216,7 @@ def top_eigenpairs_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, 
 
 
 # --------------------------------------------------------------------------------------- first-order optimisers
-@jit(cache=True)
+@jit
 def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, perm):
     """The loss and gradient at w: full batch (batch_size 0) or a minibatch drawn from the run's stream."""
     if batch_size <= 0:
@@ -237,7 +238,7 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
     return loss_grad(w, *gather(data, idx), g)
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, batch_size, replace, n_samples, keys,
             k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place)."""
@@ -300,7 +301,7 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
 SOA_BLOCK = 256
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def advance_batched(gd_step_batch, data, Wt, lr, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Full-batch GD steps k0 .. k1-1 on the (P, R) structure-of-arrays state, a block of runs per task.
 
@@ -352,7 +353,7 @@ def advance_batched(gd_step_batch, data, Wt, lr, k0, k1, blowup, diverged, diver
                 diverged_step[j0 + j] = ds[j]
 
 
-@jit(cache=True)
+@jit
 def _no_accuracy(w, *data):
     return np.nan
 
@@ -365,7 +366,7 @@ def _all_finite(w):
     return True
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def observe_values(loss_grad, accuracy, test_loss_grad, test_accuracy, data, test_data, W, want, loss, grad_norm,
                    test_loss, test_acc, train_acc):
     """The first-order observables of W at one record; ``want`` = (loss, grad_norm, top_k, test_loss, test_acc,
@@ -393,7 +394,7 @@ def observe_values(loss_grad, accuracy, test_loss_grad, test_accuracy, data, tes
             train_acc[r] = accuracy(w, *data)
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def observe_curvature(loss_grad, prep, hvpc, data, W, M2, kind, beta2, eps, t, want, k, k_overlap, tol, max_iter, keys,
                       V, VP, top, pre_sharp, overlap, iters):
     """The curvature observables of W at one record (``want`` as in :func:`observe_values`): the top-``k``
@@ -456,7 +457,7 @@ _E = (35 / 384 - 5179 / 57600, 0.0, 500 / 1113 - 7571 / 16695, 125 / 192 - 393 /
 SHARPNESS_CAP = 2.0
 
 
-@jit(cache=True)
+@jit
 def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     """A quick, warm-started estimate of lambda_max (8 Lanczos steps; it can only underestimate)."""
     P = w.size
@@ -471,7 +472,7 @@ def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
     return out[0]
 
 
-@jit(cache=True)
+@jit
 def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state):
     """Integrate dw/dt = -grad L(w) from t0 to t1 (or until loss <= loss_tol or |grad| <= grad_tol).
 
@@ -572,7 +573,7 @@ def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol,
     return t
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, max_steps, k, tol, max_iter, keys, out,
               w_end, status, t_end):
     """Sharpness (top-k) where gradient flow from each W[r] ends; NaN when the flow does not reach the tolerance."""
@@ -595,7 +596,7 @@ def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, ma
         lanczos(prep, hvpc, w, data, np.empty(0), k, v, tol, max_iter, keys[r], Q, out[r], ev)
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def flow_segment(loss_grad, prep, hvpc, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
     """Advance every run's gradient flow from time t0 to t1 (states carry h, steps, lambda, status)."""
     R, P = W.shape
@@ -630,9 +631,6 @@ class Handles:
     """
 
     def __init__(self, m):
-        import numba
-        from numba import types
-
         self._m = m
         test_data = m.test_data if m.test_data is not None else m.data
         self._w = types.Array(types.float64, 1, "C")
@@ -641,7 +639,7 @@ class Handles:
 
     @functools.cached_property
     def loss_grad(self):
-        return function_value(self._m._loss_grad, (self._w, *self._data, self._w))
+        return self._m._function_value("loss_grad")  # the one Model.loss_grad uses too
 
     @functools.cached_property
     def prep(self):
@@ -672,8 +670,6 @@ class Handles:
 
     @functools.cached_property
     def gather(self):
-        from numba import types
-
         data_t = types.Tuple(self._data)
         fv = function_value(make_gather(self._m.per_sample), (data_t, types.Array(types.int64, 1, "C")))
         if fv.signature().return_type != data_t:  # pragma: no cover - as_data makes every array writable and C
@@ -683,8 +679,6 @@ class Handles:
 
     @functools.cached_property
     def gd_step_batch(self):
-        from numba import types
-
         if self._m._gd_step_batch is None:
             return None
         w2 = types.Array(types.float64, 2, "C")

@@ -169,13 +169,13 @@ def _uncached(hvp):
 
 # ------------------------------------------------------------------------------------- batched helpers
 # (the kernels arrive as first-class function values: compiled once per data signature, cached on disk)
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def _batch_loss_grad(loss_grad, W, data, L, G):
     for r in numba.prange(W.shape[0]):
         L[r] = loss_grad(W[r], *data, G[r])
 
 
-@jit(parallel=True, cache=True)
+@jit(parallel=True)
 def _batch_hvp(hvp, W, V, data, out):
     for r in numba.prange(W.shape[0]):
         hvp(W[r], V[r], *data, out[r])
