@@ -127,13 +127,45 @@ def test_simd_vectors_load_store_splat_and_fuse_exactly():
     def kernel(a, b, c, x, out):
         simd.vstore(out, 0, simd.vfma(simd.vload(a, 1), simd.vload(b, 0), simd.vload(c, 2)))
         simd.vstore(out, 8, simd.vfma(simd.vsplat(x), simd.vload(b, 0), simd.vzero()))
+        simd.vstore(out, 17, simd.vfnma(simd.vload(a, 1), simd.vload(b, 0), simd.vload(c, 2)))
 
     rng = np.random.default_rng(5)
     a, b, c = rng.normal(size=9), rng.normal(size=8), rng.normal(size=10)
-    out = np.full(17, -7.0)
+    out = np.full(25, -7.0)
     kernel(a, b, c, 0.3, out)
     # vfma rounds once: the correctly rounded a*b + c, computed in exact rational arithmetic
     exact = [float(Fraction(a[1 + i]) * Fraction(b[i]) + Fraction(c[2 + i])) for i in range(8)]
     np.testing.assert_array_equal(out[:8], exact)
     np.testing.assert_array_equal(out[8:16], 0.3 * b)
     assert out[16] == -7.0  # an 8-lane store writes exactly eight elements
+    # vfnma: the correctly rounded c - a*b
+    exact = [float(Fraction(c[2 + i]) - Fraction(a[1 + i]) * Fraction(b[i])) for i in range(8)]
+    np.testing.assert_array_equal(out[17:], exact)
+
+
+def test_vectorisable_tanh_forms_are_within_4_ulp_of_numpy():
+    from gdsim._core.elementary import tanh_neg_half_py, tanh_pade_py
+
+    tanh_a = gjit.jit(tanh_pade_py, cache=False)
+    tanh_b = gjit.jit(tanh_neg_half_py, cache=False)
+
+    @gjit.jit(cache=False)
+    def both(x, out_a, out_b):
+        for i in range(x.size):
+            out_a[i] = tanh_a(x[i])
+            out_b[i] = tanh_b(-2.0 * x[i])  # tanh(-b / 2) with b = -2 x
+
+    x = np.concatenate([np.linspace(-25.0, 25.0, 200_001), np.logspace(-300, 1.4, 20_001),
+                        -np.logspace(-300, 1.4, 20_001), [0.0, 40.0, -1e300]])
+    ref = np.tanh(x)
+    ulp = np.spacing(np.maximum(np.abs(ref), 1e-300))
+    out_a, out_b = np.empty_like(x), np.empty_like(x)
+    both(x, out_a, out_b)
+    # 4 ulp: the Padé [6/6] core is exact to 2e-19; the rest is the rounding of about a dozen operations
+    # (measured maximum 4.0 ulp for both forms over these points)
+    assert np.max(np.abs(out_a - ref) / ulp) <= 4.0
+    assert np.max(np.abs(out_b - ref) / ulp) <= 4.0
+    out_a, out_b = np.empty(3), np.empty(3)
+    both(np.array([np.nan, np.inf, -np.inf]), out_a, out_b)
+    for out in (out_a, out_b):
+        assert np.isnan(out[0]) and out[1] == 1.0 and out[2] == -1.0

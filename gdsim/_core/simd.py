@@ -14,7 +14,8 @@ each lane does exactly the scalar operations (``vfma`` is a fused multiply-add, 
 ``math.fma``).
 
 Only what the kernels need: ``vzero``, ``vsplat``, ``vload``/``vstore`` (eight consecutive elements of a
-1-D contiguous float64 array, no bounds check: callers guarantee the range), ``vfma``, ``vadd`` and ``vmul``.
+1-D contiguous float64 array, no bounds check: callers guarantee the range), ``vfma``, ``vfnma``, ``vadd``
+and ``vmul``.
 """
 
 from __future__ import annotations
@@ -115,6 +116,19 @@ def vfma(typingctx, a, b, c):
     def codegen(context, builder, sig, args):
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v8f64")
         return builder.call(fn, args)
+
+    return f64x8(a, b, c), codegen
+
+
+@intrinsic
+def vfnma(typingctx, a, b, c):
+    """``c - a * b`` lane by lane with a single rounding (``llvm.fma`` of ``-a``; one FNMADD on x86)."""
+    if not (a == f64x8 and b == f64x8 and c == f64x8):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v8f64")
+        return builder.call(fn, [builder.fneg(args[0]), args[1], args[2]])
 
     return f64x8(a, b, c), codegen
 

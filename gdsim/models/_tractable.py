@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdsim._core import validate as v
+from gdsim._core.elementary import softplus_py
 from gdsim._core.jit import jit
 from gdsim.models._model import Model, as_data
 
@@ -129,12 +130,7 @@ def second_order_regression(jacobian, quadratic, target, *, init_scale=0.0):
 
 
 # ------------------------------------------------------------------------------ logistic regression
-@jit(cache=False)
-def _softplus(x):
-    # log(1 + e^x) without overflow
-    if x > 0:
-        return x + np.log1p(np.exp(-x))
-    return np.log1p(np.exp(x))
+_softplus = jit(softplus_py, cache=False)
 
 
 @jit(cache=False)

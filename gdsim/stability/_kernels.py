@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from gdsim._core.elementary import sigmoid_pade_py
+from gdsim._core.elementary import sigmoid_pade_py, softplus_py
 from gdsim._core.jit import jit
 
 #: cells per block of the structure-of-arrays grid kernels
@@ -96,11 +96,7 @@ def second_order_grid(lr, eps_y, g0, g1, steps, tol, final_lam, max_lam, final_z
 _sigmoid = jit(sigmoid_pade_py, inline="always")
 
 
-@jit(inline="always")
-def _softplus(x):
-    if x > 0:
-        return x + np.log1p(np.exp(-x))
-    return np.log1p(np.exp(x))
+_softplus = jit(softplus_py, inline="always")
 
 
 @jit(parallel=True)
