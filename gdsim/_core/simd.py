@@ -107,30 +107,30 @@ def vstore(typingctx, ary, idx, v):
     return types.none(ary, idx, v), codegen
 
 
-@intrinsic
-def vfma(typingctx, a, b, c):
-    """``a * b + c`` lane by lane with a single rounding (``llvm.fma``)."""
-    if not (a == f64x8 and b == f64x8 and c == f64x8):
-        return None
+def _fused(negate_product: bool, doc: str):
+    """``a * b + c`` (or ``c - a * b``) lane by lane with a single rounding (``llvm.fma``, of ``-a`` for the
+    negated form: one FMADD or FNMADD on x86)."""
 
-    def codegen(context, builder, sig, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v8f64")
-        return builder.call(fn, args)
+    @intrinsic
+    def op(typingctx, a, b, c):
+        if not (a == f64x8 and b == f64x8 and c == f64x8):
+            return None
 
-    return f64x8(a, b, c), codegen
+        def codegen(context, builder, sig, args):
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v8f64")
+            x = builder.fneg(args[0]) if negate_product else args[0]
+            return builder.call(fn, [x, args[1], args[2]])
+
+        return f64x8(a, b, c), codegen
+
+    op.__doc__ = doc
+    return op
 
 
-@intrinsic
-def vfnma(typingctx, a, b, c):
-    """``c - a * b`` lane by lane with a single rounding (``llvm.fma`` of ``-a``; one FNMADD on x86)."""
-    if not (a == f64x8 and b == f64x8 and c == f64x8):
-        return None
-
-    def codegen(context, builder, sig, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC] * 3), "llvm.fma.v8f64")
-        return builder.call(fn, [builder.fneg(args[0]), args[1], args[2]])
-
-    return f64x8(a, b, c), codegen
+#: ``a * b + c`` lane by lane with a single rounding (as ``math.fma``).
+vfma = _fused(False, "``a * b + c`` lane by lane with a single rounding (``llvm.fma``).")
+#: ``c - a * b`` lane by lane with a single rounding.
+vfnma = _fused(True, "``c - a * b`` lane by lane with a single rounding (``llvm.fma`` of ``-a``).")
 
 
 def _binary(opname, doc):
