@@ -7,7 +7,7 @@ reduction constants are shared with the Park kernels' tanh (:mod:`gdsim.langevin
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from gdsim._core import simd
 from gdsim._core.jit import jit
@@ -86,6 +86,6 @@ def softplus_py(x):
     """log(1 + e^x) without overflow: x + log1p(e^-x) for x > 0, else log1p(e^x). Accurate (libm
     ``log1p``/``exp``), not vectorised; shared by the logistic-regression model and the logistic map."""
     if x > 0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
+        return x + np.log1p(np.exp(-x))  # NumPy's, not math's: Numba lowers them differently (last-bit)
+    return np.log1p(np.exp(x))
 
