@@ -29,7 +29,8 @@ def tanh_pade_py(a):
     from the exponent bits and e^r = P(r) / P(-r) its Padé [6/6] form, P(r) = E + r O. Then
     tanh|a| = (E (1 - s) - r O (1 + s)) / (E (1 + s) - r O (1 - s)): for n = 0 (s = 1) the numerator is
     -2 r O exactly, so small arguments lose nothing to cancellation. NaN propagates; |a| > 20 gives +-1;
-    the sign of a zero is not kept. Measured 0.49 ns per value (AVX-512) against 0.67 for the Taylor form of the Park kernels.
+    the sign of a zero is not kept. Measured 0.49 ns per value (AVX-512) against 0.67 for the Taylor form
+    of the Park kernels.
     """
     return _tanh_neg_half(-2.0 * a)  # b = -2a: the same operations as below, in the same order
 
@@ -88,4 +89,3 @@ def softplus_py(x):
     if x > 0:
         return x + np.log1p(np.exp(-x))  # NumPy's, not math's: Numba lowers them differently (last-bit)
     return np.log1p(np.exp(x))
-

@@ -58,7 +58,6 @@ ACTIVATIONS = ("tanh", "relu", "identity")
 _tanh_neg_half = jit(tanh_neg_half_py, inline="always")
 
 
-
 def _score_update_py(acc, lane, t, steps, loss):
     """Accumulate one loss value of one lane into ``acc[lane] = (v0, sum v, sum 1/v, tail sum)``.
 
@@ -88,6 +87,12 @@ _score_update = jit(_score_update_py, inline="always")
 _score_final = jit(_score_final_py, inline="always")
 
 
+def _stores_dp(activation: str) -> bool:
+    """Whether the step keeps phi' in a DP buffer: relu and identity do; tanh forms it from h in the
+    gradient rows (phi' = sqrt(2) (1 - h^2)), which saves the buffer's store and load."""
+    return activation != "tanh"
+
+
 def _activation_lines(activation: str) -> list[str]:
     """Scalar loop body: H holds A = X W0 (unscaled); writes H = phi(z), z = A / sqrt(n), and for relu and
     identity DP = phi'(z). tanh stores no DP: the gradient rows form phi' = sqrt(2) (1 - h^2) from h, and
@@ -113,11 +118,11 @@ def _rank1_lines(indent: int, n: int, group: int, var: str, stop: str, scalar, v
     """
     pad, inner = " " * indent, " " * (indent + 4)
 
-    def terms(p_, first):
-        lines = [f"{p_}x{p} = vsplat({scalar(p)})" for p in range(group)]
+    def terms(at, first):
+        lines = [f"{at}x{p} = vsplat({scalar(p)})" for p in range(group)]
         for j in range(n):
-            lines.append(f"{p_}v = vload({vector(j)})")
-            lines += [f"{p_}a{p}_{j} = vmul(x{p}, v)" if first else f"{p_}a{p}_{j} = vfma(x{p}, v, a{p}_{j})"
+            lines.append(f"{at}v = vload({vector(j)})")
+            lines += [f"{at}a{p}_{j} = vmul(x{p}, v)" if first else f"{at}a{p}_{j} = vfma(x{p}, v, a{p}_{j})"
                       for p in range(group)]
         return lines
 
@@ -140,7 +145,10 @@ def _block_source(n: int, activation: str, offset: bool) -> str:
         f"    c1 = vmul(lr1, vsplat(-2.0 / M * inv_n))",  # W1 -= lr1 * (2/M) (1/n) sum r h
         f"    c0 = vmul(lr0, vsplat(-2.0 / M * isn))",  # W0 -= lr0 * (2/M) (1/sqrt n) sum x delta
         "    vinv_n = vsplat(inv_n)",
-        "    TANH_SCALE = -2.0 * SQRT2 * isn",
+    ]
+    if activation == "tanh":
+        lines.append("    TANH_SCALE = -2.0 * SQRT2 * isn")  # b = TANH_SCALE * A for tanh_neg_half
+    lines += [
         "    for t in range(steps):",
     ]
     if offset:  # the notebook adds the offset to W0 inside every step, before the loss and gradient
@@ -172,18 +180,18 @@ def _block_source(n: int, activation: str, offset: bool) -> str:
     ]
     # 4. gradient rows: grad W1 and delta
     lines += [f"        g{j} = vzero()" for j in J]
-    tanh = activation == "tanh"
+    dp = _stores_dp(activation)
     # delta = r (W1_j / n) phi'_j; for tanh phi' = sqrt(2) (1 - h^2), so delta = rs - (rs h) h, rs = r s_j
-    lines += [f"        s{j} = vmul(w{j}, {'vsplat(SQRT2 * inv_n)' if tanh else 'vinv_n'})" for j in J]
+    lines += [f"        s{j} = vmul(w{j}, {'vinv_n' if dp else 'vsplat(SQRT2 * inv_n)'})" for j in J]
     lines += ["        rw = rows[t % n_rows]", "        for k in range(M):", "            d = rw[k]",
               f"            r = vload(R, d * {L})"]
     for j in J:
         lines += [f"            h = vload(H, (d * {n} + {j}) * {L})", f"            g{j} = vfma(r, h, g{j})"]
-        if tanh:
-            lines += [f"            rs = vmul(r, s{j})",
-                      f"            vstore(DL, (k * {n} + {j}) * {L}, vfnma(vmul(rs, h), h, rs))"]
+        at = f"(k * {n} + {j}) * {L}"
+        if dp:
+            lines += [f"            vstore(DL, {at}, vmul(vmul(r, s{j}), vload(DP, (d * {n} + {j}) * {L})))"]
         else:
-            lines += [f"            vstore(DL, (k * {n} + {j}) * {L}, vmul(vmul(r, s{j}), vload(DP, (d * {n} + {j}) * {L})))"]
+            lines += [f"            rs = vmul(r, s{j})", f"            vstore(DL, {at}, vfnma(vmul(rs, h), h, rs))"]
     lines += [f"        vstore(W1, {j * L}, vfma(c1, g{j}, w{j}))" for j in J]
     # 5. grad W0 fused with the update: two rows i per pass share each delta load (odd n: one at a time)
     group = 2 if n % 2 == 0 else 1
@@ -227,7 +235,7 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool):
     run = jit(namespace["run_block"], cache=False, boundscheck=False)
     L = LANES
     nn = n * n
-    dp_lanes = 0 if activation == "tanh" else n * L  # tanh forms phi' from h: no DP buffer
+    dp_lanes = n * L if _stores_dp(activation) else 0
 
     def drive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out):
         N = Y.shape[0]
