@@ -32,7 +32,7 @@ def tanh_pade_py(a):
     the sign of a zero is not kept. Measured 0.49 ns per value (AVX-512) against 0.67 for the Taylor form
     of the Park kernels.
     """
-    return _tanh_neg_half(-2.0 * a)  # b = -2a: the same operations as below, in the same order
+    return tanh_neg_half(-2.0 * a)  # b = -2a: the same operations as below, in the same order
 
 
 def tanh_neg_half_py(b):
@@ -59,7 +59,8 @@ def tanh_neg_half_py(b):
     return t if b <= 0 else -t
 
 
-_tanh_neg_half = jit(tanh_neg_half_py, inline="always")
+#: :func:`tanh_neg_half_py` compiled for inlining into kernels (tanh_pade_py and the fractal step use it).
+tanh_neg_half = jit(tanh_neg_half_py, inline="always")
 
 
 def sigmoid_pade_py(x):

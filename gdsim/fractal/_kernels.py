@@ -44,7 +44,7 @@ from numba import prange
 
 from gdsim._core import simd
 from gdsim._core.jit import jit
-from gdsim._core.elementary import tanh_neg_half_py
+from gdsim._core.elementary import tanh_neg_half
 
 LANES = simd.LANES
 
@@ -54,8 +54,6 @@ MAX_VAL = 1e6
 TAIL = 20
 
 ACTIVATIONS = ("tanh", "relu", "identity")
-
-_tanh_neg_half = jit(tanh_neg_half_py, inline="always")
 
 
 def _score_update_py(acc, lane, t, steps, loss):
@@ -228,7 +226,7 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool):
     """
     namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
-                     tanh_neg_half=_tanh_neg_half, math=math,
+                     tanh_neg_half=tanh_neg_half, math=math,
                      SQRT2=math.sqrt(2.0), score_update=_score_update)
     src = _block_source(n, activation, offset)
     exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset}>", "exec"), namespace)
