@@ -12,6 +12,8 @@ from gdsim import repro
 from gdsim.cli import main
 from paper_repro import kreisler2023_gfs_sharpness as kr
 
+REPO = Path(__file__).resolve().parents[1]
+
 TINY = dict(depths=(2, 3), map_n_eta=12, map_n_phi=10, map_steps=20_000, one_step_states=600,
             one_step_n_r=25, pdf=False, mode="quick")
 
@@ -70,7 +72,7 @@ def test_cli_rejects_unknown_reproduction(capsys):
 
 
 def test_script_entry_point_help():
-    proc = subprocess.run([sys.executable, "paper_repro/kreisler2023_gfs_sharpness.py", "--help"],
+    proc = subprocess.run([sys.executable, str(REPO / "paper_repro" / "kreisler2023_gfs_sharpness.py"), "--help"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "--quick" in proc.stdout
 
