@@ -4,7 +4,9 @@ Batched over runs (initial parameters (*batch, P); learning rates and other hype
 against the batch), parallel over runs with numbers independent of the thread count, observables computed
 only when asked for, divergence recorded (never raised), results labelled (:class:`gdsim.Result`).
 
-* optimisers: :func:`gd`, :func:`sgd`, :func:`momentum`, :func:`adam`, :func:`rmsprop`, :func:`gradient_flow`
+* the engine's entry point :func:`run` with optimiser values :class:`GD`, :class:`HeavyBall`, :class:`Nesterov`,
+  :class:`SGD`, :class:`Adam`, :class:`RMSProp`;
+* optimisers as functions: :func:`gd`, :func:`sgd`, :func:`momentum`, :func:`adam`, :func:`rmsprop`, :func:`gradient_flow`
   (and :func:`gpu_gd`, the CUDA twin of :func:`gd` for the zoo MLPs);
 * curvature: :func:`top_eigenvalues`, :func:`top_eigenpairs`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
   :func:`gfs_sharpness`, :func:`gfs` (gradient-flow solutions);
@@ -25,7 +27,8 @@ Examples
 
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
                                  sgd, sharpness, top_eigenpairs, top_eigenvalues)
+from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Nesterov, Optimiser, RMSProp, run
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
-__all__ = ["gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
+__all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
            "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]

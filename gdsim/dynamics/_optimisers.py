@@ -1,0 +1,247 @@
+"""Optimisers as values: one object says *how* a run is advanced; :func:`run` advances any model with it.
+
+The classes hold hyper-parameters only (validated on construction); the numbers come from the same compiled
+drivers as :func:`gdsim.dynamics.gd`, :func:`~gdsim.dynamics.momentum`, :func:`~gdsim.dynamics.sgd`,
+:func:`~gdsim.dynamics.adam` and :func:`~gdsim.dynamics.rmsprop`, so ``run(m, GD(), w0, lr=..., steps=...)``
+and ``gd(m, w0, lr, steps)`` give the same bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from gdsim._core import validate as v
+
+__all__ = ["Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "run"]
+
+
+def _unit_interval(x, name):
+    """A hyper-parameter in [0, 1), scalar or array (broadcast against the run batch)."""
+    arr = v.real_array(x, name)
+    if np.any(arr < 0.0) or np.any(arr >= 1.0):
+        raise ValueError(f"{name} must lie in [0, 1) everywhere; got {x!r}")
+    return x
+
+
+def _positive(x, name):
+    arr = v.real_array(x, name)
+    if np.any(arr <= 0.0):
+        raise ValueError(f"{name} must be > 0 everywhere; got {x!r}")
+    return x
+
+
+class Optimiser:
+    """Base class of the optimiser values accepted by :func:`run` (and by ``optimizer=`` arguments)."""
+
+    name = "optimiser"
+
+    def _call(self, m, w0, lr, steps, **kw):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def hyper(self) -> dict:
+        """The hyper-parameters as a dict (for provenance and labels)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class GD(Optimiser):
+    """Full-batch gradient descent: w <- w - lr grad L(w).
+
+    Examples
+    --------
+    >>> import gdsim.dynamics as gdyn
+    >>> gdyn.GD()
+    GD()
+    """
+
+    name = "gd"
+
+    def _call(self, m, w0, lr, steps, **kw):
+        from gdsim.dynamics._api import gd
+        return gd(m, w0, lr, steps, **kw)
+
+
+@dataclass(frozen=True)
+class HeavyBall(Optimiser):
+    """Heavy-ball momentum: b <- beta b + grad L(w), w <- w - lr b (b starts at 0).
+
+    Parameters
+    ----------
+    beta : float or array_like
+        Momentum coefficient in [0, 1); an array broadcasts against the run batch.
+    """
+
+    beta: float = 0.9
+    name = "heavy_ball"
+
+    def __post_init__(self):
+        _unit_interval(self.beta, "beta")
+
+    def _call(self, m, w0, lr, steps, **kw):
+        from gdsim.dynamics._api import momentum
+        return momentum(m, w0, lr, steps, beta=self.beta, nesterov=False, **kw)
+
+
+@dataclass(frozen=True)
+class Nesterov(Optimiser):
+    """Nesterov momentum: b <- beta b + g, w <- w - lr (g + beta b), g = grad L(w) (b starts at 0).
+
+    Parameters
+    ----------
+    beta : float or array_like
+        Momentum coefficient in [0, 1).
+    """
+
+    beta: float = 0.9
+    name = "nesterov"
+
+    def __post_init__(self):
+        _unit_interval(self.beta, "beta")
+
+    def _call(self, m, w0, lr, steps, **kw):
+        from gdsim.dynamics._api import momentum
+        return momentum(m, w0, lr, steps, beta=self.beta, nesterov=True, **kw)
+
+
+@dataclass(frozen=True)
+class SGD(Optimiser):
+    """Minibatch SGD, optionally with heavy-ball or Nesterov momentum.
+
+    Parameters
+    ----------
+    batch_size : int or array_like of int
+        Minibatch size B, 1 <= B <= N (checked against the model when the run starts).
+    replace : bool
+        True: B indices drawn independently (with replacement); False: a uniformly random B-subset per step.
+    momentum : float or array_like
+        Momentum coefficient in [0, 1) (0: plain SGD, w <- w - lr g_B).
+    nesterov : bool
+        Nesterov instead of heavy-ball momentum.
+
+    Notes
+    -----
+    Minibatch index i of step t of a run with key k is floor(u N), u = uniform01(k, t, i) (counter-based: a
+    run's minibatches depend on its own seed only); see :func:`gdsim.dynamics.sgd`.
+    """
+
+    batch_size: int = 1
+    replace: bool = True
+    momentum: float = 0.0
+    nesterov: bool = False
+    name = "sgd"
+
+    def __post_init__(self):
+        bs = np.asarray(self.batch_size)
+        if bs.dtype.kind not in "iu" or np.any(bs < 1):
+            raise ValueError(f"batch_size must be integers >= 1; got {self.batch_size!r}")
+        v.flag(self.replace, "replace")
+        v.flag(self.nesterov, "nesterov")
+        _unit_interval(self.momentum, "momentum")
+
+    def _call(self, m, w0, lr, steps, **kw):
+        from gdsim.dynamics._api import sgd
+        return sgd(m, w0, lr, steps, batch_size=self.batch_size, replace=self.replace, momentum=self.momentum,
+                   nesterov=self.nesterov, **kw)
+
+
+@dataclass(frozen=True)
+class Adam(Optimiser):
+    """Adam (Kingma & Ba 2015), bias-corrected.
+
+    Parameters
+    ----------
+    beta1, beta2 : float or array_like
+        Moment decay rates in [0, 1).
+    eps : float or array_like
+        (> 0), added to sqrt(v_hat).
+
+    Notes
+    -----
+    m <- beta1 m + (1 - beta1) g, v <- beta2 v + (1 - beta2) g^2, m_hat = m / (1 - beta1^t),
+    v_hat = v / (1 - beta2^t), w <- w - lr m_hat / (sqrt(v_hat) + eps), t = 1, 2, ...
+    """
+
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    name = "adam"
+
+    def __post_init__(self):
+        _unit_interval(self.beta1, "beta1")
+        _unit_interval(self.beta2, "beta2")
+        _positive(self.eps, "eps")
+
+    def _call(self, m, w0, lr, steps, **kw):
+        from gdsim.dynamics._api import adam
+        return adam(m, w0, lr, steps, beta1=self.beta1, beta2=self.beta2, eps=self.eps, **kw)
+
+
+@dataclass(frozen=True)
+class RMSProp(Optimiser):
+    """RMSProp: s <- beta s + (1 - beta) g^2, w <- w - lr g / (sqrt(s) + eps).
+
+    Parameters
+    ----------
+    beta : float or array_like
+        Decay rate in [0, 1).
+    eps : float or array_like
+        (> 0).
+    """
+
+    beta: float = 0.99
+    eps: float = 1e-8
+    name = "rmsprop"
+
+    def __post_init__(self):
+        _unit_interval(self.beta, "beta")
+        _positive(self.eps, "eps")
+
+    def _call(self, m, w0, lr, steps, **kw):
+        from gdsim.dynamics._api import rmsprop
+        return rmsprop(m, w0, lr, steps, beta=self.beta, eps=self.eps, **kw)
+
+
+def run(m, optimiser, w0, *, lr, steps, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
+        **kwargs):
+    """Advance any model with any optimiser value, batched over runs; the engine's single entry point.
+
+    Parameters
+    ----------
+    m : gdsim.models.Model
+    optimiser : Optimiser
+        :class:`GD`, :class:`HeavyBall`, :class:`Nesterov`, :class:`SGD`, :class:`Adam` or :class:`RMSProp`.
+    w0 : array_like, shape (*batch, P)
+        Initial parameters (``m.init(seed=np.arange(S))`` gives one row per seed).
+    lr : float or array_like
+        Learning rates (> 0), broadcast against the batch.
+    steps : int
+    record_every, observe, seed, progress, parallel
+        As in :func:`gdsim.dynamics.gd`.
+    **kwargs
+        ``blowup``, ``lanczos_tol``, ``gfs_kwargs`` as in :func:`gdsim.dynamics.gd`.
+
+    Returns
+    -------
+    Result
+        As :func:`gdsim.dynamics.gd`; the same bits as the optimiser's own function.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.models as gm, gdsim.dynamics as gdyn
+    >>> X = np.random.default_rng(0).standard_normal((40, 3)); Y = np.tanh(X[:, :1])
+    >>> m = gm.mlp([3, 8, 1], "tanh", data=(X, Y))
+    >>> res = gdyn.run(m, gdyn.Adam(), m.init(seed=0), lr=1e-2, steps=20, record_every=10)
+    >>> res.loss.shape
+    (3,)
+    """
+    if not isinstance(optimiser, Optimiser):
+        raise TypeError("optimiser must be an optimiser value such as gdsim.dynamics.GD(), HeavyBall(beta=0.9), "
+                        f"Nesterov(beta), SGD(batch_size), Adam() or RMSProp(); got {optimiser!r}")
+    unknown = set(kwargs) - {"blowup", "lanczos_tol", "gfs_kwargs"}
+    if unknown:
+        raise TypeError(f"run() got unexpected keyword argument(s) {sorted(unknown)}; optimiser hyper-parameters "
+                        "belong in the optimiser value (e.g. HeavyBall(beta=0.9))")
+    return optimiser._call(m, w0, lr, steps, record_every=record_every, observe=observe, seed=seed,
+                           progress=progress, parallel=parallel, **kwargs)
