@@ -259,7 +259,7 @@ def test_results_are_labelled_and_deterministic_across_threads():
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.loss.shape == (5, 2, 3) and a.top_k.shape == (5, 2, 3, 2)
     ds = a.to_xarray()
-    assert ds["sharpness"].dims == ("step", "run_0", "run_1")
+    assert ds["sharpness"].dims == ("step", "lr", "run")  # lr[:, None] labels axis 0; w0 (3, P) is unlabelled
     assert float(ds["loss"].sel(t=20)[1, 2]) == a.loss[-1, 1, 2]
     s1 = gdyn.sgd(m, w0, 0.1, 6, batch_size=5, seed=np.random.SeedSequence(4), record_every=6, parallel=True)
     s2 = gdyn.sgd(m, w0, 0.1, 6, batch_size=5, seed=np.random.SeedSequence(4), record_every=6, parallel=False)

@@ -15,7 +15,7 @@ from gdsim._core.jit import honours_parallel
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.progress import progress_bar
 from gdsim._core.records import meta as records_meta, record_times
-from gdsim._core.result import Result, batch_dims
+from gdsim._core.result import Result, batch_dims, labelled_batch_dims
 from gdsim.dynamics import _kernels as kern
 from gdsim.models._model import Model
 
@@ -392,8 +392,9 @@ def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
 
 
 def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
-         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu"):
+         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None):
     m = _check_model(m)
+    w0_given = w0
     w0 = m.weights(w0, "w0")
     t = record_times(steps, record_every)  # validates both
     steps = int(steps)
@@ -432,6 +433,11 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     n_inc = np.zeros(R, dtype=np.int64)
     records = _Records(m, obs, t.size, keys)
     chunk = max(1, steps // 100) if progress else max(1, steps)
+    names = public_names or {}
+    label_src = {names.get(k, k): h for k, h in hyper.items()}
+    if batch_size is not None:
+        label_src["batch_size"] = np.asarray(batch_size)
+    labels = labelled_batch_dims(batch, label_src, w0_given)
 
     def advance(lo, hi):
         kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
@@ -466,7 +472,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
             records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps)
     wall = time.perf_counter() - t0
     return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
-                   gfs_kwargs, seed, name, dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
+                   gfs_kwargs, seed, name, labels=labels, config=dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
                                                 batch_size=None if batch_size is None else np.unique(bs).tolist()))
 
@@ -556,11 +562,11 @@ def _eos(t, s, thr, window=0.5):
 
 
 def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall, gfs_kwargs,
-            seed, name, config, record_dim="step"):
+            seed, name, config, record_dim="step", labels=None):
     R, P = W.shape
     n_rec = t.size
     rec, w_rec, iters = records.values, records.w, records.iters
-    bd = batch_dims(batch)
+    bd, label_coords = labels if labels is not None else (batch_dims(batch), {})
     arrays = dict(t=t, diverged=diverged.reshape(batch), diverged_step=diverged_step.reshape(batch),
                   w_final=W.reshape((*batch, P)))
     dims = dict(t=(record_dim,), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
@@ -619,7 +625,8 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
     meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
                         "batch": list(batch)},
                 model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
-                lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0)
+                lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0,
+                labels=label_coords)
     return Result(arrays, meta, dims=dims, coords=("t",))
 
 
@@ -751,7 +758,7 @@ def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=Fa
     hyper = dict(lr=_hyper(lr, "lr"), beta1=mom)
     return _run(m, w0, steps, kind, hyper, batch_size=bs, replace=replace, record_every=record_every, observe=observe,
                 seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                desc="SGD", name="sgd")
+                desc="SGD", name="sgd", public_names={"beta1": "momentum"})
 
 
 @_doc
@@ -781,7 +788,8 @@ def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, obse
     hyper = dict(lr=_hyper(lr, "lr"), beta1=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True))
     return _run(m, w0, steps, kern.NESTEROV if nesterov else kern.HEAVY_BALL, hyper, record_every=record_every,
                 observe=observe, seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol,
-                gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball")
+                gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball",
+                public_names={"beta1": "beta"})
 
 
 @_doc
@@ -842,7 +850,7 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
                  eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.RMSPROP, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                desc="RMSProp", name="rmsprop")
+                desc="RMSProp", name="rmsprop", public_names={"beta2": "beta"})
 
 
 @honours_parallel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gdsim._core.jit import honours_parallel
+from gdsim._core.deprecation import renamed_keywords
 
 import math
 import warnings
@@ -222,6 +223,7 @@ def wrapped_gaussian(M: int, centre: float, sd: float) -> np.ndarray:
     return w / w.sum()
 
 
+@renamed_keywords(T="t_final")
 def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int | None = None,
                    record_every=None, equilibrium=None, progress=False) -> Result:
     """Two-scale mean-field GDA PDE on the grid (finite volumes, Scharfetter-Gummel flux, explicit Euler).
@@ -320,6 +322,7 @@ def _prob_vector(v, M, name):
 # ---------------------------------------------------------------------------------- particle GDA
 
 
+@renamed_keywords(T="t_final")
 def annealing_schedule(xi, t_final, h):
     """tau_t = xi / log(e + t) at t = k h, k = 0..T/h - 1."""
     xi = real_scalar(xi, "xi", lo=0.0, lo_open=True)
@@ -418,6 +421,7 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drif
     return taus, steps, keys, X0, Y0, rec, grid, config
 
 
+@renamed_keywords(T="t_final")
 @honours_parallel
 def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4, runs: int = 1,
                  anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int | None = None,

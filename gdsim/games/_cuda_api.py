@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gdsim._core.jit import honours_parallel
+from gdsim._core.deprecation import renamed_keywords
 
 import math
 
@@ -13,6 +14,7 @@ from gdsim._core.result import Result, Timer
 from gdsim.games._api import _prepare, gda_result
 
 
+@renamed_keywords(T="t_final")
 @honours_parallel
 def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4,
                      runs: int = 1, anneal_xi=None, init="uniform", drift: str = "feature", seed=None,

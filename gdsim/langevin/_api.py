@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
 from gdsim._core.jit import honours_parallel
@@ -40,6 +41,7 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
        "arXiv:2407.16427")
 
 
+@renamed_keywords(chains="runs")
 @honours_parallel
 def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
              steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
@@ -100,6 +102,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
                             stationary_sigma=dyson_ou_width(sigma, dt)))
 
 
+@renamed_keywords(chains="runs")
 @honours_parallel
 def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int = 3000, runs: int = 3000,
                         target: float = 2.0, init_std: float = 0.1, seed=None, progress: bool = False,
@@ -240,6 +243,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
     return bool(Kt / (np.sqrt(r) * (K - 1)) >= T * Vt / (4 * sigma_w**2))
 
 
+@renamed_keywords(seeds="runs")
 @honours_parallel
 def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
                      n_data: int | None = None, seed=None, progress: bool = False, parallel=None,
@@ -351,6 +355,7 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
     W[:] = dW.copy_to_host()
 
 
+@renamed_keywords(seeds="runs")
 def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
                          n_data: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
@@ -391,6 +396,7 @@ def perceptron_data(P: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.nda
     return X, np.sign(x1)
 
 
+@renamed_keywords(seeds="runs")
 @honours_parallel
 def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
                    seed=None, progress: bool = False, parallel=None, _backend: str = "cpu") -> Result:
@@ -475,6 +481,7 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
                                    backend=_backend), wall_time_s=timer.seconds))
 
 
+@renamed_keywords(seeds="runs")
 def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
                        seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
@@ -511,6 +518,7 @@ def _pm1_data(data, P, d):
     return X, y, Xt, yt
 
 
+@renamed_keywords(h="width", seeds="runs")
 @honours_parallel
 def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int = 8, runs: int = 3,
             max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None, data=None) -> Result:

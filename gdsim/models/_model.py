@@ -28,6 +28,7 @@ from gdsim._core import validate as v
 from gdsim._core.first_class import function_value, kernel_errors
 from gdsim._core.jit import jit
 from gdsim._core.memory import keep_freed_memory
+from gdsim._core.result import seeded
 from gdsim._core.rng import run_seeds
 
 __all__ = ["Model", "custom"]
@@ -346,7 +347,28 @@ class Model:
         return float(out[0]) if w.ndim == 1 else out.reshape(w.shape[:-1])
 
     def init(self, seed=0, batch=()):
-        """Initial parameters of shape (*batch, P); run i draws from its own child of ``seed``."""
+        """Initial parameters.
+
+        Parameters
+        ----------
+        seed : int, SeedSequence, None, or array_like of int
+            One seed: run i of ``batch`` draws from the i-th child of ``seed``. An integer array (with
+            ``batch`` left out): one initialisation per entry, row i equal to ``init(seed=seed[i])``, shape
+            (*seed.shape, P), and the rows remember their seeds, so a run of the engine started from them
+            labels that axis ``seed`` (``res.to_xarray().sel(seed=3)``).
+        batch : tuple of int
+            Batch shape for one seed.
+
+        Returns
+        -------
+        ndarray, shape (*batch, P) or (*seed.shape, P)
+        """
+        if isinstance(seed, (np.ndarray, list, tuple)) and np.asarray(seed).ndim >= 1 and batch == ():
+            seeds = np.asarray(seed)
+            if seeds.dtype.kind not in "iu" or seeds.size == 0:
+                raise TypeError(f"seed as an array must hold integers (one seed per initialisation); got {seed!r}")
+            flat = np.stack([self.init(seed=int(s)) for s in seeds.reshape(-1)])  # row i is m.init(seed=seed[i])
+            return seeded(flat.reshape((*seeds.shape, self.n_params)), seeds)
         batch = _batch_shape(batch)
         runs = int(np.prod(batch, dtype=np.int64)) if batch else 1
         v.check_budget(f"batch = {batch} at n_params = {self.n_params}", bytes_needed=8.0 * runs * self.n_params)

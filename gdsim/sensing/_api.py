@@ -308,7 +308,8 @@ def _run(problem, U, steps, record_every, update, progress, desc, config, track_
     dims = dict(t=("step",), errors=("step", "run", "component"), eigenvalues=("step", "run", "eigenvalue"),
                 loss=("step", "run"), error=("step", "run"), tau=("run", "component_learned"), diverged=("run",),
                 U=("run", "row", "factor_col"))
-    return Result(arrays, dict(config={**config, "backend": backend}), dims=dims, coords=("t",))
+    hints = {} if track_tau else {"tau": "pass track_tau=True (off by default since 0.2: it needs an eigen-decomposition per step)"}
+    return Result(arrays, dict(config={**config, "backend": backend}, hints=hints), dims=dims, coords=("t",))
 
 
 def _common_config(problem, r_hat, alpha, steps, extra):
