@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
@@ -14,6 +17,18 @@ from gdsim._core.validate import check_budget, flag, integer, real_array, real_s
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
 from gdsim.langevin._reference import dyson_ou_width
+
+# The backend of the running call: the gpu_* twins set it, so CPU and GPU functions share one signature.
+_DEVICE = contextvars.ContextVar("gdsim_langevin_device", default="cpu")
+
+
+@contextlib.contextmanager
+def _on_device(backend):
+    token = _DEVICE.set(backend)
+    try:
+        yield
+    finally:
+        _DEVICE.reset(token)
 
 def _grid(values, **names):
     """Positive hyper-parameter arrays broadcast together into the grid points (each named in errors)."""
@@ -246,8 +261,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
 @renamed_keywords(seeds="runs")
 @honours_parallel
 def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                     n_data: int | None = None, seed=None, progress: bool = False, parallel=None,
-                     _backend: str = "cpu") -> Result:
+                     n_data: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
     """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (T, sigma_W, seed).
 
     y = Z tanh(W tanh(M x)), x in R^3, L = r K hidden features; only W (K x L) is trained, from
@@ -278,6 +292,7 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16
         ``x_max``, ``ordered`` (the authors' drift-vs-Coulomb criterion), ``phase`` (0 ferro: test < 1e-3;
         2 spin glass: q > 0.5; 1 para otherwise).
     """
+    _backend = _DEVICE.get()  # "cuda" inside the gpu_* twin: no private flag in the public signature
     T, sigma_w = _grid(T="the temperature lr / |B|", sigma_w="the initial weight scale", values=(T, sigma_w))
     progress = flag(progress, "progress")
     epochs = integer(epochs, "epochs", lo=0)
@@ -369,8 +384,9 @@ def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int 
     gdsim.CudaUnavailableError
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
-    return park_network_sgd(T, sigma_w, epochs=epochs, runs=runs, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
-                            progress=progress, parallel=parallel, _backend="cuda")
+    with _on_device("cuda"):
+        return park_network_sgd(T, sigma_w, epochs=epochs, runs=runs, K=K, r=r, batch=batch, n_data=n_data,
+                                seed=seed, progress=progress, parallel=parallel)
 
 
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
@@ -399,7 +415,7 @@ def perceptron_data(P: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.nda
 @renamed_keywords(seeds="runs")
 @honours_parallel
 def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
-                   seed=None, progress: bool = False, parallel=None, _backend: str = "cpu") -> Result:
+                   seed=None, progress: bool = False, parallel=None) -> Result:
     """Hinge-loss perceptron trained by SGD (batch 1, eta = T) from w0 = 0 until every training point has
     margin >= 1 (Sclocchi, Geiger, Wyart; the PNAS follow-up's gamma = 1/(1 + chi)).
 
@@ -420,6 +436,7 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
         Per run (*grid, runs): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
         (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points).
     """
+    _backend = _DEVICE.get()  # "cuda" inside the gpu_* twin: no private flag in the public signature
     try:
         P_in = np.asarray(P)
     except (ValueError, TypeError):  # ragged nesting
@@ -485,8 +502,9 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
 def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
                        seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
-    return perceptron_sgd(T, P, d=d, chi=chi, runs=runs, max_epochs=max_epochs, seed=seed, progress=progress,
-                          parallel=parallel, _backend="cuda")
+    with _on_device("cuda"):
+        return perceptron_sgd(T, P, d=d, chi=chi, runs=runs, max_epochs=max_epochs, seed=seed, progress=progress,
+                              parallel=parallel)
 
 
 def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
