@@ -179,9 +179,9 @@ def test_old_keywords_warn_and_give_the_same_numbers():
     _warns_and_equal(lambda: gl.perceptron_sgd(0.1, 20, d=4, seeds=2, max_epochs=20, seed=1),
                      lambda: gl.perceptron_sgd(0.1, 20, d=4, runs=2, max_epochs=20, seed=1), ["w1", "t_star"])
     _warns_and_equal(lambda: gl.park_network_sgd(0.01, 1.0, epochs=1, seeds=1, K=4, seed=1),
-                     lambda: gl.park_network_sgd(0.01, 1.0, epochs=1, runs=1, K=4, seed=1), ["test_mse"])
+                     lambda: gl.park_network_sgd(0.01, 1.0, epochs=1, runs=1, width=4, seed=1), ["test_mse"])
     _warns_and_equal(lambda: gl.mlp_sgd(1.0, 0.1, P=16, d=3, h=4, seeds=1, max_epochs=1, seed=1),
-                     lambda: gl.mlp_sgd(1.0, 0.1, P=16, d=3, width=4, runs=1, max_epochs=1, seed=1), ["test_error"])
+                     lambda: gl.mlp_sgd(1.0, 0.1, n_samples=16, d=3, width=4, runs=1, max_epochs=1, seed=1), ["test_error"])
     with pytest.warns(GdsimDeprecationWarning, match="log_steps"):
         old = gp.record_steps(1000, 7)
     np.testing.assert_array_equal(old, __import__("gdsim").log_steps(1000, 7))

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.jit import jit
 from gdsim.models import _mlp
@@ -452,12 +453,13 @@ def _scalar_hvp(w, vv, ab, out):
         out[i] = a * (q[i] * qv + r * s)
 
 
-def scalar_network(D, *, a=1.0, b=1.0):
+@renamed_keywords(D="depth")
+def scalar_network(depth, *, a=1.0, b=1.0):
     """The depth-D scalar linear network of Kreisler et al.: L(w) = (a/2)(prod_i w_i - b)^2.
 
     Parameters
     ----------
-    D : int
+    depth : int
         Depth (>= 2).
     a, b : float
         Curvature a > 0 and target b != 0, as in :func:`gdsim.scalar.gd`.
@@ -471,15 +473,15 @@ def scalar_network(D, *, a=1.0, b=1.0):
     -----
     Flat layout: w_1, ..., w_D. Kreisler, Shpigel Nacson, Soudry, Carmon (ICML 2023).
     """
-    D = v.integer(D, "D", lo=2, hi=10**4)
+    depth = v.integer(depth, "depth", lo=2, hi=10**4)
     a = v.real_scalar(a, "a", lo=0.0, lo_open=True)
     b = v.real_scalar(b, "b", nonzero=True)
 
     def draw(rng):
-        return 1.0 + 0.5 * rng.standard_normal(D)
+        return 1.0 + 0.5 * rng.standard_normal(depth)
 
-    return Model("scalar_network", D, _scalar_loss_grad, (np.array([a, b]),), hvp=_scalar_hvp, init=draw,
-                 layout="w_1, ..., w_D", config=dict(D=D, a=a, b=b), gd_step_batch=_scalar_gd_step(D))
+    return Model("scalar_network", depth, _scalar_loss_grad, (np.array([a, b]),), hvp=_scalar_hvp, init=draw,
+                 layout="w_1, ..., w_D", config=dict(depth=depth, a=a, b=b), gd_step_batch=_scalar_gd_step(depth))
 
 
 @jit(cache=False)
