@@ -342,7 +342,8 @@ def _check_record_budget(batch, P, n_rec, obs, updates=0.0):
     """Refuse a run whose records would not fit in memory (before anything is allocated)."""
     R = int(np.prod(batch, dtype=np.int64)) if batch else 1
     v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
-                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8),
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8)
+                   + 8.0 * n_rec * R * _spectral.record_width(obs.spectral, P),
                    updates=updates)
 
 

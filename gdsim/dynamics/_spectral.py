@@ -847,6 +847,13 @@ def parse_observable(obs, it, m):
     return False
 
 
+def record_width(spec, P):
+    """Float64 values per run and record that the observables in ``spec`` store (for the memory budget)."""
+    pr, st = spec.get("spectral_density", (0, 0))
+    return (2 if "trace" in spec or "diag" in spec else 0) + (P if "diag" in spec else 0) + 2 * pr * st + \
+        spec.get("eigenvalues_above", (0, 0))[1] + (128 if "block_sharpness" in spec else 0)
+
+
 def listed(obs):
     out = []
     for name, val in obs.spectral.items():
