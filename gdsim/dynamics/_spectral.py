@@ -517,11 +517,11 @@ def density_on_grid(nodes, weights, grid, width=None):
     nodes, weights : array_like, shape (*batch, probes, steps)
         From :func:`spectral_density` (NaN nodes are ignored).
     grid : array_like, shape (G,)
-        Where to evaluate the density (increasing).
+        Where to evaluate the density.
     width : float, optional
-        The kernel's standard deviation sigma (> 0). Default: (b - a) / 100 with [a, b] the range of the finite
-        nodes of each run, the choice of Ghorbani et al. (2019, "sigma^2 = 1e-5 on a normalised spectrum" is a
-        similar order; PyHessian's default is sigma^2 = 1e-5 of the unnormalised range).
+        The kernel's standard deviation sigma (> 0). Default, per run: (b - a) / 100 with [a, b] the range of its
+        finite nodes (a choice made here: it merges the nodes of a few probes into a smooth bulk and keeps an
+        outlier more than a few percent of the range away from the bulk visibly separate).
 
     Returns
     -------
@@ -737,6 +737,16 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
     Result
         ``loss`` (*batch, alpha) or (*batch, alpha, beta); coordinates ``alpha`` (and ``beta``): the offsets;
         ``directions`` (*batch, dims, P); ``w`` (*batch, P); ``loss_center`` (*batch,).
+
+    Notes
+    -----
+    Li et al. (2018) and their code (tomgoldstein/loss-landscape, ``normalize_directions_for_weights``) rescale
+    each filter d_ij <- d_ij ||w_ij|| / ||d_ij|| and, by default (``ignore='biasbn'``), zero the directions of
+    one-dimensional parameters (biases, batch norm). Here a filter is a row of a weight matrix as declared by
+    ``m.groups`` (:class:`gdsim.models.ParamGroup`); entries of a group after its filters (the zoo MLP's biases)
+    get 0; a group without filters (``n_filters = 0``: a diagonal network's factor, a custom model) is one
+    filter, where Li et al. would zero a one-dimensional parameter (which would leave a diagonal network no
+    direction at all). The Gaussian draws come from ``numpy.random.default_rng`` seeded by the run's key.
     """
     api = _api()
     m = api._check_model(m)
