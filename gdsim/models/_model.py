@@ -19,7 +19,7 @@ as ``model.hvp_method`` and in every result's metadata.
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -183,19 +183,13 @@ def _batch_hvp(hvp, W, V, data, out):
         hvp(W[r], V[r], *data, out[r])
 
 
-class ParamGroup(NamedTuple):
-    """A contiguous block ``w[start:stop]`` of a model's flat parameters (a layer), for per-block curvature.
+ParamGroup = namedtuple("ParamGroup", "name start stop filter_size n_filters", defaults=(0, 0))
+ParamGroup.__doc__ = """A contiguous block ``w[start:stop]`` of a model's flat parameters (a layer), for per-block curvature.
 
     ``n_filters`` filters of ``filter_size`` entries each lead the block (the rows of a weight matrix, one per
     output unit: Li, Xu, Taylor, Studer, Goldstein, NeurIPS 2018, filter normalisation); the entries after them
     (biases) belong to no filter. ``n_filters = 0``: the whole block is one filter.
     """
-
-    name: str
-    start: int
-    stop: int
-    filter_size: int = 0
-    n_filters: int = 0
 
 
 def _check_groups(groups, P):
