@@ -171,7 +171,9 @@ def test_numbers_independent_of_thread_count():
 def test_observables_in_every_optimiser():
     m = MODELS["mlp_tanh"]
     w0 = _point(m, 7, batch=(2,))
-    obs = ("loss", "trace", "diag", "spectral_density:4:20", "block_sharpness", "eigenvalues_above:0.5:6")
+    ev0 = np.linalg.eigvalsh(m.hessian(w0[0]))[::-1]
+    thr = float(0.5 * (ev0[2] + ev0[3]))  # three above at the start of run 0
+    obs = ("loss", "w", "trace", "diag", "spectral_density:4:20", "block_sharpness", f"eigenvalues_above:{thr!r}:6")
     res = gdyn.gd(m, w0, lr=0.05, steps=6, record_every=3, observe=obs)
     assert res.trace.shape == (3, 2) and res.diag.shape == (3, 2, m.n_params)
     assert res.spectral_density_nodes.shape == res.spectral_density_weights.shape == (3, 2, 4, 20)
@@ -186,12 +188,16 @@ def test_observables_in_every_optimiser():
     blocks = gdyn.hessian_blocks(m, wf)
     np.testing.assert_allclose(res.block_sharpness[-1], blocks.sharpness, rtol=1e-10)
     np.testing.assert_allclose(res.block_trace[-1], blocks.trace, rtol=1e-12)
-    for r in range(2):
-        ev = np.linalg.eigvalsh(m.hessian(wf[r]))[::-1]
-        above = ev[ev > 0.5][:6]
-        got = res.eigenvalues_above[-1, r]
-        np.testing.assert_allclose(got[:above.size], above, rtol=0, atol=1e-9 * ev[0])
-        assert np.all(np.isnan(got[above.size:]))
+    counts = set()
+    for i in range(3):  # every record (warm-started from the previous one) against the dense spectrum
+        for r in range(2):
+            ev = np.linalg.eigvalsh(m.hessian(res.w[i, r]))[::-1]
+            above = ev[ev > thr][:6]
+            counts.add(above.size)
+            got = res.eigenvalues_above[i, r]
+            np.testing.assert_allclose(got[:above.size], above, rtol=0, atol=1e-9 * ev[0])
+            assert np.all(np.isnan(got[above.size:]))
+    assert 0 < min(counts) and max(counts) < 6, counts
     ds = res.to_xarray()
     assert list(ds["group"].values) == ["layer_0", "layer_1", "layer_2"]
     # the other optimisers and the engine's entry point accept them too
