@@ -166,6 +166,10 @@ def test_numbers_independent_of_thread_count():
         numba.set_num_threads(old)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+    # the progress bar's chunks of probes change nothing
+    chunked = gdyn.spectral_density(m, w, probes=4, steps=20, progress=True)
+    np.testing.assert_array_equal(chunked[0], one[0])
+    np.testing.assert_array_equal(chunked[1], one[1])
 
 
 def test_observables_in_every_optimiser():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -126,16 +127,18 @@ def hutchinson(prep, hvpc, W, data, keys, salt, Q, n_probes, block, want_diag, t
 
 
 @jit(parallel=True)
-def slq(prep, hvpc, W, data, keys, salt, steps, nodes, weights):
+def slq(prep, hvpc, W, data, keys, salt, steps, p0, total, nodes, weights):
     """Stochastic Lanczos quadrature: for run r and probe p (Rademacher / sqrt(P)), ``steps`` Lanczos steps with
     full reorthogonalisation (twice); nodes[r, p] = Ritz values (ascending), weights[r, p] = squared first
-    components of the tridiagonal's eigenvectors / n_probes. Stops early on an invariant subspace (the quadrature
+    components of the tridiagonal's eigenvectors / total, for probes p0 .. p0 + nodes.shape[1] - 1 (a chunk of the
+    ``total``; nodes[r, j] is probe p0 + j). Stops early on an invariant subspace (the quadrature
     is then exact); unused slots repeat the last node with weight 0."""
     R, n_probes, S = nodes.shape
     P = W.shape[1]
     for t in prange(R * n_probes):
         r = t // n_probes
         p = t % n_probes
+        pid = p0 + p
         w = W[r]
         cache = prep(w, *data)
         it = min(steps, P)
@@ -143,7 +146,7 @@ def slq(prep, hvpc, W, data, keys, salt, steps, nodes, weights):
         alpha = np.zeros(it)
         beta = np.zeros(it)
         hv = np.empty(P)
-        _rademacher(keys[r], salt, p, Q[0])
+        _rademacher(keys[r], salt, pid, Q[0])
         sc = 1.0 / math.sqrt(P)
         for i in range(P):
             Q[0, i] *= sc
@@ -184,7 +187,7 @@ def slq(prep, hvpc, W, data, keys, salt, steps, nodes, weights):
         for i in range(S):
             if i < n:
                 nodes[r, p, i] = theta[i]
-                weights[r, p, i] = Z[0, i] * Z[0, i] / n_probes
+                weights[r, p, i] = Z[0, i] * Z[0, i] / total
             else:
                 nodes[r, p, i] = theta[n - 1]
                 weights[r, p, i] = 0.0
@@ -442,23 +445,31 @@ def _slq_args(probes, steps):
     return probes, steps
 
 
-def _slq(m, W, probes, steps, keys):
+def _slq(m, W, probes, steps, keys, progress=False):
     R, P = W.shape
     nodes = np.full((R, probes, steps), np.nan)
     weights = np.full((R, probes, steps), np.nan)
     ok = _finite_rows(W)
     if ok.any():
         h = kern.handles(m)
-        nk = np.empty((int(ok.sum()), probes, steps))
-        wk = np.empty_like(nk)
-        slq(h.prep, h.hvpc, np.ascontiguousarray(W[ok]), m.data, keys[ok], _SALT_SLQ, steps, nk, wk)
-        nodes[ok] = nk
-        weights[ok] = wk
+        Wk, kk = np.ascontiguousarray(W[ok]), keys[ok]
+        Rk = Wk.shape[0]
+        # chunks of probes for the progress bar, each with at least 4 tasks per thread (or all probes)
+        per = probes if not progress else min(probes, max(1, -(-4 * numba.get_num_threads() // Rk)))
+        with progress_bar(-(-probes // per), enabled=progress, desc="spectral density", unit="chunk") as bar:
+            for p0 in range(0, probes, per):
+                n = min(per, probes - p0)
+                nk = np.empty((Rk, n, steps))
+                wk = np.empty_like(nk)
+                slq(h.prep, h.hvpc, Wk, m.data, kk, _SALT_SLQ, steps, p0, probes, nk, wk)
+                nodes[ok, p0:p0 + n] = nk
+                weights[ok, p0:p0 + n] = wk
+                bar.update(1)
     return nodes, weights
 
 
 @honours_parallel
-def spectral_density(m, w, probes=8, steps=60, seed=0, *, parallel=None):
+def spectral_density(m, w, probes=8, steps=60, seed=0, *, progress=False, parallel=None):
     """The Hessian's spectral density at ``w`` by stochastic Lanczos quadrature (SLQ), in float64.
 
     Parameters
@@ -472,6 +483,8 @@ def spectral_density(m, w, probes=8, steps=60, seed=0, *, parallel=None):
         closes (at most P steps), where the quadrature is exact.
     seed : int, SeedSequence, sequence of seeds or None
         Probe vectors: one stream per run.
+    progress : bool
+        Show a progress bar over chunks of probes (the same numbers).
     parallel : bool, optional
 
     Returns
@@ -505,7 +518,7 @@ def spectral_density(m, w, probes=8, steps=60, seed=0, *, parallel=None):
                    bytes_needed=8.0 * R * probes * steps * 2 + 8.0 * (min(steps, P) + 2) * P * 4)
     keys = keys_from_seed(seed, R)
     with api._in_driver(m):
-        nodes, weights = _slq(m, W, probes, steps, keys)
+        nodes, weights = _slq(m, W, probes, steps, keys, v.flag(progress, "progress"))
     return nodes.reshape((*batch, probes, steps)), weights.reshape((*batch, probes, steps))
 
 
