@@ -17,6 +17,7 @@ from gdsim._core.progress import progress_bar
 from gdsim._core.records import meta as records_meta, record_times
 from gdsim._core.result import Result, batch_dims, labelled_batch_dims
 from gdsim.dynamics import _kernels as kern
+from gdsim.dynamics import _spectral
 from gdsim.models._model import Model
 
 #: named observables (``observe=``); ``"top_k:K"``, ``"gradient_overlap:K"`` and user callables are accepted too
@@ -291,6 +292,7 @@ class _Observe:
         except TypeError:
             raise TypeError(f"observe must be a sequence of observable names or functions; got {observe!r}") from None
         self.names, self.user, self.top_k, self.overlap_k = [], [], 0, 0
+        self.spectral = {}  # the observables of gdsim.dynamics._spectral (trace, spectral_density, ...)
         for it in items:
             if callable(it):
                 name = getattr(it, "__name__", f"user_{len(self.user)}")
@@ -301,6 +303,8 @@ class _Observe:
             if not isinstance(it, str):
                 raise TypeError(f"observe entries must be names from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
                                 f"or functions; got {it!r}")
+            if _spectral.parse_observable(self, it, m):
+                continue
             mt = re.fullmatch(r"(top_k|gradient_overlap):(\d+)", it)
             if mt:
                 kk = v.integer(int(mt.group(2)), f"observe {mt.group(1)}:K", lo=1, hi=m.n_params)
@@ -312,8 +316,9 @@ class _Observe:
                     self.overlap_k = kk
                 continue
             if it not in OBSERVABLES:
-                raise ValueError(f"observe must name observables from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
-                                 f"or functions; got {it!r}")
+                raise ValueError(f"observe must name observables from {OBSERVABLES + _spectral.OBSERVABLES}, "
+                                 f"'top_k:K', 'gradient_overlap:K', 'eigenvalues_above:X[:K]', "
+                                 f"'spectral_density[:PROBES:STEPS]' or functions; got {it!r}")
             self.names.append(it)
         if ("test_loss" in self.names or "test_accuracy" in self.names) and m.test_data is None:
             raise ValueError("observe asks for test_loss/test_accuracy but the model has no test_data")
@@ -327,7 +332,8 @@ class _Observe:
                               "preconditioned_sharpness" in self.names, self.overlap_k > 0], dtype=np.bool_)
         self.keep_w = "w" in self.names or "gfs_sharpness" in self.names or bool(self.user)
         self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []),
-                       *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user)]
+                       *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user),
+                       *_spectral.listed(self)]
 
 
 
@@ -336,7 +342,8 @@ def _check_record_budget(batch, P, n_rec, obs, updates=0.0):
     """Refuse a run whose records would not fit in memory (before anything is allocated)."""
     R = int(np.prod(batch, dtype=np.int64)) if batch else 1
     v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
-                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8),
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8)
+                   + 8.0 * n_rec * R * _spectral.record_width(obs.spectral, P),
                    updates=updates)
 
 
@@ -361,6 +368,7 @@ class _Records:
         kern.fresh_vectors(keys[:self.V.shape[0]], 1, self.V)
         kern.fresh_vectors(keys[:self.VP.shape[0]], 2, self.VP)
         self.test_data = m.test_data if m.test_data is not None else m.data
+        self.spectral = _spectral.Records(m, obs.spectral, n_rec, keys) if obs.spectral else None
 
     def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
         """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
@@ -380,6 +388,8 @@ class _Records:
                                    rec["preconditioned_sharpness"][i], rec["gradient_overlap"][i], self.iters)
         if self.w is not None:
             self.w[i] = W
+        if self.spectral is not None:
+            self.spectral.take(i, W)
 
 
 def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
@@ -622,12 +632,13 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             arrays[nm] = out.reshape((n_rec, *batch))
             dims[nm] = (record_dim, *bd)
+    extra_coords = () if records.spectral is None else records.spectral.add_to(arrays, dims, batch, bd, record_dim)
     meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
                         "batch": list(batch)},
                 model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
                 lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0,
                 labels=label_coords)
-    return Result(arrays, meta, dims=dims, coords=("t",))
+    return Result(arrays, meta, dims=dims, coords=("t", *extra_coords))
 
 
 def _seed_meta(seed):
@@ -647,7 +658,13 @@ _COMMON_DOC = """
         (``res.gradient_overlap``: the fraction ||P_K g||^2 / ||g||^2 of the full-batch gradient in the span of the
         top-K Hessian eigenvectors, Gur-Ari et al. 2018), ``"gfs_sharpness"``, ``"test_loss"``,
         ``"test_accuracy"``, ``"accuracy"``, and functions ``fn(w, *data) -> float`` (Numba-compilable; stored
-        under their ``__name__``).
+        under their ``__name__``). Curvature beyond the top (:mod:`gdsim.dynamics._spectral`): ``"trace"``
+        (``res.trace``, ``res.trace_stderr``; :func:`hessian_trace`, method "auto", 100 probes), ``"diag"``
+        (``res.diag``, (n_records, *batch, P)), ``"spectral_density"`` or ``"spectral_density:PROBES:STEPS"``
+        (``res.spectral_density_nodes``/``_weights``, (n_records, *batch, probes, steps); default 8 and 60),
+        ``"block_sharpness"`` (``res.block_sharpness``, ``res.block_trace``, (n_records, *batch, group), one per
+        ``m.groups``) and ``"eigenvalues_above:X"`` or ``"eigenvalues_above:X:K"`` (``res.eigenvalues_above``,
+        (n_records, *batch, K), descending, NaN-padded, K = min(32, P) by default; warm-started across records).
     seed : int, SeedSequence, sequence of seeds or None
         One stream per run (minibatches, Lanczos start vectors), keyed by the run's own index.
     progress : bool

@@ -125,7 +125,9 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
                  hvp_prepare=_mlp.hvp_prepare, hvp_cached=_mlp.hvp_cached,
                  layout="per layer l: W_l (d_{l+1}, d_l) row-major, then b_l (d_{l+1},)" + ("" if bias else " [no bias]"),
                  config=dict(sizes=list(sizes), activation=activation, loss=loss, scaling=scaling, bias=bias,
-                             init_scale=init_scale))
+                             init_scale=init_scale),
+                 groups=[(f"layer_{l}", int(woff[l]), int(woff[l]) + sizes[l + 1] * (sizes[l] + bias), sizes[l],
+                          sizes[l + 1]) for l in range(len(sizes) - 1)])
 
 
 def _mlp_data(data, sizes, loss, name):
@@ -265,7 +267,8 @@ def diagonal_linear(data=None, *, depth=2, init_scale=0.1, test_data=None):
     test = None if test_data is None else _vector_target(test_data)
     return Model("diagonal_linear", P, _diag_loss_grad, (X, y), hvp=_diag_hvp, init=draw, test_data=test,
                  per_sample=(True, True),
-                 layout="u_1 (d,), ..., u_depth (d,) concatenated", config=dict(depth=depth, d=d, init_scale=scale))
+                 layout="u_1 (d,), ..., u_depth (d,) concatenated", config=dict(depth=depth, d=d, init_scale=scale),
+                 groups=[(f"u_{i + 1}", i * d, (i + 1) * d) for i in range(depth)])
 
 
 def _vector_target(data):
@@ -333,7 +336,8 @@ def matrix_factorisation(target, rank, *, init_scale=0.1):
 
     return Model("matrix_factorisation", P, _mf_loss_grad, (M, np.array([float(rank)])), hvp=_mf_hvp, init=draw,
                  layout="U (n1, r) row-major, then V (n2, r) row-major",
-                 config=dict(shape=[n1, n2], rank=rank, init_scale=scale))
+                 config=dict(shape=[n1, n2], rank=rank, init_scale=scale),
+                 groups=[("U", 0, n1 * rank, rank, n1), ("V", n1 * rank, P, rank, n2)])
 
 
 @jit(cache=False)
