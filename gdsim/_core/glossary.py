@@ -12,7 +12,7 @@ from __future__ import annotations
 #: Names shared by every family (the issue-28 vocabulary).
 CANONICAL = {
     "lr": "step size (learning rate) of a discrete-time run; may be an array broadcast against the run batch",
-    "steps": "number of update steps of a run",
+    "steps": "number of steps: the update steps of a run (the Lanczos steps per probe in spectral_density)",
     "runs": "number of independent runs (each with its own seed stream) per grid point",
     "seed": "the run's seed: an int, SeedSequence, sequence of per-run seeds or None (fresh entropy); one "
             "numpy.random.SeedSequence stream per run, keyed by the run's index",
@@ -83,6 +83,14 @@ TERMS = {
     "window": "trailing fraction of records (EoS) or window size in cells (fractal)",
     "result": "a Result of the same family", "eigs": "recorded eigenvalues", "targets": "target eigenvalues",
     "track_tau": "record learning times tau_k",
+    # curvature (spectral density, trace, blocks, slices)
+    "method": "algorithm choice ('auto', 'exact', 'hutchinson', 'hutch++')", "probes": "random probe vectors",
+    "return_stderr": "also return the standard error", "grid": "points at which a density is evaluated",
+    "nodes": "quadrature nodes (Ritz values)", "weights": "quadrature weights", "max_count": "most values returned",
+    "direction": "slice direction(s): 'random', 'eigenvectors', 'path' or an array", "n_points": "points per slice axis",
+    "span": "half-range of the slice offsets", "w_end": "end point of a path slice", "groups": "parameter groups (layers)",
+    "start": "first index of a parameter group", "stop": "end index of a parameter group",
+    "filter_size": "entries per filter of a group", "n_filters": "filters of a group",
     # games (Lu et al.; Domingo-Enrich et al.)
     "payoff": "a two-player payoff", "tau": "entropic regularisation strength of the game (Lu's tau)",
     "eta": "time-scale ratio of descent-ascent (Lu's eta; the y player moves eta times faster)",
