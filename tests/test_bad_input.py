@@ -251,6 +251,20 @@ VALID = {
     "gdsim.dynamics.run": (gdyn.run, lambda t: dict(m=_mlp(), optimiser=gdyn.HeavyBall(beta=0.5), w0=np.full(13, 0.3),
                                                     lr=0.1, steps=3, record_every=1)),
     "gdsim.dynamics.GD": (gdyn.GD, lambda t: {}),
+    "gdsim.dynamics.hessian_trace": (gdyn.hessian_trace, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), method="hutchinson",
+                                                                         probes=4, seed=0)),
+    "gdsim.dynamics.hessian_diagonal": (gdyn.hessian_diagonal, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), probes=4,
+                                                                               seed=0)),
+    "gdsim.dynamics.spectral_density": (gdyn.spectral_density, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), probes=2,
+                                                                               steps=5, seed=0)),
+    "gdsim.dynamics.density_on_grid": (gdyn.density_on_grid, lambda t: dict(nodes=np.array([[0.0, 1.0]]),
+                                                                             weights=np.array([[0.5, 0.5]]),
+                                                                             grid=np.linspace(-1, 2, 5), bandwidth=0.1)),
+    "gdsim.dynamics.hessian_blocks": (gdyn.hessian_blocks, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), seed=0)),
+    "gdsim.dynamics.eigenvalues_above": (gdyn.eigenvalues_above, lambda t: dict(m=_mlp(), w=np.full(13, 0.3),
+                                                                                 threshold=0.01, max_count=4, seed=0)),
+    "gdsim.dynamics.loss_slice": (gdyn.loss_slice, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), direction="random",
+                                                                   n_directions=1, span=0.5, n_points=3, seed=0)),
     "gdsim.dynamics.HeavyBall": (gdyn.HeavyBall, lambda t: dict(beta=0.9)),
     "gdsim.dynamics.Nesterov": (gdyn.Nesterov, lambda t: dict(beta=0.9)),
     "gdsim.dynamics.SGD": (gdyn.SGD, lambda t: dict(batch_size=2, replace=False, momentum=0.5, nesterov=False)),
@@ -296,7 +310,7 @@ VALID = {
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.particles.record_steps",  # a base class; a deprecated alias
+NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.models.ParamGroup", "gdsim.particles.record_steps",  # a base class; a deprecated alias
               "gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}

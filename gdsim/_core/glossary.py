@@ -86,6 +86,7 @@ TERMS = {
     # curvature (spectral density, trace, blocks, slices)
     "method": "algorithm choice ('auto', 'exact', 'hutchinson', 'hutch++')", "probes": "random probe vectors",
     "return_stderr": "also return the standard error", "grid": "points at which a density is evaluated",
+    "bandwidth": "width of a smoothing kernel", "n_directions": "number of slice directions (1 or 2)",
     "nodes": "quadrature nodes (Ritz values)", "weights": "quadrature weights", "max_count": "most values returned",
     "direction": "slice direction(s): 'random', 'eigenvectors', 'path' or an array", "n_points": "points per slice axis",
     "span": "half-range of the slice offsets", "w_end": "end point of a path slice", "groups": "parameter groups (layers)",
