@@ -115,19 +115,26 @@ def _sierpinski(k):
 
 
 def test_box_counting_on_sets_of_known_dimension():
+    # the calibrated default (more sets in tests/test_fractal_boxcount.py)
     img = np.zeros((512, 512), bool)
     img[200, :] = True
-    assert gf.box_counting_dimension(img) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(img) == pytest.approx(1.0, abs=1e-12)
     diag = np.eye(512, dtype=bool)
-    assert gf.box_counting_dimension(diag) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(diag) == pytest.approx(1.0, abs=1e-12)
     filled = np.ones((512, 512), bool)
-    assert gf.box_counting_dimension(filled, 2 ** np.arange(9)) == pytest.approx(2.0, rel=1e-12)
-    # default sizes 10..512 do not divide 512: partial boxes at the edge bias the count (within 0.1)
-    assert gf.box_counting_dimension(filled) == pytest.approx(2.0, abs=0.1)
+    assert gf.box_counting_dimension(filled) == pytest.approx(2.0, abs=1e-12)
+    assert gf.box_counting_dimension(_sierpinski(9)) == pytest.approx(np.log(3) / np.log(2), abs=1e-12)
+    # the porespy-sized median estimator, with the textbook count
+    pk = dict(method="porespy", count="any")
+    assert gf.box_counting_dimension(img, **pk) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(diag, **pk) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(filled, 2 ** np.arange(9), **pk) == pytest.approx(2.0, rel=1e-12)
+    # porespy's sizes 10..512 do not divide 512: partial boxes at the edge bias the count (within 0.1)
+    assert gf.box_counting_dimension(filled, **pk) == pytest.approx(2.0, abs=0.1)
     square = np.zeros((512, 512), bool)
     square[56:456, 56:456] = True
     # porespy's "mixed" boxes of a filled square are those on its border: dimension 1
-    assert gf.box_counting_dimension(square, 2 ** np.arange(1, 7), count="mixed") == pytest.approx(1.0, abs=0.1)
+    assert gf.box_counting_dimension(square, 2 ** np.arange(1, 7), method="porespy") == pytest.approx(1.0, abs=0.1)
     tri = _sierpinski(9)
     sizes = 2 ** np.arange(0, 9)
     # exact at dyadic box sizes: every slope is log 3 / log 2
@@ -136,8 +143,9 @@ def test_box_counting_on_sets_of_known_dimension():
     np.testing.assert_allclose(slopes, np.log(3) / np.log(2), rtol=1e-12)
     # porespy's default sizes 10..512 are not dyadic: boxes straddle the triangle's self-similar blocks and
     # the local slopes scatter (1.37-2.50 measured); their median lands within 0.1 (measured 1.653)
-    assert gf.box_counting_dimension(tri) == pytest.approx(np.log(3) / np.log(2), abs=0.1)
+    assert gf.box_counting_dimension(tri, **pk) == pytest.approx(np.log(3) / np.log(2), abs=0.1)
     assert np.isnan(gf.box_counting_dimension(np.zeros((32, 32), bool)))
+    assert np.isnan(gf.box_counting_dimension(np.zeros((32, 32), bool), method="porespy"))
 
 
 def test_boundary_is_the_notebooks_sign_change():
@@ -164,7 +172,7 @@ def test_zoomed_mixed_windows_are_fractal():
         if 0.2 <= gf.converged_fraction(s) <= 0.8:
             masks.append(gf.boundary(s))
     assert len(masks) >= 2
-    assert gf.box_counting_dimension(masks, count="mixed") >= 1.2
+    assert gf.box_counting_dimension(masks, method="porespy") >= 1.2
 
 
 def test_zoom_sequence_narrows_and_stays_on_the_boundary():
