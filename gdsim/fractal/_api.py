@@ -23,33 +23,100 @@ MAX_FLOPS = 1e18
 CELLS_PER_CALL = 8 * 2048
 
 
-@dataclasses.dataclass(frozen=True)
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy (writeable: the kernels are compiled for writeable arrays)."""
+    return np.array(a, order="C", copy=True)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class Problem:
     """The shared start of every cell: weights, data and (minibatch runs) the per-step rows.
+
+    Build one with :func:`problem` (a seeded draw) or directly from arrays, e.g. the weights and data of
+    a published map, and pass it as ``problem=`` to :func:`trainability_map`, :func:`offset_map`,
+    :func:`window_map` or :func:`zoom_sequence`: every cell then starts from exactly these numbers.
 
     Attributes
     ----------
     W0 : ndarray, shape (n, n)
-        Input-layer weights at t = 0, i.i.d. N(0, 1).
+        Input-layer weights at t = 0 (:func:`problem` draws them i.i.d. N(0, 1)).
     W1 : ndarray, shape (n,)
-        Output weights at t = 0, i.i.d. N(0, 1).
+        Output weights at t = 0.
     X : ndarray, shape (N, n)
-        Inputs, i.i.d. N(0, 1).
+        Inputs.
     Y : ndarray, shape (N,)
-        Targets, i.i.d. N(0, 1).
-    rows : ndarray of int64, shape (S, M)
-        Gradient rows of step t: ``rows[t % S]``. Full batch: one row ``0..N-1``; minibatch: ``steps``
-        rows of ``batch_size`` indices drawn with replacement (shared by every cell, as in the notebook).
+        Targets.
+    rows : ndarray of int64, shape (S, M), optional
+        Gradient rows of step t: ``rows[t % S]``. Default (None): full batch, one row ``0..N-1``. Minibatch:
+        one row of ``batch_size`` indices per step (shared by every cell, as in the notebook).
     activation : str
-        ``"tanh"``, ``"relu"`` or ``"identity"``.
+        ``"tanh"`` (default), ``"relu"`` or ``"identity"``.
+
+    Notes
+    -----
+    The arrays are copied to C-contiguous float64 (int64 for ``rows``) on construction and checked: finite,
+    1 <= n <= 64, matching shapes, row indices within 0..N-1.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.fractal as gf
+    >>> p = gf.problem(n=4, steps=10, seed=3)                      # the default draw of seed 3
+    >>> q = gf.Problem(p.W0, p.W1, p.X, p.Y)                      # the same start, from its arrays
+    >>> lr = np.logspace(-1, 3, 8)
+    >>> bool(np.array_equal(gf.trainability_map(lr, lr, n=4, steps=10, seed=3),
+    ...                     gf.trainability_map(lr, lr, steps=10, problem=q)))
+    True
     """
 
     W0: np.ndarray
     W1: np.ndarray
     X: np.ndarray
     Y: np.ndarray
-    rows: np.ndarray
-    activation: str
+    rows: np.ndarray | None = None
+    activation: str = "tanh"
+
+    def __post_init__(self):
+        W0 = _frozen(v.real_array(self.W0, "W0"))
+        if W0.ndim != 2 or W0.shape[0] != W0.shape[1] or not 1 <= W0.shape[0] <= MAX_WIDTH:
+            raise ValueError(f"W0 must be a square (n, n) array with 1 <= n <= {MAX_WIDTH}; got shape {W0.shape}")
+        n = W0.shape[0]
+        W1 = _frozen(v.real_array(self.W1, "W1"))
+        if W1.shape not in ((n,), (n, 1)):
+            raise ValueError(f"W1 must have shape ({n},) to match W0; got {W1.shape}")
+        X = _frozen(v.real_array(self.X, "X"))
+        if X.ndim != 2 or X.shape[1] != n or not 1 <= X.shape[0] <= 10**6:
+            raise ValueError(f"X must have shape (N, {n}) with 1 <= N <= 1e6 to match W0; got {X.shape}")
+        N = X.shape[0]
+        Y = _frozen(v.real_array(self.Y, "Y"))
+        if Y.shape not in ((N,), (N, 1)):
+            raise ValueError(f"Y must have shape ({N},) to match X; got {Y.shape}")
+        if self.rows is None:
+            rows = np.arange(N, dtype=np.int64)[None, :]
+        else:
+            if isinstance(self.rows, (str, bytes)):
+                raise TypeError(f"rows must be a 2-D integer array; got {type(self.rows).__name__}")
+            try:
+                rows = np.asarray(self.rows)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"rows must be a 2-D integer array: {exc}") from None
+            if rows.dtype.kind not in "iu" or rows.ndim != 2 or rows.size == 0:
+                raise ValueError(f"rows must be a non-empty 2-D integer array (steps, batch); got dtype {rows.dtype}, "
+                                 f"shape {rows.shape}")
+            if rows.min() < 0 or rows.max() >= N:
+                raise ValueError(f"rows must index the data, within 0..{N - 1}; got {rows.min()}..{rows.max()}")
+            if rows.size > 10**9:
+                raise ValueError(f"rows has {rows.size} indices; at most 1e9")
+        object.__setattr__(self, "W0", W0)
+        object.__setattr__(self, "W1", W1.reshape(n))
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "Y", Y.reshape(N))
+        object.__setattr__(self, "rows", _frozen(rows.astype(np.int64)))
+        object.__setattr__(self, "activation", _activation(self.activation))
+
+    def to_dict(self) -> dict:
+        """JSON-ready lists (float64 round-trips exactly through Python's ``repr``): ``Problem(**d)`` rebuilds it."""
+        return dict(W0=self.W0.tolist(), W1=self.W1.tolist(), X=self.X.tolist(), Y=self.Y.tolist(),
+                    rows=self.rows.tolist(), activation=self.activation)
 
     @property
     def n(self) -> int:
@@ -210,9 +277,34 @@ def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, 
     return out
 
 
-def _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress):
+#: Defaults of the map functions' start arguments (a given ``problem`` must not contradict a changed one).
+_START_DEFAULTS = dict(n=8, activation="tanh", seed=0)
+
+
+def _given_problem(given, n, activation, seed, n_data, batch_size) -> Problem:
+    """A user's :class:`Problem`, checked against the start arguments it replaces."""
+    if not isinstance(given, Problem):
+        raise TypeError("problem must be a gdsim.fractal.Problem (gdsim.fractal.problem(...) or "
+                        f"gdsim.fractal.Problem(W0, W1, X, Y, rows, activation)); got {type(given).__name__}")
+    if n_data is not None or batch_size is not None:
+        raise TypeError("n_data and batch_size cannot be combined with problem: the problem's X and rows fix them")
+    if _width(n) not in (_START_DEFAULTS["n"], given.n):
+        raise ValueError(f"n = {n} contradicts the problem's width {given.n}: leave n at its default or pass n={given.n}")
+    if _activation(activation) not in (_START_DEFAULTS["activation"], given.activation):
+        raise ValueError(f"activation = {activation!r} contradicts the problem's {given.activation!r}")
+    if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed == _START_DEFAULTS["seed"]):
+        raise ValueError(f"seed must be left at 0 with problem= (the problem fixes weights and data); got {seed!r}")
+    return given
+
+
+def _map_args(n, activation, steps, start, n_data, batch_size, parallel, progress):
+    """(problem, steps) of a map call; ``start`` is ``(seed, problem)``."""
+    seed, given = start
     steps = v.integer(steps, "steps", lo=1, hi=10**8)
-    prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
+    if given is None:
+        prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
+    else:
+        prob = _given_problem(given, n, activation, seed, n_data, batch_size)
     if not isinstance(parallel, (bool, np.bool_)):
         raise TypeError(f"parallel must be a bool; got {type(parallel).__name__}")
     if not isinstance(progress, (bool, np.bool_)):
@@ -222,7 +314,7 @@ def _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress
 
 def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                      n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
-                     progress: bool = False) -> np.ndarray:
+                     progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """Convergence score of GD for every pair of per-layer learning rates (lr0[i], lr1[j]).
 
     Parameters
@@ -247,6 +339,11 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         Run blocks of cells on all Numba threads (results do not depend on the thread count).
     progress : bool
         Show a progress bar.
+    problem : Problem, optional
+        The shared start (weights, data, minibatch rows) given explicitly, e.g. to recompute a published
+        map exactly. It replaces ``seed``, ``n_data`` and ``batch_size`` (leave those at their defaults);
+        ``n`` and ``activation`` may be left at their defaults or must agree with it. Passing
+        ``problem(n, activation, steps, seed, ...)`` gives the same bits as the call with those arguments.
 
     Returns
     -------
@@ -269,7 +366,8 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     >>> score = gf.trainability_map(lr, lr, n=8, steps=100, seed=0)   # (64, 64)
     >>> converged = score < 0
     """
-    return _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, False)
+    return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+                             False)
 
 
 def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False):
@@ -279,9 +377,9 @@ def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progres
                         desc="offset map" if offset_mode else "trainability map", gpu=gpu)
 
 
-def _grid_map(axis0, axis1, offset_mode, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
+def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_data, batch_size, parallel, progress, gpu):
     """The (a, b) map over two validated axes: (lr0, lr1), or (offset, lr) when ``offset_mode``."""
-    prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, parallel, progress)
+    prob, steps = _map_args(n, activation, steps, start, n_data, batch_size, parallel, progress)
     _check_size(axis0.size * axis1.size, prob, steps)
     A, B = np.meshgrid(axis0, axis1, indexing="ij")
     s = _score_pairs(prob, A.ravel(), B.ravel(), steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
@@ -289,14 +387,14 @@ def _grid_map(axis0, axis1, offset_mode, n, activation, steps, seed, n_data, bat
     return s.reshape(A.shape)
 
 
-def _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
-    return _grid_map(_axis(lr0, "lr0"), _axis(lr1, "lr1"), False, n, activation, steps, seed,
+def _trainability_map(lr0, lr1, n, activation, steps, start, n_data, batch_size, parallel, progress, gpu):
+    return _grid_map(_axis(lr0, "lr0"), _axis(lr1, "lr1"), False, n, activation, steps, start,
                      n_data, batch_size, parallel, progress, gpu)
 
 
 def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                          n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
-                         progress: bool = False) -> np.ndarray:
+                         progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """CUDA twin of :func:`trainability_map`: same signature, same scores to rounding.
 
     One GPU thread per cell; ``parallel`` is accepted for the identical signature and ignored.
@@ -312,12 +410,13 @@ def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: 
     -----
     Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`trainability_map`.
     """
-    return _trainability_map(lr0, lr1, n, activation, steps, seed, n_data, batch_size, parallel, progress, True)
+    return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+                             True)
 
 
 def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
-               progress: bool = False) -> np.ndarray:
+               progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """Convergence score over (offset[i], lr[j]): the paper's "parameter initialisation vs LR" map.
 
     The offset is added to every entry of W0 before every step (the notebook's ``paraminit_vs_lr``
@@ -330,7 +429,7 @@ def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 10
         Offsets added to W0 (finite; the paper's axis is log-spaced and positive).
     lr : array_like, shape (b,)
         Learning rates of both layers (> 0).
-    n, activation, steps, seed, n_data, batch_size, parallel, progress
+    n, activation, steps, seed, n_data, batch_size, parallel, progress, problem
         As in :func:`trainability_map`.
 
     Returns
@@ -343,17 +442,18 @@ def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 10
     or at every step is a choice; the notebook's code applies it at every step and so does gdsim (see
     the README's Fidelity notes).
     """
-    return _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, False)
+    return _offset_map(offset, lr, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+                       False)
 
 
-def _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, gpu):
-    return _grid_map(_axis(offset, "offset", positive=False), _axis(lr, "lr"), True, n, activation, steps, seed,
+def _offset_map(offset, lr, n, activation, steps, start, n_data, batch_size, parallel, progress, gpu):
+    return _grid_map(_axis(offset, "offset", positive=False), _axis(lr, "lr"), True, n, activation, steps, start,
                      n_data, batch_size, parallel, progress, gpu)
 
 
 def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                    n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
-                   progress: bool = False) -> np.ndarray:
+                   progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """CUDA twin of :func:`offset_map`: same signature, same scores to rounding (``parallel`` ignored).
 
     Raises
@@ -365,7 +465,8 @@ def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int 
     -----
     Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`offset_map`.
     """
-    return _offset_map(offset, lr, n, activation, steps, seed, n_data, batch_size, parallel, progress, True)
+    return _offset_map(offset, lr, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+                       True)
 
 
 # ------------------------------------------------------------------------------------------ windows
@@ -757,7 +858,8 @@ PHASE_SPACES = ("lr_vs_lr", "offset_vs_lr")
 
 def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs_lr", n: int = 8,
                activation: str = "tanh", steps: int = 100, seed=0, n_data: int | None = None,
-               batch_size: int | None = None, store=None, tile: int = 256, progress: bool = False):
+               batch_size: int | None = None, store=None, tile: int = 256, progress: bool = False,
+               problem: Problem | None = None):
     """The map of one log-spaced square window, directly or tiled and resumable through :mod:`gdsim.sweep`.
 
     Parameters
@@ -779,7 +881,10 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     tile : int
         Tile side for the stored path (16..4096).
     progress : bool
-        Progress bar.
+        Progress bar (one tick per block of cells, or per stored tile).
+    problem : Problem, optional
+        An explicit shared start (see :func:`trainability_map`); a stored window records its arrays in the
+        sweep's parameters (so the store cannot be resumed with another start).
 
     Returns
     -------
@@ -801,21 +906,23 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     if store is None:
         fn = trainability_map if phase_space == "lr_vs_lr" else offset_map
         return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_data=n_data, batch_size=batch_size,
-                                progress=progress)
+                                progress=progress, problem=problem)
     from gdsim.sweep import Sweep
     from gdsim.sweep import run as run_sweep
 
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be an int >= 0 for a stored window (it identifies the sweep); got {seed!r}")
     tile = v.integer(tile, "tile", lo=16, hi=4096)
-    prob, steps = _map_args(n, activation, steps, seed, n_data, batch_size, True, progress)  # validates all
+    prob, steps = _map_args(n, activation, steps, (seed, problem), n_data, batch_size, True, progress)  # validates
     _check_size(axis0.size * axis1.size, prob, steps)
+    params = dict(phase_space=phase_space, n=int(n), activation=activation, steps=int(steps), seed=int(seed),
+                  n_data=None if n_data is None else int(n_data),
+                  batch_size=None if batch_size is None else int(batch_size))
+    if problem is not None:  # the arrays themselves (exact through JSON); absent otherwise, as in older stores
+        params.update(n=prob.n, activation=prob.activation, problem=prob.to_dict())
     sweep = Sweep(
         name=f"fractal_{phase_space}", axes={"log10_axis0": log0, "log10_axis1": log1},
-        simulation="gdsim.fractal.sweeps:map_tile",
-        params=dict(phase_space=phase_space, n=int(n), activation=activation, steps=int(steps), seed=int(seed),
-                    n_data=None if n_data is None else int(n_data),
-                    batch_size=None if batch_size is None else int(batch_size)),
+        simulation="gdsim.fractal.sweeps:map_tile", params=params,
         chunks={"log10_axis0": tile, "log10_axis1": tile}, seed=int(seed))
     report = run_sweep(sweep, store, progress=progress, verbose=False)
     ds = report.dataset()
@@ -825,7 +932,7 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
 def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, resolution: int = 256,
                   phase_space: str = "lr_vs_lr", n: int = 8, activation: str = "tanh", steps: int = 100, seed=0,
                   n_data: int | None = None, batch_size: int | None = None, store_dir=None, tile: int = 256,
-                  progress: bool = False) -> list[dict]:
+                  progress: bool = False, problem: Problem | None = None) -> list[dict]:
     """A zoom into the boundary: each window is ``factor`` times narrower, centred where the previous
     window's boundary is densest (:func:`densest_boundary_center` over blocks 1/factor of its side).
 
@@ -839,8 +946,10 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
         Number of windows (1..40).
     factor : float
         Zoom factor per level (> 1).
-    resolution, phase_space, n, activation, steps, seed, n_data, batch_size, tile, progress
+    resolution, phase_space, n, activation, steps, seed, n_data, batch_size, tile, problem
         As in :func:`window_map`.
+    progress : bool
+        Progress bars: one over the levels, and each window's own.
     store_dir : path, optional
         A folder for one resumable store per level (``level_00.zarr``, ...).
 
@@ -861,16 +970,18 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
     from pathlib import Path
 
     out = []
-    for level in range(levels):
-        store = None if store_dir is None else Path(store_dir) / f"level_{level:02d}.zarr"
-        a0, a1, score = window_map(c, hw, resolution, phase_space=phase_space, n=n, activation=activation,
-                                   steps=steps, seed=seed, n_data=n_data, batch_size=batch_size, store=store,
-                                   tile=tile, progress=progress)
-        entry = dict(center=c.copy(), half_width=hw, axis0=a0, axis1=a1, score=score, stopped=False)
-        out.append(entry)
-        nxt = densest_boundary_center(score, a0, a1, max(1, int(round(resolution / factor))))
-        if nxt is None:
-            entry["stopped"] = True
-            break
-        c, hw = nxt, hw / factor
+    with progress_bar(levels, enabled=progress, desc="zoom levels", unit="window") as bar:
+        for level in range(levels):
+            store = None if store_dir is None else Path(store_dir) / f"level_{level:02d}.zarr"
+            a0, a1, score = window_map(c, hw, resolution, phase_space=phase_space, n=n, activation=activation,
+                                       steps=steps, seed=seed, n_data=n_data, batch_size=batch_size, store=store,
+                                       tile=tile, progress=progress, problem=problem)
+            entry = dict(center=c.copy(), half_width=hw, axis0=a0, axis1=a1, score=score, stopped=False)
+            out.append(entry)
+            bar.update(1)
+            nxt = densest_boundary_center(score, a0, a1, max(1, int(round(resolution / factor))))
+            if nxt is None:
+                entry["stopped"] = True
+                break
+            c, hw = nxt, hw / factor
     return out
