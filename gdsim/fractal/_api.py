@@ -859,7 +859,7 @@ PHASE_SPACES = ("lr_vs_lr", "offset_vs_lr")
 def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs_lr", n: int = 8,
                activation: str = "tanh", steps: int = 100, seed=0, n_data: int | None = None,
                batch_size: int | None = None, store=None, tile: int = 256, progress: bool = False,
-               problem: Problem | None = None):
+               problem: Problem | None = None, gpu: bool = False):
     """The map of one log-spaced square window, directly or tiled and resumable through :mod:`gdsim.sweep`.
 
     Parameters
@@ -885,6 +885,9 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     problem : Problem, optional
         An explicit shared start (see :func:`trainability_map`); a stored window records its arrays in the
         sweep's parameters (so the store cannot be resumed with another start).
+    gpu : bool
+        Score the cells with the CUDA kernel (:func:`gpu_trainability_map`; every stored tile on the GPU of
+        the worker that runs it). The paper's 4096^2 windows at n = 16 and 1000 steps are a GPU job.
 
     Returns
     -------
@@ -903,8 +906,11 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     axis0, axis1 = 10.0 ** log0, 10.0 ** log1
     store = v.path_like(store, "store")
     tile = v.integer(tile, "tile", lo=16, hi=4096)
+    if not isinstance(gpu, (bool, np.bool_)):
+        raise TypeError(f"gpu must be a bool; got {type(gpu).__name__}")
     if store is None:
-        fn = trainability_map if phase_space == "lr_vs_lr" else offset_map
+        fn = {(False, False): trainability_map, (False, True): gpu_trainability_map,
+              (True, False): offset_map, (True, True): gpu_offset_map}[(phase_space == "offset_vs_lr", bool(gpu))]
         return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_data=n_data, batch_size=batch_size,
                                 progress=progress, problem=problem)
     from gdsim.sweep import Sweep
@@ -920,6 +926,8 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
                   batch_size=None if batch_size is None else int(batch_size))
     if problem is not None:  # the arrays themselves (exact through JSON); absent otherwise, as in older stores
         params.update(n=prob.n, activation=prob.activation, problem=prob.to_dict())
+    if gpu:
+        params.update(gpu=True)
     sweep = Sweep(
         name=f"fractal_{phase_space}", axes={"log10_axis0": log0, "log10_axis1": log1},
         simulation="gdsim.fractal.sweeps:map_tile", params=params,
@@ -932,7 +940,7 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
 def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, resolution: int = 256,
                   phase_space: str = "lr_vs_lr", n: int = 8, activation: str = "tanh", steps: int = 100, seed=0,
                   n_data: int | None = None, batch_size: int | None = None, store_dir=None, tile: int = 256,
-                  progress: bool = False, problem: Problem | None = None) -> list[dict]:
+                  progress: bool = False, problem: Problem | None = None, gpu: bool = False) -> list[dict]:
     """A zoom into the boundary: each window is ``factor`` times narrower, centred where the previous
     window's boundary is densest (:func:`densest_boundary_center` over blocks 1/factor of its side).
 
@@ -946,7 +954,7 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
         Number of windows (1..40).
     factor : float
         Zoom factor per level (> 1).
-    resolution, phase_space, n, activation, steps, seed, n_data, batch_size, tile, problem
+    resolution, phase_space, n, activation, steps, seed, n_data, batch_size, tile, problem, gpu
         As in :func:`window_map`.
     progress : bool
         Progress bars: one over the levels, and each window's own.
@@ -975,7 +983,7 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
             store = None if store_dir is None else Path(store_dir) / f"level_{level:02d}.zarr"
             a0, a1, score = window_map(c, hw, resolution, phase_space=phase_space, n=n, activation=activation,
                                        steps=steps, seed=seed, n_data=n_data, batch_size=batch_size, store=store,
-                                       tile=tile, progress=progress, problem=problem)
+                                       tile=tile, progress=progress, problem=problem, gpu=gpu)
             entry = dict(center=c.copy(), half_width=hw, axis0=a0, axis1=a1, score=score, stopped=False)
             out.append(entry)
             bar.update(1)

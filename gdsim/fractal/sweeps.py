@@ -13,12 +13,13 @@ from gdsim.sweep.spec import simulation
 
 @simulation(outputs={"score": ()})
 def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, seed=0, n_data=None,
-             batch_size=None, problem=None):
+             batch_size=None, problem=None, gpu=False):
     """Scores of a chunk of cells with axes ``log10_axis0`` and ``log10_axis1`` (log10 of the map's axes).
 
     Every cell starts from the same shared problem (drawn from ``seed``, or given as ``problem``, the
     dict of :meth:`gdsim.fractal.Problem.to_dict`), so a cell's score does not depend on the tiling, the
-    executor or the order of the tiles. The chunk's per-point seeds are unused.
+    executor or the order of the tiles. The chunk's per-point seeds are unused. ``gpu=True`` scores the
+    tile with the CUDA kernel.
     """
     a0 = 10.0 ** np.asarray(chunk.points["log10_axis0"], dtype=np.float64)
     a1 = 10.0 ** np.asarray(chunk.points["log10_axis1"], dtype=np.float64)
@@ -30,4 +31,4 @@ def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, s
         prob = Problem(**problem)
     _check_size(a0.size, prob, steps)
     return {"score": _score_pairs(prob, a0, a1, steps, offset_mode=phase_space == "offset_vs_lr", parallel=True,
-                                  progress=False)}
+                                  progress=False, gpu=bool(gpu))}
