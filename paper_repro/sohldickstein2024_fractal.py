@@ -7,24 +7,41 @@ Figures
    offset-vs-learning-rate) over the notebook's first view, 10^-3..10^6 on both axes.
 2. ``zoom``: a zoom sequence into the tanh boundary, 7 windows, each 10x narrower (the last is 1e-6 of
    the first window's width).
-3. ``dimension``: box-counting dimension per condition (median slope over scales and over the zoomed
-   windows whose converged fraction lies in [0.2, 0.8]), with the box counts of every window.
+3. ``dimension``: box-counting dimension per condition, two estimators side by side with the paper's
+   Table 1: porespy-compatible (the paper's: median of porespy's local slopes over scales and over the
+   zoomed windows whose converged fraction lies in [0.2, 0.8]) and calibrated (gdsim's default: the
+   median over those windows of a least-squares slope over box sizes that divide the mask, 2..side/16,
+   counting boxes that hold any boundary cell), with the box counts of every window.
+
+Tiers: ``--quick`` (n = 8, 100 steps, 256^2; CI), ``--full`` (n = 16, 1000 steps, 1024^2),
+``--tier paper`` (n = 16, N = 272 data for tanh/ReLU, 1000 steps, 4096^2 windows, every window a
+resumable tiled sweep on the GPU; re-run the command to resume) and ``--tier reduced`` (the paper
+tier's n, data and steps at 32^2 first views and 49^2 dimension windows: minutes on 2 CPU cores; its
+outputs are the committed ``figures/sohldickstein2024_*_reduced.*``).
 
 Fidelity notes (also in the README):
 * Model, data sizes, per-layer learning rates, loss (mean squared error, no 1/2) and the convergence
   score are the notebook's. The weights and data are drawn with NumPy (``gdsim.fractal.problem``,
   seed 0), not JAX's generator, so the maps differ in detail from the paper's. At seed 0 the 64^2 first
-  view has converged fraction 0.453, as the spec's reference run.
+  view has converged fraction 0.453, as the spec's reference run. ``gdsim.fractal.Problem`` takes
+  explicit weights and data, so a map drawn elsewhere (the notebook's JAX draw) can be recomputed exactly.
 * The offset of the "offset vs LR" phase space is added to W0 at every step, as the notebook's code
   does (not only at initialisation); the offset axis is log-spaced like the notebook's.
 * Minibatch: 16 indices drawn with replacement per step, the same for every cell; the score tracks the
   full-batch loss, as in the notebook.
-* Dimension: porespy's box counting as the notebook uses it (boxes of 10 log-spaced sizes from 10 cells,
-  counting boxes with both boundary and non-boundary cells), the median slope over scales and windows.
-  The paper's per-condition values are not in the spec [GAP]; the range 1.17-1.98 is from a summary.
-* Quick tier: n = 8, 100 steps, 256^2 cells. Full tier: n = 16 (the paper's width), 1000 steps,
-  1024^2 cells (4096^2 with ``resolution=4096``, a GPU job: use ``gpu=True``), tiled through
-  ``gdsim.sweep`` so that it resumes after a kill.
+* Dimension, porespy-compatible: porespy's ``metrics.boxcount`` as the notebook calls it (10 log-spaced
+  box sizes from 10 cells, boxes holding both boundary and non-boundary cells, local slopes by
+  ``numpy.gradient``), the median over scales and windows. Equal to porespy's counts and slopes (tested
+  against a transcription). On sets of known dimension this estimator is off by up to 0.16 (gasket
+  1024^2: 1.72 for 1.585; Cantor dust 729^2: 1.43 for 1.26), so the calibrated estimate is reported
+  next to it; the calibrated one is within 0.05 on six known sets.
+* The paper's per-condition values (deep linear 1.17, ReLU 1.20, tanh single datapoint 1.41, tanh
+  minibatch 1.55, tanh full batch 1.66, offset vs lr 1.98) are quoted from issue 30, which took them
+  from secondary sources; they could not be checked against the paper's PDF here [GAP]. The paper's
+  step count per condition is not stated beyond "500 or 1000" (the notebook); 1000 is used [GAP].
+* Windows: the paper's dimension comes from the images of a zoom sequence per condition; here from
+  windows one or more zoom levels (x10 each) around random boundary cells of the first view, filtered
+  by phase fraction and saturation (see ``condition_dimension``).
 """
 
 from __future__ import annotations

@@ -745,8 +745,10 @@ def box_counting_dimension(mask, sizes=None, *, method: str = "calibrated", coun
     so the boxes cut self-similar pieces at varying phases and the far-edge boxes are partial; and the
     largest sizes (a few boxes per side) sit beyond any scaling range. (ii) A median of noisy local slopes
     (one-sided at the ends) is not a fit. On a 1024^2 Sierpinski gasket it gives 1.72 (true 1.585); on a
-    729^2 Cantor dust 1.43 (1.262); on a filled disc 1.87 (2). Its "mixed" count measures the boundary of
-    the set, not the set (the boundary of a filled disc has dimension 1).
+    729^2 Cantor dust 1.43 (1.262); on a filled disc 1.87 (2) with the "any" count. Its "mixed" count
+    measures the boundary of the set, not the set (the boundary of a filled disc has dimension 1). The one
+    departure from porespy: slopes next to a zero count (NaN here, +-inf or NaN in porespy) are dropped
+    before the median, where the notebook's median would be NaN or infinite.
 
     The calibrated estimator fits log N(s) = c - D log s by least squares, with N(s) the number of boxes of
     side s holding any cell of the set (the textbook box count), over box sizes that
