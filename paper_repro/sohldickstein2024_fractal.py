@@ -60,7 +60,10 @@ FIGURES = {
     "zoom": "a zoom sequence into the tanh boundary over 6 decades (7 windows, x10 each)",
     "dimension": "box-counting dimension of the boundary per condition",
 }
-RUNTIME = {"quick": "~90 s (93 s measured on 2 Zen 5 cores)", "full": "hours on 2 cores; minutes on one GPU"}
+RUNTIME = {"quick": "~90 s (93 s measured on 2 Zen 5 cores; 643 s on 2 cores shared with other jobs, load 13)",
+           "full": "hours on 2 cores; minutes on one GPU",
+           "paper": "days per 4096^2 window on 2 cores; a GPU job (about 7e15 flops per window), resumable",
+           "reduced": "1019 s measured on 2 cores shared with other jobs (load average 15); a few minutes alone"}
 BIBTEX = """
 @article{sohldickstein2024boundary,
   title   = {The boundary of neural network trainability is fractal},
