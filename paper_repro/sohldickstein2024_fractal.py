@@ -63,7 +63,8 @@ FIGURES = {
 RUNTIME = {"quick": "~90 s (93 s measured on 2 Zen 5 cores; 643 s on 2 cores shared with other jobs, load 13)",
            "full": "hours on 2 cores; minutes on one GPU",
            "paper": "days per 4096^2 window on 2 cores; a GPU job (about 7e15 flops per window), resumable",
-           "reduced": "1019 s measured on 2 cores shared with other jobs (load average 15); a few minutes alone"}
+           "reduced": "1019 s measured on 2 cores shared with other jobs (load average 15); about 10 min alone "
+                      "(estimated from the per-cell costs)"}
 BIBTEX = """
 @article{sohldickstein2024boundary,
   title   = {The boundary of neural network trainability is fractal},

@@ -289,7 +289,8 @@ def _given_problem(given, n, activation, seed, n_data, batch_size) -> Problem:
     if n_data is not None or batch_size is not None:
         raise TypeError("n_data and batch_size cannot be combined with problem: the problem's X and rows fix them")
     if _width(n) not in (_START_DEFAULTS["n"], given.n):
-        raise ValueError(f"n = {n} contradicts the problem's width {given.n}: leave n at its default or pass n={given.n}")
+        raise ValueError(f"n = {n} contradicts the problem's width {given.n}: leave n at its default or pass "
+                         f"n={given.n}")
     if _activation(activation) not in (_START_DEFAULTS["activation"], given.activation):
         raise ValueError(f"activation = {activation!r} contradicts the problem's {given.activation!r}")
     if not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed == _START_DEFAULTS["seed"]):
