@@ -80,7 +80,7 @@ CONDITIONS = {
     "relu": dict(activation="relu"),
     "identity": dict(activation="identity"),
     "minibatch": dict(activation="tanh", batch_size=16),
-    "single datapoint": dict(activation="tanh", n_data=1),
+    "single datapoint": dict(activation="tanh", n_samples=1),
     "offset vs lr": dict(activation="tanh", phase_space="offset_vs_lr"),
 }
 #: First views (log10 centre, half-width in decades): the notebook's [-3, 6]^2 for learning rates; for

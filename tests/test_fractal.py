@@ -18,7 +18,7 @@ from tests import naive
 def _oracle_map(lr0, lr1, steps, off=None, **kw):
     """Scores of cells (lr0[c], lr1[c]) (or offset cells) from the NumPy oracle."""
     act = kw.get("activation", "tanh")
-    p = gf.problem(kw.get("n", 8), act, steps, kw.get("seed", 0), n_data=kw.get("n_data"),
+    p = gf.problem(kw.get("n", 8), act, steps, kw.get("seed", 0), n_samples=kw.get("n_samples"),
                    batch_size=kw.get("batch_size"))
     rows = None if kw.get("batch_size") is None else p.rows
     offs = np.zeros(len(lr0)) if off is None else off
@@ -46,7 +46,7 @@ def test_coarse_map_converged_fraction():
     dict(activation="relu", n=5),
     dict(activation="identity", n=9),
     dict(activation="tanh", n=3, batch_size=4),
-    dict(activation="tanh", n=4, n_data=1),
+    dict(activation="tanh", n=4, n_samples=1),
 ])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_kernel_matches_notebook_oracle(kw, parallel):
@@ -58,7 +58,7 @@ def test_kernel_matches_notebook_oracle(kw, parallel):
     lr0, lr1 = 10 ** rng.uniform(-3, 6, 19), 10 ** rng.uniform(-3, 6, 19)
     steps = 30
     ref = _oracle_map(lr0, lr1, steps, seed=3, **kw)
-    p = gf.problem(kw["n"], kw["activation"], steps, 3, n_data=kw.get("n_data"), batch_size=kw.get("batch_size"))
+    p = gf.problem(kw["n"], kw["activation"], steps, 3, n_samples=kw.get("n_samples"), batch_size=kw.get("batch_size"))
     got = _api._score_cells(p, lr0, lr1, np.zeros(19), steps, offset_mode=False, parallel=parallel, progress=False,
                             desc="")
     assert (ref > 0).any() and (ref < 0).any()  # both phases are exercised
@@ -194,7 +194,7 @@ def test_zoom_sequence_narrows_and_stays_on_the_boundary():
     (lambda: gf.trainability_map([1.0], [1.0], steps="3"), "steps"),
     (lambda: gf.trainability_map([1.0], [1.0], steps=0), "steps"),
     (lambda: gf.trainability_map([1.0], [1.0], batch_size=0), "batch_size"),
-    (lambda: gf.trainability_map([1.0], [1.0], n_data=2.5), "n_data"),
+    (lambda: gf.trainability_map([1.0], [1.0], n_samples=2.5), "n_samples"),
     (lambda: gf.trainability_map([1.0], [1.0], progress="yes"), "progress"),
     (lambda: gf.trainability_map([1.0], [1.0], seed=-1), "seed"),
     (lambda: gf.trainability_map(np.ones(2**15), np.ones(2**14)), "cells"),
@@ -223,7 +223,7 @@ def test_bad_input_gets_a_clear_error(call, match):
 @pytest.mark.filterwarnings("ignore:.*encountered in scalar:RuntimeWarning")
 @pytest.mark.skipif(not gdsim.cuda_available(), reason="needs a GPU or NUMBA_ENABLE_CUDASIM=1 (conftest sets it)")
 @pytest.mark.parametrize("kw", [dict(activation="tanh"), dict(activation="relu", batch_size=3),
-                                dict(activation="identity", n_data=2)])
+                                dict(activation="identity", n_samples=2)])
 def test_gpu_map_matches_cpu_and_oracle(monkeypatch, kw):
     from gdsim._core import cuda as gcuda
 
@@ -326,7 +326,7 @@ def test_problem_arrays_are_copied_and_checked():
     (lambda p: gf.trainability_map(LR, LR, n=5, problem=p), "n = 5"),
     (lambda p: gf.trainability_map(LR, LR, activation="relu", problem=p), "activation"),
     (lambda p: gf.trainability_map(LR, LR, seed=3, problem=p), "seed"),
-    (lambda p: gf.trainability_map(LR, LR, n_data=4, problem=p), "n_data"),
+    (lambda p: gf.trainability_map(LR, LR, n_samples=4, problem=p), "n_samples"),
     (lambda p: gf.window_map((1.0, 1.0), 1.0, 8, batch_size=2, problem=p), "batch_size"),
     (lambda p: gf.Problem(p.W0[:2], p.W1, p.X, p.Y), "W0"),
     (lambda p: gf.Problem(p.W0, p.W1[:2], p.X, p.Y), "W1"),

@@ -111,7 +111,7 @@ TERMS = {
     "kind": "objective kind", "scale": "objective scale", "v": "objective parameter v",
     # fractal (Sohl-Dickstein)
     "lr0": "learning rates of layer 0", "lr1": "learning rates of layer 1", "offset": "offset of the offset map",
-    "n_data": "training points of the fractal net", "half_width": "half width of a window",
+"half_width": "half width of a window",
     "resolution": "pixels per side", "phase_space": "which phase space", "tile": "tile size in cells",
     "store": "zarr store path", "store_dir": "folder of zarr stores", "levels": "zoom levels",
     "factor": "zoom factor per level", "score": "trainability score map", "mask": "boolean image",

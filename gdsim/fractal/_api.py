@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.progress import progress_bar
 from gdsim._core.rng import as_generator
@@ -156,7 +157,8 @@ def _optional_int(x, name, lo, hi):
     return None if x is None else v.integer(x, name, lo=lo, hi=hi)
 
 
-def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n_data: int | None = None,
+@renamed_keywords(n_data="n_samples")
+def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n_samples: int | None = None,
             batch_size: int | None = None) -> Problem:
     """Draw the shared start of a trainability map: weights, data and minibatch rows.
 
@@ -170,9 +172,9 @@ def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n
         Number of GD steps (only used to draw the minibatch rows).
     seed : int, SeedSequence, Generator or None
         Seed of the draw. The same int or SeedSequence gives the same problem.
-    n_data : int, optional
+    n_samples : int, optional
         Number of training points N. Default as in the notebook: P = n^2 + n for tanh and relu, n for
-        identity. ``n_data=1`` is the paper's "single datapoint" condition.
+        identity. ``n_samples=1`` is the paper's "single datapoint" condition.
     batch_size : int, optional
         Minibatch size (indices drawn with replacement at every step, shared by all cells); ``None``
         (default) is full-batch GD.
@@ -190,21 +192,21 @@ def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n
     n = _width(n)
     activation = _activation(activation)
     steps = v.integer(steps, "steps", lo=1, hi=10**8)
-    n_data = _optional_int(n_data, "n_data", 1, 10**6)
+    n_samples = _optional_int(n_samples, "n_samples", 1, 10**6)
     batch_size = _optional_int(batch_size, "batch_size", 1, 10**6)
-    if n_data is None:
-        n_data = n if activation == "identity" else n * n + n
+    if n_samples is None:
+        n_samples = n if activation == "identity" else n * n + n
     if batch_size is not None and steps * batch_size > 10**9:
         raise ValueError(f"steps x batch_size = {steps * batch_size} minibatch indices exceed 1e9; use fewer steps")
     rng = as_generator(seed)
     W0 = rng.standard_normal((n, n))
     W1 = rng.standard_normal(n)
-    X = rng.standard_normal((n_data, n))
-    Y = rng.standard_normal(n_data)
+    X = rng.standard_normal((n_samples, n))
+    Y = rng.standard_normal(n_samples)
     if batch_size is None:
-        rows = np.arange(n_data, dtype=np.int64)[None, :]
+        rows = np.arange(n_samples, dtype=np.int64)[None, :]
     else:
-        rows = rng.integers(0, n_data, size=(steps, batch_size), dtype=np.int64)
+        rows = rng.integers(0, n_samples, size=(steps, batch_size), dtype=np.int64)
     return Problem(W0, W1, X, Y, rows, activation)
 
 
@@ -281,13 +283,13 @@ def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, 
 _START_DEFAULTS = dict(n=8, activation="tanh", seed=0)
 
 
-def _given_problem(given, n, activation, seed, n_data, batch_size) -> Problem:
+def _given_problem(given, n, activation, seed, n_samples, batch_size) -> Problem:
     """A user's :class:`Problem`, checked against the start arguments it replaces."""
     if not isinstance(given, Problem):
         raise TypeError("problem must be a gdsim.fractal.Problem (gdsim.fractal.problem(...) or "
                         f"gdsim.fractal.Problem(W0, W1, X, Y, rows, activation)); got {type(given).__name__}")
-    if n_data is not None or batch_size is not None:
-        raise TypeError("n_data and batch_size cannot be combined with problem: the problem's X and rows fix them")
+    if n_samples is not None or batch_size is not None:
+        raise TypeError("n_samples and batch_size cannot be combined with problem: the problem's X and rows fix them")
     if _width(n) not in (_START_DEFAULTS["n"], given.n):
         raise ValueError(f"n = {n} contradicts the problem's width {given.n}: leave n at its default or pass "
                          f"n={given.n}")
@@ -298,14 +300,14 @@ def _given_problem(given, n, activation, seed, n_data, batch_size) -> Problem:
     return given
 
 
-def _map_args(n, activation, steps, start, n_data, batch_size, parallel, progress):
+def _map_args(n, activation, steps, start, n_samples, batch_size, parallel, progress):
     """(problem, steps) of a map call; ``start`` is ``(seed, problem)``."""
     seed, given = start
     steps = v.integer(steps, "steps", lo=1, hi=10**8)
     if given is None:
-        prob = problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
+        prob = problem(n, activation, steps, seed, n_samples=n_samples, batch_size=batch_size)
     else:
-        prob = _given_problem(given, n, activation, seed, n_data, batch_size)
+        prob = _given_problem(given, n, activation, seed, n_samples, batch_size)
     if not isinstance(parallel, (bool, np.bool_)):
         raise TypeError(f"parallel must be a bool; got {type(parallel).__name__}")
     if not isinstance(progress, (bool, np.bool_)):
@@ -313,8 +315,9 @@ def _map_args(n, activation, steps, start, n_data, batch_size, parallel, progres
     return prob, steps
 
 
+@renamed_keywords(n_data="n_samples")
 def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
-                     n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                     n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
                      progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """Convergence score of GD for every pair of per-layer learning rates (lr0[i], lr1[j]).
 
@@ -332,7 +335,7 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         GD steps per cell (the notebook's default 100; the paper's images 500-1000).
     seed : int, SeedSequence, Generator or None
         Seed of the shared start (weights, data, minibatch rows); every cell starts from it.
-    n_data : int, optional
+    n_samples : int, optional
         Training points N (default P = n^2 + n, or n for identity; 1 = "single datapoint").
     batch_size : int, optional
         Minibatch size (with replacement, shared by all cells); ``None`` = full batch.
@@ -342,7 +345,7 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         Show a progress bar.
     problem : Problem, optional
         The shared start (weights, data, minibatch rows) given explicitly, e.g. to recompute a published
-        map exactly. It replaces ``seed``, ``n_data`` and ``batch_size`` (leave those at their defaults);
+        map exactly. It replaces ``seed``, ``n_samples`` and ``batch_size`` (leave those at their defaults);
         ``n`` and ``activation`` may be left at their defaults or must agree with it. Passing
         ``problem(n, activation, steps, seed, ...)`` gives the same bits as the call with those arguments.
 
@@ -367,7 +370,7 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     >>> score = gf.trainability_map(lr, lr, n=8, steps=100, seed=0)   # (64, 64)
     >>> converged = score < 0
     """
-    return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+    return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_samples, batch_size, parallel, progress,
                              False)
 
 
@@ -378,9 +381,9 @@ def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progres
                         desc="offset map" if offset_mode else "trainability map", gpu=gpu)
 
 
-def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_data, batch_size, parallel, progress, gpu):
+def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu):
     """The (a, b) map over two validated axes: (lr0, lr1), or (offset, lr) when ``offset_mode``."""
-    prob, steps = _map_args(n, activation, steps, start, n_data, batch_size, parallel, progress)
+    prob, steps = _map_args(n, activation, steps, start, n_samples, batch_size, parallel, progress)
     _check_size(axis0.size * axis1.size, prob, steps)
     A, B = np.meshgrid(axis0, axis1, indexing="ij")
     s = _score_pairs(prob, A.ravel(), B.ravel(), steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
@@ -388,13 +391,14 @@ def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_data, ba
     return s.reshape(A.shape)
 
 
-def _trainability_map(lr0, lr1, n, activation, steps, start, n_data, batch_size, parallel, progress, gpu):
+def _trainability_map(lr0, lr1, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu):
     return _grid_map(_axis(lr0, "lr0"), _axis(lr1, "lr1"), False, n, activation, steps, start,
-                     n_data, batch_size, parallel, progress, gpu)
+                     n_samples, batch_size, parallel, progress, gpu)
 
 
+@renamed_keywords(n_data="n_samples")
 def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
-                         n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                         n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
                          progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """CUDA twin of :func:`trainability_map`: same signature, same scores to rounding.
 
@@ -411,12 +415,13 @@ def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: 
     -----
     Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`trainability_map`.
     """
-    return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+    return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_samples, batch_size, parallel, progress,
                              True)
 
 
+@renamed_keywords(n_data="n_samples")
 def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
-               n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+               n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
                progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """Convergence score over (offset[i], lr[j]): the paper's "parameter initialisation vs LR" map.
 
@@ -430,7 +435,7 @@ def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 10
         Offsets added to W0 (finite; the paper's axis is log-spaced and positive).
     lr : array_like, shape (b,)
         Learning rates of both layers (> 0).
-    n, activation, steps, seed, n_data, batch_size, parallel, progress, problem
+    n, activation, steps, seed, n_samples, batch_size, parallel, progress, problem
         As in :func:`trainability_map`.
 
     Returns
@@ -443,17 +448,18 @@ def offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 10
     or at every step is a choice; the notebook's code applies it at every step and so does gdsim (see
     the README's Fidelity notes).
     """
-    return _offset_map(offset, lr, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+    return _offset_map(offset, lr, n, activation, steps, (seed, problem), n_samples, batch_size, parallel, progress,
                        False)
 
 
-def _offset_map(offset, lr, n, activation, steps, start, n_data, batch_size, parallel, progress, gpu):
+def _offset_map(offset, lr, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu):
     return _grid_map(_axis(offset, "offset", positive=False), _axis(lr, "lr"), True, n, activation, steps, start,
-                     n_data, batch_size, parallel, progress, gpu)
+                     n_samples, batch_size, parallel, progress, gpu)
 
 
+@renamed_keywords(n_data="n_samples")
 def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
-                   n_data: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                   n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
                    progress: bool = False, problem: Problem | None = None) -> np.ndarray:
     """CUDA twin of :func:`offset_map`: same signature, same scores to rounding (``parallel`` ignored).
 
@@ -466,7 +472,7 @@ def gpu_offset_map(offset, lr, n: int = 8, activation: str = "tanh", steps: int 
     -----
     Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`offset_map`.
     """
-    return _offset_map(offset, lr, n, activation, steps, (seed, problem), n_data, batch_size, parallel, progress,
+    return _offset_map(offset, lr, n, activation, steps, (seed, problem), n_samples, batch_size, parallel, progress,
                        True)
 
 
@@ -859,8 +865,9 @@ def densest_boundary_center(score, axis0, axis1, window: int) -> np.ndarray | No
 PHASE_SPACES = ("lr_vs_lr", "offset_vs_lr")
 
 
+@renamed_keywords(n_data="n_samples")
 def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs_lr", n: int = 8,
-               activation: str = "tanh", steps: int = 100, seed=0, n_data: int | None = None,
+               activation: str = "tanh", steps: int = 100, seed=0, n_samples: int | None = None,
                batch_size: int | None = None, store=None, tile: int = 256, progress: bool = False,
                problem: Problem | None = None, gpu: bool = False):
     """The map of one log-spaced square window, directly or tiled and resumable through :mod:`gdsim.sweep`.
@@ -875,7 +882,7 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
         Cells per side.
     phase_space : {"lr_vs_lr", "offset_vs_lr"}
         :func:`trainability_map` or :func:`offset_map`.
-    n, activation, steps, seed, n_data, batch_size
+    n, activation, steps, seed, n_samples, batch_size
         As in :func:`trainability_map`. ``seed`` must be an int here (it identifies a stored sweep).
     store : path, optional
         A zarr store: the window runs as ``tile x tile`` chunks of a :class:`gdsim.sweep.Sweep`, so a killed
@@ -914,7 +921,7 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     if store is None:
         fn = {(False, False): trainability_map, (False, True): gpu_trainability_map,
               (True, False): offset_map, (True, True): gpu_offset_map}[(phase_space == "offset_vs_lr", bool(gpu))]
-        return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_data=n_data, batch_size=batch_size,
+        return axis0, axis1, fn(axis0, axis1, n, activation, steps, seed, n_samples=n_samples, batch_size=batch_size,
                                 progress=progress, problem=problem)
     from gdsim.sweep import Sweep
     from gdsim.sweep import run as run_sweep
@@ -922,10 +929,10 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"seed must be an int >= 0 for a stored window (it identifies the sweep); got {seed!r}")
     tile = v.integer(tile, "tile", lo=16, hi=4096)
-    prob, steps = _map_args(n, activation, steps, (seed, problem), n_data, batch_size, True, progress)  # validates
+    prob, steps = _map_args(n, activation, steps, (seed, problem), n_samples, batch_size, True, progress)  # validates
     _check_size(axis0.size * axis1.size, prob, steps)
     params = dict(phase_space=phase_space, n=int(n), activation=activation, steps=int(steps), seed=int(seed),
-                  n_data=None if n_data is None else int(n_data),
+                  n_samples=None if n_samples is None else int(n_samples),
                   batch_size=None if batch_size is None else int(batch_size))
     if problem is not None:  # the arrays themselves (exact through JSON); absent otherwise, as in older stores
         params.update(n=prob.n, activation=prob.activation, problem=prob.to_dict())
@@ -940,9 +947,10 @@ def window_map(center, half_width, resolution: int, *, phase_space: str = "lr_vs
     return axis0, axis1, np.asarray(ds["score"].values, dtype=np.float64)
 
 
+@renamed_keywords(n_data="n_samples")
 def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, resolution: int = 256,
                   phase_space: str = "lr_vs_lr", n: int = 8, activation: str = "tanh", steps: int = 100, seed=0,
-                  n_data: int | None = None, batch_size: int | None = None, store_dir=None, tile: int = 256,
+                  n_samples: int | None = None, batch_size: int | None = None, store_dir=None, tile: int = 256,
                   progress: bool = False, problem: Problem | None = None, gpu: bool = False) -> list[dict]:
     """A zoom into the boundary: each window is ``factor`` times narrower, centred where the previous
     window's boundary is densest (:func:`densest_boundary_center` over blocks 1/factor of its side).
@@ -957,7 +965,7 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
         Number of windows (1..40).
     factor : float
         Zoom factor per level (> 1).
-    resolution, phase_space, n, activation, steps, seed, n_data, batch_size, tile, problem, gpu
+    resolution, phase_space, n, activation, steps, seed, n_samples, batch_size, tile, problem, gpu
         As in :func:`window_map`.
     progress : bool
         Progress bars: one over the levels, and each window's own.
@@ -985,7 +993,7 @@ def zoom_sequence(center, half_width, levels: int, *, factor: float = 10.0, reso
         for level in range(levels):
             store = None if store_dir is None else Path(store_dir) / f"level_{level:02d}.zarr"
             a0, a1, score = window_map(c, hw, resolution, phase_space=phase_space, n=n, activation=activation,
-                                       steps=steps, seed=seed, n_data=n_data, batch_size=batch_size, store=store,
+                                       steps=steps, seed=seed, n_samples=n_samples, batch_size=batch_size, store=store,
                                        tile=tile, progress=progress, problem=problem, gpu=gpu)
             entry = dict(center=c.copy(), half_width=hw, axis0=a0, axis1=a1, score=score, stopped=False)
             out.append(entry)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim.fractal._api import PHASE_SPACES, Problem, _check_size, _score_pairs, problem as draw_problem
 from gdsim.sweep.spec import simulation
 
 
+@renamed_keywords(n_data="n_samples")
 @simulation(outputs={"score": ()})
-def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, seed=0, n_data=None,
+def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, seed=0, n_samples=None,
              batch_size=None, problem=None, gpu=False):
     """Scores of a chunk of cells with axes ``log10_axis0`` and ``log10_axis1`` (log10 of the map's axes).
 
@@ -26,7 +28,7 @@ def map_tile(chunk, phase_space="lr_vs_lr", n=8, activation="tanh", steps=100, s
     if phase_space not in PHASE_SPACES:
         raise ValueError(f"phase_space must be one of {PHASE_SPACES}; got {phase_space!r}")
     if problem is None:
-        prob = draw_problem(n, activation, steps, seed, n_data=n_data, batch_size=batch_size)
+        prob = draw_problem(n, activation, steps, seed, n_samples=n_samples, batch_size=batch_size)
     else:
         prob = Problem(**problem)
     _check_size(a0.size, prob, steps)
