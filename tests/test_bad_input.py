@@ -181,7 +181,7 @@ VALID = {
     "gdsim.log_steps": (gdsim.log_steps, lambda t: dict(steps=100, n_records=5)),
     "gdsim.linear_steps": (gdsim.linear_steps, lambda t: dict(steps=100, n_records=5)),
     "gdsim.record_times": (gdsim.record_times, lambda t: dict(steps=100, record_every=7)),
-    "gdsim.langevin.dyson_ou": (gl.dyson_ou, lambda t: dict(n=2, sigma=1.0, runs=2, steps=2, seed=0)),
+    "gdsim.langevin.dyson_ou": (gl.dyson_ou, lambda t: dict(d=2, sigma=1.0, runs=2, steps=2, seed=0)),
     "gdsim.langevin.teacher_student_2x2": (gl.teacher_student_2x2, lambda t: dict(lr=0.1, noise_std=0.1, batch_size=2,
                                                                                   steps=2, runs=2, seed=0)),
     "gdsim.langevin.park_network_sgd": (gl.park_network_sgd, lambda t: dict(temperature=0.1, sigma_w=1.0, epochs=1, width=2,

@@ -110,7 +110,7 @@ def test_2x2_kernel_matches_numpy_and_is_thread_count_independent():
 @pytest.mark.parametrize("call, match", [
     (lambda: gl.teacher_student_2x2(0.0, 0.1, 4), "lr"),
     (lambda: gl.teacher_student_2x2(0.1, 0.1, 0), "batch"),
-    (lambda: gl.dyson_ou(1, 0.3), "n"),
+    (lambda: gl.dyson_ou(1, 0.3), "d"),
     (lambda: gl.dyson_ou(2, -0.3), "sigma"),
     (lambda: gl.p_tanh(0.0, 0.0), "sigma2"),
     (lambda: gl.discrete_spacing_width(2.5, 0.1, 4), "lr"),

@@ -53,7 +53,7 @@ TERMS = {
     "jacobian": "linear part J of second-order regression", "quadratic": "quadratic part Q of second-order regression",
     "l2": "l2 penalty coefficient", "classes": "labels to keep", "standardise": "centre and scale features",
     "checksum": "data checksum", "preprocessing": "preprocessing record", "d": "input (ambient) dimension",
-    "n": "size of a random matrix (Dyson)", "problem": "a matrix-sensing problem",
+    "n": "width n of the fractal net (the paper's symbol, kept by the issue-28 contract)", "problem": "a matrix-sensing problem",
     "a_packed": "packed sensing matrices", "eigvals": "eigenvalues of Z*", "eigvecs": "eigenvectors of Z*",
     "zstar": "ground-truth matrix Z*", "generator": "how a problem is generated", "spectrum": "eigenvalues of Z*",
     "dtype": "storage dtype", "r_hat": "factor rank of the model", "k_rank": "factor rank (asymmetric factorisation)",
@@ -115,7 +115,7 @@ TERMS = {
     "resolution": "pixels per side", "phase_space": "which phase space", "tile": "tile size in cells",
     "store": "zarr store path", "store_dir": "folder of zarr stores", "levels": "zoom levels",
     "factor": "zoom factor per level", "score": "trainability score map", "mask": "boolean image",
-    "count": "how many", "axis0": "coordinates of axis 0", "axis1": "coordinates of axis 1",
+    "count": "how many", "gpu": "compute the tiles with the CUDA twin kernels (gpu_trainability_map)", "axis0": "coordinates of axis 0", "axis1": "coordinates of axis 1",
     "shape": "array shape", "rows": "data rows",
     # sweeps and results
     "arrays": "named arrays", "meta": "metadata", "dims": "dimension names", "coords": "coordinate names",

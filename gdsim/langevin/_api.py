@@ -56,9 +56,9 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
        "arXiv:2407.16427")
 
 
-@renamed_keywords(chains="runs")
+@renamed_keywords(chains="runs", n="d")
 @honours_parallel
-def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
+def dyson_ou(d: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
              steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sample the beta = 1 Coulomb gas as the stationary law of a GOE matrix Ornstein-Uhlenbeck process.
 
@@ -68,7 +68,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
 
     Parameters
     ----------
-    n : int
+    d : int
         Matrix size (>= 2).
     sigma : float
         GOE width (> 0).
@@ -85,24 +85,24 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     Returns
     -------
     Result
-        ``eigenvalues`` (runs, n) ascending; ``spacings`` (runs, n - 1).
+        ``eigenvalues`` (runs, d) ascending; ``spacings`` (runs, d - 1).
 
     Notes
     -----
-    Aarts, Lucini, Park (arXiv:2407.16427): for n = 2 the mean spacing is sqrt(pi) sigma and the spacing
+    Aarts, Lucini, Park (arXiv:2407.16427): for d = 2 the mean spacing is sqrt(pi) sigma and the spacing
     law is the Wigner surmise. The Euler scheme's stationary law is exactly kappa I + sigma_dt GOE with
     sigma_dt = sigma sqrt(2 / (2 - dt)) (:func:`dyson_ou_width`; 0.25% above sigma at dt = 0.01): it
     samples the Coulomb gas of width sigma only as dt -> 0. ``meta["stationary_sigma"]`` holds sigma_dt.
     """
-    n = integer(n, "n", lo=2)
+    d = integer(d, "d", lo=2)
     runs = integer(runs, "runs", lo=1)
     steps = integer(steps, "steps", lo=1)
     sigma = real_scalar(sigma, "sigma", lo=0.0, lo_open=True)
     dt = real_scalar(dt, "dt", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     kappa = real_scalar(kappa, "kappa")
-    check_budget(f"runs = {runs}, n = {n} and steps = {steps}", bytes_needed=8.0 * runs * n * n * 3,
-                 updates=float(runs) * n * n * steps)
-    M = np.zeros((runs, n, n)) + kappa * np.eye(n)
+    check_budget(f"runs = {runs}, d = {d} and steps = {steps}", bytes_needed=8.0 * runs * d * d * 3,
+                 updates=float(runs) * d * d * steps)
+    M = np.zeros((runs, d, d)) + kappa * np.eye(d)
     keys = keys_from_seed(seed, runs)
     with Timer() as timer, progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
         for s0, s1 in step_chunks(steps, progress):
@@ -112,7 +112,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
                   dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
                             matrices=("run", "row", "col")),
-                  meta=dict(config=dict(n=n, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
+                  meta=dict(config=dict(d=d, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
                                         reference=_A0), wall_time_s=timer.seconds,
                             stationary_sigma=dyson_ou_width(sigma, dt)))
 
