@@ -32,7 +32,7 @@ _PAPER = ("Alexander, Slutzky, Ran-Milo, Cohen, 'Do neural networks need gradien
 def _tasks(tasks):
     if isinstance(tasks, SensingTask):
         return [tasks]
-    if isinstance(tasks, (str, bytes)) or not hasattr(tasks, "__len__") or len(tasks) == 0:
+    if isinstance(tasks, (str, bytes, np.ndarray)) or not hasattr(tasks, "__len__") or len(tasks) == 0:
         raise TypeError("tasks must be a SensingTask (gdsim.guess_check.sensing_task) or a non-empty sequence of them; "
                         f"got {type(tasks).__name__}")
     out = list(tasks)

@@ -25,76 +25,129 @@ def layer_dims(shape, width, depth) -> np.ndarray:
     return np.array([shape[0], *([width] * (depth - 1)), shape[1]], dtype=np.int64)
 
 
-@jit(cache=False)
-def _act_fwd(Z, code, slope):
+@jit(cache=False, inline="always")
+def _act(x, code, slope):
     if code == 1:
-        return np.tanh(Z)
+        return np.tanh(x)
     if code == 2:
-        return Z * np.where(Z.real > 0.0, 1.0, slope)
-    return Z.copy()
+        return x if x.real > 0.0 else slope * x
+    return x
 
 
-@jit(cache=False)
-def _act_grad(Z, H, code, slope):
+@jit(cache=False, inline="always")
+def _act_grad(z, h, code, slope):
+    """act'(z) given z and h = act(z)."""
     if code == 1:
-        return 1.0 - H * H
+        return 1.0 - h * h
     if code == 2:
-        return np.where(Z.real > 0.0, 1.0, slope) + 0.0 * Z
-    return np.ones_like(Z)
+        return 1.0 if z.real > 0.0 else slope
+    return 1.0
 
 
 @jit(cache=False)
 def _sensing_loss_grad(w, A, y, dims, actp, g):
-    """mean_i (<A_i, Y> - y_i)^2 with Y = act(... act(I W_1) W_2 ...) W_d, and its gradient (backpropagation)."""
+    """mean_i (<A_i, Y> - y_i)^2 with Y = act(... act(I W_1) W_2 ...) W_d, and its gradient (backpropagation).
+
+    Scalar loops over preallocated buffers of w's dtype (type-generic: complex w gives the complex step)."""
     d = dims.size - 1
     code = int(actp[0])
     slope = actp[1]
-    Ws = []
-    off = 0
-    for l in range(d):
-        r = int(dims[l])
-        c = int(dims[l + 1])
-        Ws.append(np.ascontiguousarray(w[off:off + r * c]).reshape(r, c))
-        off += r * c
-    # forward: Z_0 = I W_1 = W_1, H_l = act(Z_l) for the hidden layers, Y = H_{d-2} W_d
-    Zs = [Ws[0]]
-    Hs = [_act_fwd(Ws[0], code, slope)]
-    for l in range(1, d - 1):
-        Z = np.dot(Hs[l - 1], Ws[l])
-        Zs.append(Z)
-        Hs.append(_act_fwd(Z, code, slope))
-    Y = Ws[0].copy() if d == 1 else np.dot(Hs[d - 2], Ws[d - 1])
-    flat = Y.ravel()
-    m = A.shape[0]
-    dflat = np.zeros_like(flat)
-    loss = 0.0 * flat[0]
-    for i in range(m):
-        p = 0.0 * flat[0]
-        for k in range(flat.size):
-            p += A[i, k] * flat[k]
-        r = p - y[i]
-        loss += r * r
-        for k in range(flat.size):
-            dflat[k] += (2.0 / m) * r * A[i, k]
-    dY = dflat.reshape(Y.shape)
-    # backward, writing each factor's gradient at its offset
+    n_rows = int(dims[0])
+    n_cols = int(dims[d])
     offs = np.zeros(d + 1, dtype=np.int64)
+    wmax = n_cols
     for l in range(d):
         offs[l + 1] = offs[l] + int(dims[l]) * int(dims[l + 1])
+        wmax = max(wmax, int(dims[l]))
+    nh = max(d - 1, 1)
+    Z = np.zeros((nh, n_rows, wmax), w.dtype)  # pre-activations of the hidden layers
+    H = np.zeros((nh, n_rows, wmax), w.dtype)  # their activations
+    Y = np.zeros((n_rows, n_cols), w.dtype)
+    # forward: Z_0 = I W_1 = W_1, H_l = act(Z_l), Z_l = H_{l-1} W_{l+1}, Y = H_{d-2} W_d
     if d == 1:
-        g[:] = dflat
+        for i in range(n_rows):
+            for c in range(n_cols):
+                Y[i, c] = w[i * n_cols + c]
+    else:
+        h = int(dims[1])
+        for i in range(n_rows):
+            for c in range(h):
+                Z[0, i, c] = w[i * h + c]
+                H[0, i, c] = _act(Z[0, i, c], code, slope)
+        for l in range(1, d):
+            din = int(dims[l])
+            dout = int(dims[l + 1])
+            o = offs[l]
+            for i in range(n_rows):
+                for c in range(dout):
+                    acc = 0.0 * w[0]
+                    for a in range(din):
+                        acc += H[l - 1, i, a] * w[o + a * dout + c]
+                    if l < d - 1:
+                        Z[l, i, c] = acc
+                        H[l, i, c] = _act(acc, code, slope)
+                    else:
+                        Y[i, c] = acc
+    # loss and R = dL/dY = (2/m) sum_i r_i A_i
+    m = A.shape[0]
+    R = np.zeros((n_rows, n_cols), w.dtype)
+    loss = 0.0 * w[0]
+    for k in range(m):
+        p = 0.0 * w[0]
+        for i in range(n_rows):
+            for c in range(n_cols):
+                p += A[k, i * n_cols + c] * Y[i, c]
+        r = p - y[k]
+        loss += r * r
+        for i in range(n_rows):
+            for c in range(n_cols):
+                R[i, c] += (2.0 / m) * r * A[k, i * n_cols + c]
+    if d == 1:
+        for i in range(n_rows):
+            for c in range(n_cols):
+                g[i * n_cols + c] = R[i, c]
         return (loss / m).real
-    gl = np.dot(np.ascontiguousarray(Hs[d - 2].T), dY)
-    g[offs[d - 1]:offs[d]] = gl.ravel()
-    dH = np.dot(dY, np.ascontiguousarray(Ws[d - 1].T))
+    # backward: dL/dW_d = H_{d-2}^T R, dL/dH_{d-2} = R W_d^T, then through each hidden layer
+    dH = np.zeros((n_rows, wmax), w.dtype)
+    dZ = np.zeros((n_rows, wmax), w.dtype)
+    din = int(dims[d - 1])
+    o = offs[d - 1]
+    for a in range(din):
+        for c in range(n_cols):
+            acc = 0.0 * w[0]
+            for i in range(n_rows):
+                acc += H[d - 2, i, a] * R[i, c]
+            g[o + a * n_cols + c] = acc
+    for i in range(n_rows):
+        for a in range(din):
+            acc = 0.0 * w[0]
+            for c in range(n_cols):
+                acc += R[i, c] * w[o + a * n_cols + c]
+            dH[i, a] = acc
     for l in range(d - 2, -1, -1):
-        dZ = dH * _act_grad(Zs[l], Hs[l], code, slope)
+        dout = int(dims[l + 1])
+        for i in range(n_rows):
+            for c in range(dout):
+                dZ[i, c] = dH[i, c] * _act_grad(Z[l, i, c], H[l, i, c], code, slope)
         if l == 0:
-            g[offs[0]:offs[1]] = dZ.ravel()
-        else:
-            gl = np.dot(np.ascontiguousarray(Hs[l - 1].T), dZ)
-            g[offs[l]:offs[l + 1]] = gl.ravel()
-            dH = np.dot(dZ, np.ascontiguousarray(Ws[l].T))
+            for i in range(n_rows):
+                for c in range(dout):
+                    g[i * dout + c] = dZ[i, c]
+            break
+        din = int(dims[l])
+        o = offs[l]
+        for a in range(din):
+            for c in range(dout):
+                acc = 0.0 * w[0]
+                for i in range(n_rows):
+                    acc += H[l - 1, i, a] * dZ[i, c]
+                g[o + a * dout + c] = acc
+        for i in range(n_rows):
+            for a in range(din):
+                acc = 0.0 * w[0]
+                for c in range(dout):
+                    acc += dZ[i, c] * w[o + a * dout + c]
+                dH[i, a] = acc
     return (loss / m).real
 
 
