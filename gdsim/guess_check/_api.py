@@ -167,12 +167,12 @@ def guess_and_check(tasks, width, *, depth=2, activation="linear", eps=0.02, sam
     total = R * n_blocks
     step = total if not progress else max(2 * numba.get_num_threads(), -(-total // 50))
     t0 = time.perf_counter()
-    with progress_bar(total * BLOCK, enabled=progress, desc="G&C", unit="draw") as bar:
+    with progress_bar(total, enabled=progress, desc=f"G&C ({BLOCK} draws per block)", unit="block") as bar:
         for lo in range(0, total, step):
             hi = min(total, lo + step)
             kern.gc_blocks(keys, A, y, B, b, dims, P, act, slope, pr, normalise, softening, e, samples, BLOCK, lo,
                            hi, stats, counts)
-            bar.update((hi - lo) * BLOCK)
+            bar.update(hi - lo)
     wall = time.perf_counter() - t0
     S = stats.sum(axis=1)
     C = counts.sum(axis=1)
