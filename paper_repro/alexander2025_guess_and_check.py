@@ -48,7 +48,7 @@ FIGURES = {
     "width": "G&C generalisation worsens with width towards the prior mean; GD's does not",
     "depth": "G&C generalisation improves with depth (output normalised); GD's stays low",
 }
-RUNTIME = {"quick": "~1 min on 2 cores (10 s of it compilation)", "full": "~15 min on 2 cores"}
+RUNTIME = {"quick": "~70 s of CPU time (10 s of it compilation)", "full": "~13 min of CPU time (estimated)"}
 BIBTEX = """
 @inproceedings{alexander2025guess,
   title     = {Do Neural Networks Need Gradient Descent to Generalize? A Theoretical Study},

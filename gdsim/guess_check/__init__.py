@@ -17,7 +17,7 @@ Examples
 >>> import gdsim.guess_check as gc
 >>> t = gc.sensing_task(3, 3, seed=0)
 >>> res = gc.guess_and_check(t, 3, samples=20_000)
->>> abs(res.prior_gen[0] - gc.prior_mean(t, 3).gen) < 4 * res.prior_gen_se[0]
+>>> bool(abs(res.prior_gen[0] - gc.prior_mean(t, 3).gen) < 4 * res.prior_gen_se[0])
 True
 """
 

@@ -163,8 +163,8 @@ def prior_mean(task, width, *, depth=2, activation="linear", prior="gaussian", n
     --------
     >>> import gdsim.guess_check as gc
     >>> t = gc.sensing_task(3, 3, seed=0)
-    >>> round(gc.prior_mean(t, 3).gen - (1 / 3 + (t.b ** 2).mean()), 15)
-    0.0
+    >>> abs(gc.prior_mean(t, 3).gen - (1 / 3 + float((t.b ** 2).mean()))) < 1e-15
+    True
     """
     from gdsim.guess_check._tasks import SensingTask
 
