@@ -84,8 +84,15 @@ def _stability():
     gst.perceptron_steps((A, y), max_steps=2)
 
 
+def _guess_check():
+    import gdsim.guess_check as gc
+
+    gc.guess_and_check(gc.sensing_task(2, 2, seed=0), 2, draws=2)
+
+
 FAMILIES = {"scalar": _scalar, "sensing": _sensing, "games": _games, "particles": _particles,
-            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability}
+            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability,
+            "guess_check": _guess_check}
 
 
 def warmup(families=None) -> float:

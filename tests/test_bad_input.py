@@ -41,10 +41,11 @@ import gdsim.dynamics as gdyn  # noqa: I001 - after the families, as in the READ
 import gdsim.models as gm
 import gdsim.stability as gst
 import gdsim.data as gdata
+import gdsim.guess_check as ggc
 
 PACKAGES = ["gdsim", "gdsim.scalar", "gdsim.scalar.squared_regression", "gdsim.sensing", "gdsim.games",
             "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics",
-            "gdsim.stability", "gdsim.data"]
+            "gdsim.stability", "gdsim.data", "gdsim.guess_check"]
 
 # ----------------------------------------------------------------------------------- valid calls
 _LOGISTIC = (np.array([[1.0, 0.5], [-0.3, 1.0], [-1.0, -0.2]]), np.array([1.0, 1.0, -1.0]))
@@ -251,6 +252,14 @@ VALID = {
     "gdsim.dynamics.run": (gdyn.run, lambda t: dict(m=_mlp(), optimiser=gdyn.HeavyBall(beta=0.5), w0=np.full(13, 0.3),
                                                     lr=0.1, steps=3, record_every=1)),
     "gdsim.dynamics.GD": (gdyn.GD, lambda t: {}),
+    "gdsim.guess_check.sensing_task": (ggc.sensing_task, lambda t: dict(shape=(2, 2), measurements=2, rank=1, seed=0)),
+    "gdsim.guess_check.guess_and_check": (ggc.guess_and_check, lambda t: dict(
+        tasks=ggc.sensing_task(2, 2, seed=0), width=2, depth=2, loss_threshold=0.5, draws=64, seed=0)),
+    "gdsim.guess_check.sensing_model": (ggc.sensing_model, lambda t: dict(task=ggc.sensing_task(2, 2, seed=0), width=2)),
+    "gdsim.guess_check.gd_generalisation": (ggc.gd_generalisation, lambda t: dict(
+        tasks=ggc.sensing_task(2, 2, seed=0), width=2, lr=0.1, steps=3, seed=0)),
+    "gdsim.guess_check.prior_mean": (ggc.prior_mean, lambda t: dict(task=ggc.sensing_task(2, 2, seed=0), width=2)),
+    "gdsim.guess_check.prior_second_moment": (ggc.prior_second_moment, lambda t: dict(shape=(2, 2), width=2)),
     "gdsim.dynamics.hessian_trace": (gdyn.hessian_trace, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), method="hutchinson",
                                                                          probes=4, seed=0)),
     "gdsim.dynamics.hessian_diagonal": (gdyn.hessian_diagonal, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), probes=4,
@@ -310,7 +319,7 @@ VALID = {
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.models.ParamGroup", "gdsim.particles.record_steps",  # a base class; a deprecated alias
+NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.guess_check.SensingTask", "gdsim.guess_check.PriorMean", "gdsim.models.ParamGroup", "gdsim.particles.record_steps",  # a base class; a deprecated alias
               "gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}

@@ -60,7 +60,7 @@ TERMS = {
     "imbalance": "scale ratio of the two initial factors", "shared_init": "one initial direction for every init_scale",
     "margin": "margin of separable data", "chi": "input-distribution exponent of the perceptron data",
     "rng": "a numpy Generator", "a": "loss scale of the scalar network (L = a/2 (prod w - b)^2); payoff parameter a",
-    "b": "target of the scalar network; payoff parameter b", "alpha": "the alpha-trick output scale (Sclocchi et al.)",
+    "b": "a constant of the model at hand (the scalar network's target, payoff t1's b, a sensing task's test targets)", "alpha": "the alpha-trick output scale (Sclocchi et al.)",
     "r": "feature multiplicity L = r width (Park et al.)", "sigma_w": "initial weight scale of Park's network",
     "sigma": "noise strength of a matrix OU process (Dyson)", "sigma2": "variance of the pre-activation",
     "phi": "argument of p_tanh", "radius": "semicircle radius", "kappa": "OU mean-reversion rate",
@@ -92,6 +92,14 @@ TERMS = {
     "span": "half-range of the slice offsets", "w_end": "end point of a path slice", "groups": "parameter groups (layers)",
     "start": "first index of a parameter group", "stop": "end index of a parameter group",
     "filter_size": "entries per filter of a group", "n_filters": "filters of a group",
+    # Guess & Check (Alexander et al.)
+    "tasks": "sensing tasks, one per run", "task": "a sensing task", "loss_threshold": "G&C accepts a draw whose "
+    "training loss is below it (the paper's epsilon)", "draws": "prior draws per run",
+    "prior": "prior of the weights ('gaussian', 'uniform')", "normalise": "normalise the end-to-end output",
+    "softening": "softening of the acceptance", "negative_slope": "leaky-ReLU slope",
+    "inits": "initialisations per task", "measurements": "number of measurements", "norm": "norm of the target",
+    "completion": "matrix completion (entry measurements) instead of Gaussian sensing",
+    "B": "test measurement matrices of a sensing task", "gen": "generalisation error", "train": "training error",
     # games (Lu et al.; Domingo-Enrich et al.)
     "payoff": "a two-player payoff", "tau": "entropic regularisation strength of the game (Lu's tau)",
     "eta": "time-scale ratio of descent-ascent (Lu's eta; the y player moves eta times faster)",
