@@ -84,8 +84,18 @@ def _stability():
     gst.perceptron_steps((A, y), max_steps=2)
 
 
+def _tubal():
+    import gdsim.dynamics as gdyn
+    import gdsim.tubal as gt
+
+    p = gt.make_problem(3, 2, 1, m=5, seed=0)
+    m = gt.factorisation(p, 2)
+    gdyn.gd(m, m.init(0), 0.01, 2, observe=("w",))
+
+
 FAMILIES = {"scalar": _scalar, "sensing": _sensing, "games": _games, "particles": _particles,
-            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability}
+            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability,
+            "tubal": _tubal}
 
 
 def warmup(families=None) -> float:
