@@ -93,9 +93,18 @@ def _tubal():
     gdyn.gd(m, m.init(0), 0.01, 2, observe=("w",))
 
 
+def _adam_sharpness():
+    import gdsim.adam_sharpness as gas
+    import gdsim.dynamics as gdyn
+
+    m = gas.label_noise_diagonal(gas.sparse_regression(n=3, d=2, k=1, seed=0))
+    gdyn.gd(m, m.init(0), 0.01, 2, observe=("w",))
+    gdyn.adam(m, m.init(0), 0.01, 2, observe=("w",))
+
+
 FAMILIES = {"scalar": _scalar, "sensing": _sensing, "games": _games, "particles": _particles,
             "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability,
-            "tubal": _tubal}
+            "tubal": _tubal, "adam_sharpness": _adam_sharpness}
 
 
 def warmup(families=None) -> float:
