@@ -167,3 +167,17 @@ def test_bad_input():
         gt.test_error(p, np.ones(7))
     with pytest.raises(ValueError, match="reference"):
         gt.subspace_sine(p, np.ones(12), reference="svd")
+
+
+def test_reproduction_writes_its_figures(tmp_path):
+    from gdsim import repro
+    from paper_repro import karnik2025_tubal as kt
+
+    cfg = dict(kt.QUICK, n=4, k=2, rank=1, width=4, steps=300, record_every=50, alphas=(1e-2, 1e-6), widths=(2, 4),
+               ci=dict(kt.QUICK["ci"], n=4, k=2, width=4, m=12, steps=300, alphas=(1e-6, 1e-1, 1.0), seeds=2))
+    paths = kt.main(cfg, out=tmp_path, seed=repro.DEFAULT_SEED)
+    assert set(paths) == set(kt.FIGURES)
+    for files in paths.values():
+        assert {p.suffix for p in files} >= {".png", ".npz", ".json"}
+    d = np.load(tmp_path / "karnik2025_alpha.npz")
+    assert d["grid_test_error"].shape == (3, 2) and np.all(np.isfinite(d["grid_test_error"]))

@@ -80,3 +80,52 @@ def hvp(w, vv, X, y, cfg, out):
             out[d + j] = -2.0 * (w[d + j] * dc[j] + vv[d + j] * c[j])
     out[2 * d] = 0.0
     out[2 * d + 1] = 0.0
+
+
+# --------------------------------------------------------------------------------- label-noise matrix sensing
+@jit(cache=False)
+def mf_loss_grad(w, A, y, cfg, g):
+    """Symmetric factorisation f_i = <A_i, U U^T>, U (d, r) row-major in w[:d r], then key, clock; cfg = [delta, r]."""
+    n, d, _ = A.shape
+    delta = cfg[0]
+    r = int(cfg[1])
+    P = d * r
+    U = w[:P].reshape(d, r)
+    M = np.dot(U, U.T)
+    res = np.empty(n)
+    for i in range(n):
+        res[i] = np.sum(A[i] * M) - y[i]
+    if delta != 0.0:
+        key = np.uint64(w[P])
+        bits = clock_bits(w[P + 1])
+        for i in range(n):
+            res[i] -= delta if uniform01(key, bits, i) < 0.5 else -delta
+    S = np.zeros((d, d))
+    for i in range(n):
+        S += res[i] * A[i]
+    S /= n
+    G = np.dot(S + S.T, U)
+    g[:P] = G.ravel()
+    g[P] = 0.0
+    g[P + 1] = -1.0
+    return 0.5 * np.dot(res, res) / n
+
+
+@jit(cache=False)
+def mf_hvp(w, vv, A, y, cfg, out):
+    """The Hessian of the noise-free loss times vv."""
+    n, d, _ = A.shape
+    r = int(cfg[1])
+    P = d * r
+    U = w[:P].reshape(d, r)
+    V = vv[:P].reshape(d, r)
+    M = np.dot(U, U.T)
+    dM = np.dot(V, U.T) + np.dot(U, V.T)
+    S = np.zeros((d, d))
+    dS = np.zeros((d, d))
+    for i in range(n):
+        S += (np.sum(A[i] * M) - y[i]) * A[i]
+        dS += np.sum(A[i] * dM) * A[i]
+    out[:P] = (np.dot((S + S.T) / n, V) + np.dot((dS + dS.T) / n, U)).ravel()
+    out[P] = 0.0
+    out[P + 1] = 0.0
