@@ -80,7 +80,8 @@ FULL = dict(QUICK, widths=(10, 50, 100, 200, 400), seeds=5, record_every=20,
 
 
 def _problem(cfg, seed, s=0):
-    return gt.make_problem(int(cfg["n"]), int(cfg["k"]), int(cfg["rank"]), seed=np.random.SeedSequence(seed, spawn_key=(s,)))
+    return gt.make_problem(int(cfg["n"]), int(cfg["k"]), int(cfg["rank"]),
+                           seed=np.random.SeedSequence(seed, spawn_key=(s,)))
 
 
 def _base_init(p, width, seed, s=0):
@@ -112,7 +113,8 @@ def alpha_grid(cfg, seed, progress=False) -> dict:
         p = gt.make_problem(int(c["n"]), int(c["k"]), int(c["rank"]), m=int(c["m"]),
                             seed=np.random.SeedSequence(seed, spawn_key=(100 + s,)))
         model = gt.factorisation(p, int(c["width"]))
-        base = gt.factorisation(p, int(c["width"]), alpha=1.0).init(np.random.SeedSequence(seed, spawn_key=(100 + s, 1)))
+        base = gt.factorisation(p, int(c["width"]), alpha=1.0).init(
+            np.random.SeedSequence(seed, spawn_key=(100 + s, 1)))
         res = gdyn.gd(model, alphas[:, None] * base, lr=float(c["lr"]), steps=int(c["steps"]),
                       record_every=int(c["steps"]), progress=progress)
         err[:, s] = gt.test_error(p, res.w_final)

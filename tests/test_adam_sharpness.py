@@ -61,8 +61,8 @@ def test_closed_forms_match_dense_hessians(parametrisation):
     assert np.sqrt(d).sum() == pytest.approx(np.sqrt(c) * np.sum((np.abs(u) + np.abs(v)) * np.sqrt(mj)), rel=1e-12)
     # away from interpolation the diagonal keeps the residual terms
     w2 = w + 0.3 * np.r_[np.random.default_rng(1).standard_normal(2 * p.d), 0, 0]
-    np.testing.assert_allclose(gas.hessian_diagonal(p, w2, parametrisation), np.diag(oracle_hessian(p, w2, parametrisation)),
-                               rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(gas.hessian_diagonal(p, w2, parametrisation),
+                               np.diag(oracle_hessian(p, w2, parametrisation)), rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("parametrisation", gas.PARAMETRISATIONS)
