@@ -74,7 +74,8 @@ FIGURES = {
     "seeds": "end values of tr(H) and tr(Diag(H)^1/2) per seed: SGD against Adam",
     "factorisation": "matrix factorisation (completion, Gaussian sensing): test error and both traces, SGD vs Adam",
 }
-RUNTIME = {"quick": "~60-90 s on 2 cores (about 25 s of it compilation)", "full": "~20 min (the factorisation at 1e6 steps)"}
+RUNTIME = {"quick": "~60-90 s on 2 cores (about 25 s of it compilation)",
+           "full": "~20 min (the factorisation at 1e6 steps)"}
 BIBTEX = """
 @inproceedings{li2025adam,
   title     = {Adam Reduces a Unique Form of Sharpness: Theoretical Insights Near the Minimizer Manifold},
