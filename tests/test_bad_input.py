@@ -53,7 +53,7 @@ _HESSIANS = np.einsum("ni,nj->nij", np.eye(3)[:2] + 0.1, np.eye(3)[:2] + 0.1)
 
 
 def _sensing_problem():
-    return gs.make_problem(4, 1, spectrum=[1.0], m=8, seed=0)
+    return gs.make_problem(4, 1, spectrum=[1.0], measurements=8, seed=0)
 
 
 def _scalar_result():

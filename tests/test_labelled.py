@@ -16,7 +16,7 @@ from gdsim import Result
 
 
 def _prob():
-    return gs.make_problem(6, 2, spectrum=[2.0, 1.0], m=40, seed=0)
+    return gs.make_problem(6, 2, spectrum=[2.0, 1.0], measurements=40, seed=0)
 
 
 FAMILY_CALLS = {

@@ -100,6 +100,11 @@ TERMS = {
     "inits": "initialisations per task", "measurements": "number of measurements", "norm": "norm of the target",
     "completion": "matrix completion (entry measurements) instead of Gaussian sensing",
     "B": "test measurement matrices of a sensing task", "gen": "generalisation error", "train": "training error",
+    # tubal tensors (Karnik et al.) and Adam's sharpness (Li, Wen, Lyu)
+    "Ahat": "a tensor's Fourier slices", "n_slices": "number of frontal slices (tube length) of a tensor", "singular_values": "prescribed singular values",
+    "reference": "reference subspace", "sparsity": "number of nonzero entries", "nonzero_value": "value of the nonzeros",
+    "predictor": "a linear predictor (regression vector)", "parametrisation": "parametrisation of the diagonal net",
+    "at_interpolation": "evaluate the closed form at interpolation",
     # games (Lu et al.; Domingo-Enrich et al.)
     "payoff": "a two-player payoff", "tau": "entropic regularisation strength of the game (Lu's tau)",
     "eta": "time-scale ratio of descent-ascent (Lu's eta; the y player moves eta times faster)",
