@@ -11,6 +11,8 @@ only when asked for, divergence recorded (never raised), results labelled (:clas
 * curvature: :func:`top_eigenvalues`, :func:`top_eigenpairs`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
   :func:`gfs_sharpness`, :func:`gfs` (gradient-flow solutions);
 * diagnostics: :func:`eos_diagnostics`;
+* the training Jacobian d w_T / d w_0 of a whole run: :func:`training_jacobian` (singular values, alignment),
+  :func:`training_trajectory` (J v and J^T u over the stored run);
 * linear stability of SGD at a minimum: :func:`sgd_stability_threshold`, :func:`sgd_stability_radius` (the exact
   mean-square operator).
 
@@ -27,8 +29,10 @@ Examples
 
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
                                  sgd, sharpness, top_eigenpairs, top_eigenvalues)
+from gdsim.dynamics._jacobian import TrainingTrajectory, training_jacobian, training_trajectory
 from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Nesterov, Optimiser, RMSProp, run
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
 __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
-           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]
+           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius",
+           "training_jacobian", "training_trajectory", "TrainingTrajectory"]
