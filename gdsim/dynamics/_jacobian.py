@@ -455,7 +455,9 @@ def training_jacobian(m, w0, optimiser, steps, k=6, *, lr, method="auto", vector
     "chaotic" singular values above 1 need negative curvature, lr lambda > 2, or momentum.
     Accuracy: dense values to rounding of the float64 product and SVD (about 1e-13 relative to sigma_1 in the
     tests); Lanczos values to ``tol`` sigma_1^2 in sigma^2, so the smallest sigma are accurate only in absolute
-    terms, and values inside the cluster near 1 (the bulk) need the dense method.
+    terms (singular values whose squares lie within that resolution of each other merge into one Ritz value:
+    the bottom k are then not k distinct values), and values inside the cluster near 1 (the bulk) need the dense
+    method.
     """
     if not isinstance(method, str) or method not in ("auto", "dense", "lanczos"):
         raise ValueError(f"method must be 'auto', 'dense' or 'lanczos'; got {method!r}")
