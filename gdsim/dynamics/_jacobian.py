@@ -459,15 +459,19 @@ def training_jacobian(m, w0, optimiser, steps, k=6, *, lr, method="auto", vector
     the bottom k are then not k distinct values), and values inside the cluster near 1 (the bulk) need the dense
     method.
     """
+    from gdsim.dynamics._api import _check_model
+
     if not isinstance(method, str) or method not in ("auto", "dense", "lanczos"):
         raise ValueError(f"method must be 'auto', 'dense' or 'lanczos'; got {method!r}")
     vectors = v.flag(vectors, "vectors")
     progress = v.flag(progress, "progress")
     tol = v.real_scalar(tol, "tol", lo=0.0, hi=1e-1, lo_open=True)
+    P = _check_model(m).n_params
+    k = v.integer(k, "k", lo=1, hi=P)
+    if max_iter is not None:
+        max_iter = v.integer(max_iter, "max_iter", lo=min(2 * k, P), hi=10**6)
     t0 = time.perf_counter()
     tr = training_trajectory(m, w0, optimiser, steps, lr=lr, seed=seed, parallel=parallel)
-    P = tr.m.n_params
-    k = v.integer(k, "k", lo=1, hi=P)
     if method == "auto":
         method = "dense" if P <= DENSE_MAX else "lanczos"
     meta = dict(tr.meta, method=method, k=k, diverged_step=tr.diverged_step)
@@ -488,10 +492,7 @@ def training_jacobian(m, w0, optimiser, steps, k=6, *, lr, method="auto", vector
         if vectors:
             arrays.update(left=U, right=Vt)
     else:
-        if max_iter is None:
-            max_iter = min(P, 4 * k + 60)
-        max_iter = v.integer(max_iter, "max_iter", lo=min(2 * k, P), hi=10**6)
-        max_iter = min(max_iter, P)
+        max_iter = min(P, 4 * k + 60) if max_iter is None else min(max_iter, P)
         key = keys_from_seed(seed, 2)[1]
         lz = _lanczos_gram(tr, k, tol, max_iter, key, progress)
         n = lz["n"]
