@@ -332,8 +332,10 @@ def training_trajectory(m, w0, optimiser, steps, *, lr, seed=0, parallel=None):
 
 # --------------------------------------------------------------------------------------- singular values
 def _lanczos_gram(tr, k, tol, max_iter, key, progress):
-    """Lanczos on J^T J with full reorthogonalisation: top and bottom k Ritz pairs. Returns
-    (theta ascending-all, top idx..., etc.) packed as a dict."""
+    """Lanczos on J^T J (each product J v then J^T (J v)) with full reorthogonalisation (twice), stopped when
+    the top k and bottom k Ritz pairs have residuals <= tol theta_max, at an invariant subspace, or at max_iter.
+    Returns the Ritz values (ascending) and vectors of the tridiagonal matrix, the Lanczos basis Q and J Q (so
+    that J V of the Ritz vectors costs nothing more), the residuals and whether it converged."""
     P = tr.m.n_params
     Q = np.zeros((max_iter + 1, P))
     JQ = np.zeros((max_iter, P))
