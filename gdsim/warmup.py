@@ -26,7 +26,7 @@ def _sensing():
     import gdsim.sensing as gs
 
     prob = gs.make_problem(4, 1, spectrum=[1.0], m=8, seed=0)
-    gs.gd(prob, 2, [1e-2], 2, mu=0.1, seed=0)
+    gs.gd(prob, 2, [1e-2], 2, lr=0.1, seed=0)
 
 
 def _games():
@@ -50,9 +50,9 @@ def _langevin():
 
     gl.dyson_ou(2, 1.0, runs=2, steps=1, seed=0)
     gl.teacher_student_2x2(0.1, 0.1, 1, steps=1, runs=2, seed=0)
-    gl.park_network_sgd(0.1, 1.0, epochs=1, n_data=4, K=2, seed=0)
+    gl.park_network_sgd(0.1, 1.0, epochs=1, n_samples=4, width=2, seed=0)
     gl.perceptron_sgd(0.1, 2, d=2, runs=1, max_epochs=1, seed=0)
-    gl.mlp_sgd(0.1, 0.1, P=2, d=2, width=2, batch=1, runs=1, max_epochs=1, seed=0)
+    gl.mlp_sgd(0.1, 0.1, n_samples=2, d=2, width=2, batch_size=1, runs=1, max_epochs=1, seed=0)
 
 
 def _fractal():
