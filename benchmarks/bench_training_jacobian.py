@@ -22,7 +22,7 @@ def _problem(quick=False):
     try:
         import gdsim.data as gdata
 
-        ds = gdata.load("digits", n=N, seed=0, standardise=False)
+        ds = gdata.load("digits", n_samples=N, seed=0, standardise=False)
         X, y = ds.X / 16.0, ds.y
     except ImportError:  # pragma: no cover - the data extra is missing: synthetic inputs of the same shape
         rng = np.random.default_rng(0)

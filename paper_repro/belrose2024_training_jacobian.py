@@ -85,7 +85,7 @@ COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0
 
 def problem(cfg, seed, shuffle=False):
     """Digits (pixels / 16), the GELU MLP [64, h, 10] with cross-entropy, and its initial parameters."""
-    ds = gdata.load("digits", n=int(cfg["n_train"]), seed=0, standardise=False)
+    ds = gdata.load("digits", n_samples=int(cfg["n_train"]), seed=0, standardise=False)
     X, y = ds.X / 16.0, ds.y.copy()
     if shuffle:
         y = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,))).permutation(y)
