@@ -89,7 +89,8 @@ def problem(cfg, seed, shuffle=False):
     X, y = ds.X / 16.0, ds.y.copy()
     if shuffle:
         y = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,))).permutation(y)
-    m = gm.mlp([64, int(cfg["hidden"]), 10], "gelu", "cross_entropy", data=(X, y), test_data=(ds.X_test / 16.0, ds.y_test))
+    m = gm.mlp([64, int(cfg["hidden"]), 10], "gelu", "cross_entropy", data=(X, y),
+               test_data=(ds.X_test / 16.0, ds.y_test))
     w0 = m.init(np.random.SeedSequence(seed, spawn_key=(0,)))
     return ds, X, y, m, w0
 
@@ -255,7 +256,8 @@ def summary_lines(cfg, d):
     r0 = d["runs"][0]
     lines = [f"model [64, {cfg['hidden']}, 10] GELU, cross-entropy, n = {cfg['n_train']} digits; P = {r0['P']}, "
              f"trivial directions {r0['trivial_dim']} (null(X) dim {r0['null_dim']} x h + softmax shift h + 1), "
-             f"P' = {r0['P_net']}; max ||J t - t||, ||J^T t - t|| over them {max(r['trivial_err'] for r in d['runs']):.1e}"]
+             f"P' = {r0['P_net']}; max ||J t - t||, ||J^T t - t|| over them "
+             f"{max(r['trivial_err'] for r in d['runs']):.1e}"]
     for r in d["runs"] + [d["shuffled"]]:
         lab = "shuffled labels, seed +0" if r["shuffle"] else f"seed +{r['seed'] - d['runs'][0]['seed']}"
         reg = "; ".join(f"tau {t:g}: {c}/{b}/{s}" for t, (c, b, s) in r["regions"].items())
@@ -270,7 +272,8 @@ def summary_lines(cfg, d):
         extra = "" if "lam_min" not in g else (f", max lr lambda_max {g['lr_lam_max']:.2f}, smallest Ritz value of H "
                                                f"{g['lam_min'].min():.3g} at {g['t'].size} sampled steps")
         if "exact_sigma_1" in g:
-            extra += f"; exact sigma_1 = max |1 - lr lambda_i|^T = {g['exact_sigma_1']:.6g} (lambda_min {g['lam_min_exact']:.2g})"
+            extra += (f"; exact sigma_1 = max |1 - lr lambda_i|^T = {g['exact_sigma_1']:.6g} "
+                      f"(lambda_min {g['lam_min_exact']:.2g})")
         what = "sigma_1 (dense)" if "lam_min" not in g else "sigma_1 >= (Lanczos Ritz value)"
         lines.append(f"{name}: lr {g['lr']:.3g}, {what} {g['top'][0]:.4g}{extra}")
     return lines
@@ -339,7 +342,8 @@ def _spectrum_figure(cfg, d, out, meta):
         g = d["regimes"][n]
         lab = n.replace(", ", ",\n")
         if "lam_min" in g:
-            lab += (f"\nmax $\\eta\\lambda_{{max}}$ = {g['lr_lam_max']:.2f}\nmin Ritz $\\lambda$ = {g['lam_min'].min():.2g}"
+            lab += (f"\nmax $\\eta\\lambda_{{max}}$ = {g['lr_lam_max']:.2f}"
+                    f"\nmin Ritz $\\lambda$ = {g['lam_min'].min():.2g}"
                     + (f"\nexact $\\sigma_1$ = {g['exact_sigma_1']:.4g}" if "exact_sigma_1" in g else ""))
         labels.append(lab)
     ax.set_xticklabels(labels, fontsize=7)

@@ -324,7 +324,8 @@ def training_trajectory(m, w0, optimiser, steps, *, lr, seed=0, parallel=None):
     with _in_driver(m):
         ds = _trajectory(h.loss_grad, h.gather, m.data, np.ascontiguousarray(w0, dtype=np.float64), lr, kind, beta,
                          bs, replace, m.n_samples, key, BLOWUP, Wt, IDX, losses)
-    meta = dict(optimiser=type(optimiser).__name__, hyper={k: np.asarray(x).tolist() for k, x in optimiser.hyper().items()},
+    hyper = {k: np.asarray(x).tolist() for k, x in optimiser.hyper().items()}
+    meta = dict(optimiser=type(optimiser).__name__, hyper=hyper,
                 steps=steps, lr_first=float(lr[0]), lr_last=float(lr[-1]), lr_constant=bool(np.all(lr == lr[0])),
                 model=m.provenance())
     return TrainingTrajectory(m, Wt, losses, lr, IDX, kind, beta, ds, meta)
