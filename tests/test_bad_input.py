@@ -314,13 +314,17 @@ VALID = {
     "gdsim.stability.dmf_sharpness_bound": (gst.dmf_sharpness_bound, lambda t: dict(factors=[np.eye(2),
                                                                                              2 * np.eye(2)])),
     "gdsim.data.load": (gdata.load, lambda t: dict(name="wine", n=30, classes=(0, 1), seed=0)),
+    "gdsim.dynamics.training_jacobian": (gdyn.training_jacobian, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3),
+                                                                                optimiser=gdyn.GD(), steps=3, k=2, lr=0.1)),
+    "gdsim.dynamics.training_trajectory": (gdyn.training_trajectory, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3),
+                                                                                    optimiser=gdyn.GD(), steps=3, lr=0.1)),
     "gdsim.dynamics.eos_diagnostics": (gdyn.eos_diagnostics, lambda t: dict(t=[0, 1, 2], sharpness=[1.0, 2.0, 3.0],
                                                                             threshold=2.5)),
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
 NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.guess_check.SensingTask", "gdsim.guess_check.PriorMean", "gdsim.models.ParamGroup", "gdsim.particles.record_steps",  # a base class; a deprecated alias
-              "gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+              "gdsim.models.Model", "gdsim.dynamics.TrainingTrajectory", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
 

@@ -101,7 +101,8 @@ TERMS = {
     "completion": "matrix completion (entry measurements) instead of Gaussian sensing",
     "B": "test measurement matrices of a sensing task", "gen": "generalisation error", "train": "training error",
     # tubal tensors (Karnik et al.) and Adam's sharpness (Li, Wen, Lyu)
-    "Ahat": "a tensor's Fourier slices", "n_slices": "number of frontal slices (tube length) of a tensor", "singular_values": "prescribed singular values",
+    "batches": "the minibatch indices of every step", "diverged_step": "step at which a run diverged (-1: never)",
+    "vectors": "return the singular vectors too", "Ahat": "a tensor's Fourier slices", "n_slices": "number of frontal slices (tube length) of a tensor", "singular_values": "prescribed singular values",
     "reference": "reference subspace", "sparsity": "number of nonzero entries", "nonzero_value": "value of the nonzeros",
     "predictor": "a linear predictor (regression vector)", "parametrisation": "parametrisation of the diagonal net",
     "at_interpolation": "evaluate the closed form at interpolation",
