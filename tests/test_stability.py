@@ -1,5 +1,7 @@
 """The stability family: zoo models, SGD's exact mean-square threshold, the grids and the closed forms."""
 
+import decimal
+
 import numpy as np
 import pytest
 
@@ -280,6 +282,32 @@ def test_perceptron_limit_and_one_over_gamma_scaling():
     assert steps[2] == p
     # at small gamma, steps ~ 1/gamma (spec: ratios 10.0 and 10.5 per decade; +-10 %)
     assert steps[0] / steps[1] == pytest.approx(10.0, rel=0.1)
+
+
+def _decimal_logistic_threshold(lam):
+    """An independent 60-digit oracle: bisect 1/(1 + e^w) = lambda w on [0, 40] in decimal arithmetic, then
+    2 / (s(w) s(-w) + lambda) (the root lies below ln(1/lambda) < 33 for lambda >= 1e-14)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        lam = decimal.Decimal(lam)  # the float's exact value
+        one = decimal.Decimal(1)
+        lo, hi = decimal.Decimal(0), decimal.Decimal(40)
+        for _ in range(200):  # 40 / 2^200 ~ 2e-59
+            mid = (lo + hi) / 2
+            if one / (one + mid.exp()) - lam * mid > 0:
+                lo = mid
+            else:
+                hi = mid
+        s_neg = one / (one + lo.exp())
+        return float(2 / (s_neg * (one - s_neg) + lam)), float(lo)
+
+
+def test_logistic_threshold_exact_in_the_tail():
+    # issue 30: relative 1e-12 down to lambda = 1e-14 (the tanh form was 1.2e-4 off there)
+    for lam in np.concatenate([10.0 ** -np.arange(1, 15), [0.9, 0.5, 3e-7, 7.7e-13]]):
+        thr, w = gst.logistic_1d_threshold(lam)
+        ref_thr, ref_w = _decimal_logistic_threshold(lam)
+        assert thr == pytest.approx(ref_thr, rel=1e-12, abs=0) and w == pytest.approx(ref_w, rel=1e-12, abs=0), lam
 
 
 def test_one_dimensional_logistic_threshold():
