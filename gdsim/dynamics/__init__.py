@@ -32,3 +32,7 @@ from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_thresh
 
 __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
            "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]
+
+from gdsim.dynamics._api import GFS_STATUS  # noqa: E402 - per-run status codes of gfs / gfs_sharpness (issue 30)
+
+__all__ += ["GFS_STATUS"]
