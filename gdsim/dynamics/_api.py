@@ -82,7 +82,9 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
         How many (1 <= k <= P); ``k = 1`` is the sharpness.
     tol : float
         Stop when every wanted Ritz pair's residual is at most ``tol`` times the largest |Ritz value|
-        (the eigenvalue error is at most that, typically its square over the spectral gap).
+        (the eigenvalue error is at most that, typically its square over the spectral gap). The default
+        1e-10 gives eigenvalues within 1e-10 |lambda|_max (tested against dense ``eigvalsh`` on MLPs of every
+        activation and on zoo models).
     max_iter : int, optional
         Lanczos iterations at most (default min(P, max(60, 4k + 40))); capped at P, where Lanczos is exact.
     seed : int, SeedSequence or None
@@ -180,7 +182,8 @@ def sharpness(m, w, *, tol=1e-10, seed=0, parallel=None):
     m : gdsim.models.Model
     w : array_like, shape (P,) or (*batch, P)
     tol, seed, parallel
-        As in :func:`top_eigenvalues`.
+        As in :func:`top_eigenvalues` (default ``tol = 1e-10``: within 1e-10 |lambda|_max of the exact value,
+        tested against dense ``eigvalsh``).
 
     Returns
     -------
@@ -309,6 +312,7 @@ def gfs_sharpness(m, w, *, xtol=1e-10, loss_tol=None, grad_tol=0.0, rtol=1e-10, 
     float64 time: it runs out of ``max_steps`` (status 3, NaN). The Lanczos step at the end point adds at
     most ``tol`` relative.
     """
+    return_status = v.flag(return_status, "return_status")
     batch, out, _, status, _ = _gfs(m, w, 1, loss_tol, grad_tol, xtol, rtol, atol, max_steps, tol, seed,
                                     "gfs_sharpness")
     res = out[:, 0].reshape(batch)
@@ -335,6 +339,7 @@ def gfs(m, w, *, xtol=1e-10, loss_tol=None, grad_tol=0.0, rtol=1e-10, atol=1e-14
         NaN rows where the flow ran out of steps or diverged (with a RuntimeWarning saying how many and why).
     {status}
     """
+    return_status = v.flag(return_status, "return_status")
     batch, _, w_end, status, _ = _gfs(m, w, 1, loss_tol, grad_tol, xtol, rtol, atol, max_steps, 1e-6, seed, "gfs")
     w_end[(status != 1) & (status != 5)] = np.nan
     res = w_end.reshape((*batch, m.n_params))
@@ -932,9 +937,12 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     observe : sequence
         As in :func:`gd` (``"loss"``, ``"grad_norm"``, ``"w"``, ``"sharpness"``, ``"top_k:K"``, ...).
     rtol, atol : float
-        Error control (per step, RMS norm).
+        Error control (per step, RMS norm of the local error against atol + rtol |w|). The defaults give a global
+        error of about 1e-10 |w0| over a few time constants (measured 3e-11 |w0| against the matrix exponential
+        on a quadratic with curvatures 0.1..5 at t = 3; tested at 1e-9).
     max_steps : int
-        Integrator steps at most per run and record interval.
+        Integrator steps at most per run and record interval; a run that runs out is named in a RuntimeWarning
+        and ``meta["runs_out_of_steps"]``.
     seed, progress, parallel, lanczos_tol, gfs_kwargs
         As in :func:`gd`.
 
@@ -975,7 +983,7 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     keys = keys_from_seed(seed, R)
     Vf = np.empty((R, P))  # the flow's own sharpness estimates (its step cap), warm-started along the flow
     kern.fresh_vectors(keys, 3, Vf)
-    states = np.zeros((R, 4))
+    states = np.zeros((R, 6))
     records = _Records(m, obs, n_rec, keys)
     h = kern.handles(m)
     t0 = time.perf_counter()
@@ -993,6 +1001,14 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
                   dict(t_final=t_final, rtol=rtol, atol=atol, max_steps=max_steps, integrator="dormand_prince_5_4",
                        step_cap="2 / lambda_max", n_records=n_rec), record_dim="time")
     res.meta["integrator_steps"] = states[:, 1].reshape(batch).tolist() if batch else float(states[0, 1])
+    short = states[:, 5] > 0
+    res.meta["runs_out_of_steps"] = int(short.sum())
+    if short.any():
+        import warnings
+
+        warnings.warn(f"gradient_flow: {int(short.sum())} of {R} runs ran out of max_steps = {max_steps} in some record "
+                      "interval and lag behind their record times from there on (raise max_steps, or loosen rtol/atol)",
+                      RuntimeWarning, stacklevel=3)
     return res
 
 

@@ -645,14 +645,18 @@ def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, xt
 
 @jit(parallel=True)
 def flow_segment(loss_grad, prep, hvpc, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
-    """Advance every run's gradient flow from time t0 to t1 (states carry h, steps, lambda, status)."""
+    """Advance every run's gradient flow from time t0 to t1 (states (R, 6) carry h, steps, lambda, status, the
+    last remaining-distance prediction and the number of segments that ran out of ``max_steps``)."""
     R, P = W.shape
     for r in prange(R):
         if states[r, 3] == 4:
             continue
         states[r, 3] = 0
-        flow(loss_grad, prep, hvpc, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps, keys[r], V[r], states[r],
-             -1.0)
+        # max_steps per segment (states[r, 1] counts every step of the run)
+        flow(loss_grad, prep, hvpc, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps + states[r, 1], keys[r],
+             V[r], states[r], -1.0)
+        if states[r, 3] == 3:
+            states[r, 5] += 1.0  # segments that ran out of steps (the run then continues from where it stopped)
         if states[r, 3] == 4:
             for i in range(P):
                 W[r, i] = np.nan
