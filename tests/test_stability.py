@@ -284,6 +284,28 @@ def test_perceptron_limit_and_one_over_gamma_scaling():
     assert steps[0] / steps[1] == pytest.approx(10.0, rel=0.1)
 
 
+def test_logistic_map_converged_status_means_what_its_docstring_says():
+    # default tol = 1e-8 on |grad|: a converged cell's loss is within tol^2 / (2 lambda) of the minimum
+    # (strong convexity), here checked against Newton's method on the same objective (plus 1e-14 rounding)
+    A = RNG.standard_normal((12, 3))
+    y = np.sign(RNG.standard_normal(12))
+    l2s = np.array([0.05, 0.3])
+    res = gst.logistic_map((A, y), [0.5, 1.0], l2s, 3000)
+    assert (res.status == 0).sum() >= 2  # converged cells exist
+    for j, lam in enumerate(l2s):
+        w = np.zeros(3)
+        for _ in range(50):  # Newton on (1/n) sum log(1 + e^(-y a.w)) + lam/2 |w|^2
+            s = 1.0 / (1.0 + np.exp(y * (A @ w)))
+            g = -(A * (y * s)[:, None]).mean(axis=0) + lam * w
+            H = (A.T * (s * (1 - s))) @ A / len(y) + lam * np.eye(3)
+            w = w - np.linalg.solve(H, g)
+        best = np.mean(np.logaddexp(0.0, -y * (A @ w))) + 0.5 * lam * w @ w
+        for i in range(2):
+            if res.status[i, j] == 0:
+                assert res.grad_norm[i, j] < 1e-8
+                assert 0 <= res.final_loss[i, j] - best + 1e-14 <= 1e-16 / (2 * lam) + 1e-14
+
+
 def _decimal_logistic_threshold(lam):
     """An independent 60-digit oracle: bisect 1/(1 + e^w) = lambda w on [0, 40] in decimal arithmetic, then
     2 / (s(w) s(-w) + lambda) (the root lies below ln(1/lambda) < 33 for lambda >= 1e-14)."""
