@@ -229,8 +229,8 @@ def _gfs(m, w, k_eig, loss_tol, grad_tol, xtol, rtol, atol, max_steps, tol, seed
     remaining = np.empty(R)
     with _in_driver(m):
         h = kern.handles(m)
-        kern.gfs_batch(h.loss_grad, h.prep, h.hvpc, m.data, W, rtol, atol, loss_tol, grad_tol, xtol, max_steps, k_eig, tol,
-                       max_iter, keys, out, w_end, status, t_end, remaining)
+        kern.gfs_batch(h.loss_grad, h.prep, h.hvpc, m.data, W, rtol, atol, loss_tol, grad_tol, xtol, max_steps, k_eig,
+                       tol, max_iter, keys, out, w_end, status, t_end, remaining)
     bad = status != 1
     if bad.any():
         import warnings
@@ -1006,8 +1006,9 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     if short.any():
         import warnings
 
-        warnings.warn(f"gradient_flow: {int(short.sum())} of {R} runs ran out of max_steps = {max_steps} in some record "
-                      "interval and lag behind their record times from there on (raise max_steps, or loosen rtol/atol)",
+        warnings.warn(f"gradient_flow: {int(short.sum())} of {R} runs ran out of max_steps = {max_steps} in some "
+                      "record interval and lag behind their record times from there on (raise max_steps, or loosen "
+                      "rtol/atol)",
                       RuntimeWarning, stacklevel=3)
     return res
 

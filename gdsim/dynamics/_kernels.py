@@ -629,8 +629,8 @@ def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, xt
         v = np.empty(P)
         fresh_vector(keys[r], 3, v)
         state = np.zeros(5)
-        t_end[r] = flow(loss_grad, prep, hvpc, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r], v,
-                        state, xtol)
+        t_end[r] = flow(loss_grad, prep, hvpc, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r],
+                        v, state, xtol)
         status[r] = int(state[3])
         remaining[r] = state[4]
         w_end[r] = w
