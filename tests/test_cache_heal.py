@@ -42,9 +42,12 @@ def _damage(path: Path, how: str, rng):
         path.write_bytes(data[: len(data) // 2])
     elif how == "zeroed":
         path.write_bytes(bytes(len(data)))
-    else:  # garbage: the pickle framing kept, the payload after it (LLVM bitcode in a data file) overwritten
-        keep = max(data.find(b"BC\xc0\xde"), 64) if path.suffix == ".nbc" else 16
-        path.write_bytes(data[:keep] + rng.integers(0, 256, len(data) - keep, dtype=np.uint8).tobytes())
+    elif path.suffix == ".nbc":  # garbage inside the LLVM bitcode, the pickle framing intact: "LLVM bitcode parsing
+        k = data.find(b"BC\xc0\xde")  # error" when Numba rebuilds the library
+        assert k > 0, "no LLVM bitcode in the data file"
+        path.write_bytes(data[:k + 8] + rng.integers(0, 256, 512, dtype=np.uint8).tobytes() + data[k + 520:])
+    else:  # garbage after the index's version header
+        path.write_bytes(data[:16] + rng.integers(0, 256, len(data) - 16, dtype=np.uint8).tobytes())
 
 
 def test_damaged_cache_entries_are_recompiled_and_no_cache_location_runs_uncached(tmp_path):
@@ -72,6 +75,7 @@ def test_damaged_cache_entries_are_recompiled_and_no_cache_location_runs_uncache
         again, err = _run(env)
         # a warning per damaged entry, no exception, and the numbers of the uncached run
         assert err.count("discarded an unreadable Numba cache entry") == 2, (how, err[-3000:])
+        assert how != "garbage" or "LLVM bitcode" in err, err[-3000:]  # the library rebuild itself failed
         assert again == uncached, how
         # healed: the entries were saved afresh, so the next process loads them without a warning
         assert data.exists() and index.exists()
