@@ -92,3 +92,20 @@ def test_no_loader_touches_the_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     for name in gdata.NAMES:
         gdata.load(name)
+
+
+@pytest.mark.parametrize("name", sorted(gdata.NAMES))
+def test_load_leaves_the_global_random_generators_alone(name):
+    # issue 30: mnist1d's make_dataset reseeds numpy.random and random to 42; loading must not be observable
+    import random
+
+    np_before, py_before = np.random.get_state(), random.getstate()
+    expected_np = np.random.random(5)
+    expected_py = [random.random() for _ in range(5)]
+    np.random.set_state(np_before)
+    random.setstate(py_before)
+    gdata.load(name)
+    np.testing.assert_array_equal(np.random.random(5), expected_np)
+    assert [random.random() for _ in range(5)] == expected_py
+    np.random.set_state(np_before)  # leave the states as this test found them
+    random.setstate(py_before)

@@ -1,5 +1,7 @@
 """The stability family: zoo models, SGD's exact mean-square threshold, the grids and the closed forms."""
 
+import decimal
+
 import numpy as np
 import pytest
 
@@ -251,7 +253,7 @@ def test_flow_limit_matches_the_shared_layers_gradient_flow():
 
     for ey in (0.1, -0.2):
         m, _ = two_parameter_model(ey, eps=1.0)
-        w_inf = gdyn.gfs(m, np.zeros(2), loss_tol=1e-28)
+        w_inf = gdyn.gfs(m, np.zeros(2))  # defaults (issue 30)
         assert float(ntk_eigenvalue(m, w_inf)) == pytest.approx(gst.second_order_flow_limit(ey), rel=1e-8)
 
 
@@ -280,6 +282,54 @@ def test_perceptron_limit_and_one_over_gamma_scaling():
     assert steps[2] == p
     # at small gamma, steps ~ 1/gamma (spec: ratios 10.0 and 10.5 per decade; +-10 %)
     assert steps[0] / steps[1] == pytest.approx(10.0, rel=0.1)
+
+
+def test_logistic_map_converged_status_means_what_its_docstring_says():
+    # default tol = 1e-8 on |grad|: a converged cell's loss is within tol^2 / (2 lambda) of the minimum
+    # (strong convexity), here checked against Newton's method on the same objective (plus 1e-14 rounding)
+    A = RNG.standard_normal((12, 3))
+    y = np.sign(RNG.standard_normal(12))
+    l2s = np.array([0.05, 0.3])
+    res = gst.logistic_map((A, y), [0.5, 1.0], l2s, 3000)
+    assert (res.status == 0).sum() >= 2  # converged cells exist
+    for j, lam in enumerate(l2s):
+        w = np.zeros(3)
+        for _ in range(50):  # Newton on (1/n) sum log(1 + e^(-y a.w)) + lam/2 |w|^2
+            s = 1.0 / (1.0 + np.exp(y * (A @ w)))
+            g = -(A * (y * s)[:, None]).mean(axis=0) + lam * w
+            H = (A.T * (s * (1 - s))) @ A / len(y) + lam * np.eye(3)
+            w = w - np.linalg.solve(H, g)
+        best = np.mean(np.logaddexp(0.0, -y * (A @ w))) + 0.5 * lam * w @ w
+        for i in range(2):
+            if res.status[i, j] == 0:
+                assert res.grad_norm[i, j] < 1e-8
+                assert 0 <= res.final_loss[i, j] - best + 1e-14 <= 1e-16 / (2 * lam) + 1e-14
+
+
+def _decimal_logistic_threshold(lam):
+    """An independent 60-digit oracle: bisect 1/(1 + e^w) = lambda w on [0, 40] in decimal arithmetic, then
+    2 / (s(w) s(-w) + lambda) (the root lies below ln(1/lambda) < 33 for lambda >= 1e-14)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        lam = decimal.Decimal(lam)  # the float's exact value
+        one = decimal.Decimal(1)
+        lo, hi = decimal.Decimal(0), decimal.Decimal(40)
+        for _ in range(200):  # 40 / 2^200 ~ 2e-59
+            mid = (lo + hi) / 2
+            if one / (one + mid.exp()) - lam * mid > 0:
+                lo = mid
+            else:
+                hi = mid
+        s_neg = one / (one + lo.exp())
+        return float(2 / (s_neg * (one - s_neg) + lam)), float(lo)
+
+
+def test_logistic_threshold_exact_in_the_tail():
+    # issue 30: relative 1e-12 down to lambda = 1e-14 (the tanh form was 1.2e-4 off there)
+    for lam in np.concatenate([10.0 ** -np.arange(1, 15), [0.9, 0.5, 3e-7, 7.7e-13]]):
+        thr, w = gst.logistic_1d_threshold(lam)
+        ref_thr, ref_w = _decimal_logistic_threshold(lam)
+        assert thr == pytest.approx(ref_thr, rel=1e-12, abs=0) and w == pytest.approx(ref_w, rel=1e-12, abs=0), lam
 
 
 def test_one_dimensional_logistic_threshold():

@@ -11,6 +11,11 @@ the fastmath flags are set here and nowhere else (numba-stats ``_jit``, sgkit ``
   thread count is not baked into cached parallel code (fixed by numba#7625). Kernels generated from
   source strings have no file to cache into and stay uncached. ``GDSIM_NUMBA_CACHE=0`` turns caching
   off everywhere (it overrides an explicit ``cache=True``).
+* The disk cache heals (:class:`HealingCache`): an entry that cannot be loaded (a truncated, zeroed or garbage
+  index or data file) is discarded with a :class:`CacheWarning` and the kernel recompiled (and re-saved), never
+  an exception; a cache that cannot be written is skipped with a warning. With no usable cache location at
+  all (Numba: "cannot cache function ...: no locator available"), gdsim runs uncached, with one warning per
+  process, instead of failing at import.
 * ``error_model="numpy"``: division by zero gives inf/NaN, as in NumPy, instead of raising inside a kernel.
 """
 
@@ -18,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import warnings
 
 import numba
 
@@ -32,6 +39,69 @@ _FORBIDDEN = {"nnan", "ninf", "fast"}
 def _cache_enabled() -> bool:
     """False when ``GDSIM_NUMBA_CACHE`` turns the disk cache off."""
     return os.environ.get("GDSIM_NUMBA_CACHE", "").strip().lower() not in {"0", "false", "no", "off"}
+
+
+class CacheWarning(RuntimeWarning):
+    """gdsim's Numba disk cache could not be used as it is (an unreadable entry discarded and recompiled, an
+    entry not saved, or no cache location at all): the results are unaffected, only compile time."""
+
+
+_HEALING_CLASS = None
+_NO_LOCATOR_WARNED = threading.Event()
+
+
+def _healing_cache_class():
+    """:class:`HealingCache` (built on first use: it subclasses Numba's ``FunctionCache``)."""
+    global _HEALING_CLASS
+    if _HEALING_CLASS is None:
+        from numba.core.caching import FunctionCache
+
+        class HealingCache(FunctionCache):
+            """Numba's per-function disk cache (index ``*.nbi`` + data ``*.nbc`` files, ``IndexDataCacheFile``)
+            whose failures are never fatal: ``load_overload`` that raises (unpickling a truncated or zeroed
+            file: EOFError/UnpicklingError; garbage bitcode: an LLVM parsing error) removes the function's
+            index, so that every entry of the function is rebuilt, warns, and returns None: Numba then compiles
+            and saves a fresh entry. ``save_overload`` that raises (an unwritable or full disk) warns."""
+
+            def load_overload(self, sig, target_context):
+                try:
+                    return super().load_overload(sig, target_context)
+                except Exception as exc:  # noqa: BLE001 - any unreadable entry is discarded, never fatal
+                    index = self._cache_file._index_path
+                    try:
+                        os.remove(index)
+                    except OSError:
+                        pass
+                    warnings.warn(f"gdsim: discarded an unreadable Numba cache entry of {self._py_func.__qualname__} "
+                                  f"({type(exc).__name__}: {str(exc)[:120]}; index {index}); recompiling",
+                                  CacheWarning, stacklevel=2)
+                    return None
+
+            def save_overload(self, sig, data):
+                try:
+                    super().save_overload(sig, data)
+                except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs compile time
+                    warnings.warn(f"gdsim: could not save {self._py_func.__qualname__} to the Numba cache in "
+                                  f"{self.cache_path} ({type(exc).__name__}: {str(exc)[:120]}); it stays compiled "
+                                  "in this process only", CacheWarning, stacklevel=2)
+
+        HealingCache.__qualname__ = "HealingCache"
+        _HEALING_CLASS = HealingCache
+    return _HEALING_CLASS
+
+
+def _enable_cache(disp):
+    """Give the dispatcher ``disp`` a :class:`HealingCache` (Numba's ``enable_caching`` with healing); with no
+    usable cache location, leave it uncached and warn once per process."""
+    try:
+        disp._cache = _healing_cache_class()(disp.py_func)
+    except (RuntimeError, OSError) as exc:  # "cannot cache function ...: no locator available for file ..."
+        if not _NO_LOCATOR_WARNED.is_set():
+            _NO_LOCATOR_WARNED.set()
+            warnings.warn(f"gdsim runs without the Numba disk cache ({exc}); every process compiles its kernels "
+                          "anew. Set NUMBA_CACHE_DIR to a writable directory to cache them, or "
+                          "GDSIM_NUMBA_CACHE=0 to silence this.", CacheWarning, stacklevel=3)
+    return disp
 
 
 def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline: str = "never",
@@ -60,11 +130,12 @@ def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline:
     flags = set(FASTMATH_FLAGS) | ({"reassoc"} if reassoc else set())
     if flags & _FORBIDDEN:  # pragma: no cover - guards against a bad edit of FASTMATH_FLAGS
         raise RuntimeError("gdsim must never compile with nnan/ninf fastmath flags")
+    # cache=False stays off (generated source, function arguments); GDSIM_NUMBA_CACHE=0 turns every kernel off
+    cached = _cache_enabled() and (cache is None or bool(cache))
     options = dict(
         nogil=True,
         parallel=parallel,
-        # cache=False stays off (generated source, function arguments); GDSIM_NUMBA_CACHE=0 turns every kernel off
-        cache=_cache_enabled() and (cache is None or bool(cache)),
+        cache=False,  # the disk cache is attached below: a HealingCache instead of Numba's FunctionCache
         error_model="numpy",
         fastmath=flags,
         inline=inline,
@@ -73,7 +144,10 @@ def jit(func=None, *, parallel: bool = False, cache: bool | None = None, inline:
         options["boundscheck"] = boundscheck
 
     def decorate(f):
-        return numba.njit(**options)(f)
+        disp = numba.njit(**options)(f)
+        if cached and not numba.config.DISABLE_JIT:
+            _enable_cache(disp)
+        return disp
 
     return decorate if func is None else decorate(func)
 

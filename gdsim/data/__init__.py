@@ -24,7 +24,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import random
 
 import numpy as np
 
@@ -99,8 +101,27 @@ def _need(package, name):
                       f'(pip install -e ".[data]" or pip install {package})')
 
 
+@contextlib.contextmanager
+def _global_rng_untouched():
+    """Restore NumPy's and Python's global random states on exit: mnist1d's ``make_dataset`` reseeds both to its
+    seed (``set_seed``), which would change the numbers of any later code drawing from them."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
 def _raw(name):
-    """(X, y, X_test or None, y_test or None, is_regression) from the package, offline."""
+    """(X, y, X_test or None, y_test or None, is_regression) from the package, offline; the global random
+    generators are left as they were."""
+    with _global_rng_untouched():
+        return _raw_unguarded(name)
+
+
+def _raw_unguarded(name):
     if name == "mnist1d":
         try:
             from mnist1d.data import get_dataset_args, make_dataset
@@ -170,7 +191,8 @@ def load(name, n_samples=None, classes=None, seed=0, *, standardise=True):
     Splits: scikit-learn sets are split 75/25, stratified by class, with a fixed seed; mnist1d keeps
     ``make_dataset``'s own 4000/1000 split (its default arguments, seed 42). Regression targets (diabetes)
     are standardised too. Nothing is downloaded: scikit-learn's ``load_*`` read files inside the wheel and
-    mnist1d's ``make_dataset`` generates the data.
+    mnist1d's ``make_dataset`` generates the data. No global side effect: NumPy's and Python's global random
+    states are the same after the call as before (mnist1d reseeds them; they are saved and restored).
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be one of {sorted(NAMES)}; got {type(name).__name__}")

@@ -43,3 +43,7 @@ __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RM
            "hessian_trace", "hessian_diagonal", "spectral_density", "density_on_grid", "hessian_blocks",
            "eigenvalues_above", "loss_slice",
            "training_jacobian", "training_trajectory", "TrainingTrajectory"]
+
+from gdsim.dynamics._api import GFS_STATUS  # noqa: E402 - per-run status codes of gfs / gfs_sharpness (issue 30)
+
+__all__ += ["GFS_STATUS"]

@@ -455,6 +455,9 @@ _E = (35 / 384 - 5179 / 57600, 0.0, 500 / 1113 - 7571 / 16695, 125 / 192 - 393 /
       -2187 / 6784 + 92097 / 339200, 11 / 84 - 187 / 2100, -1 / 40)
 #: the step is at most this over the tracked sharpness (DP5's real stability interval is about [-3.3, 0])
 SHARPNESS_CAP = 2.0
+#: accepted steps without a new minimum of the loss or the gradient norm after which a flow has stalled at the
+#: float64 rounding floor
+_STALL = 200
 
 
 @jit
@@ -473,13 +476,24 @@ def _sharpness_estimate(prep, hvpc, w, data, v, key, salt):
 
 
 @jit
-def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state):
-    """Integrate dw/dt = -grad L(w) from t0 to t1 (or until loss <= loss_tol or |grad| <= grad_tol).
+def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol, max_steps, key, v, state,
+         xtol=-1.0):
+    """Integrate dw/dt = -grad L(w) from t0 to t1 (or until converged: see below).
 
     Adaptive Dormand-Prince 5(4) with error control (rtol, atol) and the step capped at
     ``SHARPNESS_CAP / lambda_max``, lambda_max re-estimated (warm-started Lanczos) every 10 accepted steps
-    and whenever a step is rejected. ``state`` = [h, steps_taken, lambda, status]; status 0 running,
-    1 reached the loss/gradient tolerance, 2 reached t1, 3 ran out of steps, 4 diverged. Returns the time reached.
+    and whenever a step is rejected. ``state`` = [h, steps_taken, lambda, status, remaining]; status 0 running,
+    1 converged, 2 reached t1, 3 ran out of steps, 4 diverged, 5 stalled (neither the loss nor the gradient
+    norm reached a new minimum in ``_STALL`` accepted steps: both at their float64 rounding floor before a
+    convergence test passed; only when ``xtol >= 0``, i.e. when looking for the limit rather than integrating
+    to t1). A flow that still creeps (the gradient of cross-entropy on separable data decays like 1/t) does
+    not stall: it runs out of steps. Returns the time reached.
+
+    Converged: loss <= loss_tol, or |grad| <= grad_tol, or (``xtol`` > 0) the predicted remaining path
+    length to the limit is at most ``xtol |w|`` after two consecutive accepted steps. The prediction
+    extrapolates the step geometrically: near a non-degenerate minimum (manifold) |grad| decays like
+    exp(-mu t), so a step that travelled ``s`` while |grad| fell by the factor ``r < 1`` leaves
+    ``s r / (1 - r)`` to go (= |grad| / mu). ``state[4]`` receives the last prediction (inf when none).
     """
     P = w.size
     K = np.empty((7, P))
@@ -496,10 +510,21 @@ def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol,
     t = t0
     accepted = 0
     new_loss = loss
+    gn = math.sqrt(_dot(K[0], K[0]))
+    passed = 0  # consecutive accepted steps whose prediction passed the xtol test
+    best_loss = loss
+    best_gn = gn
+    since_best = 0  # accepted steps since the loss or the gradient norm last reached a new minimum
+    remaining = np.inf
     while True:
-        gn = math.sqrt(_dot(K[0], K[0]))
         if loss <= loss_tol or gn <= grad_tol:
             state[3] = 1
+            break
+        if passed >= 2:
+            state[3] = 1
+            break
+        if since_best >= _STALL and xtol >= 0.0:
+            state[3] = 5
             break
         if t >= t1:
             state[3] = 2
@@ -551,6 +576,24 @@ def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol,
                 K[0, i] = K[6, i]
             loss = new_loss
             accepted += 1
+            gn_new = math.sqrt(_dot(K[0], K[0]))
+            path = 0.5 * h * (gn + gn_new)
+            if gn_new < gn:
+                ratio = gn_new / gn
+                remaining = path * ratio / (1.0 - ratio)
+            else:
+                remaining = np.inf
+            gn = gn_new
+            if xtol > 0.0 and remaining <= xtol * math.sqrt(_dot(w, w)):
+                passed += 1
+            else:
+                passed = 0
+            if loss < best_loss or gn < best_gn:
+                best_loss = min(best_loss, loss)
+                best_gn = min(best_gn, gn)
+                since_best = 0
+            else:
+                since_best += 1
             if accepted % 10 == 0:
                 lam = max(lam, _sharpness_estimate(prep, hvpc, w, data, v, key, 13 + accepted)) if accepted < 20 else \
                     _sharpness_estimate(prep, hvpc, w, data, v, key, 13 + accepted)
@@ -570,24 +613,28 @@ def flow(loss_grad, prep, hvpc, data, w, t0, t1, rtol, atol, loss_tol, grad_tol,
             break
     state[0] = h
     state[2] = lam
+    if state.size > 4:
+        state[4] = remaining
     return t
 
 
 @jit(parallel=True)
-def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, max_steps, k, tol, max_iter, keys, out,
-              w_end, status, t_end):
-    """Sharpness (top-k) where gradient flow from each W[r] ends; NaN when the flow does not reach the tolerance."""
+def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, xtol, max_steps, k, tol, max_iter, keys,
+              out, w_end, status, t_end, remaining):
+    """Sharpness (top-k) where gradient flow from each W[r] ends; NaN when the flow neither converged (status 1)
+    nor stalled at the rounding floor (status 5)."""
     R, P = W.shape
     for r in prange(R):
         w = W[r].copy()
         v = np.empty(P)
         fresh_vector(keys[r], 3, v)
-        state = np.zeros(4)
-        t_end[r] = flow(loss_grad, prep, hvpc, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r], v,
-                        state)
+        state = np.zeros(5)
+        t_end[r] = flow(loss_grad, prep, hvpc, data, w, 0.0, np.inf, rtol, atol, loss_tol, grad_tol, max_steps, keys[r],
+                        v, state, xtol)
         status[r] = int(state[3])
+        remaining[r] = state[4]
         w_end[r] = w
-        if state[3] != 1:
+        if state[3] != 1 and state[3] != 5:
             for i in range(k):
                 out[r, i] = np.nan
             continue
@@ -598,13 +645,18 @@ def gfs_batch(loss_grad, prep, hvpc, data, W, rtol, atol, loss_tol, grad_tol, ma
 
 @jit(parallel=True)
 def flow_segment(loss_grad, prep, hvpc, data, W, t0, t1, rtol, atol, max_steps, keys, V, states):
-    """Advance every run's gradient flow from time t0 to t1 (states carry h, steps, lambda, status)."""
+    """Advance every run's gradient flow from time t0 to t1 (states (R, 6) carry h, steps, lambda, status, the
+    last remaining-distance prediction and the number of segments that ran out of ``max_steps``)."""
     R, P = W.shape
     for r in prange(R):
         if states[r, 3] == 4:
             continue
         states[r, 3] = 0
-        flow(loss_grad, prep, hvpc, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps, keys[r], V[r], states[r])
+        # max_steps per segment (states[r, 1] counts every step of the run)
+        flow(loss_grad, prep, hvpc, data, W[r], t0, t1, rtol, atol, -np.inf, -1.0, max_steps + states[r, 1], keys[r],
+             V[r], states[r], -1.0)
+        if states[r, 3] == 3:
+            states[r, 5] += 1.0  # segments that ran out of steps (the run then continues from where it stopped)
         if states[r, 3] == 4:
             for i in range(P):
                 W[r, i] = np.nan
