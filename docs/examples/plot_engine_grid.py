@@ -15,7 +15,7 @@ import gdsim.models as gm
 X = np.random.default_rng(0).standard_normal((40, 3))
 Y = np.tanh(X[:, :1])
 m = gm.mlp([3, 8, 1], "tanh", data=(X, Y))
-lrs = np.array([0.5, 1.0, 2.0, 4.0])
+lrs = np.array([0.4, 0.8, 1.0, 1.2])
 res = gdyn.run(m, gdyn.GD(), m.init(seed=np.arange(3)), lr=lrs[:, None], steps=300, record_every=10,
                observe=("loss", "sharpness"))
 ds = res.to_xarray()
@@ -26,6 +26,5 @@ for lr in lrs:
     ax.axhline(2 / lr, ls="--", color=line.get_color(), lw=0.8)
 ax.set_xlabel("step $t$")
 ax.set_ylabel(r"sharpness $\lambda_{\max}$ (median over seeds)")
-ax.set_yscale("log")
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))
 print(ds["eos_ratio"].to_pandas().round(2))
