@@ -43,14 +43,25 @@ def threading_layer() -> str:
     except ValueError:  # no parallel kernel has run yet in this process: run one
         pass
 
-    @numba.njit(parallel=True, cache=False)
-    def _touch(x):
+    _parallel_touch(np.zeros(4))
+    return numba.threading_layer()
+
+
+def _parallel_touch(x):
+    """A trivial parallel kernel (compiled on first use): running it initialises Numba's threading layer."""
+    global _parallel_touch
+    import numba
+
+    from gdsim._core.jit import jit
+
+    @jit(parallel=True, cache=False)
+    def touch(x):
         for i in numba.prange(x.shape[0]):
             x[i] += 1.0
         return x
 
-    _touch(np.zeros(4))
-    return numba.threading_layer()
+    _parallel_touch = touch
+    return touch(x)
 
 
 def _cmd_info(args):
