@@ -98,7 +98,7 @@ def main() -> int:
 
     import gdsim.sensing as sens
 
-    prob = sens.make_problem(100, 5, generator="uniform_fig", m=5000, seed=0)
+    prob = sens.make_problem(100, 5, generator="uniform_fig", measurements=5000, seed=0)
     tc, a = _timed(lambda: sens.gd(prob, 50, [1e-2, 1e-3, 1e-4, 1e-5], 20, lr=0.002, seed=1, track_tau=False))
     tg, b = _timed(lambda: sens.gpu_gd(prob, 50, [1e-2, 1e-3, 1e-4, 1e-5], 20, lr=0.002, seed=1, track_tau=False))
     rows.append(("sensing gd, d=100 m=5000 r_hat=50, 4 alphas x 20 steps", tc, tg,

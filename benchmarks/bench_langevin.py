@@ -77,7 +77,7 @@ def run(quick=False):
 
     rows, compile_times = [], {}
     t0 = time.perf_counter()
-    gl.park_network_sgd(0.1, 1.0, epochs=1, runs=1, n_data=8)
+    gl.park_network_sgd(0.1, 1.0, epochs=1, runs=1, n_samples=8)
     compile_times["langevin.park_sgd"] = time.perf_counter() - t0
 
     runs = 2  # one per core

@@ -62,7 +62,7 @@ def run(quick=False):
         if d == CASES[0][0]:
             from gdsim.sensing import gd
 
-            full = make_problem(d, 5, spectrum=np.linspace(5, 1, 5), m=m, seed=0)
+            full = make_problem(d, 5, spectrum=np.linspace(5, 1, 5), measurements=m, seed=0)
             steps = 200
             gd(full, r_hat, [1e-3], 2, lr=0.005, seed=1)
             for track in (True, False):

@@ -91,7 +91,7 @@ def fig1_data(cfg, seed, progress=False) -> dict:
     out = {}
     problems = {}
     for m in sorted({m for _, m in FIG1_PANELS}):
-        problems[m] = make_problem(D, R_STAR, generator=cfg["ground_truth"], m=m,
+        problems[m] = make_problem(D, R_STAR, generator=cfg["ground_truth"], measurements=m,
                                    seed=np.random.SeedSequence(truth_seed.entropy, spawn_key=(0, m)))
     for i, ((alpha, m), T) in enumerate(zip(FIG1_PANELS, cfg["fig1_steps"])):
         res = gd(problems[m], D, alpha, T, lr=MU, seed=np.random.SeedSequence(init_seed.entropy, spawn_key=(1,)),
@@ -125,7 +125,7 @@ def _fig1(cfg, out, meta, seed, progress):
 def fig2_data(cfg, seed, progress=False) -> dict:
     ss = np.random.SeedSequence(seed)
     truth_seed, init_seed = ss.spawn(2)
-    prob = make_problem(D, R_STAR, generator=cfg["ground_truth"], m=1000,
+    prob = make_problem(D, R_STAR, generator=cfg["ground_truth"], measurements=1000,
                         seed=np.random.SeedSequence(truth_seed.entropy, spawn_key=(0, 1000)))
     alphas = np.array([0.1, 0.01, 0.001])
     res = gd(prob, R_STAR, alphas, cfg["fig2_steps"], lr=MU,
@@ -157,7 +157,7 @@ def plateau_data(cfg, seed) -> dict:
     rf = gd(full, 20, alphas, 4000, lr=0.05, seed=np.random.SeedSequence([seed, 6]), record_every=4000,
             track_tau=True)
     # the spec's C3 instance (seed 0: lambda_1(A*A(Z*)) = 8.88 against lambda_1(Z*) = 8, a 10% gap)
-    sens = make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
+    sens = make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
     rs = gd(sens, 20, alphas, 2500, lr=0.02, seed=np.random.SeedSequence([seed, 8]), record_every=2500,
             track_tau=True)
     return dict(alphas=alphas, tau_full=rf.tau, lam_full=full.eigvals, tau_sens=rs.tau, lam_sens=sens.eigvals,
@@ -258,7 +258,7 @@ def xu_data(cfg, seed, progress=False) -> dict:
     n, m, T = cfg["xu_n"], cfg["xu_m"], cfg["xu_steps"]
     out = {}
     for kappa in (3, 5, 7):
-        prob = make_problem(n, 3, spectrum=np.geomspace(1, 1 / kappa, 3) ** 2, m=m, dtype=cfg["xu_dtype"],
+        prob = make_problem(n, 3, spectrum=np.geomspace(1, 1 / kappa, 3) ** 2, measurements=m, dtype=cfg["xu_dtype"],
                             seed=np.random.SeedSequence([seed, 12]))
         norm = np.linalg.norm(prob.zstar)
         sg = scaled_gd(prob, 5, 1e-8, T, lr=0.3, lam=prob.eigvals[-1], seed=np.random.SeedSequence([seed, 13]),

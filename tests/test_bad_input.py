@@ -41,10 +41,11 @@ import gdsim.dynamics as gdyn  # noqa: I001 - after the families, as in the READ
 import gdsim.models as gm
 import gdsim.stability as gst
 import gdsim.data as gdata
+import gdsim.guess_check as ggc
 
 PACKAGES = ["gdsim", "gdsim.scalar", "gdsim.scalar.squared_regression", "gdsim.sensing", "gdsim.games",
             "gdsim.particles", "gdsim.langevin", "gdsim.fractal", "gdsim.sweep", "gdsim.models", "gdsim.dynamics",
-            "gdsim.stability", "gdsim.data"]
+            "gdsim.stability", "gdsim.data", "gdsim.guess_check"]
 
 # ----------------------------------------------------------------------------------- valid calls
 _LOGISTIC = (np.array([[1.0, 0.5], [-0.3, 1.0], [-1.0, -0.2]]), np.array([1.0, 1.0, -1.0]))
@@ -52,7 +53,7 @@ _HESSIANS = np.einsum("ni,nj->nij", np.eye(3)[:2] + 0.1, np.eye(3)[:2] + 0.1)
 
 
 def _sensing_problem():
-    return gs.make_problem(4, 1, spectrum=[1.0], m=8, seed=0)
+    return gs.make_problem(4, 1, spectrum=[1.0], measurements=8, seed=0)
 
 
 def _scalar_result():
@@ -181,13 +182,13 @@ VALID = {
     "gdsim.log_steps": (gdsim.log_steps, lambda t: dict(steps=100, n_records=5)),
     "gdsim.linear_steps": (gdsim.linear_steps, lambda t: dict(steps=100, n_records=5)),
     "gdsim.record_times": (gdsim.record_times, lambda t: dict(steps=100, record_every=7)),
-    "gdsim.langevin.dyson_ou": (gl.dyson_ou, lambda t: dict(n=2, sigma=1.0, runs=2, steps=2, seed=0)),
+    "gdsim.langevin.dyson_ou": (gl.dyson_ou, lambda t: dict(d=2, sigma=1.0, runs=2, steps=2, seed=0)),
     "gdsim.langevin.teacher_student_2x2": (gl.teacher_student_2x2, lambda t: dict(lr=0.1, noise_std=0.1, batch_size=2,
                                                                                   steps=2, runs=2, seed=0)),
     "gdsim.langevin.park_network_sgd": (gl.park_network_sgd, lambda t: dict(temperature=0.1, sigma_w=1.0, epochs=1, width=2,
-                                                                            n_data=4, seed=0)),
+                                                                            n_samples=4, seed=0)),
     "gdsim.langevin.gpu_park_network_sgd": (gl.gpu_park_network_sgd, lambda t: dict(temperature=0.1, sigma_w=1.0, epochs=1,
-                                                                                    K=2, n_data=4, seed=0)),
+                                                                                    width=2, n_samples=4, seed=0)),
     "gdsim.langevin.perceptron_sgd": (gl.perceptron_sgd, lambda t: dict(temperature=0.1, n_samples=4, d=3, runs=2, max_epochs=3,
                                                                         seed=0)),
     "gdsim.langevin.gpu_perceptron_sgd": (gl.gpu_perceptron_sgd, lambda t: dict(temperature=0.1, n_samples=4, d=3, runs=2,
@@ -251,6 +252,28 @@ VALID = {
     "gdsim.dynamics.run": (gdyn.run, lambda t: dict(m=_mlp(), optimiser=gdyn.HeavyBall(beta=0.5), w0=np.full(13, 0.3),
                                                     lr=0.1, steps=3, record_every=1)),
     "gdsim.dynamics.GD": (gdyn.GD, lambda t: {}),
+    "gdsim.guess_check.sensing_task": (ggc.sensing_task, lambda t: dict(shape=(2, 2), measurements=2, rank=1, seed=0)),
+    "gdsim.guess_check.guess_and_check": (ggc.guess_and_check, lambda t: dict(
+        tasks=ggc.sensing_task(2, 2, seed=0), width=2, depth=2, loss_threshold=0.5, draws=64, seed=0)),
+    "gdsim.guess_check.sensing_model": (ggc.sensing_model, lambda t: dict(task=ggc.sensing_task(2, 2, seed=0), width=2)),
+    "gdsim.guess_check.gd_generalisation": (ggc.gd_generalisation, lambda t: dict(
+        tasks=ggc.sensing_task(2, 2, seed=0), width=2, lr=0.1, steps=3, seed=0)),
+    "gdsim.guess_check.prior_mean": (ggc.prior_mean, lambda t: dict(task=ggc.sensing_task(2, 2, seed=0), width=2)),
+    "gdsim.guess_check.prior_second_moment": (ggc.prior_second_moment, lambda t: dict(shape=(2, 2), width=2)),
+    "gdsim.dynamics.hessian_trace": (gdyn.hessian_trace, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), method="hutchinson",
+                                                                         probes=4, seed=0)),
+    "gdsim.dynamics.hessian_diagonal": (gdyn.hessian_diagonal, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), probes=4,
+                                                                               seed=0)),
+    "gdsim.dynamics.spectral_density": (gdyn.spectral_density, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), probes=2,
+                                                                               steps=5, seed=0)),
+    "gdsim.dynamics.density_on_grid": (gdyn.density_on_grid, lambda t: dict(nodes=np.array([[0.0, 1.0]]),
+                                                                             weights=np.array([[0.5, 0.5]]),
+                                                                             grid=np.linspace(-1, 2, 5), bandwidth=0.1)),
+    "gdsim.dynamics.hessian_blocks": (gdyn.hessian_blocks, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), seed=0)),
+    "gdsim.dynamics.eigenvalues_above": (gdyn.eigenvalues_above, lambda t: dict(m=_mlp(), w=np.full(13, 0.3),
+                                                                                 threshold=0.01, max_count=4, seed=0)),
+    "gdsim.dynamics.loss_slice": (gdyn.loss_slice, lambda t: dict(m=_mlp(), w=np.full(13, 0.3), direction="random",
+                                                                   n_directions=1, span=0.5, n_points=3, seed=0)),
     "gdsim.dynamics.HeavyBall": (gdyn.HeavyBall, lambda t: dict(beta=0.9)),
     "gdsim.dynamics.Nesterov": (gdyn.Nesterov, lambda t: dict(beta=0.9)),
     "gdsim.dynamics.SGD": (gdyn.SGD, lambda t: dict(batch_size=2, replace=False, momentum=0.5, nesterov=False)),
@@ -291,13 +314,17 @@ VALID = {
     "gdsim.stability.dmf_sharpness_bound": (gst.dmf_sharpness_bound, lambda t: dict(factors=[np.eye(2),
                                                                                              2 * np.eye(2)])),
     "gdsim.data.load": (gdata.load, lambda t: dict(name="wine", n=30, classes=(0, 1), seed=0)),
+    "gdsim.dynamics.training_jacobian": (gdyn.training_jacobian, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3),
+                                                                                optimiser=gdyn.GD(), steps=3, k=2, lr=0.1)),
+    "gdsim.dynamics.training_trajectory": (gdyn.training_trajectory, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3),
+                                                                                    optimiser=gdyn.GD(), steps=3, lr=0.1)),
     "gdsim.dynamics.eos_diagnostics": (gdyn.eos_diagnostics, lambda t: dict(t=[0, 1, 2], sharpness=[1.0, 2.0, 3.0],
                                                                             threshold=2.5)),
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.particles.record_steps",  # a base class; a deprecated alias
-              "gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+NOT_CALLED = {"gdsim.dynamics.Optimiser", "gdsim.guess_check.SensingTask", "gdsim.guess_check.PriorMean", "gdsim.models.ParamGroup", "gdsim.particles.record_steps",  # a base class; a deprecated alias
+              "gdsim.models.Model", "gdsim.dynamics.TrainingTrajectory", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
 
@@ -320,7 +347,7 @@ KINDS = {
     "sizes": "array", "interval": "pair", "kw": "any", "kwargs": "any", "client": "any", "scheduler": "any",
     "warmup": "any", "params": "obj", "chunks": "obj", "dims": "any", "coords": "any", "lazy": "any",
     "dtype": "option", "observe": "any", "families": "any", "p0": "array", "q0": "array", "anneal_xi": "float",
-    "n_y": "int", "n_data": "int", "batch_size": "int", "store_dir": "path", "tile": "count", "factor": "float",
+    "n_y": "int", "n_data": "int", "n_samples": "int", "batch_size": "int", "store_dir": "path", "tile": "count", "factor": "float",
     "phase_space": "option", "activation": "option", "generator": "option", "drift": "option",
     "noise_scaling": "option", "executor": "option", "step_lambda": "float", "imbalance": "float",
     "tol": "float", "noise": "float", "blowup": "float", "a": "float", "b": "float", "x0": "float",

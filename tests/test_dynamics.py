@@ -137,7 +137,7 @@ def test_generic_gd_trajectories_equal_bespoke_kernels():
     from gdsim import sensing as se
 
     for m_meas in (60, None):
-        prob = se.make_problem(8, 2, spectrum=[2.0, 1.0], m=m_meas, seed=2)
+        prob = se.make_problem(8, 2, spectrum=[2.0, 1.0], measurements=m_meas, seed=2)
         U0 = se.initial_factors(prob, 3, 0.05, seed=1)
         ref = se.gd(prob, 3, 0.05, 150, lr=0.1, U0=U0, record_every=50)
         gen = gdyn.gd(gm.matrix_sensing(prob, 3), U0.reshape(1, -1), 0.1, 150, record_every=50, observe=("w", "loss"))

@@ -16,7 +16,7 @@ from gdsim import Result
 
 
 def _prob():
-    return gs.make_problem(6, 2, spectrum=[2.0, 1.0], m=40, seed=0)
+    return gs.make_problem(6, 2, spectrum=[2.0, 1.0], measurements=40, seed=0)
 
 
 FAMILY_CALLS = {
@@ -36,7 +36,7 @@ FAMILY_CALLS = {
                                                     5, seed=0),
     "langevin.dyson_ou": lambda: gl.dyson_ou(2, 1.0, runs=3, steps=2, seed=0),
     "langevin.teacher_student_2x2": lambda: gl.teacher_student_2x2(0.1, 1.0, 2, steps=2, runs=3, seed=0),
-    "langevin.park_network_sgd": lambda: gl.park_network_sgd([0.1, 0.2], 1.0, epochs=1, n_data=8, width=4, seed=0),
+    "langevin.park_network_sgd": lambda: gl.park_network_sgd([0.1, 0.2], 1.0, epochs=1, n_samples=8, width=4, seed=0),
     "langevin.perceptron_sgd": lambda: gl.perceptron_sgd([0.1, 0.2], 8, runs=2, seed=0, max_epochs=3),
     "langevin.mlp_sgd": lambda: gl.mlp_sgd([0.1, 0.2], 1.0, n_samples=16, width=4, runs=2, seed=0, max_epochs=2),
 }

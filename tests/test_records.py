@@ -63,7 +63,7 @@ def test_explicit_steps_equal_the_integer_form_in_every_stepped_family():
     np.testing.assert_array_equal(a["loss"], b["loss"])
     np.testing.assert_array_equal(a["w_final"], b["w_final"])
     # matrix sensing
-    prob = gs.make_problem(8, 2, spectrum=[1.0, 0.5], m=40, seed=0)
+    prob = gs.make_problem(8, 2, spectrum=[1.0, 0.5], measurements=40, seed=0)
     a = gs.gd(prob, 3, 1e-3, steps, lr=0.05, record_every=k, seed=1)
     b = gs.gd(prob, 3, 1e-3, steps, lr=0.05, record_every=explicit, seed=1)
     np.testing.assert_array_equal(a["loss"], b["loss"])

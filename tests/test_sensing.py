@@ -24,7 +24,7 @@ def c1():
 @pytest.fixture(scope="module")
 def c3():
     """Sensing: d = 20, r* = 3, lambda = (8, 4, 2), m = 600, r_hat = 20, mu = 0.02, T = 1500 (spec C3)."""
-    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
+    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
     alphas = np.array([1e-2, 1e-4, 1e-6])
     return prob, alphas, gs.gd(prob, 20, alphas, 1500, lr=0.02, seed=1, track_tau=True)
 
@@ -85,7 +85,7 @@ def test_c3_incremental_learning_under_sensing(c3):
 
 
 def test_c4_under_parameterised_runs_share_one_limit():
-    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
+    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
     limits = []
     for alpha, seed in [(1e-2, 1), (1e-4, 2), (1e-4, 3)]:
         res = gs.gd(prob, 2, alpha, 4000, lr=0.02, seed=seed, record_every=4000, track_tau=False)
@@ -113,7 +113,7 @@ def test_c5_large_init_has_no_plateau(c3):
 
 
 def test_c6_exact_parameterisation_is_slower_for_smaller_alpha():
-    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
+    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
     res = gs.gd(prob, 3, [1e-1, 1e-2, 1e-3], 1500, lr=0.02, seed=1, track_tau=False)
     hit = [int(np.argmax(res.errors[:, b, 2] < 1e-3)) for b in range(3)]
     assert all(h > 0 for h in hit) and hit[0] < hit[1] < hit[2]
@@ -211,7 +211,7 @@ def test_sensing_pass_matches_numpy_and_is_thread_count_independent():
 
 def test_gd_matches_dense_numpy_oracle():
     rng = np.random.default_rng(4)
-    prob = gs.make_problem(6, 2, spectrum=[3.0, 1.0], m=40, seed=5)
+    prob = gs.make_problem(6, 2, spectrum=[3.0, 1.0], measurements=40, seed=5)
     U0 = 0.1 * rng.normal(size=(6, 4))
     res = gs.gd(prob, 4, 1.0, 25, lr=0.02, U0=U0, record_every=25, track_tau=False)
     # rebuild the dense A from the same seed stream to run the oracle
@@ -227,7 +227,7 @@ def test_gpu_gd_matches_cpu(monkeypatch):
     from gdsim._core import cuda as gcuda
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", 4)
-    prob = gs.make_problem(5, 2, spectrum=[2.0, 1.0], m=12, seed=6)
+    prob = gs.make_problem(5, 2, spectrum=[2.0, 1.0], measurements=12, seed=6)
     a = gs.gd(prob, 3, [1e-2, 1e-1], 6, lr=0.05, seed=1, track_tau=True)
     b = gs.gpu_gd(prob, 3, [1e-2, 1e-1], 6, lr=0.05, seed=1, track_tau=True)
     for name in ("errors", "eigenvalues", "loss", "U"):
@@ -242,7 +242,7 @@ def test_gpu_gd_matches_cpu(monkeypatch):
 
 @pytest.mark.parametrize("call, match", [
     (lambda: gs.make_problem(5, 6, spectrum=np.ones(6)), "rank must be <= d"),
-    (lambda: gs.make_problem(5, 2, spectrum=[1.0, 1.0], m=0), "m"),
+    (lambda: gs.make_problem(5, 2, spectrum=[1.0, 1.0], measurements=0), "m"),
     (lambda: gs.make_problem(5, 2, spectrum=[1.0, -1.0]), "positive"),
     (lambda: gs.make_problem(5, 2, spectrum=[1.0, 0.0]), "positive"),
     (lambda: gs.make_problem(5, 2, spectrum=[1.0]), "shape"),

@@ -231,7 +231,7 @@ def test_loss_slices():
     np.testing.assert_allclose(res.loss[:, 8], m.loss(w + res.alpha[8] * D), rtol=1e-14)
     # along the top eigenvector the second difference is the top eigenvalue (to O(h^2))
     h = 1e-3
-    ev = gdyn.loss_slice(m, w, "eigenvectors", dims=2, n_points=3, span=h)
+    ev = gdyn.loss_slice(m, w, "eigenvectors", n_directions=2, n_points=3, span=h)
     assert ev.loss.shape == (2, 3, 3) and ev.dims["loss"] == ("run", "alpha", "beta")
     curv = (ev.loss[:, 0, 1] - 2 * ev.loss[:, 1, 1] + ev.loss[:, 2, 1]) / h**2
     np.testing.assert_allclose(curv, gdyn.sharpness(m, w), rtol=1e-5)

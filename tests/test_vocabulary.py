@@ -2,6 +2,7 @@
 meaning, the canonical names are not shadowed by synonyms, and no deprecated spelling is left in a
 public signature (old spellings live only in the deprecation shims)."""
 
+import dataclasses
 import importlib
 import inspect
 
@@ -14,6 +15,8 @@ def _public_parameters():
         mod = importlib.import_module(name)
         for attr in getattr(mod, "__all__", ()):
             obj = getattr(mod, attr)
+            if dataclasses.is_dataclass(obj) or (inspect.isclass(obj) and issubclass(obj, tuple)):
+                continue  # records (problem/task dataclasses, named tuples): fields, not call parameters
             try:
                 sig = inspect.signature(obj)
             except (TypeError, ValueError):

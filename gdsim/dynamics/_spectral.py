@@ -386,6 +386,7 @@ def hessian_trace(m, w, method="auto", probes=100, seed=0, *, return_stderr=Fals
     ||H||_F / |tr H|, which is above 10% at 100 probes whenever one outlier dominates the trace.
     Wu & Su (2023) state SGD's linear stability as eta tr H <= 2 (roughly); this is the quantity.
     """
+    return_stderr = v.flag(return_stderr, "return_stderr")
     out, se, _, _ = _trace_diag_public(m, w, method, probes, seed, want_diag=False)
     if return_stderr:
         return out, se
@@ -414,6 +415,7 @@ def hessian_diagonal(m, w, method="auto", probes=100, seed=0, *, return_stderr=F
     diag H = diag(Q Q^T H) + diag(H (I - QQ^T)), the first exact, the second the mean of g * (H (I - QQ^T) g)
     (unbiased since E[(I - QQ^T) g g^T] = I - QQ^T). Li, Wen & Lyu's Adam analysis is about tr(Diag(H)^(1/2)).
     """
+    return_stderr = v.flag(return_stderr, "return_stderr")
     _, _, out, se = _trace_diag_public(m, w, method, probes, seed, want_diag=True)
     if return_stderr:
         return out, se
@@ -522,7 +524,7 @@ def spectral_density(m, w, probes=8, steps=60, seed=0, *, progress=False, parall
     return nodes.reshape((*batch, probes, steps)), weights.reshape((*batch, probes, steps))
 
 
-def density_on_grid(nodes, weights, grid, width=None):
+def density_on_grid(nodes, weights, grid, bandwidth=None):
     """The SLQ quadrature measure smoothed by a Gaussian kernel on a grid.
 
     Parameters
@@ -531,7 +533,7 @@ def density_on_grid(nodes, weights, grid, width=None):
         From :func:`spectral_density` (NaN nodes are ignored).
     grid : array_like, shape (G,)
         Where to evaluate the density.
-    width : float, optional
+    bandwidth : float, optional
         The kernel's standard deviation sigma (> 0). Default, per run: (b - a) / 100 with [a, b] the range of its
         finite nodes (a choice made here: it merges the nodes of a few probes into a smooth bulk and keeps an
         outlier more than a few percent of the range away from the bulk visibly separate).
@@ -552,13 +554,13 @@ def density_on_grid(nodes, weights, grid, width=None):
     X = nodes.reshape(-1, nodes.shape[-2] * nodes.shape[-1])
     Wt = np.where(np.isfinite(X), np.nan_to_num(weights.reshape(X.shape)), 0.0)
     X = np.where(np.isfinite(X), X, 0.0)
-    if width is None:
+    if bandwidth is None:
         fin = np.isfinite(nodes.reshape(X.shape))
         lo = np.where(fin, nodes.reshape(X.shape), np.inf).min(axis=1)
         hi = np.where(fin, nodes.reshape(X.shape), -np.inf).max(axis=1)
         sig = np.where(hi > lo, (hi - lo) / 100.0, 1.0)
     else:
-        sig = np.full(X.shape[0], v.real_scalar(width, "width", lo=0.0, lo_open=True))
+        sig = np.full(X.shape[0], v.real_scalar(bandwidth, "bandwidth", lo=0.0, lo_open=True))
     z = (grid[None, :, None] - X[:, None, :]) / sig[:, None, None]
     dens = (Wt[:, None, :] * np.exp(-0.5 * z * z)).sum(axis=2) / (sig[:, None] * math.sqrt(2 * math.pi))
     return dens.reshape((*batch, grid.size))
@@ -718,7 +720,7 @@ def _filter_normalise(m, d, w):
 
 
 @honours_parallel
-def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end=None, seed=0, progress=False,
+def loss_slice(m, w, direction="random", *, n_directions=1, span=1.0, n_points=21, w_end=None, seed=0, progress=False,
                parallel=None):
     """The loss along one or two directions through ``w``: L(w + a d_1) or L(w + a d_1 + b d_2), batched over runs.
 
@@ -730,10 +732,10 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
     direction : {"random", "eigenvectors", "path"} or array_like
         ``"random"``: Gaussian directions, filter-normalised (Li, Xu, Taylor, Studer & Goldstein, NeurIPS 2018:
         each filter of d, a row of a weight matrix (``m.groups``), rescaled to the norm of the same filter of w;
-        biases 0). ``"eigenvectors"``: the top ``dims`` Hessian eigenvectors at w (unit norm, the sign making the
-        first nonzero entry positive). ``"path"``: d_1 = w_end - w (dims = 1): a = 0 is w, a = 1 is ``w_end``.
-        An array of shape (*batch, dims, P) or (dims, P): those directions, as given.
-    dims : {1, 2}
+        biases 0). ``"eigenvectors"``: the top ``n_directions`` Hessian eigenvectors at w (unit norm, the sign making the
+        first nonzero entry positive). ``"path"``: d_1 = w_end - w (n_directions = 1): a = 0 is w, a = 1 is ``w_end``.
+        An array of shape (*batch, n_directions, P) or (n_directions, P): those directions, as given.
+    n_directions : {1, 2}
     span : float or (float, float)
         The offsets run over [-span, span] (or [lo, hi]) in ``n_points`` equal steps, on each axis.
     n_points : int
@@ -749,7 +751,7 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
     -------
     Result
         ``loss`` (*batch, alpha) or (*batch, alpha, beta); coordinates ``alpha`` (and ``beta``): the offsets;
-        ``directions`` (*batch, dims, P); ``w`` (*batch, P); ``loss_center`` (*batch,).
+        ``directions`` (*batch, n_directions, P); ``w`` (*batch, P); ``loss_center`` (*batch,).
 
     Notes
     -----
@@ -765,7 +767,7 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
     m = api._check_model(m)
     w, batch, W = api._batched(m, w)
     R, P = W.shape
-    dims = v.integer(dims, "dims", lo=1, hi=2)
+    n_directions = v.integer(n_directions, "n_directions", lo=1, hi=2)
     n_points = v.integer(n_points, "n_points", lo=2, hi=10**4)
     progress = v.flag(progress, "progress")
     sp = np.asarray(span, dtype=float) if not isinstance(span, str) else None
@@ -777,19 +779,19 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
     if isinstance(direction, str):
         if direction == "random":
             keys = keys_from_seed(seed, R)
-            D = np.empty((R, dims, P))
+            D = np.empty((R, n_directions, P))
             for r in range(R):  # a Gaussian per run from its own stream
-                g = np.random.default_rng(int(keys[r])).standard_normal((dims, P))
+                g = np.random.default_rng(int(keys[r])).standard_normal((n_directions, P))
                 D[r] = g
-            D = np.stack([_filter_normalise(m, D[:, j], W) for j in range(dims)], axis=1)
+            D = np.stack([_filter_normalise(m, D[:, j], W) for j in range(n_directions)], axis=1)
         elif direction == "eigenvectors":
-            _, vecs = api.top_eigenpairs(m, W, dims, seed=seed)
+            _, vecs = api.top_eigenpairs(m, W, n_directions, seed=seed)
             idx = np.argmax(np.abs(vecs) > 1e-12 * np.abs(vecs).max(axis=-1, keepdims=True), axis=-1)
             sgn = np.sign(np.take_along_axis(vecs, idx[..., None], axis=-1))
             D = vecs * np.where(sgn == 0, 1.0, sgn)
         elif direction == "path":
-            if dims != 1:
-                raise ValueError("direction='path' is one-dimensional: pass dims=1")
+            if n_directions != 1:
+                raise ValueError("direction='path' is one-dimensional: pass n_directions=1")
             if w_end is None:
                 raise ValueError("direction='path' needs w_end (the other iterate)")
             we = np.broadcast_to(m.weights(w_end, "w_end"), w.shape).reshape(R, P)
@@ -798,18 +800,18 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
             raise ValueError(f"direction must be 'random', 'eigenvectors', 'path' or an array; got {direction!r}")
     else:
         d = v.real_array(direction, "direction", min_ndim=2)
-        if d.shape[-1] != P or d.shape[-2] != dims:
-            raise ValueError(f"direction must have shape (*batch, dims = {dims}, P = {P}); got {d.shape}")
+        if d.shape[-1] != P or d.shape[-2] != n_directions:
+            raise ValueError(f"direction must have shape (*batch, n_directions = {n_directions}, P = {P}); got {d.shape}")
         try:
-            D = np.broadcast_to(d, (*batch, dims, P)).reshape(R, dims, P)
+            D = np.broadcast_to(d, (*batch, n_directions, P)).reshape(R, n_directions, P)
         except ValueError:
             raise ValueError(f"direction with shape {d.shape} does not broadcast against w's batch {batch}") from None
     D = np.ascontiguousarray(D, dtype=float)
     alpha = np.linspace(lo, hi, n_points)
-    grids = [alpha] * dims
-    offs = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, dims)  # (n^dims, dims)
+    grids = [alpha] * n_directions
+    offs = np.stack(np.meshgrid(*grids, indexing="ij"), axis=-1).reshape(-1, n_directions)  # (n^n_directions, n_directions)
     npts = offs.shape[0]
-    v.check_budget(f"batch = {batch}, {npts} points at n_params = {P}", bytes_needed=8.0 * R * P * (dims + 2))
+    v.check_budget(f"batch = {batch}, {npts} points at n_params = {P}", bytes_needed=8.0 * R * P * (n_directions + 2))
     loss = np.empty((R, npts))
     chunk = max(1, int(2**24 // max(P, 1)))  # points per call (at most 128 MB of parameters)
     flat_idx = [(r, j) for r in range(R) for j in range(0, npts, chunk)]
@@ -820,19 +822,19 @@ def loss_slice(m, w, direction="random", *, dims=1, span=1.0, n_points=21, w_end
             loss[r, j:j + chunk] = np.asarray(m.loss(pts)).reshape(-1)
             bar.update(1)
     bd = batch_dims(batch)
-    ax = ("alpha", "beta")[:dims]
-    arrays = dict(alpha=alpha, loss=loss.reshape((*batch, *([n_points] * dims))),
-                  directions=D.reshape((*batch, dims, P)), w=W.reshape((*batch, P)),
+    ax = ("alpha", "beta")[:n_directions]
+    arrays = dict(alpha=alpha, loss=loss.reshape((*batch, *([n_points] * n_directions))),
+                  directions=D.reshape((*batch, n_directions, P)), w=W.reshape((*batch, P)),
                   loss_center=np.asarray(m.loss(W)).reshape(batch))
     dd = dict(alpha=("alpha",), loss=(*bd, *ax), directions=(*bd, "direction", "param"), w=(*bd, "param"),
               loss_center=bd)
-    if dims == 2:
+    if n_directions == 2:
         arrays["beta"] = alpha.copy()
         dd["beta"] = ("beta",)
-    meta = dict(config=dict(direction=direction if isinstance(direction, str) else "given", dims=dims,
+    meta = dict(config=dict(direction=direction if isinstance(direction, str) else "given", n_directions=n_directions,
                             span=[lo, hi], n_points=n_points, batch=list(batch),
                             filter_normalised=direction == "random"), model=m.provenance())
-    return Result(arrays, meta, dims=dd, coords=("alpha", "beta") if dims == 2 else ("alpha",))
+    return Result(arrays, meta, dims=dd, coords=("alpha", "beta") if n_directions == 2 else ("alpha",))
 
 
 # ----------------------------------------------------------------------------------------------- observe registry

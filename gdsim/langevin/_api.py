@@ -56,9 +56,9 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
        "arXiv:2407.16427")
 
 
-@renamed_keywords(chains="runs")
+@renamed_keywords(chains="runs", n="d")
 @honours_parallel
-def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
+def dyson_ou(d: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
              steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sample the beta = 1 Coulomb gas as the stationary law of a GOE matrix Ornstein-Uhlenbeck process.
 
@@ -68,7 +68,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
 
     Parameters
     ----------
-    n : int
+    d : int
         Matrix size (>= 2).
     sigma : float
         GOE width (> 0).
@@ -85,24 +85,24 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     Returns
     -------
     Result
-        ``eigenvalues`` (runs, n) ascending; ``spacings`` (runs, n - 1).
+        ``eigenvalues`` (runs, d) ascending; ``spacings`` (runs, d - 1).
 
     Notes
     -----
-    Aarts, Lucini, Park (arXiv:2407.16427): for n = 2 the mean spacing is sqrt(pi) sigma and the spacing
+    Aarts, Lucini, Park (arXiv:2407.16427): for d = 2 the mean spacing is sqrt(pi) sigma and the spacing
     law is the Wigner surmise. The Euler scheme's stationary law is exactly kappa I + sigma_dt GOE with
     sigma_dt = sigma sqrt(2 / (2 - dt)) (:func:`dyson_ou_width`; 0.25% above sigma at dt = 0.01): it
     samples the Coulomb gas of width sigma only as dt -> 0. ``meta["stationary_sigma"]`` holds sigma_dt.
     """
-    n = integer(n, "n", lo=2)
+    d = integer(d, "d", lo=2)
     runs = integer(runs, "runs", lo=1)
     steps = integer(steps, "steps", lo=1)
     sigma = real_scalar(sigma, "sigma", lo=0.0, lo_open=True)
     dt = real_scalar(dt, "dt", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     kappa = real_scalar(kappa, "kappa")
-    check_budget(f"runs = {runs}, n = {n} and steps = {steps}", bytes_needed=8.0 * runs * n * n * 3,
-                 updates=float(runs) * n * n * steps)
-    M = np.zeros((runs, n, n)) + kappa * np.eye(n)
+    check_budget(f"runs = {runs}, d = {d} and steps = {steps}", bytes_needed=8.0 * runs * d * d * 3,
+                 updates=float(runs) * d * d * steps)
+    M = np.zeros((runs, d, d)) + kappa * np.eye(d)
     keys = keys_from_seed(seed, runs)
     with Timer() as timer, progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
         for s0, s1 in step_chunks(steps, progress):
@@ -112,7 +112,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
                   dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
                             matrices=("run", "row", "col")),
-                  meta=dict(config=dict(n=n, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
+                  meta=dict(config=dict(d=d, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
                                         reference=_A0), wall_time_s=timer.seconds,
                             stationary_sigma=dyson_ou_width(sigma, dt)))
 
@@ -259,10 +259,10 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, temperature, sigma_w, r)
     return bool(Kt / (np.sqrt(r) * (K - 1)) >= temperature * Vt / (4 * sigma_w**2))
 
 
-@renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size")
+@renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size", n_data="n_samples")
 @honours_parallel
 def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, width: int = 16, r: int = 2, batch_size: int = 4,
-                     n_data: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
+                     n_samples: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
     """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (temperature, sigma_W, seed).
 
     y = Z tanh(W tanh(M x)), x in R^3, L = r width hidden features; only W (width x L) is trained, from
@@ -273,10 +273,10 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
     temperature, sigma_w : float or array_like
         Temperatures (> 0) and initial weight scales (> 0), broadcast together into the grid points.
     epochs : int
-        Passes over the training set (n_data / batch_size steps each; the paper uses 1e5).
+        Passes over the training set (n_samples / batch_size steps each; the paper uses 1e5).
     runs : int
         Independent instances (teacher, data, initialisation) per grid point.
-    n_data : int, optional
+    n_samples : int, optional
         Training-set size (default 1000 |B|, the authors').
     seed : int, SeedSequence, Generator, or a sequence of them, optional
         One seed: its children seed the runs (grid point x run). A sequence: one seed per run (length =
@@ -301,16 +301,16 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
     width = integer(width, "width", lo=2)
     r = integer(r, "r", lo=1)
     batch_size = integer(batch_size, "batch_size", lo=1)
-    n_data = 1000 * batch_size if n_data is None else integer(n_data, "n_data", lo=1)
-    if batch_size > n_data:
-        raise ValueError(f"batch_size must be between 1 and n_data = {n_data}; got {batch_size}")
+    n_samples = 1000 * batch_size if n_samples is None else integer(n_samples, "n_samples", lo=1)
+    if batch_size > n_samples:
+        raise ValueError(f"batch_size must be between 1 and n_samples = {n_samples}; got {batch_size}")
     L = r * width
     grid = temperature.shape
     R = temperature.size * runs
-    check_budget(f"runs = {runs} per grid point ({temperature.size} points), width = {width}, r = {r}, n_data = {n_data} and "
-                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[_backend]) * n_data * (L + 1) * 2
+    check_budget(f"runs = {runs} per grid point ({temperature.size} points), width = {width}, r = {r}, n_samples = {n_samples} and "
+                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[_backend]) * n_samples * (L + 1) * 2
                  + 8.0 * R * (width + 8) + 200.0 * R,
-                 updates=float(R) * epochs * n_data * width * L * 3)
+                 updates=float(R) * epochs * n_samples * width * L * 3)
     Tf, sf = np.repeat(temperature.ravel(), runs), np.repeat(sigma_w.ravel(), runs)
     children = run_seeds(seed, R)
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
@@ -321,7 +321,7 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
                                                            unit="run") as bar:
         for c0 in range(0, R, _RUN_CHUNK[_backend]):
             idx = range(c0, min(R, c0 + _RUN_CHUNK[_backend]))
-            inst = [_park_instance(children[i], width, L, n_data, sf[i]) for i in idx]
+            inst = [_park_instance(children[i], width, L, n_samples, sf[i]) for i in idx]
             W, S0, Y, Zs = _park_arrays(inst)
             W_init = W.copy()
             lrs = Tf[list(idx)] * batch_size
@@ -346,7 +346,7 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
     arrays["phase"] = phase.reshape(*grid, runs)
     rd = (*grid_dims(grid), "run")
     return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(temperature=temperature.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, runs=runs, width=width,
-                                           r=r, batch_size=batch_size, n_data=n_data, reference=_PARK, backend=_backend),
+                                           r=r, batch_size=batch_size, n_samples=n_samples, reference=_PARK, backend=_backend),
                                wall_time_s=timer.seconds))
 
 
@@ -371,9 +371,9 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
     W[:] = dW.copy_to_host()
 
 
-@renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size")
+@renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size", n_data="n_samples")
 def gpu_park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, width: int = 16, r: int = 2, batch_size: int = 4,
-                         n_data: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
+                         n_samples: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
 
     One run per group of min(32, next power of two >= width) threads, each holding rows of W in registers
@@ -386,7 +386,7 @@ def gpu_park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
     with _on_device("cuda"):
-        return park_network_sgd(temperature, sigma_w, epochs=epochs, runs=runs, width=width, r=r, batch_size=batch_size, n_data=n_data,
+        return park_network_sgd(temperature, sigma_w, epochs=epochs, runs=runs, width=width, r=r, batch_size=batch_size, n_samples=n_samples,
                                 seed=seed, progress=progress, parallel=parallel)
 
 

@@ -84,7 +84,8 @@ class SensingProblem:
         return float(np.linalg.eigvalsh(M[0])[-1])
 
 
-def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum", m: int | None = None,
+@renamed_keywords(m="measurements")
+def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum", measurements: int | None = None,
                  dtype="float64", seed=None) -> SensingProblem:
     """Build a matrix-sensing problem.
 
@@ -98,7 +99,7 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
     generator : {"spectrum", "gaussian_text", "uniform_fig"}
         ``gaussian_text``: X with N(0, 1) entries as the paper's text says; ``uniform_fig``: X with
         U[0, 1] entries, which reproduces the published curves (spec section 2.6).
-    m : int, optional
+    measurements : int, optional
         Number of Gaussian measurements A_i (d x d, i.i.d. N(0, 1) entries, not symmetric; the loss
         f(U) = (1/(4m)) sum_i (y_i - <A_i, U U^T>)^2). ``None``: full observation (A*A = I).
     dtype : {"float64", "float32"}
@@ -116,16 +117,16 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
         raise ValueError(f"rank must be <= d; got rank = {rank} > d = {d}")
     if generator not in GENERATORS:
         raise ValueError(f"generator must be one of {GENERATORS}; got {generator!r}")
-    if m is not None:
-        m = integer(m, "m", lo=1)
+    if measurements is not None:
+        measurements = integer(measurements, "measurements", lo=1)
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be float64 or float32; got {dtype!r}") from None
     if dt not in (np.float64, np.float32):
         raise ValueError(f"dtype must be float64 or float32; got {dtype!r}")
-    if m is not None:
-        check_budget(f"m = {m} at d = {d}", bytes_needed=float(m) * d * (d + 1) / 2 * dt.itemsize)
+    if measurements is not None:
+        check_budget(f"measurements = {measurements} at d = {d}", bytes_needed=float(measurements) * d * (d + 1) / 2 * dt.itemsize)
     ss = as_seed_sequence(seed)
     truth_ss, a_ss = ss.spawn(2)
     rng = np.random.default_rng(truth_ss)
@@ -151,17 +152,17 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
             raise ValueError("the drawn X is rank deficient; use another seed")
     zstar = (vecs * lam) @ vecs.T
     prob = SensingProblem(zstar=zstar, eigvals=lam, eigvecs=vecs, generator=generator)
-    if m is not None:
+    if measurements is not None:
         arng = np.random.default_rng(a_ss)
         P = d * (d + 1) // 2
-        Ap = np.empty((m, P), dtype=dtype)
-        for i0 in range(0, m, _PACK_ROWS):
-            i1 = min(m, i0 + _PACK_ROWS)
+        Ap = np.empty((measurements, P), dtype=dtype)
+        for i0 in range(0, measurements, _PACK_ROWS):
+            i1 = min(measurements, i0 + _PACK_ROWS)
             Ap[i0:i1] = k.pack_sensing_matrices(arng.standard_normal((i1 - i0, d, d)), dtype)
         iu = np.triu_indices(d)
         zp = np.ascontiguousarray(zstar[iu][None])
-        R = np.empty((1, m))
-        k.sensing_pass(Ap, zp, np.zeros(m), R, np.empty((1, P)))
+        R = np.empty((1, measurements))
+        k.sensing_pass(Ap, zp, np.zeros(measurements), R, np.empty((1, P)))
         prob.a_packed, prob.y = Ap, R[0].copy()
     return prob
 
