@@ -110,14 +110,17 @@ def figure_stem(name: str, fig_id: str, out="figures") -> str | None:
     """The file stem written for figure ``fig_id`` of reproduction ``name`` (from the sidecars in ``out``).
 
     A sidecar records its ``figure_id`` once written by :func:`run`; older sidecars are matched by the
-    convention ``<prefix>_<fig_id>``.
+    conventions ``<fig_id>`` and ``<prefix>_<fig_id>`` (then ``<prefix>_<fig_id>_<tier>``).
     """
     cars = sidecars(name, out)
     for stem, meta in cars.items():
         if meta.get("figure_id") == fig_id:
             return stem
     for stem in cars:
-        if stem.endswith("_" + fig_id):
+        if stem == fig_id or stem.endswith("_" + fig_id):
+            return stem
+    for stem in cars:  # another tier's file only, e.g. <prefix>_<id>_reduced
+        if f"_{fig_id}_" in stem:
             return stem
     return None
 

@@ -122,7 +122,8 @@ def reproductions(figures: Path = FIGURES) -> list[dict]:
         cars = sidecars.get(name, {})
         figs = []
         for stem, meta in cars.items():
-            fig_id = meta.get("figure_id") or next((k for k in described if stem.endswith("_" + k)), stem)
+            fig_id = meta.get("figure_id") or next((k for k in described if stem == k or stem.endswith("_" + k)), None) or \
+                next((k for k in described if f"_{k}_" in stem), stem)  # e.g. a tier's <prefix>_<id>_reduced
             figs.append(dict(id=fig_id, stem=stem, sidecar=meta, scalars=npz_scalars(stem, figures),
                              description=described.get(fig_id, "(no description in the reproduction module)"),
                              png=(figures / f"{stem}.png") if (figures / f"{stem}.png").exists() else None))
@@ -139,7 +140,8 @@ def _reproduction_page(rep: dict) -> str:
     lines = [f"({name})=", f"# {rep['title']}", "",
              f"`paper_repro/{name}.py`; regenerate with `gdsim repro {name} --quick` (or `--full`).", ""]
     for fig in rep["figures"]:
-        lines += [f"## {fig['id']}", ""]
+        variant = fig["stem"].split(f"_{fig['id']}_", 1)[1] if f"_{fig['id']}_" in fig["stem"] else ""
+        lines += [f"## {fig['id']}" + (f" ({variant})" if variant else ""), ""]
         if fig["png"] is not None:
             lines += [f"```{{image}} ../figures/{fig['stem']}.png", f":alt: {name} {fig['id']}", ":width: 100%",
                       "```", ""]
@@ -233,16 +235,27 @@ def _glossary_page() -> str:
                       "`tests/test_vocabulary.py` checks every public parameter name against).", "", table(), ""])
 
 
-#: The public modules whose ``__all__`` the API reference lists (a module missing here fails the docs test).
-PUBLIC_MODULES = ["gdsim", "gdsim.models", "gdsim.dynamics", "gdsim.scalar", "gdsim.sensing", "gdsim.particles",
-                  "gdsim.games", "gdsim.langevin", "gdsim.fractal", "gdsim.stability", "gdsim.sweep", "gdsim.data",
-                  "gdsim.repro"]
+def public_modules() -> list[str]:
+    """``gdsim`` and its public top-level modules that declare ``__all__`` (new families appear by themselves),
+    and ``gdsim.repro`` (the reproduction helpers)."""
+    import pkgutil
+
+    import gdsim
+
+    names = ["gdsim"]
+    for info in pkgutil.iter_modules(gdsim.__path__, "gdsim."):
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        mod = importlib.import_module(info.name)
+        if getattr(mod, "__all__", None) or info.name == "gdsim.repro":
+            names.append(info.name)
+    return names
 
 
 def _api_page() -> str:
     lines = ["API reference", "=============", "",
              "Generated from each public module's ``__all__`` (autosummary).", ""]
-    for name in PUBLIC_MODULES:
+    for name in public_modules():
         mod = importlib.import_module(name)
         members = [m for m in getattr(mod, "__all__", []) if not m.startswith("__")]
         if name == "gdsim.repro":
