@@ -9,7 +9,12 @@ PNG (plus PDF in full mode) next to the numbers behind it (``.npz``) and a JSON 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
+import json
+import re
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,15 +60,99 @@ def config_for(module, mode: str) -> dict:
 
 
 def run(name: str, *, mode: str = "quick", out="figures", seed: int | None = None, progress: bool = True) -> dict:
-    """Run one reproduction; returns ``{figure_id: [paths]}``."""
+    """Run one reproduction; returns ``{figure_id: [paths]}``.
+
+    Prints a start line (the first call compiles Numba kernels, which can take tens of seconds with no other
+    output) and a summary line, and records the measured wall time in every JSON sidecar written (keys
+    ``figure_id``, ``wall_time_s``, ``mode``): ``gdsim list`` reads the runtimes from there.
+    """
     module = load(name)
     cfg = config_for(module, mode)
+    print(f"{name} ({mode}): running (the first call compiles Numba kernels; cached on disk afterwards) ...",
+          file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    paths = module.main(cfg, out=Path(out), seed=DEFAULT_SEED if seed is None else int(seed), progress=progress)
+    with _hide_temporary_paths():
+        paths = module.main(cfg, out=Path(out), seed=DEFAULT_SEED if seed is None else int(seed),
+                            progress=progress)
+    seconds = time.perf_counter() - t0
+    record_runtime(paths, seconds, mode)
     # the summary line is printed with or without progress bars (``--no-progress`` hides only the bars)
-    print(f"{name} ({mode}): {time.perf_counter() - t0:.1f} s, wrote {sum(len(p) for p in paths.values())} files",
-          flush=True)
+    print(f"{name} ({mode}): {seconds:.1f} s, wrote {sum(len(p) for p in paths.values())} files", flush=True)
     return paths
+
+
+def record_runtime(paths: dict, seconds: float, mode: str) -> None:
+    """Add the figure id, the reproduction's measured wall time and the mode to each written JSON sidecar."""
+    for fig_id, files in paths.items():
+        for f in files:
+            f = Path(f)
+            if f.suffix != ".json" or not f.exists():
+                continue
+            meta = json.loads(f.read_text())
+            meta.update(figure_id=fig_id, wall_time_s=round(float(seconds), 2), mode=mode)
+            f.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+
+
+def sidecars(name: str, out="figures") -> dict:
+    """``{stem: sidecar dict}`` of the figures reproduction ``name`` wrote into ``out`` (empty if none yet)."""
+    found = {}
+    for f in sorted(Path(out).glob("*.json")):
+        try:
+            meta = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("reproduction") == name:
+            found[f.stem] = meta
+    return found
+
+
+def figure_stem(name: str, fig_id: str, out="figures") -> str | None:
+    """The file stem written for figure ``fig_id`` of reproduction ``name`` (from the sidecars in ``out``).
+
+    A sidecar records its ``figure_id`` once written by :func:`run`; older sidecars are matched by the
+    conventions ``<fig_id>`` and ``<prefix>_<fig_id>`` (then ``<prefix>_<fig_id>_<tier>``).
+    """
+    cars = sidecars(name, out)
+    for stem, meta in cars.items():
+        if meta.get("figure_id") == fig_id:
+            return stem
+    for stem in cars:
+        if stem == fig_id or stem.endswith("_" + fig_id):
+            return stem
+    for stem in cars:  # another tier's file only, e.g. <prefix>_<id>_reduced
+        if f"_{fig_id}_" in stem:
+            return stem
+    return None
+
+
+def measured_runtime(name: str, out="figures") -> tuple[float, str] | None:
+    """``(seconds, mode)`` of the last measured run of ``name`` recorded in its sidecars, or ``None``."""
+    times = [(m["wall_time_s"], m.get("mode", "?")) for m in sidecars(name, out).values() if "wall_time_s" in m]
+    return max(times) if times else None
+
+
+class _PathFilter:
+    """A text stream that replaces temporary-directory paths (deleted after the run) before writing."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._pattern = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/[^\s,;:'\")]*")
+
+    def write(self, text):
+        return self._stream.write(self._pattern.sub("a temporary store", text))
+
+    def __getattr__(self, attr):
+        return getattr(self._stream, attr)
+
+
+@contextlib.contextmanager
+def _hide_temporary_paths():
+    old = sys.stderr
+    sys.stderr = _PathFilter(old)
+    try:
+        yield
+    finally:
+        sys.stderr = old
 
 
 def begin(name: str, config: dict, out, seed) -> tuple[Path, dict]:

@@ -11,10 +11,10 @@
 
 Figures
 -------
-1. ``loss_curves``: the logistic loss along GD at small and huge steps (non-monotone at large gamma); the
+1. ``curves``: the logistic loss along GD at small and huge steps (non-monotone at large gamma); the
    steps to separate the data against gamma, with the batch perceptron's count and the 1/gamma line; the
    regularised objective's suboptimality at small and large steps.
-2. ``phase_diagram``: the (eta, lambda) plane, converge / cycle / diverge, on gdsim.sweep: one data point
+2. ``phase``: the (eta, lambda) plane, converge / cycle / diverge, on gdsim.sweep: one data point
    (1-D, with the exact threshold 2 / L''(w*)) and separable data in 4 dimensions (with the local threshold
    2 / lambda_max(H(w*)) and the scaling 1/(lambda ln(1/lambda))).
 
@@ -49,8 +49,8 @@ from gdsim.sweep import run as run_sweep
 NAME = "large_step_logistic"
 TITLE = "Large step sizes for logistic regression: the perceptron limit and the critical step (Tyurin; Wu et al.)"
 FIGURES = {
-    "loss_curves": "loss at small and huge steps, steps to separate vs gamma (perceptron match), acceleration",
-    "phase_diagram": "converge / cycle / diverge over (eta, lambda) for 1-D and 4-D data, with thresholds",
+    "curves": "loss at small and huge steps, steps to separate vs gamma (perceptron match), acceleration",
+    "phase": "converge / cycle / diverge over (eta, lambda) for 1-D and 4-D data, with thresholds",
 }
 RUNTIME = {"quick": "~35 s (25 s of it compilation)", "full": "~5 min"}
 BIBTEX = """
@@ -242,8 +242,8 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
     progress : bool
     """
     out, meta = repro.begin(NAME, config, out, seed)
-    return {"loss_curves": _curves_figure(config, out, meta, seed, progress),
-            "phase_diagram": _map_figure(config, out, meta, seed, progress)}
+    return {"curves": _curves_figure(config, out, meta, seed, progress),
+            "phase": _map_figure(config, out, meta, seed, progress)}
 
 
 if __name__ == "__main__":

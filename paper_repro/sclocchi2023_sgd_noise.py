@@ -13,7 +13,7 @@ Figures
 5. ``crossover``: the same net in the lazy regime (alpha = 100): relative weight change against T for
    several P, and the crossover temperature T_c(P) on log-log axes with its fitted exponent a
    (T_c ~ P^-a), compared with gamma / delta from a fit of the noise-driven change ~ T^delta P^gamma.
-6. ``crossover_real``: the same crossover on real data, offline: digits parity (odd vs even) from
+6. ``crossover_digits``: the same crossover on real data, offline: digits parity (odd vs even) from
    ``gdsim.data``, d = 64; each run draws its P training points from the fixed training split.
 
 Fidelity notes (also in the README):
@@ -56,7 +56,7 @@ FIGURES = {
     "test_error": "perceptron test error over (P, T) for chi = 1, and its cuts at fixed P",
     "mlp_map": "one-hidden-layer net, stripe task: test error and weight change over the (alpha, T) plane",
     "crossover": "lazy net: weight change vs T for several P; T_c(P) on log-log with the fitted exponent",
-    "crossover_real": "the same crossover on real data: digits parity (offline, gdsim.data)",
+    "crossover_digits": "the same crossover on real data: digits parity (offline, gdsim.data)",
 }
 RUNTIME = {"quick": "~65 s", "full": "~2 h"}
 BIBTEX = """
@@ -390,7 +390,7 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
         "test_error": _test_error(config, out, meta, test_error_data(config, seed, progress)),
         "mlp_map": _mlp_map(config, out, meta, seed, progress),
         "crossover": _crossover(config, out, meta, crossover_data(config, seed, progress)),
-        "crossover_real": _crossover(config, out, meta, crossover_data(config, seed, progress, data=config["real_data"]),
+        f"crossover_{config['real_data']}": _crossover(config, out, meta, crossover_data(config, seed, progress, data=config["real_data"]),
                                      stem=f"sclocchi2023_crossover_{config['real_data']}"),
     }
 

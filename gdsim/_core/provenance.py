@@ -15,6 +15,10 @@ def git_commit() -> str | None:
     """The git commit of the gdsim checkout, if gdsim runs from one (``+dirty`` when modified)."""
     here = Path(__file__).resolve().parents[2]
     try:
+        top = subprocess.run(["git", "-C", str(here), "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        if not top or Path(top).resolve() != here:  # an installed copy inside some other repository
+            return None
         sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
@@ -22,6 +26,26 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "") if sha else None
+
+
+def installed_version() -> str | None:
+    """The installed distribution's version (``importlib.metadata``), or ``None`` when gdsim is not installed."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("gdsim")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def source() -> str:
+    """Where this gdsim comes from: ``git <commit>`` in a checkout, else ``gdsim <version> (installed)``."""
+    commit = git_commit()
+    if commit:
+        return f"git {commit}"
+    from gdsim import __version__
+
+    return f"gdsim {installed_version() or __version__} (installed, no git checkout)"
 
 
 def environment() -> dict:
@@ -33,12 +57,14 @@ def environment() -> dict:
 
     info = {
         "gdsim": __version__,
+        "gdsim_installed": installed_version(),
         "numpy": numpy.__version__,
         "numba": numba.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "numba_threads": numba.get_num_threads(),
         "git_commit": git_commit(),
+        "source": source(),
     }
     try:
         info["numba_threading_layer"] = numba.threading_layer()

@@ -46,8 +46,20 @@ def _cmd_plot(args):
     from gdsim.sweep.plot import heatmap
 
     ds = open_dataset(args.store)
+    sel = {}
+    for item in args.sel or []:
+        axis, eq, value = item.partition("=")
+        if not eq or not axis or not value:
+            raise ValueError(f"--sel takes AXIS=VALUE (e.g. --sel depth=3); got {item!r}")
+        sel[axis.strip()] = value.strip()
+    rest = [d for d in ds[args.output].dims if d not in (args.x, args.y, *sel)] if args.output in ds else []
+    if rest:
+        import sys
+
+        print(f"gdsim sweep plot: {args.reduce} over {', '.join(rest)} (pick one slice with --sel AXIS=VALUE)",
+              file=sys.stderr)
     ax = heatmap(ds, args.output, args.x, args.y, reduce=args.reduce, log_x=args.log_x, log_y=args.log_y,
-                 log_color=args.log_color)
+                 log_color=args.log_color, sel=sel)
     out = args.out or f"{ds.attrs['name']}_{args.output}.png"
     ax.figure.savefig(out, dpi=130)
     plt.close(ax.figure)
@@ -71,20 +83,23 @@ def add_sweep_parser(sub) -> None:
     r.add_argument("--executor", choices=EXECUTORS, default=None,
                    help="default: dask with --scheduler, processes with --workers > 1, else inprocess")
     r.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (resumable)")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.set_defaults(func=_cmd_run)
     s = ssub.add_parser("status", help="what a store holds and how much is done")
-    s.add_argument("store")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("store", help="zarr store path written by 'gdsim sweep run'")
+    s.add_argument("--json", action="store_true", help="print the status as JSON")
     s.set_defaults(func=_cmd_status)
     pl = ssub.add_parser("plot", help="heat map of one output over two axes")
-    pl.add_argument("store")
-    pl.add_argument("--output", required=True)
-    pl.add_argument("--x", required=True)
-    pl.add_argument("--y", required=True)
-    pl.add_argument("--reduce", choices=REDUCERS, default="mean", help="over the other axes (default mean)")
-    pl.add_argument("--log-x", action="store_true")
-    pl.add_argument("--log-y", action="store_true")
-    pl.add_argument("--log-color", action="store_true")
+    pl.add_argument("store", help="zarr store path written by 'gdsim sweep run'")
+    pl.add_argument("--output", required=True, help="output variable to colour by (see 'gdsim sweep status')")
+    pl.add_argument("--x", required=True, help="grid axis on the horizontal axis")
+    pl.add_argument("--y", required=True, help="grid axis on the vertical axis")
+    pl.add_argument("--sel", action="append", metavar="AXIS=VALUE",
+                    help="fix another grid axis at one value (repeatable), e.g. --sel depth=3")
+    pl.add_argument("--reduce", choices=REDUCERS, default="mean",
+                    help="how to reduce the axes neither plotted nor fixed by --sel (default mean)")
+    pl.add_argument("--log-x", action="store_true", help="logarithmic horizontal axis")
+    pl.add_argument("--log-y", action="store_true", help="logarithmic vertical axis")
+    pl.add_argument("--log-color", action="store_true", help="logarithmic colour scale")
     pl.add_argument("--out", default=None, help="PNG path (default NAME_OUTPUT.png)")
     pl.set_defaults(func=_cmd_plot)

@@ -7,12 +7,40 @@ import numpy as np
 REDUCERS = ("mean", "median", "min", "max", "first")
 
 
+def select(ds, sel: dict):
+    """``ds`` at one value of each axis in ``sel`` (``{axis: value}``; strings are parsed as numbers).
+
+    A numeric value matches a grid value to a relative 1e-9 (grid values from ``linspace`` need not be typed
+    to the last digit); a ValueError lists the axis's values otherwise.
+    """
+    idx = {}
+    for axis, value in sel.items():
+        if axis not in ds.dims:
+            raise ValueError(f"--sel axis {axis!r} is not a dimension of the sweep; dims: {list(ds.dims)}")
+        values = ds[axis].values
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if np.issubdtype(values.dtype, np.number) and isinstance(value, (int, float, np.number)):
+            hits = np.flatnonzero(np.isclose(values.astype(float), float(value), rtol=1e-9, atol=1e-12))
+        else:
+            hits = np.flatnonzero(values.astype(str) == str(value))
+        if hits.size != 1:
+            raise ValueError(f"--sel {axis}={value!r} matches no grid value; {axis} takes the values {values.tolist()}")
+        idx[axis] = int(hits[0])
+    return ds.isel(idx)
+
+
 def heatmap(ds, output: str, x: str, y: str, *, reduce: str = "mean", log_x: bool = False, log_y: bool = False,
-            log_color: bool = False, ax=None, cmap: str = "viridis", title: str | None = None):
+            log_color: bool = False, ax=None, cmap: str = "viridis", title: str | None = None,
+            sel: dict | None = None):
     """Heat map of ``output`` over axes ``x`` (horizontal) and ``y`` (vertical).
 
-    Other grid axes (and an output's own extra dims) are reduced with ``reduce`` (NaN-aware, so
-    unfinished points are ignored). Returns the matplotlib ``Axes``.
+    ``sel`` (``{axis: value}``) first picks one slice of other grid axes (see :func:`select`). The axes left
+    (and an output's own extra dims) are reduced with ``reduce`` (NaN-aware, so unfinished points are
+    ignored), and the colour bar's label names them. Returns the matplotlib ``Axes``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
@@ -26,6 +54,10 @@ def heatmap(ds, output: str, x: str, y: str, *, reduce: str = "mean", log_x: boo
         raise ValueError("x and y must be different axes")
     if reduce not in REDUCERS:
         raise ValueError(f"reduce must be one of {REDUCERS}, got {reduce!r}")
+    sel = dict(sel or {})
+    if x in sel or y in sel:
+        raise ValueError("sel must not fix the plotted axes x or y")
+    ds = select(ds, sel)
     da = ds[output].astype(float)
     rest = [d for d in da.dims if d not in (x, y)]
     if rest:
@@ -52,7 +84,10 @@ def heatmap(ds, output: str, x: str, y: str, *, reduce: str = "mean", log_x: boo
     ax.set_ylabel(y)
     label = output if not rest else f"{output} ({reduce} over {', '.join(rest)})"
     ax.figure.colorbar(mesh, ax=ax, label=label)
-    ax.set_title(title if title is not None else ds.attrs.get("name", ""))
+    fixed = ", ".join(f"{k} = {ds[k].values.item():g}" if np.issubdtype(ds[k].dtype, np.number)
+                      else f"{k} = {ds[k].values.item()}" for k in sel)
+    default = ds.attrs.get("name", "") + (f" ({fixed})" if fixed else "")
+    ax.set_title(title if title is not None else default)
     return ax
 
 
