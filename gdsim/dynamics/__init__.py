@@ -27,8 +27,9 @@ Examples
 
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
                                  sgd, sharpness, top_eigenpairs, top_eigenvalues)
+from gdsim.dynamics._central import central_flow
 from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Nesterov, Optimiser, RMSProp, run
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
 __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
-           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]
+           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius", "central_flow"]
