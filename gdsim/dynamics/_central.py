@@ -327,7 +327,8 @@ def _block_eigs(m, W, V, keys, tol, strict_above, depth=3, max_cycles=60, loose=
     applies H to it and takes the Rayleigh-Ritz pairs; it stops when every Ritz pair's residual
     |H u - theta u| is at most ``tol`` times |theta_1| for the top pair and every pair whose value is above
     ``strict_above`` (R,), and ``loose`` times |theta_1| for the others (their values are then still known to
-    about loose^2 |theta_1|^2 / gap: enough to decide that they are below the edge). A block method, unlike single-vector Lanczos, resolves
+    about loose^2 |theta_1|^2 / gap: enough to decide that they are below the edge). A block method, unlike
+    single-vector Lanczos, resolves
     the (nearly) repeated eigenvalues that the central flow pins at 2/lr. Returns (theta (R, b) descending,
     U (R, b, P), residuals (R, b), H applications).
     """
@@ -477,13 +478,14 @@ def central_flow(m, w0, lr, t_final, *, record_interval=1.0, observe=("loss", "s
         X = SDCP(A, B),   w <- w + dt (-eta grad L - (eta / 2) sum_ij X_ij g_ij),
 
     i.e. stability is enforced at t + dt from the current eigenvalues, which pulls an eigenvalue that overshot
-    back within one substep. The Euler substep's own error leaves the eigenvalue off 2/lr by a second-order
-    amount (measured up to ~1e-2 relative on digits when a second eigenvalue approaches the edge: the
-    eigenvalue's curvature grows as 1/gap); so at every whole step the iterate is projected back onto the edge,
+    back within one substep. The Euler substep's own (second-order) error leaves the eigenvalue off 2/lr by
+    ~3e-6 relative on the digits net (more when a second eigenvalue comes close: the eigenvalue's curvature
+    grows as 1/gap); so at every whole step the iterate is projected back onto the edge,
     W <- W - (eta/2) sum_ij X'_ij g_ij with X' = SDCP((2/eta) I - diag(theta), (eta/2) Gram), repeated until the
     overshoot is below ``edge_tol`` (a projection method for the constrained ODE; gdsim's addition, not the
-    authors'). Records at whole steps therefore hold the sharpness at 2/lr to ~edge_tol. Predicted time-averaged loss: L + 1/2 <H, Sigma> (the brief's L + 1/2 sum_i
-    sigma_i^2 lambda_i; the code's L + tr Sigma / eta, equal at the edge). Eigenvalue tracking follows the
+    authors'). Records at whole steps therefore hold the sharpness at 2/lr to ~edge_tol. Predicted time-averaged
+    loss: L + 1/2 <H, Sigma> (the brief's L + 1/2 sum_i sigma_i^2 lambda_i; the code's L + tr Sigma / eta, equal
+    at the edge). Eigenvalue tracking follows the
     code: all eigenvalues above ``track_threshold / lr`` are tracked (a pair is added whenever the smallest
     tracked one exceeds it), recomputed at every substep.
 
