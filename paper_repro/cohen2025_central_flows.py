@@ -169,9 +169,12 @@ def _figure(cfg, out, meta, seed, progress):
     lines = claims(d)
     if progress:
         print("\n".join(lines))
-    return repro.save_figure(fig, out, "cohen2025_central_flow_digits", d,
-                             {**meta, "summary": lines, "claims": lines, "data_checksum": d["checksum"],
-                              "fidelity": __doc__.split("Fidelity notes:")[1].strip()}, pdf=cfg["pdf"])
+    paths = repro.save_figure(fig, out, "cohen2025_central_flow_digits", d,
+                              {**meta, "summary": lines, "claims": lines, "data_checksum": d["checksum"],
+                               "fidelity": __doc__.split("Fidelity notes:")[1].strip()}, pdf=cfg["pdf"])
+    fig.savefig(out / "cohen2025_central_flow_digits.png", dpi=160, bbox_inches="tight")  # (>= 150 dpi)
+    plt.close(fig)
+    return paths
 
 
 def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progress: bool = False) -> dict:
