@@ -118,7 +118,8 @@ def claims(d) -> list[str]:
                    f"max {d['max_rel_err_predicted'][j]:.3f} (the flow's own loss L(w(t)): median "
                    f"{d['median_rel_err_flow_loss'][j]:.3f}); |lr S/2 - 1| <= {d['max_pin_error'][j]:.1e} "
                    f"at the edge (after entry); at t = {d['t'][-1]}: |w_GD - w_CF| = "
-                   f"{d['final_cf_distance'][j]:.3g}, |w_GD - w_GF| = {d['final_gf_distance'][j]:.3g} ({d['final_distance_ratio'][j]:.1f}x)")
+                   f"{d['final_cf_distance'][j]:.3g}, |w_GD - w_GF| = {d['final_gf_distance'][j]:.3g} "
+                   f"({d['final_distance_ratio'][j]:.1f}x)")
     return out
 
 
