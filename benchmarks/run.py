@@ -20,7 +20,7 @@ import platform
 
 from benchmarks._harness import measure_bandwidth, measure_fma_peak, measure_fp64_peak, print_table
 
-MODULES = ["benchmarks.bench_scalar", "benchmarks.bench_sweep", "benchmarks.bench_particles", "benchmarks.bench_sensing", "benchmarks.bench_games", "benchmarks.bench_langevin", "benchmarks.bench_fractal", "benchmarks.bench_dynamics", "benchmarks.bench_stability", "benchmarks.bench_spectral", "benchmarks.bench_guess_check", "benchmarks.bench_training_jacobian"]
+MODULES = ["benchmarks.bench_scalar", "benchmarks.bench_sweep", "benchmarks.bench_particles", "benchmarks.bench_sensing", "benchmarks.bench_games", "benchmarks.bench_langevin", "benchmarks.bench_fractal", "benchmarks.bench_dynamics", "benchmarks.bench_stability", "benchmarks.bench_spectral", "benchmarks.bench_guess_check", "benchmarks.bench_training_jacobian", "benchmarks.bench_central_flow"]
 
 
 def main(argv=None) -> int:

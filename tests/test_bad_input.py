@@ -252,6 +252,8 @@ VALID = {
     "gdsim.dynamics.run": (gdyn.run, lambda t: dict(m=_mlp(), optimiser=gdyn.HeavyBall(beta=0.5), w0=np.full(13, 0.3),
                                                     lr=0.1, steps=3, record_every=1)),
     "gdsim.dynamics.GD": (gdyn.GD, lambda t: {}),
+    "gdsim.dynamics.central_flow": (gdyn.central_flow, lambda t: dict(m=_mlp(), w0=np.full(13, 0.3), lr=0.1, t_final=2.0,
+                                                                       record_interval=1.0, seed=0)),
     "gdsim.guess_check.sensing_task": (ggc.sensing_task, lambda t: dict(shape=(2, 2), measurements=2, rank=1, seed=0)),
     "gdsim.guess_check.guess_and_check": (ggc.guess_and_check, lambda t: dict(
         tasks=ggc.sensing_task(2, 2, seed=0), width=2, depth=2, loss_threshold=0.5, draws=64, seed=0)),

@@ -33,6 +33,7 @@ Examples
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
                                  sgd, sharpness, top_eigenpairs, top_eigenvalues)
 from gdsim.dynamics._jacobian import TrainingTrajectory, training_jacobian, training_trajectory
+from gdsim.dynamics._central import central_flow
 from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Nesterov, Optimiser, RMSProp, run
 from gdsim.dynamics._spectral import (density_on_grid, eigenvalues_above, hessian_blocks, hessian_diagonal, hessian_trace,
                                       loss_slice, spectral_density)
@@ -42,7 +43,7 @@ __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RM
            "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius",
            "hessian_trace", "hessian_diagonal", "spectral_density", "density_on_grid", "hessian_blocks",
            "eigenvalues_above", "loss_slice",
-           "training_jacobian", "training_trajectory", "TrainingTrajectory"]
+           "training_jacobian", "training_trajectory", "TrainingTrajectory", "central_flow"]
 
 from gdsim.dynamics._api import GFS_STATUS  # noqa: E402 - per-run status codes of gfs / gfs_sharpness (issue 30)
 
