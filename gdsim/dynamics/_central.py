@@ -399,7 +399,7 @@ def _third_for(m, W, U, runs, crit, method, stats):
 
 def central_flow(m, w0, lr, t_final, *, record_interval=1.0, observe=("loss", "sharpness"), substeps=4, n_eig=2,
                  track_threshold=1.5, sdcp_threshold=1.95, third_derivative="auto", eig_tol=1e-5, rtol=1e-10,
-                 atol=1e-14, max_eig=16, edge_tol=1e-9, max_projections=4, blowup=BLOWUP, seed=0, progress=False):
+                 atol=1e-14, max_eig=None, edge_tol=1e-9, max_projections=4, blowup=BLOWUP, seed=0, progress=False):
     r"""The central flow of full-batch gradient descent: the time-averaged GD trajectory, also at the edge of
     stability (Cohen, Damian, Talwalkar, Kolter & Lee, ICLR 2025).
 
@@ -434,8 +434,8 @@ def central_flow(m, w0, lr, t_final, *, record_interval=1.0, observe=("loss", "s
         then accurate to about eig_tol^2 |theta_1|^2 / gap).
     rtol, atol : float
         Error control of the Dormand-Prince 5(4) integration of the stable (gradient-flow) phases.
-    max_eig : int
-        At most this many tracked eigenpairs.
+    max_eig : int, optional
+        At most this many tracked eigenpairs (default min(16, P)).
     edge_tol, max_projections : float, int
         At every whole step, a run at the edge whose critical eigenvalues exceed (1 + edge_tol) 2/lr is projected
         back onto the edge (at most ``max_projections`` Newton-type corrections; see Notes).
@@ -527,7 +527,11 @@ def central_flow(m, w0, lr, t_final, *, record_interval=1.0, observe=("loss", "s
         if o not in allowed:
             raise ValueError(f"observe entries must be among {allowed}; got {o!r}")
     n_eig = v.integer(n_eig, "n_eig", lo=1, hi=m.n_params)
-    max_eig = v.integer(max_eig, "max_eig", lo=n_eig, hi=m.n_params)
+    # the default (16) is capped at P for tiny models; an explicit value above P is an error
+    max_eig = min(16, m.n_params) if max_eig is None else v.integer(max_eig, "max_eig", lo=n_eig, hi=m.n_params)
+    max_eig = max(max_eig, n_eig)
+    edge_tol = v.real_scalar(edge_tol, "edge_tol", lo=0.0, hi=1e-1, lo_open=True)
+    max_projections = v.integer(max_projections, "max_projections", lo=0, hi=100)
     track_threshold = v.real_scalar(track_threshold, "track_threshold", lo=0.0, lo_open=True)
     sdcp_threshold = v.real_scalar(sdcp_threshold, "sdcp_threshold", lo=track_threshold, hi=2.0)
     eig_tol = v.real_scalar(eig_tol, "eig_tol", lo=1e-14, hi=1e-2)

@@ -770,7 +770,10 @@ def loss_slice(m, w, direction="random", *, n_directions=1, span=1.0, n_points=2
     n_directions = v.integer(n_directions, "n_directions", lo=1, hi=2)
     n_points = v.integer(n_points, "n_points", lo=2, hi=10**4)
     progress = v.flag(progress, "progress")
-    sp = np.asarray(span, dtype=float) if not isinstance(span, str) else None
+    try:
+        sp = np.asarray(span, dtype=float) if not isinstance(span, (str, complex, np.complexfloating)) else None
+    except (TypeError, ValueError):
+        sp = None
     if sp is None or sp.shape not in ((), (2,)) or not np.all(np.isfinite(sp)):
         raise ValueError(f"span must be a finite number or a pair (lo, hi); got {span!r}")
     lo, hi = (-abs(float(sp)), abs(float(sp))) if sp.shape == () else (float(sp[0]), float(sp[1]))
