@@ -246,7 +246,7 @@ def _spectrum_figure(cfg, d, out, meta, seed, progress):
         ax.set_ylim(1e-4, 3 * max(rho.max(), rho_ex.max()))
         ax.set_xlabel(r"eigenvalue $\lambda$")
         ax.set_ylabel(r"spectral density $\rho(\lambda)$")
-        ax.set_title(f"{name} ($t$ = {t}): outliers above the bulk {sp['n_out_dense']} (SLQ {sp['n_out_slq']}), "
+        ax.set_title(f"{name} ($t$ = {t})\n{sp['n_out_dense']} outliers above the bulk (SLQ {sp['n_out_slq']}), "
                      f"$W_1$ = {sp['w1']:.1e}", fontsize=10)
         data.update({f"eigs_{i}": e, f"nodes_{i}": sp["nodes"], f"weights_{i}": sp["weights"], f"grid_{i}": grid,
                      f"rho_slq_{i}": rho, f"rho_exact_{i}": rho_ex, f"tau_{i}": sp["tau"], f"w1_{i}": sp["w1"],
