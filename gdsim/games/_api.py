@@ -371,6 +371,9 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drif
     if drift == "pairwise" and payoff.grad_x is None:
         raise ValueError("drift='pairwise' needs jitted gradient functions on the payoff")
     steps = int(round(t_final / h))
+    if steps < 1:
+        raise ValueError(f"t_final = {t_final:g} is shorter than one step h = {h:g}: take t_final >= h (steps = "
+                         "round(t_final / h) must be at least 1)")
     if anneal_xi is not None:
         taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), t_final, h)
     else:
