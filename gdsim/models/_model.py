@@ -343,6 +343,8 @@ class Model:
         if arr.shape[-1] != self.n_params:
             raise ValueError(f"{name} must have shape (*batch, P) with P = n_params = {self.n_params}; "
                              f"got shape {arr.shape}")
+        if arr.size == 0:
+            raise ValueError(f"{name} holds no parameter vector (shape {arr.shape}): give at least one run")
         # writable, so that its rows have the one array type the kernels' function values take
         return arr if arr.flags.writeable else arr.copy()
 
@@ -485,9 +487,6 @@ def _conform(model_name, ref, per_sample, data, name, fixed=()):
             out.append(r)  # structural arrays the caller left out: the model's own
             continue
         d = data[i]
-        if d is r:
-            out.append(r)
-            continue
         label = f"{name}[{i}]"
         if r.dtype.kind in "iu" or i in fixed:  # an architecture code: fixed by the constructor
             arr = v.real_array(d, label)
