@@ -381,7 +381,7 @@ def test_data_of_the_wrong_shape_never_reaches_a_kernel():
     with pytest.raises(ValueError, match=r"data\[0\] has shape \(4, 4\).*needs shape \(5, 4\)"):
         gm.matrix_factorisation(RNG.standard_normal((5, 4)), 2).with_data((np.eye(4),))
     a = np.array([1.0, 2.0, 0.5])
-    q = gm.custom(_quartic, 3, data=(a,))
+    q = gm.custom(_quartic, 3, data=(a,), per_sample=(False,))  # a is not one row per sample: its shape is fixed
     with pytest.raises(ValueError, match=r"data\[0\] has shape \(4,\)"):
         q.with_data((np.ones(4),))
 
