@@ -288,7 +288,7 @@ VALID = {
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+NOT_CALLED = {"gdsim.models.Model", "gdsim.models.HVPFallbackWarning", "gdsim.models.NonFiniteResultWarning", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
 
