@@ -38,6 +38,9 @@ def real_scalar(x, name: str, *, lo=None, hi=None, lo_open=False, hi_open=False,
     v = float(x)
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite; got {v}")
+    if abs(v) > MAX_REAL:
+        raise ValueError(f"{name} must be at most {MAX_REAL:.0e} in magnitude (beyond it float64 arithmetic overflows: "
+                         f"its square is inf); got {v:g}")
     _check_range(v, name, lo, hi, lo_open, hi_open)
     if nonzero and v == 0.0:
         raise ValueError(f"{name} must be nonzero")
@@ -87,6 +90,9 @@ def _check_range(v, name, lo, hi, lo_open, hi_open):
 #: ~1e9 updates per second per core that is decades of compute, a typo rather than a plan (the full tiers'
 #: largest calls are ~1e17). Split such work over a sweep (gdsim.sweep) instead.
 MAX_UPDATES = 1e18
+#: Real parameters beyond this magnitude are refused: their squares and products overflow float64 (1.8e308), which
+#: used to surface as OverflowError or a silent NaN deep inside a formula.
+MAX_REAL = 1e150
 #: Integers beyond this are refused: they overflow int64 arithmetic (step counters, sizes) in the kernels.
 MAX_INT = 2**62
 

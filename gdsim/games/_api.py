@@ -454,7 +454,7 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
         The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``h``: every
         k-th step, or the given step indices. Give this or ``n_records``, not both.
     ni_grid : int
-        Grid size for NI_0 at the record times (feature path; 0 disables).
+        Grid size for NI_0 at the record times (feature path; 0 disables it, and the NI_0 records are then NaN).
     progress : bool
         Show a progress bar.
     parallel : bool, optional

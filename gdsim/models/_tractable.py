@@ -111,7 +111,8 @@ def second_order_regression(jacobian, quadratic, target, *, init_scale=0.0):
     if Q.ndim == 2:
         Q = Q[None]
     if Q.shape != (D, P, P):
-        raise ValueError(f"quadratic must have shape (D, P, P) = {(D, P, P)} (or (P, P) for D = 1); got {Q.shape}")
+        raise ValueError(f"quadratic must have shape (D, P, P) = {(D, P, P)} (or (P, P) for D = 1) to match jacobian "
+                         f"(D, P) = {(D, P)}; got {Q.shape}")
     if not np.allclose(Q, np.swapaxes(Q, 1, 2), rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(Q).max()))):
         raise ValueError("quadratic must be symmetric in its last two axes (Q_a = Q_a^T)")
     Q = np.ascontiguousarray(0.5 * (Q + np.swapaxes(Q, 1, 2)))
