@@ -288,7 +288,7 @@ VALID = {
 }
 
 # Classes whose instances come from a factory, not from users calling the constructor, and constants.
-NOT_CALLED = {"gdsim.models.Model", "gdsim.models.HVPFallbackWarning", "gdsim.models.NonFiniteResultWarning", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
+NOT_CALLED = {"gdsim.models.Model", "gdsim.data.Dataset", "gdsim.CudaUnavailableError", "gdsim.sweep.SpecError", "gdsim.sweep.Chunk", "gdsim.sweep.SweepReport",
               "gdsim.sweep.SweepStore", "gdsim.sensing.SensingProblem", "gdsim.games.Payoff",
               "gdsim.particles.Objective", "gdsim.fractal.Problem", "gdsim.games.user_payoff"}
 
@@ -529,6 +529,7 @@ def test_random_bad_input(fname, tmp_path, data):
 
 
 # ------------------------------------------------------------------------- the newer packages (issue 30)
+NOT_CALLED.update({"gdsim.models.HVPFallbackWarning", "gdsim.models.NonFiniteResultWarning"})  # warning classes
 NEWER = ("gdsim.models.", "gdsim.dynamics.", "gdsim.data.", "gdsim.fractal.", "gdsim.stability.")
 _SIZE_PARAMS = sorted({(f, p) for f, p, k, _ in CASES if f.startswith(NEWER) and k in ("int", "count")})
 
