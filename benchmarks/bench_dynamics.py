@@ -136,7 +136,7 @@ def run(quick=False):
     try:
         import gdsim.data as gdata
 
-        ds = gdata.load("digits", n=N, seed=0)
+        ds = gdata.load("digits", n_samples=N, seed=0)
     except ImportError:
         ds = None
     if ds is not None:

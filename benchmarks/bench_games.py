@@ -59,12 +59,12 @@ def run(quick=False):
 
     N = 100_000 if quick else 1_000_000
     t0 = time.perf_counter()
-    gg.particle_gda(pay, 1.0, 1.0, 2.5e-4 * 2, n_x=30_000, h=2.5e-4, n_records=2, ni_grid=0)
+    gg.particle_gda(pay, 1.0, 1.0, 2.5e-4 * 2, n_x=30_000, dt=2.5e-4, n_records=2, ni_grid=0)
     compile_times["games.particle_gda (feature path)"] = time.perf_counter() - t0
     steps = 20 if quick else 60
 
     def run_steps(s):
-        gg.particle_gda(pay, 1.0, 1.0, 2.5e-4 * s, n_x=N, h=2.5e-4, n_records=2, ni_grid=0, seed=1)
+        gg.particle_gda(pay, 1.0, 1.0, 2.5e-4 * s, n_x=N, dt=2.5e-4, n_records=2, ni_grid=0, seed=1)
 
     # per-step time from the difference of two runs (start-up and the first moment pass cancel)
     t_short = best_time(lambda: run_steps(steps // 4), repeat=2, warmup=0)

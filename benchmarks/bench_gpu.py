@@ -98,23 +98,23 @@ def main() -> int:
 
     import gdsim.sensing as sens
 
-    prob = sens.make_problem(100, 5, generator="uniform_fig", m=5000, seed=0)
-    tc, a = _timed(lambda: sens.gd(prob, 50, [1e-2, 1e-3, 1e-4, 1e-5], 20, mu=0.002, seed=1, track_tau=False))
-    tg, b = _timed(lambda: sens.gpu_gd(prob, 50, [1e-2, 1e-3, 1e-4, 1e-5], 20, mu=0.002, seed=1, track_tau=False))
+    prob = sens.make_problem(100, 5, generator="uniform_fig", measurements=5000, seed=0)
+    tc, a = _timed(lambda: sens.gd(prob, 50, [1e-2, 1e-3, 1e-4, 1e-5], 20, lr=0.002, seed=1, track_tau=False))
+    tg, b = _timed(lambda: sens.gpu_gd(prob, 50, [1e-2, 1e-3, 1e-4, 1e-5], 20, lr=0.002, seed=1, track_tau=False))
     rows.append(("sensing gd, d=100 m=5000 r_hat=50, 4 alphas x 20 steps", tc, tg,
                  np.abs(a.U - b.U).max() / np.abs(a.U).max()))
 
     import gdsim.games as games
 
     pay = games.payoff_t3()
-    tc, a = _timed(lambda: games.particle_gda(pay, 1.0, 1.0, 0.01, n_x=1_000_000, h=2.5e-4, seed=1, n_records=2,
+    tc, a = _timed(lambda: games.particle_gda(pay, 1.0, 1.0, 0.01, n_x=1_000_000, dt=2.5e-4, seed=1, n_records=2,
                                               ni_grid=0))
-    tg, b = _timed(lambda: games.gpu_particle_gda(pay, 1.0, 1.0, 0.01, n_x=1_000_000, h=2.5e-4, seed=1, n_records=2,
+    tg, b = _timed(lambda: games.gpu_particle_gda(pay, 1.0, 1.0, 0.01, n_x=1_000_000, dt=2.5e-4, seed=1, n_records=2,
                                                   ni_grid=0))
     rows.append(("games particle GDA feature, N=1e6 x 40 steps", tc, tg, np.abs(a.moments - b.moments).max()))
-    tc, a = _timed(lambda: games.particle_gda(pay, 1.0, 1.0, 0.0025, n_x=4096, h=2.5e-4, seed=1, n_records=2,
+    tc, a = _timed(lambda: games.particle_gda(pay, 1.0, 1.0, 0.0025, n_x=4096, dt=2.5e-4, seed=1, n_records=2,
                                               drift="pairwise"))
-    tg, b = _timed(lambda: games.gpu_particle_gda(pay, 1.0, 1.0, 0.0025, n_x=4096, h=2.5e-4, seed=1, n_records=2,
+    tg, b = _timed(lambda: games.gpu_particle_gda(pay, 1.0, 1.0, 0.0025, n_x=4096, dt=2.5e-4, seed=1, n_records=2,
                                                   drift="pairwise"))
     rows.append(("games particle GDA pairwise, N=4096 x 10 steps", tc, tg, np.abs(a.X - b.X).max()))
 

@@ -77,7 +77,7 @@ def run(quick=False):
 
     rows, compile_times = [], {}
     t0 = time.perf_counter()
-    gl.park_network_sgd(0.1, 1.0, epochs=1, runs=1, n_data=8)
+    gl.park_network_sgd(0.1, 1.0, epochs=1, runs=1, n_samples=8)
     compile_times["langevin.park_sgd"] = time.perf_counter() - t0
 
     runs = 2  # one per core
@@ -125,7 +125,7 @@ def run(quick=False):
     W, S0, Y, Zs = _park_arrays([_park_instance(children[i], K, L, 1000 * B, 1.0) for i in range(runs)])
     t_kern = best_time(lambda: kn.park_sgd(W.copy(), S0, Y, Zs, lrs, B, pub_epochs), repeat=3)
     t_pub = best_time(lambda: gl.park_network_sgd(0.1 / B, 1.0, epochs=pub_epochs, runs=runs, seed=0), repeat=3)
-    rows.append(Row("langevin.park_network_sgd (public)", f"K=16 L=32 |B|=4, {runs} runs x {pub_epochs} epochs",
+    rows.append(Row("langevin.park_network_sgd (public)", f"width=16 L=32 |B|=4, {runs} runs x {pub_epochs} epochs",
                     t_pub, {}, kernel_s=t_kern,
                     note="instances drawn and the phase criterion evaluated per run, in the call"))
     from gdsim._core.cuda import gpu_available

@@ -62,11 +62,11 @@ def run(quick=False):
         if d == CASES[0][0]:
             from gdsim.sensing import gd
 
-            full = make_problem(d, 5, spectrum=np.linspace(5, 1, 5), m=m, seed=0)
+            full = make_problem(d, 5, spectrum=np.linspace(5, 1, 5), measurements=m, seed=0)
             steps = 200
-            gd(full, r_hat, [1e-3], 2, mu=0.005, seed=1)
+            gd(full, r_hat, [1e-3], 2, lr=0.005, seed=1)
             for track in (True, False):
-                t_api = best_time(lambda: gd(full, r_hat, [1e-3], steps, mu=0.005, seed=1, record_every=steps,
+                t_api = best_time(lambda: gd(full, r_hat, [1e-3], steps, lr=0.005, seed=1, record_every=steps,
                                              track_tau=track), repeat=3)
                 rows.append(Row(f"sensing.gd (public, track_tau={track})", f"{size}, {steps} steps, 1 run", t_api, {},
                                 bytes=Ap.nbytes * steps, kernel_s=t64 * steps,

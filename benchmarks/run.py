@@ -13,7 +13,7 @@ import importlib
 
 from benchmarks._harness import measure_bandwidth, measure_fma_peak, measure_fp64_peak, print_table
 
-MODULES = ["benchmarks.bench_scalar", "benchmarks.bench_sweep", "benchmarks.bench_particles", "benchmarks.bench_sensing", "benchmarks.bench_games", "benchmarks.bench_langevin", "benchmarks.bench_fractal", "benchmarks.bench_dynamics", "benchmarks.bench_stability"]
+MODULES = ["benchmarks.bench_scalar", "benchmarks.bench_sweep", "benchmarks.bench_particles", "benchmarks.bench_sensing", "benchmarks.bench_games", "benchmarks.bench_langevin", "benchmarks.bench_fractal", "benchmarks.bench_dynamics", "benchmarks.bench_stability", "benchmarks.bench_spectral", "benchmarks.bench_guess_check", "benchmarks.bench_training_jacobian"]
 
 
 def main(argv=None) -> int:

@@ -25,8 +25,8 @@ def _scalar():
 def _sensing():
     import gdsim.sensing as gs
 
-    prob = gs.make_problem(4, 1, spectrum=[1.0], m=8, seed=0)
-    gs.gd(prob, 2, [1e-2], 2, mu=0.1, seed=0)
+    prob = gs.make_problem(4, 1, spectrum=[1.0], measurements=8, seed=0)
+    gs.gd(prob, 2, [1e-2], 2, lr=0.1, seed=0)
 
 
 def _games():
@@ -50,9 +50,9 @@ def _langevin():
 
     gl.dyson_ou(2, 1.0, runs=2, steps=1, seed=0)
     gl.teacher_student_2x2(0.1, 0.1, 1, steps=1, runs=2, seed=0)
-    gl.park_network_sgd(0.1, 1.0, epochs=1, n_data=4, K=2, seed=0)
+    gl.park_network_sgd(0.1, 1.0, epochs=1, n_samples=4, width=2, seed=0)
     gl.perceptron_sgd(0.1, 2, d=2, runs=1, max_epochs=1, seed=0)
-    gl.mlp_sgd(0.1, 0.1, P=2, d=2, width=2, batch=1, runs=1, max_epochs=1, seed=0)
+    gl.mlp_sgd(0.1, 0.1, n_samples=2, d=2, width=2, batch_size=1, runs=1, max_epochs=1, seed=0)
 
 
 def _fractal():
@@ -84,8 +84,33 @@ def _stability():
     gst.perceptron_steps((A, y), max_steps=2)
 
 
+def _guess_check():
+    import gdsim.guess_check as gc
+
+    gc.guess_and_check(gc.sensing_task(2, 2, seed=0), 2, draws=2)
+
+
+def _tubal():
+    import gdsim.dynamics as gdyn
+    import gdsim.tubal as gt
+
+    p = gt.make_problem(3, 2, 1, measurements=5, seed=0)
+    m = gt.factorisation(p, 2)
+    gdyn.gd(m, m.init(0), 0.01, 2, observe=("w",))
+
+
+def _adam_sharpness():
+    import gdsim.adam_sharpness as gas
+    import gdsim.dynamics as gdyn
+
+    m = gas.label_noise_diagonal(gas.sparse_regression(n_samples=3, d=2, sparsity=1, seed=0))
+    gdyn.gd(m, m.init(0), 0.01, 2, observe=("w",))
+    gdyn.adam(m, m.init(0), 0.01, 2, observe=("w",))
+
+
 FAMILIES = {"scalar": _scalar, "sensing": _sensing, "games": _games, "particles": _particles,
-            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability}
+            "langevin": _langevin, "fractal": _fractal, "dynamics": _dynamics, "stability": _stability,
+            "guess_check": _guess_check, "tubal": _tubal, "adam_sharpness": _adam_sharpness}
 
 
 def warmup(families=None) -> float:

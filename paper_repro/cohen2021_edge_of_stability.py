@@ -71,7 +71,7 @@ FULL = dict(QUICK, n=1347, sizes=(64, 200, 200, 10), steps=10000, record_every=5
 
 def problem(cfg, activation="tanh", loss="mse", seed=repro.DEFAULT_SEED):
     """The data set, the model and its initial parameters (deterministic in ``seed``)."""
-    ds = gdata.load(cfg["data"], n=int(cfg["n"]), seed=0)
+    ds = gdata.load(cfg["data"], n_samples=int(cfg["n"]), seed=0)
     targets = ds.one_hot() if loss == "mse" else ds.y
     m = gm.mlp(list(cfg["sizes"]), activation, loss, data=(ds.X, targets), init_scale=cfg["init_scale"])
     return ds, m, m.init(np.random.SeedSequence(seed, spawn_key=(0,)))

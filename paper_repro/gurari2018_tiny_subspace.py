@@ -87,7 +87,7 @@ def unit_interval(ds):
 
 def problem(name, n, width, seed=repro.DEFAULT_SEED):
     """The data set, the ReLU MLP with MSE on one-hot targets, and its initial parameters."""
-    ds = gdata.load(name, n=n, seed=0, standardise=False)
+    ds = gdata.load(name, n_samples=n, seed=0, standardise=False)
     X, _ = unit_interval(ds)
     k = len(ds.classes)
     m = gm.mlp([X.shape[1], int(width), k], "relu", "mse", data=(X, ds.one_hot()))

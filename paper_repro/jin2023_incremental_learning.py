@@ -91,10 +91,10 @@ def fig1_data(cfg, seed, progress=False) -> dict:
     out = {}
     problems = {}
     for m in sorted({m for _, m in FIG1_PANELS}):
-        problems[m] = make_problem(D, R_STAR, generator=cfg["ground_truth"], m=m,
+        problems[m] = make_problem(D, R_STAR, generator=cfg["ground_truth"], measurements=m,
                                    seed=np.random.SeedSequence(truth_seed.entropy, spawn_key=(0, m)))
     for i, ((alpha, m), T) in enumerate(zip(FIG1_PANELS, cfg["fig1_steps"])):
-        res = gd(problems[m], D, alpha, T, mu=MU, seed=np.random.SeedSequence(init_seed.entropy, spawn_key=(1,)),
+        res = gd(problems[m], D, alpha, T, lr=MU, seed=np.random.SeedSequence(init_seed.entropy, spawn_key=(1,)),
                  track_tau=False, progress=progress)
         out[f"t_{i}"], out[f"errors_{i}"] = res.t, res.errors[:, 0]
     out["eigvals_m1000"] = problems[1000].eigvals
@@ -125,10 +125,10 @@ def _fig1(cfg, out, meta, seed, progress):
 def fig2_data(cfg, seed, progress=False) -> dict:
     ss = np.random.SeedSequence(seed)
     truth_seed, init_seed = ss.spawn(2)
-    prob = make_problem(D, R_STAR, generator=cfg["ground_truth"], m=1000,
+    prob = make_problem(D, R_STAR, generator=cfg["ground_truth"], measurements=1000,
                         seed=np.random.SeedSequence(truth_seed.entropy, spawn_key=(0, 1000)))
     alphas = np.array([0.1, 0.01, 0.001])
-    res = gd(prob, R_STAR, alphas, cfg["fig2_steps"], mu=MU,
+    res = gd(prob, R_STAR, alphas, cfg["fig2_steps"], lr=MU,
              seed=np.random.SeedSequence(init_seed.entropy, spawn_key=(2,)), track_tau=False, progress=progress)
     return dict(t=res.t, errors=res.errors, alphas=alphas)
 
@@ -154,11 +154,11 @@ def _fig2(cfg, out, meta, seed, progress):
 def plateau_data(cfg, seed) -> dict:
     alphas = np.array(cfg["plateau_alphas"])
     full = make_problem(20, 4, spectrum=[4, 2, 1, 0.5], seed=np.random.SeedSequence([seed, 5]))
-    rf = gd(full, 20, alphas, 4000, mu=0.05, seed=np.random.SeedSequence([seed, 6]), record_every=4000,
+    rf = gd(full, 20, alphas, 4000, lr=0.05, seed=np.random.SeedSequence([seed, 6]), record_every=4000,
             track_tau=True)
     # the spec's C3 instance (seed 0: lambda_1(A*A(Z*)) = 8.88 against lambda_1(Z*) = 8, a 10% gap)
-    sens = make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
-    rs = gd(sens, 20, alphas, 2500, mu=0.02, seed=np.random.SeedSequence([seed, 8]), record_every=2500,
+    sens = make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
+    rs = gd(sens, 20, alphas, 2500, lr=0.02, seed=np.random.SeedSequence([seed, 8]), record_every=2500,
             track_tau=True)
     return dict(alphas=alphas, tau_full=rf.tau, lam_full=full.eigvals, tau_sens=rs.tau, lam_sens=sens.eigvals,
                 lam_hat_sens=sens.top_operator_eigenvalue())
@@ -209,11 +209,11 @@ def xiong_data(cfg, seed) -> dict:
     T = cfg["xiong_steps"]
     out = {}
     for kk in (3, 4):
-        res = gd(prob, kk, 1e-2, T, mu=0.1, seed=np.random.SeedSequence([seed, 10]), record_every=max(T // 400, 1),
+        res = gd(prob, kk, 1e-2, T, lr=0.1, seed=np.random.SeedSequence([seed, 10]), record_every=max(T // 400, 1),
                  track_tau=False)
         out["t_sym"], out[f"E_sym_k{kk}"] = res.t, res.error[:, 0]
     alphas = np.array([0.1, 0.15, 0.2, 0.3])
-    res = asymmetric_gd(prob, 3, alphas, 20_000, eta=0.1, seed=np.random.SeedSequence([seed, 11]), record_every=10)
+    res = asymmetric_gd(prob, 3, alphas, 20_000, lr=0.1, seed=np.random.SeedSequence([seed, 11]), record_every=10)
     out.update(t_asym=res.t, E_asym=res.error, alphas=alphas)
     return out
 
@@ -258,12 +258,12 @@ def xu_data(cfg, seed, progress=False) -> dict:
     n, m, T = cfg["xu_n"], cfg["xu_m"], cfg["xu_steps"]
     out = {}
     for kappa in (3, 5, 7):
-        prob = make_problem(n, 3, spectrum=np.geomspace(1, 1 / kappa, 3) ** 2, m=m, dtype=cfg["xu_dtype"],
+        prob = make_problem(n, 3, spectrum=np.geomspace(1, 1 / kappa, 3) ** 2, measurements=m, dtype=cfg["xu_dtype"],
                             seed=np.random.SeedSequence([seed, 12]))
         norm = np.linalg.norm(prob.zstar)
-        sg = scaled_gd(prob, 5, 1e-8, T, eta=0.3, lam=prob.eigvals[-1], seed=np.random.SeedSequence([seed, 13]),
+        sg = scaled_gd(prob, 5, 1e-8, T, lr=0.3, lam=prob.eigvals[-1], seed=np.random.SeedSequence([seed, 13]),
                        record_every=10, progress=progress)
-        g = gd(prob, 5, 1e-8, T, mu=0.3 / prob.eigvals[0], init="gaussian_scaled", record_every=10,
+        g = gd(prob, 5, 1e-8, T, lr=0.3 / prob.eigvals[0], init="gaussian_scaled", record_every=10,
                seed=np.random.SeedSequence([seed, 13]), track_tau=False, progress=progress)
         out["t"] = sg.t
         out[f"scaled_k{kappa}"] = np.sqrt(sg.error[:, 0]) / norm
@@ -273,8 +273,8 @@ def xu_data(cfg, seed, progress=False) -> dict:
     for j, kappa in enumerate(kappas):
         prob = make_problem(30, 3, spectrum=np.geomspace(1, 1 / kappa, 3) ** 2, seed=np.random.SeedSequence([seed, 14]))
         norm = np.linalg.norm(prob.zstar)
-        sg = scaled_gd(prob, 5, 1e-6, 300, eta=0.3, lam=0.1 * prob.eigvals[-1], seed=np.random.SeedSequence([seed, 15]))
-        g = gd(prob, 5, 1e-6, int(100 * kappa**2) + 1000, mu=0.3 / prob.eigvals[0], init="gaussian_scaled", record_every=5,
+        sg = scaled_gd(prob, 5, 1e-6, 300, lr=0.3, lam=0.1 * prob.eigvals[-1], seed=np.random.SeedSequence([seed, 15]))
+        g = gd(prob, 5, 1e-6, int(100 * kappa**2) + 1000, lr=0.3 / prob.eigvals[0], init="gaussian_scaled", record_every=5,
                seed=np.random.SeedSequence([seed, 15]), track_tau=False)
         for i, r in enumerate((sg, g)):
             hit = np.flatnonzero(np.sqrt(r.error[:, 0]) / norm < 1e-6)

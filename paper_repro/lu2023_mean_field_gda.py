@@ -166,7 +166,7 @@ def particle_error_chunk(chunk, T: float, tau: float = 1.0):
     def averages(n, h, seed):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # coarse h on purpose (the bias is measured)
-            res = particle_gda(pay, tau, 1.0, T, n_x=int(n), h=float(h), runs=len(seed), seed=seed, n_records=201)
+            res = particle_gda(pay, tau, 1.0, T, n_x=int(n), dt=float(h), runs=len(seed), seed=seed, n_records=201)
         late = res.t >= T / 3
         # time averages with the time axis last and contiguous: each run's sum has the same order
         # whatever the number of runs in the batch (bit-identical under any chunking)
@@ -226,7 +226,7 @@ def _particles(cfg, out, meta, seed, progress):
 def annealing_data(cfg, seed, progress=False) -> dict:
     from scipy.special import i0e, i1e
 
-    res = particle_gda(payoff_t1(), None, 1.0, cfg["d_T"], n_x=cfg["d_n"], h=2.5e-4, anneal_xi=1.0, seed=seed,
+    res = particle_gda(payoff_t1(), None, 1.0, cfg["d_T"], n_x=cfg["d_n"], dt=2.5e-4, anneal_xi=1.0, seed=seed,
                        n_records=101, progress=progress)
     tau = res.tau_t
     ni_star = 2 * (1 - i1e(1 / tau) / i0e(1 / tau))  # T1 (a = b = 1) closed form

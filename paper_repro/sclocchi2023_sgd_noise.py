@@ -106,8 +106,8 @@ def mlp_chunk(chunk, d: int, width: int, batch: int, max_epochs: int, data: str 
     ``data``: "stripe" (the synthetic task) or a gdsim.data classification set ("digits", "mnist1d") as a
     parity task (odd labels +1, even -1; each run draws its P training points from the training split)."""
     pool = None if data == "stripe" else parity_data(data)
-    return chunk.run_batched(lambda points, seed, P: mlp_sgd(points["alpha"], points["T"], P=int(P), d=d, width=width,
-                                                             batch=batch, max_epochs=max_epochs, runs=1, seed=seed,
+    return chunk.run_batched(lambda points, seed, P: mlp_sgd(points["alpha"], points["T"], n_samples=int(P), d=d, width=width,
+                                                             batch_size=batch, max_epochs=max_epochs, runs=1, seed=seed,
                                                              data=pool),
                              by=("P",))
 

@@ -35,7 +35,7 @@ def test_digits_constant_pixels_get_no_gradient():
     # spec: pixels 0, 32 and 39 are zero in every digits image, so a first-layer weight on them never moves
     import gdsim.models as gm
 
-    ds = gdata.load("digits", n=200)
+    ds = gdata.load("digits", n_samples=200)
     assert np.all(ds.X[:, [0, 32, 39]] == 0)
     m = gm.mlp([64, 8, 10], "tanh", data=(ds.X, ds.one_hot()))
     _, g = m.loss_grad(m.init(0))
@@ -44,9 +44,9 @@ def test_digits_constant_pixels_get_no_gradient():
 
 
 def test_subsample_classes_and_targets():
-    ds = gdata.load("digits", n=500, seed=3)
+    ds = gdata.load("digits", n_samples=500, seed=3)
     assert ds.X.shape == (500, 64) and np.bincount(ds.y).tolist() == [50] * 10
-    assert not np.array_equal(ds.X, gdata.load("digits", n=500, seed=4).X)
+    assert not np.array_equal(ds.X, gdata.load("digits", n_samples=500, seed=4).X)
     oh = ds.one_hot()
     assert oh.shape == (500, 10) and np.all(oh.sum(axis=1) == 1) and np.all(oh.argmax(axis=1) == ds.y)
     two = gdata.load("digits", classes=(3, 8))
@@ -63,8 +63,8 @@ def test_bad_arguments():
         gdata.load("cifar10")
     with pytest.raises(TypeError, match="name"):
         gdata.load(3)
-    with pytest.raises(ValueError, match="n ="):
-        gdata.load("wine", n=10**5)
+    with pytest.raises(ValueError, match="n_samples ="):
+        gdata.load("wine", n_samples=10**5)
     with pytest.raises(ValueError, match="classes"):
         gdata.load("wine", classes=(0, 0))
     with pytest.raises(ValueError, match="classes"):

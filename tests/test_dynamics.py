@@ -137,9 +137,9 @@ def test_generic_gd_trajectories_equal_bespoke_kernels():
     from gdsim import sensing as se
 
     for m_meas in (60, None):
-        prob = se.make_problem(8, 2, spectrum=[2.0, 1.0], m=m_meas, seed=2)
+        prob = se.make_problem(8, 2, spectrum=[2.0, 1.0], measurements=m_meas, seed=2)
         U0 = se.initial_factors(prob, 3, 0.05, seed=1)
-        ref = se.gd(prob, 3, 0.05, 150, mu=0.1, U0=U0, record_every=50)
+        ref = se.gd(prob, 3, 0.05, 150, lr=0.1, U0=U0, record_every=50)
         gen = gdyn.gd(gm.matrix_sensing(prob, 3), U0.reshape(1, -1), 0.1, 150, record_every=50, observe=("w", "loss"))
         np.testing.assert_allclose(gen.w.reshape(ref.t.size, *U0.shape)[-1], ref.U, rtol=0, atol=1e-12)
         np.testing.assert_allclose(gen.loss, ref.loss, rtol=1e-12, atol=1e-15)
@@ -259,7 +259,7 @@ def test_results_are_labelled_and_deterministic_across_threads():
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.loss.shape == (5, 2, 3) and a.top_k.shape == (5, 2, 3, 2)
     ds = a.to_xarray()
-    assert ds["sharpness"].dims == ("step", "run_0", "run_1")
+    assert ds["sharpness"].dims == ("step", "lr", "run")  # lr[:, None] labels axis 0; w0 (3, P) is unlabelled
     assert float(ds["loss"].sel(t=20)[1, 2]) == a.loss[-1, 1, 2]
     s1 = gdyn.sgd(m, w0, 0.1, 6, batch_size=5, seed=np.random.SeedSequence(4), record_every=6, parallel=True)
     s2 = gdyn.sgd(m, w0, 0.1, 6, batch_size=5, seed=np.random.SeedSequence(4), record_every=6, parallel=False)

@@ -1,7 +1,9 @@
 """Trainability maps (Sohl-Dickstein 2024): exact checks against the notebook's update, box counting on
-sets of known dimension, determinism, tiling, validation, and the zoomed-slope claim of the spec."""
+sets of known dimension, determinism, tiling, validation, the zoomed-slope claim of the spec, explicit
+starts (Problem) and the reproduction's tiers."""
 
 import inspect
+import json
 
 import numba
 import numpy as np
@@ -16,7 +18,7 @@ from tests import naive
 def _oracle_map(lr0, lr1, steps, off=None, **kw):
     """Scores of cells (lr0[c], lr1[c]) (or offset cells) from the NumPy oracle."""
     act = kw.get("activation", "tanh")
-    p = gf.problem(kw.get("n", 8), act, steps, kw.get("seed", 0), n_data=kw.get("n_data"),
+    p = gf.problem(kw.get("n", 8), act, steps, kw.get("seed", 0), n_samples=kw.get("n_samples"),
                    batch_size=kw.get("batch_size"))
     rows = None if kw.get("batch_size") is None else p.rows
     offs = np.zeros(len(lr0)) if off is None else off
@@ -44,7 +46,7 @@ def test_coarse_map_converged_fraction():
     dict(activation="relu", n=5),
     dict(activation="identity", n=9),
     dict(activation="tanh", n=3, batch_size=4),
-    dict(activation="tanh", n=4, n_data=1),
+    dict(activation="tanh", n=4, n_samples=1),
 ])
 @pytest.mark.parametrize("parallel", [False, True])
 def test_kernel_matches_notebook_oracle(kw, parallel):
@@ -56,7 +58,7 @@ def test_kernel_matches_notebook_oracle(kw, parallel):
     lr0, lr1 = 10 ** rng.uniform(-3, 6, 19), 10 ** rng.uniform(-3, 6, 19)
     steps = 30
     ref = _oracle_map(lr0, lr1, steps, seed=3, **kw)
-    p = gf.problem(kw["n"], kw["activation"], steps, 3, n_data=kw.get("n_data"), batch_size=kw.get("batch_size"))
+    p = gf.problem(kw["n"], kw["activation"], steps, 3, n_samples=kw.get("n_samples"), batch_size=kw.get("batch_size"))
     got = _api._score_cells(p, lr0, lr1, np.zeros(19), steps, offset_mode=False, parallel=parallel, progress=False,
                             desc="")
     assert (ref > 0).any() and (ref < 0).any()  # both phases are exercised
@@ -115,19 +117,26 @@ def _sierpinski(k):
 
 
 def test_box_counting_on_sets_of_known_dimension():
+    # the calibrated default (more sets in tests/test_fractal_boxcount.py)
     img = np.zeros((512, 512), bool)
     img[200, :] = True
-    assert gf.box_counting_dimension(img) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(img) == pytest.approx(1.0, abs=1e-12)
     diag = np.eye(512, dtype=bool)
-    assert gf.box_counting_dimension(diag) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(diag) == pytest.approx(1.0, abs=1e-12)
     filled = np.ones((512, 512), bool)
-    assert gf.box_counting_dimension(filled, 2 ** np.arange(9)) == pytest.approx(2.0, rel=1e-12)
-    # default sizes 10..512 do not divide 512: partial boxes at the edge bias the count (within 0.1)
-    assert gf.box_counting_dimension(filled) == pytest.approx(2.0, abs=0.1)
+    assert gf.box_counting_dimension(filled) == pytest.approx(2.0, abs=1e-12)
+    assert gf.box_counting_dimension(_sierpinski(9)) == pytest.approx(np.log(3) / np.log(2), abs=1e-12)
+    # the porespy-sized median estimator, with the textbook count
+    pk = dict(method="porespy", count="any")
+    assert gf.box_counting_dimension(img, **pk) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(diag, **pk) == pytest.approx(1.0, abs=0.03)
+    assert gf.box_counting_dimension(filled, 2 ** np.arange(9), **pk) == pytest.approx(2.0, rel=1e-12)
+    # porespy's sizes 10..512 do not divide 512: partial boxes at the edge bias the count (within 0.1)
+    assert gf.box_counting_dimension(filled, **pk) == pytest.approx(2.0, abs=0.1)
     square = np.zeros((512, 512), bool)
     square[56:456, 56:456] = True
     # porespy's "mixed" boxes of a filled square are those on its border: dimension 1
-    assert gf.box_counting_dimension(square, 2 ** np.arange(1, 7), count="mixed") == pytest.approx(1.0, abs=0.1)
+    assert gf.box_counting_dimension(square, 2 ** np.arange(1, 7), method="porespy") == pytest.approx(1.0, abs=0.1)
     tri = _sierpinski(9)
     sizes = 2 ** np.arange(0, 9)
     # exact at dyadic box sizes: every slope is log 3 / log 2
@@ -136,8 +145,9 @@ def test_box_counting_on_sets_of_known_dimension():
     np.testing.assert_allclose(slopes, np.log(3) / np.log(2), rtol=1e-12)
     # porespy's default sizes 10..512 are not dyadic: boxes straddle the triangle's self-similar blocks and
     # the local slopes scatter (1.37-2.50 measured); their median lands within 0.1 (measured 1.653)
-    assert gf.box_counting_dimension(tri) == pytest.approx(np.log(3) / np.log(2), abs=0.1)
+    assert gf.box_counting_dimension(tri, **pk) == pytest.approx(np.log(3) / np.log(2), abs=0.1)
     assert np.isnan(gf.box_counting_dimension(np.zeros((32, 32), bool)))
+    assert np.isnan(gf.box_counting_dimension(np.zeros((32, 32), bool), method="porespy"))
 
 
 def test_boundary_is_the_notebooks_sign_change():
@@ -164,7 +174,7 @@ def test_zoomed_mixed_windows_are_fractal():
         if 0.2 <= gf.converged_fraction(s) <= 0.8:
             masks.append(gf.boundary(s))
     assert len(masks) >= 2
-    assert gf.box_counting_dimension(masks, count="mixed") >= 1.2
+    assert gf.box_counting_dimension(masks, method="porespy") >= 1.2
 
 
 def test_zoom_sequence_narrows_and_stays_on_the_boundary():
@@ -184,7 +194,7 @@ def test_zoom_sequence_narrows_and_stays_on_the_boundary():
     (lambda: gf.trainability_map([1.0], [1.0], steps="3"), "steps"),
     (lambda: gf.trainability_map([1.0], [1.0], steps=0), "steps"),
     (lambda: gf.trainability_map([1.0], [1.0], batch_size=0), "batch_size"),
-    (lambda: gf.trainability_map([1.0], [1.0], n_data=2.5), "n_data"),
+    (lambda: gf.trainability_map([1.0], [1.0], n_samples=2.5), "n_samples"),
     (lambda: gf.trainability_map([1.0], [1.0], progress="yes"), "progress"),
     (lambda: gf.trainability_map([1.0], [1.0], seed=-1), "seed"),
     (lambda: gf.trainability_map(np.ones(2**15), np.ones(2**14)), "cells"),
@@ -213,7 +223,7 @@ def test_bad_input_gets_a_clear_error(call, match):
 @pytest.mark.filterwarnings("ignore:.*encountered in scalar:RuntimeWarning")
 @pytest.mark.skipif(not gdsim.cuda_available(), reason="needs a GPU or NUMBA_ENABLE_CUDASIM=1 (conftest sets it)")
 @pytest.mark.parametrize("kw", [dict(activation="tanh"), dict(activation="relu", batch_size=3),
-                                dict(activation="identity", n_data=2)])
+                                dict(activation="identity", n_samples=2)])
 def test_gpu_map_matches_cpu_and_oracle(monkeypatch, kw):
     from gdsim._core import cuda as gcuda
 
@@ -244,3 +254,150 @@ def test_reproduction_runs_on_a_tiny_config(tmp_path):
     assert set(paths) == set(module.FIGURES)
     for files in paths.values():
         assert all(p.exists() for p in files)
+
+
+# ------------------------------------------------------------------ explicit starts (gdsim.fractal.Problem)
+# Passing the default problem gives the default call's bits through every public path (maps, offset maps,
+# minibatch, tiled stored windows, zooms); a different start gives a different map; contradicting
+# arguments are refused. n = 8 and tanh throughout: the kernels the tests above compile.
+
+LR = np.logspace(-1, 4, 20)
+
+
+def _copy(p):
+    # the same numbers through fresh arrays (as a user would load a published start)
+    return gf.Problem(p.W0.copy(), p.W1.copy(), p.X.copy(), p.Y.copy(), p.rows.copy(), p.activation)
+
+
+def test_default_problem_given_explicitly_gives_identical_bits():
+    ref = gf.trainability_map(LR, LR, n=8, steps=30, seed=4)
+    p = gf.problem(8, "tanh", 30, 4)
+    np.testing.assert_array_equal(gf.trainability_map(LR, LR, steps=30, problem=p), ref)
+    np.testing.assert_array_equal(gf.trainability_map(LR, LR, n=8, activation="tanh", steps=30, problem=_copy(p)), ref)
+    # built from the arrays alone (rows and activation at their defaults: full batch, tanh)
+    np.testing.assert_array_equal(gf.trainability_map(LR, LR, steps=30, problem=gf.Problem(p.W0, p.W1, p.X, p.Y)),
+                                  ref)
+
+
+def test_minibatch_and_offset_problems_give_identical_bits():
+    # n = 8, tanh: the kernels test_fractal.py compiles too (the kernels are compiled per process)
+    mb = gf.trainability_map(LR, LR, n=8, steps=25, seed=2, batch_size=4)
+    p = gf.problem(8, "tanh", 25, 2, batch_size=4)
+    assert p.rows.shape == (25, 4) and not p.full_batch
+    np.testing.assert_array_equal(gf.trainability_map(LR, LR, steps=25, problem=_copy(p)), mb)
+    off, lr = np.array([1e-4, 1e-2, 0.3]), np.array([0.1, 3.0, 100.0])
+    ref = gf.offset_map(off, lr, n=8, steps=30, seed=2)
+    np.testing.assert_array_equal(gf.offset_map(off, lr, steps=30, problem=_copy(gf.problem(8, "tanh", 30, 2))), ref)
+
+
+def test_windows_stored_tiles_and_zooms_accept_a_problem(tmp_path):
+    p = _copy(gf.problem(8, "tanh", 30, 0))
+    direct = gf.window_map((1.0, 1.0), 2.0, 40, steps=30)
+    given = gf.window_map((1.0, 1.0), 2.0, 40, steps=30, problem=p)
+    tiled = gf.window_map((1.0, 1.0), 2.0, 40, steps=30, problem=p, store=tmp_path / "w.zarr", tile=16)
+    for a, b, c in zip(direct, given, tiled):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    z0 = gf.zoom_sequence((1.5, 1.5), 4.5, 2, factor=10, resolution=32, steps=30)
+    z1 = gf.zoom_sequence((1.5, 1.5), 4.5, 2, factor=10, resolution=32, steps=30, problem=p)
+    for e0, e1 in zip(z0, z1):
+        np.testing.assert_array_equal(e0["score"], e1["score"])
+
+
+def test_another_start_gives_another_map():
+    p = gf.problem(8, "tanh", 30, 4)
+    ref = gf.trainability_map(LR, LR, steps=30, problem=p)
+    moved = gf.Problem(p.W0 * 1.5, p.W1, p.X, p.Y)
+    assert not np.array_equal(gf.trainability_map(LR, LR, steps=30, problem=moved), ref)
+
+
+def test_problem_arrays_are_copied_and_checked():
+    p = gf.problem(3, "relu", 5, 1)
+    W0 = p.W0.copy()
+    q = gf.Problem(W0, p.W1, p.X, p.Y, activation="relu")
+    W0[0, 0] = 99.0  # the problem holds its own copy
+    assert q.W0[0, 0] == p.W0[0, 0] and q.activation == "relu" and q.full_batch
+    assert q.to_dict()["W0"] == p.W0.tolist()
+    np.testing.assert_array_equal(gf.Problem(**q.to_dict()).X, p.X)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda p: gf.trainability_map(LR, LR, problem="abc"), "problem"),
+    (lambda p: gf.trainability_map(LR, LR, n=5, problem=p), "n = 5"),
+    (lambda p: gf.trainability_map(LR, LR, activation="relu", problem=p), "activation"),
+    (lambda p: gf.trainability_map(LR, LR, seed=3, problem=p), "seed"),
+    (lambda p: gf.trainability_map(LR, LR, n_samples=4, problem=p), "n_samples"),
+    (lambda p: gf.window_map((1.0, 1.0), 1.0, 8, batch_size=2, problem=p), "batch_size"),
+    (lambda p: gf.Problem(p.W0[:2], p.W1, p.X, p.Y), "W0"),
+    (lambda p: gf.Problem(p.W0, p.W1[:2], p.X, p.Y), "W1"),
+    (lambda p: gf.Problem(p.W0, p.W1, p.X[:, :2], p.Y), "X"),
+    (lambda p: gf.Problem(p.W0, p.W1, p.X, p.Y[:2]), "Y"),
+    (lambda p: gf.Problem(p.W0, p.W1, p.X, np.full_like(p.Y, np.nan)), "Y"),
+    (lambda p: gf.Problem(p.W0, p.W1, p.X, p.Y, rows=[[0, 99]]), "rows"),
+    (lambda p: gf.Problem(p.W0, p.W1, p.X, p.Y, rows=[0.5]), "rows"),
+    (lambda p: gf.Problem(p.W0, p.W1, p.X, p.Y, activation="sigmoid"), "activation"),
+])
+def test_bad_problems_get_a_clear_error(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(gf.problem(8, "tanh", 10, 0))
+
+
+@pytest.mark.cudasim
+# the simulator runs threads on NumPy scalars; diverging cells overflow there on purpose
+@pytest.mark.filterwarnings("ignore:.*encountered in scalar:RuntimeWarning")
+def test_gpu_windows_match_cpu_direct_and_stored(tmp_path):
+    import gdsim
+
+    if not gdsim.cuda_available():
+        pytest.skip("needs a GPU or NUMBA_ENABLE_CUDASIM=1 (conftest sets it)")
+    kw = dict(n=3, steps=12, seed=2)
+    cpu = gf.window_map((0.5, 0.5), 2.0, 4, **kw)[2]
+    gpu = gf.window_map((0.5, 0.5), 2.0, 4, gpu=True, **kw)[2]
+    stored = gf.window_map((0.5, 0.5), 2.0, 4, gpu=True, store=tmp_path / "g.zarr", tile=16, **kw)[2]
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-10)  # CUDA's tanh vs the CPU polynomial: rounding only
+    np.testing.assert_array_equal(stored, gpu)
+    with pytest.raises(TypeError, match="gpu"):
+        gf.window_map((0.5, 0.5), 2.0, 4, gpu="yes", **kw)
+
+
+# ------------------------------------------------------------------------- the reproduction's tiers
+
+def _module():
+    from gdsim import repro
+
+    return repro.load("sohldickstein2024_fractal")
+
+
+def test_paper_tier_is_the_papers_settings():
+    m = _module()
+    p = m.TIERS["paper"]
+    assert (p["n"], p["steps"], p["resolution"], p["dim_resolution"]) == (16, 1000, 4096, 4096)
+    assert p["store_dir"] and p["gpu"]  # resumable tiles on the GPU
+    # N = P = n^2 + n = 272 data for tanh and ReLU, n for the deep linear net, 1 for a single datapoint
+    assert gf.problem(16, "tanh", 2).X.shape == (272, 16) and gf.problem(16, "relu", 2).X.shape == (272, 16)
+    assert gf.problem(16, "identity", 2).X.shape == (16, 16)
+    r = m.TIERS["reduced"]
+    assert (r["n"], r["steps"]) == (p["n"], p["steps"]) and r["store_dir"] is None and not r["gpu"]
+    assert set(m.PAPER_TABLE) == set(m.CONDITIONS)
+    with pytest.raises(SystemExit):
+        m.cli(["--tier", "huge"])
+
+
+def test_tiny_stored_run_reports_both_dimensions_and_resumes(tmp_path):
+    m = _module()
+    # n = 8: the kernels the quick-config test above compiles (kernels are compiled once per process)
+    cfg = dict(m.TIERS["paper"], n=8, steps=30, resolution=24, zoom_levels=2, dim_levels=1, dim_resolution=24,
+               dim_windows=1, gpu=False, pdf=False, store_dir=str(tmp_path / "stores"), mode="paper")
+    paths = m.main(cfg, out=tmp_path / "a", seed=1)
+    side = json.loads((tmp_path / "a" / "sohldickstein2024_dimension_paper.json").read_text())
+    meta = side.get("meta", side)
+    for key in ("dimension", "dimension_calibrated", "paper_table", "porespy_minus_paper"):
+        assert set(meta[key]) == set(m.CONDITIONS)
+    assert meta["paper_table"]["offset vs lr"] == 1.98
+    assert any((tmp_path / "stores").glob("dimension_*.zarr")) and any((tmp_path / "stores").glob("conditions_*"))
+    again = m.main(cfg, out=tmp_path / "b", seed=1)  # every store finished: read back, same numbers
+    for fig in paths:
+        a = np.load(next(p for p in paths[fig] if p.suffix == ".npz"))
+        b = np.load(next(p for p in again[fig] if p.suffix == ".npz"))
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k])

@@ -115,9 +115,9 @@ def t3_runs():
     for h in (2.5e-4, 5e-4):
         if h > 2.5e-4:  # deliberately coarse: the weak-order check needs a visible bias, and gets a warning
             with pytest.warns(RuntimeWarning, match="Euler-Maruyama bias"):
-                res = gg.particle_gda(pay, 1.0, 1.0, 3.0, n_x=1000, h=h, runs=5, seed=11, n_records=201)
+                res = gg.particle_gda(pay, 1.0, 1.0, 3.0, n_x=1000, dt=h, runs=5, seed=11, n_records=201)
         else:
-            res = gg.particle_gda(pay, 1.0, 1.0, 3.0, n_x=1000, h=h, runs=5, seed=11, n_records=201)
+            res = gg.particle_gda(pay, 1.0, 1.0, 3.0, n_x=1000, dt=h, runs=5, seed=11, n_records=201)
         sel = res.t >= 1.0
         err = np.abs(res.moments[sel].mean(axis=0) - eq.moments[None]).max(axis=(1, 2))  # (runs,)
         out[h] = (res, err)
@@ -203,7 +203,7 @@ def test_feature_kernel_matches_numpy_reference():
     from gdsim._core.counter_rng import keys_from_seed
 
     pay = gg.payoff_t3()
-    res = gg.particle_gda(pay, 0.7, 1.5, 20 * 2e-4, n_x=9, n_y=6, h=2e-4, seed=5, n_records=2, ni_grid=0)
+    res = gg.particle_gda(pay, 0.7, 1.5, 20 * 2e-4, n_x=9, n_y=6, dt=2e-4, seed=5, n_records=2, ni_grid=0)
     rng = np.random.default_rng(np.random.SeedSequence(5).spawn(2)[0])  # particle_gda's own derivation
     X0, Y0 = rng.uniform(size=(1, 9))[0], rng.uniform(size=(1, 6))[0]
     keys = keys_from_seed(np.random.SeedSequence(5).spawn(2)[1], 2).reshape(1, 2)
@@ -214,12 +214,12 @@ def test_feature_kernel_matches_numpy_reference():
 
 def test_serial_parallel_and_thread_counts_agree_bitwise():
     pay = gg.payoff_t3()
-    a = gg.particle_gda(pay, 1.0, 1.5, 0.05, n_x=300, h=2e-4, runs=2, seed=3)  # serial systems, runs in parallel
-    big = gg.particle_gda(pay, 1.0, 1.5, 0.002, n_x=25_000, h=2e-4, seed=3, n_records=3)  # particles in parallel
+    a = gg.particle_gda(pay, 1.0, 1.5, 0.05, n_x=300, dt=2e-4, runs=2, seed=3)  # serial systems, runs in parallel
+    big = gg.particle_gda(pay, 1.0, 1.5, 0.002, n_x=25_000, dt=2e-4, seed=3, n_records=3)  # particles in parallel
     numba.set_num_threads(1)
     try:
-        b = gg.particle_gda(pay, 1.0, 1.5, 0.05, n_x=300, h=2e-4, runs=2, seed=3)
-        big1 = gg.particle_gda(pay, 1.0, 1.5, 0.002, n_x=25_000, h=2e-4, seed=3, n_records=3)
+        b = gg.particle_gda(pay, 1.0, 1.5, 0.05, n_x=300, dt=2e-4, runs=2, seed=3)
+        big1 = gg.particle_gda(pay, 1.0, 1.5, 0.002, n_x=25_000, dt=2e-4, seed=3, n_records=3)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for name in ("X", "Y", "moments", "ni0"):
@@ -231,7 +231,7 @@ def test_serial_parallel_and_thread_counts_agree_bitwise():
     old = _api.PARALLEL_MIN_PARTICLES
     _api.PARALLEL_MIN_PARTICLES = 1
     try:
-        c = gg.particle_gda(pay, 1.0, 1.5, 0.05, n_x=300, h=2e-4, runs=2, seed=3)
+        c = gg.particle_gda(pay, 1.0, 1.5, 0.05, n_x=300, dt=2e-4, runs=2, seed=3)
     finally:
         _api.PARALLEL_MIN_PARTICLES = old
     np.testing.assert_array_equal(a.X, c.X)
@@ -239,15 +239,15 @@ def test_serial_parallel_and_thread_counts_agree_bitwise():
 
 def test_pairwise_path_matches_feature_path():
     pay = gg.payoff_t1()
-    a = gg.particle_gda(pay, 0.5, 1.5, 0.02, n_x=50, h=2.5e-4, seed=8, n_records=5)
-    b = gg.particle_gda(pay, 0.5, 1.5, 0.02, n_x=50, h=2.5e-4, seed=8, n_records=5, drift="pairwise")
+    a = gg.particle_gda(pay, 0.5, 1.5, 0.02, n_x=50, dt=2.5e-4, seed=8, n_records=5)
+    b = gg.particle_gda(pay, 0.5, 1.5, 0.02, n_x=50, dt=2.5e-4, seed=8, n_records=5, drift="pairwise")
     np.testing.assert_allclose(a.X, b.X, atol=1e-10)
     np.testing.assert_allclose(a.moments, b.moments, atol=1e-10)
 
 
 def test_annealing_tracks_the_regularised_equilibrium_from_above():
     pay = gg.payoff_t1()
-    res = gg.particle_gda(pay, None, 1.0, 4.0, n_x=2000, h=2.5e-4, anneal_xi=1.0, seed=4, n_records=9)
+    res = gg.particle_gda(pay, None, 1.0, 4.0, n_x=2000, dt=2.5e-4, anneal_xi=1.0, seed=4, n_records=9)
     tau_end = 1.0 / np.log(np.e + 4.0)
     assert res.tau_t[-1] == pytest.approx(1.0 / np.log(np.e + 4.0 - 2.5e-4), rel=1e-6)
     ni_star = 2 * (1 - _bessel_ratio(1 / tau_end))
@@ -261,9 +261,9 @@ def test_gpu_particle_gda_matches_cpu(monkeypatch, drift):
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", 4)
     pay = gg.payoff_t3()
-    a = gg.particle_gda(pay, 1.0, 1.5, 6 * 2e-4, n_x=10, n_y=7, h=2e-4, runs=2, seed=6, n_records=3, drift=drift,
+    a = gg.particle_gda(pay, 1.0, 1.5, 6 * 2e-4, n_x=10, n_y=7, dt=2e-4, runs=2, seed=6, n_records=3, drift=drift,
                         ni_grid=16)
-    b = gg.gpu_particle_gda(pay, 1.0, 1.5, 6 * 2e-4, n_x=10, n_y=7, h=2e-4, runs=2, seed=6, n_records=3,
+    b = gg.gpu_particle_gda(pay, 1.0, 1.5, 6 * 2e-4, n_x=10, n_y=7, dt=2e-4, runs=2, seed=6, n_records=3,
                             drift=drift, ni_grid=16)
     np.testing.assert_allclose(b.X, a.X, atol=1e-12)
     np.testing.assert_allclose(b.Y, a.Y, atol=1e-12)
@@ -279,7 +279,7 @@ def test_gpu_particle_gda_matches_cpu(monkeypatch, drift):
     (lambda: gg.particle_gda(gg.payoff_t1(), 0.0, 1.0, 1.0), ValueError, "tau"),
     (lambda: gg.particle_gda(gg.payoff_t1(), 1.0, -1.0, 1.0), ValueError, "eta"),
     (lambda: gg.particle_gda(gg.payoff_t1(), 1.0, 1.0, 1.0, n_x=0), ValueError, "n_x"),
-    (lambda: gg.particle_gda(gg.payoff_t1(), 1.0, 1.0, 1.0, h=0.05), ValueError, "too large for stability"),
+    (lambda: gg.particle_gda(gg.payoff_t1(), 1.0, 1.0, 1.0, dt=0.05), ValueError, "too large for stability"),
     (lambda: gg.particle_gda(gg.payoff_t1(), 1.0, 1.0, 1.0, drift="fft"), ValueError, "drift"),
     (lambda: gg.particle_gda("T1", 1.0, 1.0, 1.0), TypeError, "Payoff"),
     (lambda: gg.entropic_equilibrium(gg.payoff_t1(), -0.1), ValueError, "tau"),
@@ -316,4 +316,4 @@ def test_user_payoff_periodicity_and_finiteness_are_checked():
 
 def test_moderate_step_warns_with_the_bound():
     with pytest.warns(RuntimeWarning, match="Euler-Maruyama bias"):
-        gg.particle_gda(gg.payoff_t3(), 1.0, 1.0, 0.01, n_x=10, h=6e-4)
+        gg.particle_gda(gg.payoff_t3(), 1.0, 1.0, 0.01, n_x=10, dt=6e-4)

@@ -16,29 +16,29 @@ from gdsim import Result
 
 
 def _prob():
-    return gs.make_problem(6, 2, spectrum=[2.0, 1.0], m=40, seed=0)
+    return gs.make_problem(6, 2, spectrum=[2.0, 1.0], measurements=40, seed=0)
 
 
 FAMILY_CALLS = {
     "scalar.gd": lambda: sc.gd(np.full((3, 2, 4), 1.1), 0.1, 4, record_every=2),
     "scalar.squared_regression.gd": lambda: sc.squared_regression.gd(
         np.full((2, 3), 0.5), 0.05, 3, X=np.eye(3)[:2], y=np.ones(2)),
-    "sensing.gd": lambda: gs.gd(_prob(), 3, [1e-3, 1e-2], 5, mu=0.1, seed=0, record_every=2),
-    "sensing.scaled_gd": lambda: gs.scaled_gd(_prob(), 3, [1e-3], 4, eta=0.1, lam=1e-3, seed=0),
+    "sensing.gd": lambda: gs.gd(_prob(), 3, [1e-3, 1e-2], 5, lr=0.1, seed=0, record_every=2),
+    "sensing.scaled_gd": lambda: gs.scaled_gd(_prob(), 3, [1e-3], 4, lr=0.1, lam=1e-3, seed=0),
     "sensing.asymmetric_gd": lambda: gs.asymmetric_gd(np.diag([1.0, 0.5, 0, 0, 0, 0]), 3, [0.1, 0.2], 4,
-                                                      eta=0.1, seed=0),
+                                                      lr=0.1, seed=0),
     "games.entropic_equilibrium": lambda: gg.entropic_equilibrium(gg.payoff_t1(), 1.0, M=16),
     "games.mean_field_pde": lambda: gg.mean_field_pde(gg.payoff_t1(), 1.0, 1.0, 0.01, M=16, n_records=3),
-    "games.particle_gda": lambda: gg.particle_gda(gg.payoff_t1(), 1.0, 1.0, 0.01, n_x=8, h=2e-4, runs=2, seed=0,
+    "games.particle_gda": lambda: gg.particle_gda(gg.payoff_t1(), 1.0, 1.0, 0.01, n_x=8, dt=2e-4, runs=2, seed=0,
                                                   n_records=3, ni_grid=8),
     "particles.particle_gd": lambda: gp.particle_gd(np.zeros((2, 5)), "energy_uniform", 10, seed=0),
     "particles.interaction": lambda: gp.particle_gd(np.zeros((2, 4, 2)) + np.arange(4)[:, None] / 4, "interaction",
                                                     5, seed=0),
     "langevin.dyson_ou": lambda: gl.dyson_ou(2, 1.0, runs=3, steps=2, seed=0),
     "langevin.teacher_student_2x2": lambda: gl.teacher_student_2x2(0.1, 1.0, 2, steps=2, runs=3, seed=0),
-    "langevin.park_network_sgd": lambda: gl.park_network_sgd([0.1, 0.2], 1.0, epochs=1, n_data=8, K=4, seed=0),
+    "langevin.park_network_sgd": lambda: gl.park_network_sgd([0.1, 0.2], 1.0, epochs=1, n_samples=8, width=4, seed=0),
     "langevin.perceptron_sgd": lambda: gl.perceptron_sgd([0.1, 0.2], 8, runs=2, seed=0, max_epochs=3),
-    "langevin.mlp_sgd": lambda: gl.mlp_sgd([0.1, 0.2], 1.0, P=16, width=4, runs=2, seed=0, max_epochs=2),
+    "langevin.mlp_sgd": lambda: gl.mlp_sgd([0.1, 0.2], 1.0, n_samples=16, width=4, runs=2, seed=0, max_epochs=2),
 }
 
 

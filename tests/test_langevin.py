@@ -110,7 +110,7 @@ def test_2x2_kernel_matches_numpy_and_is_thread_count_independent():
 @pytest.mark.parametrize("call, match", [
     (lambda: gl.teacher_student_2x2(0.0, 0.1, 4), "lr"),
     (lambda: gl.teacher_student_2x2(0.1, 0.1, 0), "batch"),
-    (lambda: gl.dyson_ou(1, 0.3), "n"),
+    (lambda: gl.dyson_ou(1, 0.3), "d"),
     (lambda: gl.dyson_ou(2, -0.3), "sigma"),
     (lambda: gl.p_tanh(0.0, 0.0), "sigma2"),
     (lambda: gl.discrete_spacing_width(2.5, 0.1, 4), "lr"),
@@ -160,12 +160,12 @@ def _numpy_park_run(inst, lr, batch, epochs):
 
 def test_park_run_seeds_make_a_run_independent_of_its_batch():
     ss = [np.random.SeedSequence([9, i]) for i in range(3)]
-    both = gl.park_network_sgd([0.1, 0.5, 2.0], [1.0, 2.0, 0.5], epochs=2, n_data=40, K=4, seed=ss)
-    alone = gl.park_network_sgd(0.5, 2.0, epochs=2, n_data=40, K=4, seed=ss[1:2])
+    both = gl.park_network_sgd([0.1, 0.5, 2.0], [1.0, 2.0, 0.5], epochs=2, n_samples=40, width=4, seed=ss)
+    alone = gl.park_network_sgd(0.5, 2.0, epochs=2, n_samples=40, width=4, seed=ss[1:2])
     np.testing.assert_array_equal(both.x[1, 0], alone.x[0])  # bitwise: per-run work, per-run seeds
     np.testing.assert_array_equal(both.test_mse[1, 0], alone.test_mse[0])
     with pytest.raises(ValueError, match="one seed per run"):
-        gl.park_network_sgd([0.1, 0.5], 1.0, epochs=1, n_data=8, K=4, seed=ss)
+        gl.park_network_sgd([0.1, 0.5], 1.0, epochs=1, n_samples=8, width=4, seed=ss)
 
 
 def test_vectorisable_tanh_is_within_3_ulp_and_keeps_divergence():
@@ -212,17 +212,17 @@ def test_park_kernel_matches_numpy_reference_and_thread_counts():
     from gdsim._core.rng import as_seed_sequence
     from gdsim.langevin._api import _park_instance
 
-    res = gl.park_network_sgd(0.25, 2.0, epochs=3, runs=2, K=4, r=2, n_data=40, seed=7)
+    res = gl.park_network_sgd(0.25, 2.0, epochs=3, runs=2, width=4, r=2, n_samples=40, seed=7)
     children = as_seed_sequence(7).spawn(2)
     for i in range(2):
         W = _numpy_park_run(_park_instance(children[i], 4, 8, 40, 2.0), 0.25 * 4, 4, 3)
         np.testing.assert_allclose(res.x[i], np.linalg.svd(W, compute_uv=False) ** 2, rtol=1e-10)
     numba.set_num_threads(1)
     try:
-        one = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, runs=2, n_data=80, seed=3)
+        one = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, runs=2, n_samples=80, seed=3)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    two = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, runs=2, n_data=80, seed=3)
+    two = gl.park_network_sgd([0.1, 1.0], [1.0, 4.0], epochs=2, runs=2, n_samples=80, seed=3)
     np.testing.assert_array_equal(one.x, two.x)
     np.testing.assert_array_equal(one.test_mse, two.test_mse)
 
@@ -254,8 +254,8 @@ def test_gpu_variants_match_cpu(monkeypatch):
     from gdsim._core import cuda as gcuda
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", 4)
-    a = gl.park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, runs=3, n_data=16, K=4, r=2, seed=1)
-    b = gl.gpu_park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, runs=3, n_data=16, K=4, r=2, seed=1)
+    a = gl.park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, runs=3, n_samples=16, width=4, r=2, seed=1)
+    b = gl.gpu_park_network_sgd([1 / 32, 4.0], [1 / 8, 8.0], epochs=1, runs=3, n_samples=16, width=4, r=2, seed=1)
     np.testing.assert_allclose(b.x, a.x, rtol=1e-11)
     np.testing.assert_allclose(b.test_mse, a.test_mse, rtol=1e-11)
     a = gl.perceptron_sgd(4.0, np.array([8, 16]), d=4, runs=3, seed=3, max_epochs=50)
@@ -273,7 +273,7 @@ def test_gpu_park_groups_match_cpu(monkeypatch, K, batch, tpb, seeds):
     from gdsim._core import cuda as gcuda
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", tpb)
-    kw = dict(epochs=1, runs=seeds, n_data=2 * batch if K > 8 or batch > 100 else 4 * batch, K=K, r=2, batch=batch,
+    kw = dict(epochs=1, runs=seeds, n_samples=2 * batch if K > 8 or batch > 100 else 4 * batch, width=K, r=2, batch_size=batch,
               seed=K)
     a = gl.park_network_sgd(0.5, 2.0, **kw)
     b = gl.gpu_park_network_sgd(0.5, 2.0, **kw)
@@ -282,13 +282,13 @@ def test_gpu_park_groups_match_cpu(monkeypatch, K, batch, tpb, seeds):
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: gl.park_network_sgd(0.0, 1.0), "T"),
+    (lambda: gl.park_network_sgd(0.0, 1.0), "temperature"),
     (lambda: gl.park_network_sgd(1.0, -1.0), "sigma_w"),
-    (lambda: gl.park_network_sgd(1.0, 1.0, batch=0), "batch"),
-    (lambda: gl.park_network_sgd(1.0, 1.0, batch=50, n_data=40), "batch must be between"),
+    (lambda: gl.park_network_sgd(1.0, 1.0, batch_size=0), "batch"),
+    (lambda: gl.park_network_sgd(1.0, 1.0, batch_size=50, n_samples=40), "batch_size must be between"),
     (lambda: gl.park_network_sgd([1.0, 2.0], [1.0, 2.0, 3.0]), "broadcast"),
-    (lambda: gl.perceptron_sgd(-1.0, 100), "T"),
-    (lambda: gl.perceptron_sgd(1.0, 0), "P"),
+    (lambda: gl.perceptron_sgd(-1.0, 100), "temperature"),
+    (lambda: gl.perceptron_sgd(1.0, 0), "n_samples"),
 ])
 def test_network_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
@@ -302,8 +302,8 @@ def test_mlp_temperature_normalisation_makes_batch_size_irrelevant():
     yet: the comparison is at equal time, which is what the linear scaling rule speaks to).
     """
     kw = dict(P=128, d=5, width=16, runs=12, max_epochs=400, seed=5)
-    a = gl.mlp_sgd(10.0, 0.01, batch=4, **kw)
-    b = gl.mlp_sgd(10.0, 0.01, batch=8, **kw)
+    a = gl.mlp_sgd(10.0, 0.01, batch_size=4, **kw)
+    b = gl.mlp_sgd(10.0, 0.01, batch_size=8, **kw)
     np.testing.assert_allclose(a.t_star[~a.converged], 0.01 * 10 * 16 * 4 * 400 * 128 // 4, rtol=1e-12)
     ma, mb = a.rel_weight_change.mean(), b.rel_weight_change.mean()
     sem = np.hypot(a.rel_weight_change.std(), b.rel_weight_change.std()) / np.sqrt(12)
@@ -311,7 +311,7 @@ def test_mlp_temperature_normalisation_makes_batch_size_irrelevant():
 
 
 def test_mlp_divergence_is_recorded_and_noise_moves_weights():
-    r = gl.mlp_sgd(np.array([1.0, 1.0, 100.0]), np.array([0.01, 0.1, 1.0]), P=64, d=5, width=16, runs=2,
+    r = gl.mlp_sgd(np.array([1.0, 1.0, 100.0]), np.array([0.01, 0.1, 1.0]), n_samples=64, d=5, width=16, runs=2,
                    max_epochs=300, seed=6)
     assert r.diverged[2].all() and np.isnan(r.test_error[2]).all()  # eta = 1e5: diverges, recorded
     assert np.all(r.rel_weight_change[1] > r.rel_weight_change[0])  # larger T, larger weight change

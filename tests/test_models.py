@@ -66,7 +66,7 @@ def test_small_zoo_models_hvp_match_complex_step():
     M = RNG.standard_normal((5, 4))
     from gdsim.sensing import make_problem
 
-    prob = make_problem(6, 2, spectrum=[2.0, 1.0], m=40, seed=1)
+    prob = make_problem(6, 2, spectrum=[2.0, 1.0], measurements=40, seed=1)
     full = make_problem(6, 2, spectrum=[2.0, 1.0], seed=1)
     models = [gm.diagonal_linear((X, Y[:, 0]), depth=3), gm.matrix_factorisation(M, 2), gm.scalar_network(5),
               gm.squared_regression(X, Y[:, 0]), gm.matrix_sensing(prob, 3), gm.matrix_sensing(full, 3),

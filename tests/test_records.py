@@ -63,9 +63,9 @@ def test_explicit_steps_equal_the_integer_form_in_every_stepped_family():
     np.testing.assert_array_equal(a["loss"], b["loss"])
     np.testing.assert_array_equal(a["w_final"], b["w_final"])
     # matrix sensing
-    prob = gs.make_problem(8, 2, spectrum=[1.0, 0.5], m=40, seed=0)
-    a = gs.gd(prob, 3, 1e-3, steps, mu=0.05, record_every=k, seed=1)
-    b = gs.gd(prob, 3, 1e-3, steps, mu=0.05, record_every=explicit, seed=1)
+    prob = gs.make_problem(8, 2, spectrum=[1.0, 0.5], measurements=40, seed=0)
+    a = gs.gd(prob, 3, 1e-3, steps, lr=0.05, record_every=k, seed=1)
+    b = gs.gd(prob, 3, 1e-3, steps, lr=0.05, record_every=explicit, seed=1)
     np.testing.assert_array_equal(a["loss"], b["loss"])
     # particles and games: the integer form is now available there too
     w = np.linspace(-1.0, 1.0, 8)[None].repeat(2, 0)
@@ -85,7 +85,7 @@ def test_n_records_is_a_shorthand_for_the_shared_schedule():
     assert c["k"].tolist() == gdsim.log_steps(500, 60).tolist()
 
     pay = gg.payoff_t1()
-    kw = dict(n_x=16, h=2.5e-4, runs=2, seed=0, ni_grid=8)  # 50 steps to t = 0.0125
+    kw = dict(n_x=16, dt=2.5e-4, runs=2, seed=0, ni_grid=8)  # 50 steps to t = 0.0125
     a = gg.particle_gda(pay, 1.0, 1.0, 0.0125, n_records=11, **kw)
     b = gg.particle_gda(pay, 1.0, 1.0, 0.0125, record_every=gdsim.linear_steps(50, 11), **kw)
     np.testing.assert_allclose(a["t"], np.linspace(0.0, 0.0125, 11), rtol=0, atol=1e-15)

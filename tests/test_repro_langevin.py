@@ -81,11 +81,11 @@ def test_mlp_sgd_on_a_data_pool_is_seeded_per_run():
     np.testing.assert_array_equal(a.rel_weight_change[1], b.rel_weight_change[0])  # a run depends on its seed only
     assert np.all(np.isfinite(a.test_error)) and np.all(a.test_error < 0.5)
     with pytest.raises(ValueError, match="data"):
-        gl.mlp_sgd(1.0, 1e-3, P=64, d=10, data=(X, y, Xt, yt))  # d must match the data
+        gl.mlp_sgd(1.0, 1e-3, n_samples=64, d=10, data=(X, y, Xt, yt))  # d must match the data
     with pytest.raises(ValueError, match="data"):
-        gl.mlp_sgd(1.0, 1e-3, P=64, d=64, data=(X, y + 1, Xt, yt))
+        gl.mlp_sgd(1.0, 1e-3, n_samples=64, d=64, data=(X, y + 1, Xt, yt))
     with pytest.raises(TypeError, match="data"):
-        gl.mlp_sgd(1.0, 1e-3, P=64, d=64, data=X)
+        gl.mlp_sgd(1.0, 1e-3, n_samples=64, d=64, data=X)
 
 
 def test_crossing_temperature_interpolates_in_log_log():

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import gdsim.scalar as sc
 
-GOOD = dict(w0=np.ones((3, 2)), eta=0.1, steps=5)
+GOOD = dict(w0=np.ones((3, 2)), lr=0.1, steps=5)
 
 
 @pytest.mark.parametrize("kwargs, exc, word", [
@@ -18,10 +18,10 @@ GOOD = dict(w0=np.ones((3, 2)), eta=0.1, steps=5)
     (dict(w0=[[1.0, np.inf]] * 3), ValueError, "w0"),
     (dict(w0="abc"), TypeError, "w0"),
     (dict(w0=np.ones((3, 2), dtype=complex)), TypeError, "w0"),
-    (dict(eta=0.0), ValueError, "eta"),
-    (dict(eta=-1.0), ValueError, "eta"),
-    (dict(eta=np.nan), ValueError, "eta"),
-    (dict(eta=np.ones(4)), ValueError, "eta"),
+    (dict(lr=0.0), ValueError, "lr"),
+    (dict(lr=-1.0), ValueError, "lr"),
+    (dict(lr=np.nan), ValueError, "lr"),
+    (dict(lr=np.ones(4)), ValueError, "lr"),
     (dict(steps=-1), ValueError, "steps"),
     (dict(steps=2.5), TypeError, "steps"),
     (dict(a=0.0), ValueError, "a"),
@@ -34,7 +34,7 @@ GOOD = dict(w0=np.ones((3, 2)), eta=0.1, steps=5)
 def test_bad_gd_input(fn, kwargs, exc, word):
     args = {**GOOD, **kwargs}
     with pytest.raises(exc, match=word):
-        fn(args.pop("w0"), args.pop("eta"), args.pop("steps"), **args)
+        fn(args.pop("w0"), args.pop("lr"), args.pop("steps"), **args)
 
 
 @pytest.mark.parametrize("fn", [sc.sharpness, sc.gfs, sc.gfs_sharpness])
@@ -64,7 +64,7 @@ def test_random_inputs_either_run_or_raise_clearly(batch, D, eta, steps, poison)
     else:
         with pytest.raises((ValueError, TypeError)) as info:
             sc.gd(w0, eta, steps)
-        assert any(name in str(info.value) for name in ("w0", "eta", "steps"))
+        assert any(name in str(info.value) for name in ("w0", "lr", "steps"))
 
 
 @settings(max_examples=40, deadline=None)
@@ -81,5 +81,5 @@ def test_mismatched_batch_shapes(shape_w, shape_eta):
     if fits:
         assert sc.gd(w0, eta, 1).diverged.shape == tuple(shape_w)
     else:
-        with pytest.raises(ValueError, match="eta"):
+        with pytest.raises(ValueError, match="lr"):
             sc.gd(w0, eta, 1)

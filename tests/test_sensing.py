@@ -18,15 +18,15 @@ ALPHAS_C1 = np.array([1e-2, 1e-4, 1e-6, 1e-8])
 def c1():
     """Full observation, d = r_hat = 20, lambda = (4, 2, 1, 0.5), mu = 0.05 (spec C1/C2)."""
     prob = gs.make_problem(20, 4, spectrum=[4, 2, 1, 0.5], seed=0)
-    return prob, gs.gd(prob, 20, ALPHAS_C1, 1200, mu=0.05, seed=1, track_tau=True)
+    return prob, gs.gd(prob, 20, ALPHAS_C1, 1200, lr=0.05, seed=1, track_tau=True)
 
 
 @pytest.fixture(scope="module")
 def c3():
     """Sensing: d = 20, r* = 3, lambda = (8, 4, 2), m = 600, r_hat = 20, mu = 0.02, T = 1500 (spec C3)."""
-    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
+    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
     alphas = np.array([1e-2, 1e-4, 1e-6])
-    return prob, alphas, gs.gd(prob, 20, alphas, 1500, mu=0.02, seed=1, track_tau=True)
+    return prob, alphas, gs.gd(prob, 20, alphas, 1500, lr=0.02, seed=1, track_tau=True)
 
 
 # ------------------------------------------------------------------ C1: tau_k ~ ln(1/alpha)/ln(1 + mu lambda_k)
@@ -85,10 +85,10 @@ def test_c3_incremental_learning_under_sensing(c3):
 
 
 def test_c4_under_parameterised_runs_share_one_limit():
-    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
+    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
     limits = []
     for alpha, seed in [(1e-2, 1), (1e-4, 2), (1e-4, 3)]:
-        res = gs.gd(prob, 2, alpha, 4000, mu=0.02, seed=seed, record_every=4000, track_tau=False)
+        res = gs.gd(prob, 2, alpha, 4000, lr=0.02, seed=seed, record_every=4000, track_tau=False)
         U = res.U[0]
         M, _ = prob.operator((prob.zstar - U @ U.T)[None])
         assert np.linalg.norm(M[0] @ U) < 1e-8  # ||grad f|| (spec: < 1e-8)
@@ -97,7 +97,7 @@ def test_c4_under_parameterised_runs_share_one_limit():
     for a in limits[1:]:
         assert np.linalg.norm(a - limits[0]) < 1e-8  # unique limit, independent of alpha and seed
     full = gs.make_problem(20, 3, spectrum=[8, 4, 2], seed=0)
-    res = gs.gd(full, 2, 1e-3, 2000, mu=0.02, seed=1, record_every=2000, track_tau=False)
+    res = gs.gd(full, 2, 1e-3, 2000, lr=0.02, seed=1, record_every=2000, track_tau=False)
     assert res.errors[-1, 0, 1] < 1e-10  # full observation: the limit is exactly X_2 X_2^T
 
 
@@ -106,15 +106,15 @@ def test_c4_under_parameterised_runs_share_one_limit():
 
 def test_c5_large_init_has_no_plateau(c3):
     prob, _, res_small = c3
-    res = gs.gd(prob, 20, 1.0, 600, mu=0.02, seed=1, track_tau=False)
+    res = gs.gd(prob, 20, 1.0, 600, lr=0.02, seed=1, track_tau=False)
     e1 = res.errors[:, 0, 0]
     assert e1.min() > 10 * res_small.errors[:, 1, 0].min()  # alpha = 1 vs alpha = 1e-4
     assert np.all(np.diff(e1) <= 1e-12 * e1[:-1])  # falls monotonically: no interior minimum
 
 
 def test_c6_exact_parameterisation_is_slower_for_smaller_alpha():
-    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], m=600, seed=0)
-    res = gs.gd(prob, 3, [1e-1, 1e-2, 1e-3], 1500, mu=0.02, seed=1, track_tau=False)
+    prob = gs.make_problem(20, 3, spectrum=[8, 4, 2], measurements=600, seed=0)
+    res = gs.gd(prob, 3, [1e-1, 1e-2, 1e-3], 1500, lr=0.02, seed=1, track_tau=False)
     hit = [int(np.argmax(res.errors[:, b, 2] < 1e-3)) for b in range(3)]
     assert all(h > 0 for h in hit) and hit[0] < hit[1] < hit[2]
 
@@ -124,9 +124,9 @@ def test_c6_exact_parameterisation_is_slower_for_smaller_alpha():
 
 def test_c7_symmetric_over_parameterisation_is_sublinear():
     prob = gs.make_problem(20, 2, spectrum=[1.0, 0.5], seed=0)
-    exact = gs.gd(prob, 2, 1e-2, 2000, mu=0.1, seed=1, record_every=100, track_tau=False)
+    exact = gs.gd(prob, 2, 1e-2, 2000, lr=0.1, seed=1, record_every=100, track_tau=False)
     assert exact.error[-1, 0] < 1e-20  # k = r: linear convergence
-    over = gs.gd(prob, 3, 1e-2, 20_000, mu=0.1, seed=1, record_every=500, track_tau=False)
+    over = gs.gd(prob, 3, 1e-2, 20_000, lr=0.1, seed=1, record_every=500, track_tau=False)
     t, e = over.t, over.error[:, 0]
     sel = (t >= 10_000) & (t <= 20_000)
     slope = np.polyfit(np.log(t[sel]), np.log(e[sel]), 1)[0]
@@ -137,7 +137,7 @@ def test_c7_symmetric_over_parameterisation_is_sublinear():
 
 def test_c8_asymmetric_imbalanced_init_is_linear_at_rate_alpha_squared():
     prob = gs.make_problem(20, 2, spectrum=[1.0, 0.5], seed=0)
-    res = gs.asymmetric_gd(prob, 3, [0.1, 0.2], 16_000, eta=0.1, seed=2, record_every=10)
+    res = gs.asymmetric_gd(prob, 3, [0.1, 0.2], 16_000, lr=0.1, seed=2, record_every=10)
     rates = []
     for b, alpha in enumerate([0.1, 0.2]):
         e = res.error[:, b]
@@ -162,10 +162,10 @@ def test_c9_scaled_gd_iterations_do_not_depend_on_kappa():
     for kappa in (3, 5, 7, 10, 30):
         prob = gs.make_problem(30, 3, spectrum=np.geomspace(1, 1 / kappa, 3) ** 2, seed=0)
         norm = np.linalg.norm(prob.zstar)
-        sg = gs.scaled_gd(prob, 5, 1e-6, 200, eta=0.3, lam=0.1 * prob.eigvals[-1], seed=1)
+        sg = gs.scaled_gd(prob, 5, 1e-6, 200, lr=0.3, lam=0.1 * prob.eigvals[-1], seed=1)
         counts[kappa] = _steps_to(sg, 1e-6, norm)
         if kappa in (3, 30):
-            g = gs.gd(prob, 5, 1e-6, 60_000 if kappa == 30 else 2000, mu=0.3 / prob.eigvals[0],
+            g = gs.gd(prob, 5, 1e-6, 60_000 if kappa == 30 else 2000, lr=0.3 / prob.eigvals[0],
                       init="gaussian_scaled", seed=1, record_every=10, track_tau=False)
             gd_counts[kappa] = _steps_to(g, 1e-6, norm)
     c = np.array(list(counts.values()), float)
@@ -211,9 +211,9 @@ def test_sensing_pass_matches_numpy_and_is_thread_count_independent():
 
 def test_gd_matches_dense_numpy_oracle():
     rng = np.random.default_rng(4)
-    prob = gs.make_problem(6, 2, spectrum=[3.0, 1.0], m=40, seed=5)
+    prob = gs.make_problem(6, 2, spectrum=[3.0, 1.0], measurements=40, seed=5)
     U0 = 0.1 * rng.normal(size=(6, 4))
-    res = gs.gd(prob, 4, 1.0, 25, mu=0.02, U0=U0, record_every=25, track_tau=False)
+    res = gs.gd(prob, 4, 1.0, 25, lr=0.02, U0=U0, record_every=25, track_tau=False)
     # rebuild the dense A from the same seed stream to run the oracle
     ss = np.random.SeedSequence(5).spawn(2)[1]
     A = np.random.default_rng(ss).standard_normal((40, 6, 6))
@@ -227,13 +227,13 @@ def test_gpu_gd_matches_cpu(monkeypatch):
     from gdsim._core import cuda as gcuda
 
     monkeypatch.setattr(gcuda, "THREADS_PER_BLOCK", 4)
-    prob = gs.make_problem(5, 2, spectrum=[2.0, 1.0], m=12, seed=6)
-    a = gs.gd(prob, 3, [1e-2, 1e-1], 6, mu=0.05, seed=1, track_tau=True)
-    b = gs.gpu_gd(prob, 3, [1e-2, 1e-1], 6, mu=0.05, seed=1, track_tau=True)
+    prob = gs.make_problem(5, 2, spectrum=[2.0, 1.0], measurements=12, seed=6)
+    a = gs.gd(prob, 3, [1e-2, 1e-1], 6, lr=0.05, seed=1, track_tau=True)
+    b = gs.gpu_gd(prob, 3, [1e-2, 1e-1], 6, lr=0.05, seed=1, track_tau=True)
     for name in ("errors", "eigenvalues", "loss", "U"):
         np.testing.assert_allclose(b[name], a[name], rtol=1e-11, atol=1e-14)
     assert b.meta["config"]["backend"] == "cuda"
-    full = gs.gpu_gd(gs.make_problem(5, 2, spectrum=[2.0, 1.0], seed=6), 3, 1e-2, 3, mu=0.05, seed=1)
+    full = gs.gpu_gd(gs.make_problem(5, 2, spectrum=[2.0, 1.0], seed=6), 3, 1e-2, 3, lr=0.05, seed=1)
     assert full.meta["config"]["backend"].startswith("cpu")
 
 
@@ -242,18 +242,18 @@ def test_gpu_gd_matches_cpu(monkeypatch):
 
 @pytest.mark.parametrize("call, match", [
     (lambda: gs.make_problem(5, 6, spectrum=np.ones(6)), "rank must be <= d"),
-    (lambda: gs.make_problem(5, 2, spectrum=[1.0, 1.0], m=0), "m"),
+    (lambda: gs.make_problem(5, 2, spectrum=[1.0, 1.0], measurements=0), "m"),
     (lambda: gs.make_problem(5, 2, spectrum=[1.0, -1.0]), "positive"),
     (lambda: gs.make_problem(5, 2, spectrum=[1.0, 0.0]), "positive"),
     (lambda: gs.make_problem(5, 2, spectrum=[1.0]), "shape"),
     (lambda: gs.make_problem(5, 2), "needs spectrum"),
     (lambda: gs.make_problem(5, 2, generator="laplace"), "generator"),
-    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 0, 0.1, 10, mu=0.1), "r_hat"),
-    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, -0.1, 10, mu=0.1), "alpha"),
-    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, 0.1, 10, mu=0.0), "mu"),
-    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, 0.1, 10, mu=0.1, U0=np.ones((4, 2))), "U0"),
-    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, 0.1, 10, mu=0.1, init="xavier"), "init"),
-    (lambda: gs.asymmetric_gd(np.ones(3), 2, 0.1, 10, eta=0.1), "matrix"),
+    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 0, 0.1, 10, lr=0.1), "r_hat"),
+    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, -0.1, 10, lr=0.1), "init_scale"),
+    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, 0.1, 10, lr=0.0), "lr"),
+    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, 0.1, 10, lr=0.1, U0=np.ones((4, 2))), "U0"),
+    (lambda: gs.gd(gs.make_problem(5, 2, spectrum=[1.0, 0.5]), 2, 0.1, 10, lr=0.1, init="xavier"), "init"),
+    (lambda: gs.asymmetric_gd(np.ones(3), 2, 0.1, 10, lr=0.1), "matrix"),
 ])
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
@@ -262,12 +262,12 @@ def test_bad_input_raises_value_error(call, match):
 
 def test_problem_type_is_checked():
     with pytest.raises(TypeError, match="SensingProblem"):
-        gs.gd(np.eye(3), 2, 0.1, 10, mu=0.1)
+        gs.gd(np.eye(3), 2, 0.1, 10, lr=0.1)
 
 
 def test_diverging_step_is_recorded_not_raised():
     prob = gs.make_problem(8, 2, spectrum=[4.0, 1.0], seed=0)
-    res = gs.gd(prob, 2, [1e-2, 1e-2], 300, mu=[0.01, 2.0][1], seed=1)
+    res = gs.gd(prob, 2, [1e-2, 1e-2], 300, lr=[0.01, 2.0][1], seed=1)
     assert res.diverged.all() and np.isnan(res.U).all()
-    ok = gs.gd(prob, 2, 1e-2, 300, mu=0.05, seed=1)
+    ok = gs.gd(prob, 2, 1e-2, 300, lr=0.05, seed=1)
     assert not ok.diverged.any()

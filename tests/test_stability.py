@@ -146,7 +146,7 @@ def test_operator_radius_matches_batch_enumeration(batch, replacement):
     rng = np.random.default_rng(batch)
     Hi = _random_hessians(rng, 4, 3)  # n >= d: no direction annihilated by every H_i
     for lr in (0.05, 0.3):
-        r = gdyn.sgd_stability_radius(Hi, lr, batch, replacement=replacement)
+        r = gdyn.sgd_stability_radius(Hi, lr, batch, replace=replacement)
         assert r == pytest.approx(naive.sgd_second_moment_radius(Hi, lr, batch, replacement), rel=1e-12)
 
 
@@ -162,7 +162,7 @@ def test_trace_bound_at_batch_one_and_equality_for_orthogonal_gradients():
         lmax = np.linalg.eigvalsh(H)[-1]
         assert eta <= 2 / lmax * (1 + 1e-12)  # mean-square stability implies stability of the mean
         # GD = batches of n drawn without replacement: the threshold is exactly 2 / lambda_max
-        assert gdyn.sgd_stability_threshold(Hi, n, replacement=False) == pytest.approx(2 / lmax, rel=1e-12)
+        assert gdyn.sgd_stability_threshold(Hi, n, replace=False) == pytest.approx(2 / lmax, rel=1e-12)
         # the radius is <= 1 below the threshold and > 1 above it (the bisection's interval assumption)
         for f in (0.2, 0.6, 0.999):
             assert gdyn.sgd_stability_radius(Hi, f * eta, 1) <= 1 + 1e-12
@@ -185,7 +185,7 @@ def test_trace_bound_fails_for_large_batches_with_replacement():
 def test_threshold_input_errors():
     Hi = _random_hessians(RNG, 3, 2)
     with pytest.raises(ValueError, match="batch"):
-        gdyn.sgd_stability_threshold(Hi, 4, replacement=False)
+        gdyn.sgd_stability_threshold(Hi, 4, replace=False)
     with pytest.raises(ValueError, match="symmetric"):
         gdyn.sgd_stability_threshold(RNG.standard_normal((3, 2, 2)) + np.array([[0, 1], [0, 0]]), 1)
     with pytest.raises(ValueError, match="hessians"):

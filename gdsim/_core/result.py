@@ -23,6 +23,11 @@ import numpy as np
 from gdsim._core.provenance import environment, now_iso
 
 
+# outputs computed only on request by the engine's observe= (the error for a missing one says how to ask)
+_OBSERVABLE_HINTS = frozenset({"loss", "grad_norm", "sharpness", "gfs_sharpness", "test_loss", "test_accuracy",
+                               "accuracy", "preconditioned_sharpness", "w"})
+
+
 class Result:
     """Arrays with provenance.
 
@@ -95,15 +100,24 @@ class Result:
         import xarray as xr
 
         dims = self.dims
+        labels = self.meta.get("labels") or {}
         coords = {k: (dims[k], self._arrays[k]) for k in self.meta["coords"]}
+        # a hyper-parameter that labels a batch axis is that axis's coordinate (its broadcast copy is dropped)
+        coords.update({k: (k, np.asarray(vals)) for k, vals in labels.items()})
         data = {k: (dims[k], a) for k, a in self._arrays.items() if k not in coords}
+        if "step" in {d for ds_ in dims.values() for d in ds_} and "step" not in coords and "t" in self._arrays \
+                and dims.get("t") == ("step",):
+            # every stepped result has an integer ``step`` coordinate (``t`` is kept: it is the same numbers)
+            coords["step"] = ("step", np.asarray(self._arrays["t"]).astype(np.int64))
         try:
             ds = xr.Dataset(data, coords=coords, attrs={"meta": json.dumps(_jsonable(self.meta), sort_keys=True)})
         except ValueError as exc:
             raise ValueError(f"the result's arrays do not fit one dataset ({exc}); dims are {dims}") from None
-        for name in coords:  # a 1-D coordinate on another dim (``t`` on ``step``) gets an index: .sel(t=...)
+        for name in self.meta["coords"]:  # a 1-D coordinate on another dim (``t`` on ``step``) gets an index
+            if name in labels:
+                continue
             arr = self._arrays[name]
-            if arr.ndim == 1 and dims[name][0] != name and dims[name][0] not in ds.xindexes \
+            if arr.ndim == 1 and dims[name][0] != name and name not in ds.xindexes \
                     and np.unique(arr).size == arr.size:
                 ds = ds.set_xindex(name)
         return ds
@@ -114,7 +128,15 @@ class Result:
         try:
             return self._get(name)
         except KeyError:
-            raise AttributeError(f"result has no output {name!r}; outputs are {sorted(self.keys())}") from None
+            raise AttributeError(self._missing(name)) from None
+
+    def _missing(self, name):
+        """The message for an output this result lacks, saying how to get it where that is known."""
+        hint = (self.meta.get("hints") or {}).get(name) if isinstance(self.meta, dict) else None
+        if hint is None and name in _OBSERVABLE_HINTS:
+            hint = f"pass observe=(..., {name!r}) to the call that made it"
+        how = f"; {hint}" if hint else ""
+        return f"result has no output {name!r}{how}; outputs are {sorted(self.keys())}"
 
     def __setattr__(self, name, value):
         raise AttributeError("Result is read-only; build a new one instead")
@@ -123,7 +145,7 @@ class Result:
         try:
             return self._get(name)
         except KeyError:
-            raise KeyError(f"result has no output {name!r}; outputs are {sorted(self.keys())}") from None
+            raise KeyError(self._missing(name)) from None
 
     def __contains__(self, name):
         return name in self._arrays or name in self._lazy
@@ -168,6 +190,72 @@ def batch_dims(batch_shape) -> tuple[str, ...]:
     """Names of a result's leading batch dimensions: ``("run",)`` for one, ``("run_0", "run_1", ...)`` for more."""
     n = len(tuple(batch_shape))
     return ("run",) if n == 1 else tuple(f"run_{i}" for i in range(n))
+
+
+class SeededArray(np.ndarray):
+    """Initial parameters that remember the seed of each leading axis (from ``Model.init(seed=array)``).
+
+    Behaves as a plain ndarray; only the array ``init`` returned carries the labels (any view, slice or
+    arithmetic result is unlabelled), so a label can never describe the wrong rows.
+    """
+
+    def __array_finalize__(self, obj):
+        self.seed_labels = None
+
+
+def seeded(arr: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """``arr`` (*seeds.shape, P) as a :class:`SeededArray` labelled by ``seeds`` (integers, one per row)."""
+    out = arr.view(SeededArray)
+    out.seed_labels = np.asarray(seeds)
+    return out
+
+
+def labelled_batch_dims(batch, hyper: dict, w0=None):
+    """Dimension names and coordinates for a broadcast run batch.
+
+    An axis is named after the one hyper-parameter that varies along it alone (with distinct values: an
+    ``lr`` column ``lr[:, None]`` labels axis 0 ``lr``), or ``seed`` where ``w0`` came from
+    ``Model.init(seed=array)``; the other axes are ``run`` (one) or ``run_i``.
+
+    Returns
+    -------
+    dims : tuple of str
+    coords : dict of str to list
+        The coordinate values of each named axis.
+    """
+    batch = tuple(batch)
+    n = len(batch)
+    cands = [[] for _ in range(n)]
+    for name, h in hyper.items():
+        h = np.asarray(h)
+        if h.ndim > n:
+            continue
+        shape = (1,) * (n - h.ndim) + h.shape
+        varying = [a for a in range(n) if shape[a] > 1]
+        if len(varying) != 1:
+            continue
+        a = varying[0]
+        vals = h.reshape(-1)
+        if np.unique(vals).size == vals.size:
+            cands[a].append((name, vals))
+    labels = getattr(w0, "seed_labels", None)
+    if labels is not None and w0.ndim - 1 == labels.ndim and labels.ndim <= n:
+        off = n - labels.ndim
+        for k in range(labels.ndim):
+            others = [labels.shape[j] for j in range(labels.ndim) if j != k]
+            if labels.shape[k] > 1 and labels.shape[k] == batch[off + k] and all(o == 1 for o in others):
+                vals = labels.reshape(-1)
+                if np.unique(vals).size == vals.size:
+                    cands[off + k].append(("seed", vals))
+    names = [c[0][0] if len(c) == 1 else None for c in cands]
+    # one name names one axis only
+    for nm in set(x for x in names if x):
+        if names.count(nm) > 1:
+            names = [None if x == nm else x for x in names]
+    free = [a for a in range(n) if names[a] is None]
+    dims = tuple(names[a] if names[a] else ("run" if len(free) == 1 else f"run_{a}") for a in range(n))
+    coords = {names[a]: cands[a][0][1].tolist() for a in range(n) if names[a]}
+    return dims, coords
 
 
 def _atomic_write(target: Path, write, *, binary: bool):

@@ -17,7 +17,7 @@ name                samples (train/test)   features      targets
 Examples
 --------
 >>> import gdsim.data as gdata                                         # doctest: +SKIP
->>> ds = gdata.load("digits", n=500, classes=None, seed=0)             # doctest: +SKIP
+>>> ds = gdata.load("digits", n_samples=500, classes=None, seed=0)             # doctest: +SKIP
 >>> ds.X.shape, ds.one_hot().shape                                     # doctest: +SKIP
 ((500, 64), (500, 10))
 """
@@ -28,6 +28,7 @@ import dataclasses
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.provenance import arrays_sha256
 
@@ -141,15 +142,16 @@ def _balanced_subset(y, n, seed):
     return np.sort(np.array(order[:n], dtype=np.int64))
 
 
-def load(name, n=None, classes=None, seed=0, *, standardise=True):
+@renamed_keywords(n="n_samples")
+def load(name, n_samples=None, classes=None, seed=0, *, standardise=True):
     """Load a small real data set offline, with a fixed split and documented preprocessing.
 
     Parameters
     ----------
     name : {"digits", "mnist1d", "wine", "breast_cancer", "diabetes"}
-    n : int, optional
-        Subsample the training split to n points, classes balanced within one point (round-robin over
-        seeded per-class permutations); regression sets take n seeded random points. Default: all.
+    n_samples : int, optional
+        Subsample the training split to n_samples points, classes balanced within one point (round-robin over
+        seeded per-class permutations); regression sets take n_samples seeded random points. Default: all.
     classes : sequence of int, optional
         Keep only these original labels (e.g. ``(0, 1)``), relabelled 0..K-1 in the given order, in both
         splits. Default: all classes.
@@ -176,8 +178,8 @@ def load(name, n=None, classes=None, seed=0, *, standardise=True):
         raise ValueError(f"name must be one of {sorted(NAMES)}; got {name!r}")
     standardise = v.flag(standardise, "standardise")
     seed = v.integer(seed, "seed", lo=0, hi=2**63 - 1)
-    if n is not None:
-        n = v.integer(n, "n", lo=1, hi=10**7)
+    if n_samples is not None:
+        n_samples = v.integer(n_samples, "n_samples", lo=1, hi=10**7)
     X, y, Xt, yt, regression = _raw(name)
     X = np.asarray(X, dtype=np.float64)
     if Xt is None:
@@ -206,13 +208,13 @@ def load(name, n=None, classes=None, seed=0, *, standardise=True):
         keep, keep_t = np.isin(y, labels), np.isin(yt, labels)
         X, y, Xt, yt = X[keep], np.array([remap[c] for c in y[keep]]), Xt[keep_t], np.array([remap[c] for c in yt[keep_t]])
         prep["classes"] = list(labels)
-    if n is not None:
-        if n > y.size:
-            raise ValueError(f"n = {n} exceeds the {y.size} training points of {name!r}")
-        idx = (np.sort(np.random.default_rng(np.random.SeedSequence(seed)).choice(y.size, n, replace=False))
-               if regression else _balanced_subset(y, n, seed))
+    if n_samples is not None:
+        if n_samples > y.size:
+            raise ValueError(f"n_samples = {n_samples} exceeds the {y.size} training points of {name!r}")
+        idx = (np.sort(np.random.default_rng(np.random.SeedSequence(seed)).choice(y.size, n_samples, replace=False))
+               if regression else _balanced_subset(y, n_samples, seed))
         X, y = X[idx], y[idx]
-        prep["subsample"] = f"n = {n}, seed {seed}" + ("" if regression else ", classes balanced")
+        prep["subsample"] = f"n = {n_samples}, seed {seed}" + ("" if regression else ", classes balanced")
     if standardise:
         mu, sd = X.mean(axis=0), X.std(axis=0)
         sd = np.where(sd > 0, sd, 1.0)

@@ -11,6 +11,11 @@ only when asked for, divergence recorded (never raised), results labelled (:clas
 * curvature: :func:`top_eigenvalues`, :func:`top_eigenpairs`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
   :func:`gfs_sharpness`, :func:`gfs` (gradient-flow solutions);
 * diagnostics: :func:`eos_diagnostics`;
+* the training Jacobian d w_T / d w_0 of a whole run: :func:`training_jacobian` (singular values, alignment),
+  :func:`training_trajectory` (J v and J^T u over the stored run);
+* curvature beyond the top: :func:`hessian_trace`, :func:`hessian_diagonal` (exact or Hutch++),
+  :func:`spectral_density` (stochastic Lanczos quadrature) and :func:`density_on_grid`, :func:`hessian_blocks`
+  (per parameter group), :func:`eigenvalues_above`, :func:`loss_slice` (Li et al. 2018);
 * linear stability of SGD at a minimum: :func:`sgd_stability_threshold`, :func:`sgd_stability_radius` (the exact
   mean-square operator).
 
@@ -27,8 +32,14 @@ Examples
 
 from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
                                  sgd, sharpness, top_eigenpairs, top_eigenvalues)
+from gdsim.dynamics._jacobian import TrainingTrajectory, training_jacobian, training_trajectory
 from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Nesterov, Optimiser, RMSProp, run
+from gdsim.dynamics._spectral import (density_on_grid, eigenvalues_above, hessian_blocks, hessian_diagonal, hessian_trace,
+                                      loss_slice, spectral_density)
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
 __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
-           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius"]
+           "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius",
+           "hessian_trace", "hessian_diagonal", "spectral_density", "density_on_grid", "hessian_blocks",
+           "eigenvalues_above", "loss_slice",
+           "training_jacobian", "training_trajectory", "TrainingTrajectory"]

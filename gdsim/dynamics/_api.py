@@ -15,8 +15,9 @@ from gdsim._core.jit import honours_parallel
 from gdsim._core.memory import keep_freed_memory
 from gdsim._core.progress import progress_bar
 from gdsim._core.records import meta as records_meta, record_times
-from gdsim._core.result import Result, batch_dims
+from gdsim._core.result import Result, batch_dims, labelled_batch_dims
 from gdsim.dynamics import _kernels as kern
+from gdsim.dynamics import _spectral
 from gdsim.models._model import Model
 
 #: named observables (``observe=``); ``"top_k:K"``, ``"gradient_overlap:K"`` and user callables are accepted too
@@ -295,6 +296,7 @@ class _Observe:
         except TypeError:
             raise TypeError(f"observe must be a sequence of observable names or functions; got {observe!r}") from None
         self.names, self.user, self.top_k, self.overlap_k = [], [], 0, 0
+        self.spectral = {}  # the observables of gdsim.dynamics._spectral (trace, spectral_density, ...)
         for it in items:
             if callable(it):
                 name = getattr(it, "__name__", f"user_{len(self.user)}")
@@ -305,6 +307,8 @@ class _Observe:
             if not isinstance(it, str):
                 raise TypeError(f"observe entries must be names from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
                                 f"or functions; got {it!r}")
+            if _spectral.parse_observable(self, it, m):
+                continue
             mt = re.fullmatch(r"(top_k|gradient_overlap):(\d+)", it)
             if mt:
                 kk = v.integer(int(mt.group(2)), f"observe {mt.group(1)}:K", lo=1, hi=m.n_params)
@@ -316,8 +320,9 @@ class _Observe:
                     self.overlap_k = kk
                 continue
             if it not in OBSERVABLES:
-                raise ValueError(f"observe must name observables from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
-                                 f"or functions; got {it!r}")
+                raise ValueError(f"observe must name observables from {OBSERVABLES + _spectral.OBSERVABLES}, "
+                                 f"'top_k:K', 'gradient_overlap:K', 'eigenvalues_above:X[:K]', "
+                                 f"'spectral_density[:PROBES:STEPS]' or functions; got {it!r}")
             self.names.append(it)
         if ("test_loss" in self.names or "test_accuracy" in self.names) and m.test_data is None:
             raise ValueError("observe asks for test_loss/test_accuracy but the model has no test_data")
@@ -331,7 +336,8 @@ class _Observe:
                               "preconditioned_sharpness" in self.names, self.overlap_k > 0], dtype=np.bool_)
         self.keep_w = "w" in self.names or "gfs_sharpness" in self.names or bool(self.user)
         self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []),
-                       *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user)]
+                       *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user),
+                       *_spectral.listed(self)]
 
 
 
@@ -340,7 +346,8 @@ def _check_record_budget(batch, P, n_rec, obs, updates=0.0):
     """Refuse a run whose records would not fit in memory (before anything is allocated)."""
     R = int(np.prod(batch, dtype=np.int64)) if batch else 1
     v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
-                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8),
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8)
+                   + 8.0 * n_rec * R * _spectral.record_width(obs.spectral, P),
                    updates=updates)
 
 
@@ -365,6 +372,7 @@ class _Records:
         kern.fresh_vectors(keys[:self.V.shape[0]], 1, self.V)
         kern.fresh_vectors(keys[:self.VP.shape[0]], 2, self.VP)
         self.test_data = m.test_data if m.test_data is not None else m.data
+        self.spectral = _spectral.Records(m, obs.spectral, n_rec, keys) if obs.spectral else None
 
     def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
         """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
@@ -384,6 +392,8 @@ class _Records:
                                    rec["preconditioned_sharpness"][i], rec["gradient_overlap"][i], self.iters)
         if self.w is not None:
             self.w[i] = W
+        if self.spectral is not None:
+            self.spectral.take(i, W)
 
 
 def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
@@ -396,8 +406,9 @@ def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
 
 
 def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
-         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu"):
+         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None):
     m = _check_model(m)
+    w0_given = w0
     w0 = m.weights(w0, "w0")
     t = record_times(steps, record_every)  # validates both
     steps = int(steps)
@@ -436,6 +447,11 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     n_inc = np.zeros(R, dtype=np.int64)
     records = _Records(m, obs, t.size, keys)
     chunk = max(1, steps // 100) if progress else max(1, steps)
+    names = public_names or {}
+    label_src = {names.get(k, k): h for k, h in hyper.items()}
+    if batch_size is not None:
+        label_src["batch_size"] = np.asarray(batch_size)
+    labels = labelled_batch_dims(batch, label_src, w0_given)
 
     def advance(lo, hi):
         kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
@@ -470,7 +486,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
             records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps)
     wall = time.perf_counter() - t0
     return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
-                   gfs_kwargs, seed, name, dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
+                   gfs_kwargs, seed, name, labels=labels, config=dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
                                                 batch_size=None if batch_size is None else np.unique(bs).tolist()))
 
@@ -560,11 +576,11 @@ def _eos(t, s, thr, window=0.5):
 
 
 def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall, gfs_kwargs,
-            seed, name, config, record_dim="step"):
+            seed, name, config, record_dim="step", labels=None):
     R, P = W.shape
     n_rec = t.size
     rec, w_rec, iters = records.values, records.w, records.iters
-    bd = batch_dims(batch)
+    bd, label_coords = labels if labels is not None else (batch_dims(batch), {})
     arrays = dict(t=t, diverged=diverged.reshape(batch), diverged_step=diverged_step.reshape(batch),
                   w_final=W.reshape((*batch, P)))
     dims = dict(t=(record_dim,), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
@@ -620,11 +636,13 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             arrays[nm] = out.reshape((n_rec, *batch))
             dims[nm] = (record_dim, *bd)
+    extra_coords = () if records.spectral is None else records.spectral.add_to(arrays, dims, batch, bd, record_dim)
     meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
                         "batch": list(batch)},
                 model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
-                lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0)
-    return Result(arrays, meta, dims=dims, coords=("t",))
+                lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0,
+                labels=label_coords)
+    return Result(arrays, meta, dims=dims, coords=("t", *extra_coords))
 
 
 def _seed_meta(seed):
@@ -644,7 +662,13 @@ _COMMON_DOC = """
         (``res.gradient_overlap``: the fraction ||P_K g||^2 / ||g||^2 of the full-batch gradient in the span of the
         top-K Hessian eigenvectors, Gur-Ari et al. 2018), ``"gfs_sharpness"``, ``"test_loss"``,
         ``"test_accuracy"``, ``"accuracy"``, and functions ``fn(w, *data) -> float`` (Numba-compilable; stored
-        under their ``__name__``).
+        under their ``__name__``). Curvature beyond the top (:mod:`gdsim.dynamics._spectral`): ``"trace"``
+        (``res.trace``, ``res.trace_stderr``; :func:`hessian_trace`, method "auto", 100 probes), ``"diag"``
+        (``res.diag``, (n_records, *batch, P)), ``"spectral_density"`` or ``"spectral_density:PROBES:STEPS"``
+        (``res.spectral_density_nodes``/``_weights``, (n_records, *batch, probes, steps); default 8 and 60),
+        ``"block_sharpness"`` (``res.block_sharpness``, ``res.block_trace``, (n_records, *batch, group), one per
+        ``m.groups``) and ``"eigenvalues_above:X"`` or ``"eigenvalues_above:X:K"`` (``res.eigenvalues_above``,
+        (n_records, *batch, K), descending, NaN-padded, K = min(32, P) by default; warm-started across records).
     seed : int, SeedSequence, sequence of seeds or None
         One stream per run (minibatches, Lanczos start vectors), keyed by the run's own index.
     progress : bool
@@ -755,7 +779,7 @@ def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=Fa
     hyper = dict(lr=_hyper(lr, "lr"), beta1=mom)
     return _run(m, w0, steps, kind, hyper, batch_size=bs, replace=replace, record_every=record_every, observe=observe,
                 seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                desc="SGD", name="sgd")
+                desc="SGD", name="sgd", public_names={"beta1": "momentum"})
 
 
 @_doc
@@ -785,7 +809,8 @@ def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, obse
     hyper = dict(lr=_hyper(lr, "lr"), beta1=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True))
     return _run(m, w0, steps, kern.NESTEROV if nesterov else kern.HEAVY_BALL, hyper, record_every=record_every,
                 observe=observe, seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol,
-                gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball")
+                gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball",
+                public_names={"beta1": "beta"})
 
 
 @_doc
@@ -846,7 +871,7 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
                  eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.RMSPROP, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                desc="RMSProp", name="rmsprop")
+                desc="RMSProp", name="rmsprop", public_names={"beta2": "beta"})
 
 
 @honours_parallel

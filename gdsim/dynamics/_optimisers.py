@@ -134,8 +134,11 @@ class SGD(Optimiser):
 
     def __post_init__(self):
         bs = np.asarray(self.batch_size)
-        if bs.dtype.kind not in "iu" or np.any(bs < 1):
-            raise ValueError(f"batch_size must be integers >= 1; got {self.batch_size!r}")
+        if bs.dtype.kind not in "iu" or isinstance(self.batch_size, bool):
+            raise TypeError(f"batch_size must be an integer or an array of integers; got {self.batch_size!r}")
+        if bs.size == 0 or np.any(bs < 1) or np.any(bs > 2**40):  # (> 1e12 samples per step is no batch size)
+            raise ValueError(f"batch_size must be integers in [1, 2^40] (and <= the model's n_samples); got "
+                             f"{self.batch_size!r}")
         v.flag(self.replace, "replace")
         v.flag(self.nesterov, "nesterov")
         _unit_interval(self.momentum, "momentum")

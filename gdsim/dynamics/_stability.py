@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 
 __all__ = ["sgd_stability_radius", "sgd_stability_threshold"]
@@ -92,7 +93,8 @@ class _Operator:
         return float(max(abs(e[0]), abs(e[-1])))
 
 
-def sgd_stability_radius(hessians, lr, batch, *, replacement=True):
+@renamed_keywords(batch="batch_size", replacement="replace")
+def sgd_stability_radius(hessians, lr, batch_size, *, replace=True):
     """Spectral radius of SGD's exact second-moment operator at a minimum.
 
     Parameters
@@ -102,9 +104,9 @@ def sgd_stability_radius(hessians, lr, batch, *, replacement=True):
         loss at an interpolating minimum H_i = g_i g_i^T with g_i the gradient of the model's output.
     lr : float
         Learning rate (> 0).
-    batch : int
+    batch_size : int
         Batch size B (1 <= B, and B <= n without replacement).
-    replacement : bool
+    replace : bool
         Batches drawn i.i.d. with replacement (True) or as B distinct samples (False).
 
     Returns
@@ -124,20 +126,21 @@ def sgd_stability_radius(hessians, lr, batch, *, replacement=True):
     """
     H = _hessians(hessians)
     lr = v.real_scalar(lr, "lr", lo=0.0, lo_open=True)
-    b, rep = _batch(batch, H.shape[0], replacement)
+    b, rep = _batch(batch_size, H.shape[0], replace)
     return _Operator(_reduced(H), b, rep).radius(lr)
 
 
-def sgd_stability_threshold(hessians, batch, replacement=True, *, rtol=1e-13):
+@renamed_keywords(batch="batch_size", replacement="replace")
+def sgd_stability_threshold(hessians, batch_size, replace=True, *, rtol=1e-13):
     """The largest learning rate at which a minimum is mean-square stable for SGD (exact, by bisection).
 
     Parameters
     ----------
     hessians : array_like, shape (n, P, P)
         Per-sample Hessians at the minimum (see :func:`sgd_stability_radius`).
-    batch : int
+    batch_size : int
         Batch size B.
-    replacement : bool
+    replace : bool
         With (True) or without (False) replacement.
     rtol : float
         Relative width of the final bisection bracket (1e-15 .. 1e-2).
@@ -161,11 +164,11 @@ def sgd_stability_threshold(hessians, batch, replacement=True, *, rtol=1e-13):
     >>> import numpy as np, gdsim.dynamics as gdyn
     >>> g = np.eye(3)                                  # orthogonal per-sample gradients
     >>> H = np.einsum("ni,nj->nij", g, g)
-    >>> round(gdyn.sgd_stability_threshold(H, batch=1) * np.trace(H.mean(0)), 9)
+    >>> round(gdyn.sgd_stability_threshold(H, batch_size=1) * np.trace(H.mean(0)), 9)
     2.0
     """
     H = _hessians(hessians)
-    b, rep = _batch(batch, H.shape[0], replacement)
+    b, rep = _batch(batch_size, H.shape[0], replace)
     rtol = v.real_scalar(rtol, "rtol", lo=1e-15, hi=1e-2)
     op = _Operator(_reduced(H), b, rep)
     if op.lam_max <= 0.0:

@@ -8,6 +8,11 @@ results to rounding) and :func:`box_counting_dimension`. Also :func:`offset_map`
 (the paper's offset-vs-learning-rate phase space), :func:`problem`, :func:`window_axes`,
 :func:`window_map` (tiled and resumable through :mod:`gdsim.sweep`), :func:`zoom_sequence`,
 :func:`boundary`, :func:`box_counts`, :func:`converged_fraction` and the boundary-window helpers.
+
+:class:`Problem` is the shared start of a map (weights, data, minibatch rows); every map function takes
+one as ``problem=`` so that a published map can be recomputed from its exact numbers.
+:func:`box_counting_dimension` defaults to a calibrated least-squares estimator (within 0.05 on sets of
+known dimension); ``method="porespy"`` is the paper's (porespy's ``boxcount``, median of local slopes).
 """
 
 from gdsim.fractal._api import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gdsim._core.jit import honours_parallel
+from gdsim._core.deprecation import renamed_keywords
 
 import math
 import warnings
@@ -211,17 +212,19 @@ def lyapunov_terms(A, p, q, tau, value_star) -> np.ndarray:
 # ---------------------------------------------------------------------------------- mean-field PDE
 
 
-def wrapped_gaussian(M: int, centre: float, sd: float) -> np.ndarray:
+@renamed_keywords(centre="center")
+def wrapped_gaussian(M: int, center: float, sd: float) -> np.ndarray:
     """A wrapped Gaussian on the midpoint grid of [0, 1), as a probability vector."""
     M = _grid_size(M, lo=1)
-    centre = real_scalar(centre, "centre")
+    center = real_scalar(center, "center")
     sd = real_scalar(sd, "sd", lo=0.0, lo_open=True)
     g = (np.arange(M) + 0.5) / M
-    d = (g - centre + 0.5) % 1.0 - 0.5
+    d = (g - center + 0.5) % 1.0 - 0.5
     w = sum(np.exp(-0.5 * ((d + s) / sd) ** 2) for s in (-2, -1, 0, 1, 2))
     return w / w.sum()
 
 
+@renamed_keywords(T="t_final")
 def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None, dt=None, n_records: int | None = None,
                    record_every=None, equilibrium=None, progress=False) -> Result:
     """Two-scale mean-field GDA PDE on the grid (finite volumes, Scharfetter-Gummel flux, explicit Euler).
@@ -320,14 +323,15 @@ def _prob_vector(v, M, name):
 # ---------------------------------------------------------------------------------- particle GDA
 
 
-def annealing_schedule(xi, t_final, h):
-    """tau_t = xi / log(e + t) at t = k h, k = 0..T/h - 1."""
+@renamed_keywords(T="t_final", h="dt")
+def annealing_schedule(xi, t_final, dt):
+    """tau_t = xi / log(e + t) at t = k dt, k = 0..T/dt - 1."""
     xi = real_scalar(xi, "xi", lo=0.0, lo_open=True)
     t_final = real_scalar(t_final, "t_final", lo=0.0)
-    h = real_scalar(h, "h", lo=0.0, lo_open=True)
-    check_budget(f"t_final = {t_final:g} and h = {h:g}", bytes_needed=8.0 * t_final / h)
-    n = int(round(t_final / h))
-    return xi / np.log(np.e + h * np.arange(n))
+    dt = real_scalar(dt, "dt", lo=0.0, lo_open=True)
+    check_budget(f"t_final = {t_final:g} and dt = {dt:g}", bytes_needed=8.0 * t_final / dt)
+    n = int(round(t_final / dt))
+    return xi / np.log(np.e + dt * np.arange(n))
 
 
 def _records_estimate(steps: float, record_every, n_records=None) -> float:
@@ -342,12 +346,12 @@ def _records_estimate(steps: float, record_every, n_records=None) -> float:
     return float(np.size(record_every)) + 2 if not isinstance(record_every, (str, bytes)) else 2.0
 
 
-def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drift, seed, n_records, ni_grid,
+def _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init, drift, seed, n_records, ni_grid,
              record_every=None):
     _check_payoff(payoff)
     eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
     t_final = real_scalar(t_final, "t_final", lo=0.0)
-    h = real_scalar(h, "h", lo=0.0, lo_open=True)
+    dt = real_scalar(dt, "dt", lo=0.0, lo_open=True)
     n_x = integer(n_x, "n_x", lo=1)
     n_y = integer(n_y, "n_y", lo=1)
     runs = integer(runs, "runs", lo=1)
@@ -356,37 +360,37 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drif
     n_records = None if n_records is None else integer(n_records, "n_records", lo=2)
     ni_grid = integer(ni_grid, "ni_grid", lo=0)
     # records held per run, for the memory estimate (the schedule itself is validated once steps is known)
-    n_rec_est = _records_estimate(t_final / h, record_every, n_records)
+    n_rec_est = _records_estimate(t_final / dt, record_every, n_records)
     if not isinstance(drift, str):
         raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
     cost = (n_x + n_y) * (n_x + n_y if drift == "pairwise" else 4)
-    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, t_final = {t_final:g}, h = {h:g}, {n_rec_est:.0f} records (n_records, record_every) and "
+    check_budget(f"runs = {runs}, n_x = {n_x}, n_y = {n_y}, t_final = {t_final:g}, dt = {dt:g}, {n_rec_est:.0f} records (n_records, record_every) and "
                  f"ni_grid = {ni_grid}", bytes_needed=8.0 * (runs * (2 * (n_x + n_y) + 12 * n_rec_est)
-                                                         + t_final / h + ni_grid),
-                 updates=runs * (t_final / h) * cost)
+                                                         + t_final / dt + ni_grid),
+                 updates=runs * (t_final / dt) * cost)
     if drift not in ("feature", "pairwise"):
         raise ValueError(f"drift must be 'feature' or 'pairwise'; got {drift!r}")
     if drift == "feature" and payoff.coef is None:
         raise ValueError("drift='feature' needs a trigonometric payoff (Fourier coefficients); use drift='pairwise'")
     if drift == "pairwise" and payoff.grad_x is None:
         raise ValueError("drift='pairwise' needs jitted gradient functions on the payoff")
-    steps = int(round(t_final / h))
+    steps = int(round(t_final / dt))
     if steps < 1:
-        raise ValueError(f"t_final = {t_final:g} is shorter than one step h = {h:g}: take t_final >= h (steps = "
-                         "round(t_final / h) must be at least 1)")
+        raise ValueError(f"t_final = {t_final:g} is shorter than one step dt = {dt:g}: take t_final >= dt (steps = "
+                         "round(t_final / dt) must be at least 1)")
     if anneal_xi is not None:
-        taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), t_final, h)
+        taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), t_final, dt)
     else:
         tau = real_scalar(tau, "tau", lo=0.0, lo_open=True)
         taus = np.full(steps, tau)
     lip = max(1.0, eta) * lipschitz_bound(payoff)
-    stiff = h * lip
+    stiff = dt * lip
     if stiff > STABILITY_ERROR:
-        raise ValueError(f"h = {h:g} is too large for stability: h max(1, eta) Lip(grad K) = {stiff:.3g} > "
-                         f"{STABILITY_ERROR}; take h <= {STABILITY_ERROR / lip:.3g}")
+        raise ValueError(f"dt = {dt:g} is too large for stability: dt max(1, eta) Lip(grad K) = {stiff:.3g} > "
+                         f"{STABILITY_ERROR}; take dt <= {STABILITY_ERROR / lip:.3g}")
     if stiff > STABILITY_WARN:
-        warnings.warn(f"h max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
-                      f"above ~2% (take h <= {STABILITY_WARN / lip:.3g})",
+        warnings.warn(f"dt max(1, eta) Lip(grad K) = {stiff:.3g} > {STABILITY_WARN}: expect an Euler-Maruyama bias "
+                      f"above ~2% (take dt <= {STABILITY_WARN / lip:.3g})",
                       RuntimeWarning, stacklevel=3)
     if isinstance(init, str):
         if init != "uniform":
@@ -415,14 +419,15 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init, drif
     rec = records.resolve(steps, record_every, n_records, "linear")
     grid = (np.arange(ni_grid) + 0.5) / ni_grid if ni_grid else np.zeros(0)
     config = dict(payoff=payoff.name, tau=None if anneal_xi is not None else float(taus[0]) if steps else tau,
-                  anneal_xi=anneal_xi, eta=eta, t_final=t_final, h=h, n_x=n_x, n_y=n_y, runs=runs, drift=drift,
+                  anneal_xi=anneal_xi, eta=eta, t_final=t_final, dt=dt, n_x=n_x, n_y=n_y, runs=runs, drift=drift,
                   ni_grid=ni_grid, record_every=None if record_every is None else records.meta(record_every),
                   reference=_LU)
     return taus, steps, keys, X0, Y0, rec, grid, config
 
 
+@renamed_keywords(T="t_final", h="dt")
 @honours_parallel
-def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4, runs: int = 1,
+def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, dt: float = 2.5e-4, runs: int = 1,
                  anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int | None = None,
                  record_every=None, ni_grid: int = 1024, progress=False, parallel=None) -> Result:
     """Noisy particle gradient descent-ascent (Euler-Maruyama) on T^1 x T^1, batched over independent runs.
@@ -437,11 +442,11 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     eta : float
         Time-scale ratio of the ascent player (> 0); scales its drift and its noise.
     t_final : float
-        Final time; steps = t_final / h.
+        Final time; steps = t_final / dt.
     n_x, n_y : int
         Particles per player (n_y defaults to n_x).
-    h : float
-        Step size. ``h max(1, eta) Lip(grad K)`` above 0.06 warns (bias > ~1%), above 1 raises.
+    dt : float
+        Step size. ``dt max(1, eta) Lip(grad K)`` above 0.06 warns (bias > ~1%), above 1 raises.
     runs : int
         Independent particle systems (each its own noise streams).
     init : "uniform" or (X0, Y0)
@@ -451,7 +456,7 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
         This many records evenly spaced in time (with 0 and ``t_final``): a shorthand for
         ``record_every=gdsim.linear_steps(steps, n_records)``; 201 when neither is given.
     record_every : int or array_like of int, optional
-        The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``h``: every
+        The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``dt``: every
         k-th step, or the given step indices. Give this or ``n_records``, not both.
     ni_grid : int
         Grid size for NI_0 at the record times (feature path; 0 disables it, and the NI_0 records are then NaN).
@@ -472,7 +477,7 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     Particle NI_0 is biased upward by finite-N fluctuations (spec pitfall 6): time-average it.
     """
     n_y = n_x if n_y is None else n_y
-    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init,
+    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init,
                                                             drift, seed, n_records, ni_grid,
                                                             record_every)
     nrec = rec.size
@@ -486,20 +491,20 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     with Timer() as timer, progress_bar(runs * max(steps, 1), enabled=progress, desc="particle GDA") as bar:
         if small:
             for k0, k1 in chunks:
-                k.gda_feature_runs(X, Y, payoff.coef, taus_k, eta, h, k0, k1, keys, rec, mom, ni0, grid, 2)
+                k.gda_feature_runs(X, Y, payoff.coef, taus_k, eta, dt, k0, k1, keys, rec, mom, ni0, grid, 2)
                 bar.update(runs * (k1 - k0))
         for r in range(runs if not small else 0):
             for k0, k1 in chunks:
                 if drift == "feature":
                     if not small:
-                        k.gda_feature(X[r], Y[r], payoff.coef, taus_k, eta, h, k0, k1, keys[r, 0], keys[r, 1], rec,
+                        k.gda_feature(X[r], Y[r], payoff.coef, taus_k, eta, dt, k0, k1, keys[r, 0], keys[r, 1], rec,
                                       mom[r], ni0[r], grid, 2)
                 else:
-                    k.gda_pairwise(X[r], Y[r], payoff.grad_x, payoff.grad_y, payoff.params, taus_k, eta, h, k0, k1,
+                    k.gda_pairwise(X[r], Y[r], payoff.grad_x, payoff.grad_y, payoff.params, taus_k, eta, dt, k0, k1,
                                    keys[r, 0], keys[r, 1], rec, mom[r], 2)
                 bar.update(k1 - k0)
     tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
-    return gda_result(rec, h, mom, ni0, tau_t, X, Y, config, "cpu", timer.seconds)
+    return gda_result(rec, dt, mom, ni0, tau_t, X, Y, config, "cpu", timer.seconds)
 
 
 def gda_result(rec, h, mom, ni0, tau_t, X, Y, config, backend, wall) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gdsim._core.jit import honours_parallel
+from gdsim._core.deprecation import renamed_keywords
 
 import math
 
@@ -13,8 +14,9 @@ from gdsim._core.result import Result, Timer
 from gdsim.games._api import _prepare, gda_result
 
 
+@renamed_keywords(T="t_final", h="dt")
 @honours_parallel
-def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, h: float = 2.5e-4,
+def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, dt: float = 2.5e-4,
                      runs: int = 1, anneal_xi=None, init="uniform", drift: str = "feature", seed=None,
                      n_records: int | None = None, record_every=None, ni_grid: int = 1024, progress=False,
                      parallel=None) -> Result:
@@ -32,7 +34,7 @@ def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | N
     from gdsim.games import _cuda
 
     n_y = n_x if n_y is None else n_y
-    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, h, runs, anneal_xi, init,
+    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init,
                                                             drift, seed, n_records, ni_grid,
                                                             record_every)
     cuda = cuda_module()
@@ -65,8 +67,8 @@ def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | N
                     if kk == steps:
                         break
                     tau_k = float(taus[kk])
-                    update[bx, tx](dX, w, 0, L, -h, math.sqrt(2 * tau_k * h), keys[r, 0], kk)
-                    update[by, ty](dY, w, 2, L, eta * h, math.sqrt(2 * eta * tau_k * h), keys[r, 1], kk)
+                    update[bx, tx](dX, w, 0, L, -dt, math.sqrt(2 * tau_k * dt), keys[r, 0], kk)
+                    update[by, ty](dY, w, 2, L, eta * dt, math.sqrt(2 * eta * tau_k * dt), keys[r, 1], kk)
                     if progress and kk % 1000 == 0:
                         bar.update(min(1000, steps - kk))
             else:
@@ -89,9 +91,9 @@ def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | N
                         break
                     drift_k[bd, td](dX, dY, d_p, dDx, dDy)
                     tau_k = float(taus[kk])
-                    move[bx, tx](dX, dDx, -h, math.sqrt(2 * tau_k * h), keys[r, 0], kk)
-                    move[by, ty](dY, dDy, eta * h, math.sqrt(2 * eta * tau_k * h), keys[r, 1], kk)
+                    move[bx, tx](dX, dDx, -dt, math.sqrt(2 * tau_k * dt), keys[r, 0], kk)
+                    move[by, ty](dY, dDy, eta * dt, math.sqrt(2 * eta * tau_k * dt), keys[r, 1], kk)
             X[r], Y[r] = dX.copy_to_host(), dY.copy_to_host()
             mom[r], ni0[r] = d_mom.copy_to_host(), d_ni0.copy_to_host()
     tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
-    return gda_result(rec, h, mom, ni0, tau_t, X, Y, config, "cuda", timer.seconds)
+    return gda_result(rec, dt, mom, ni0, tau_t, X, Y, config, "cuda", timer.seconds)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core.result import Result, Timer
 from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
 from gdsim._core.jit import honours_parallel
@@ -13,6 +17,18 @@ from gdsim._core.validate import check_budget, flag, integer, real_array, real_s
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
 from gdsim.langevin._reference import dyson_ou_width
+
+# The backend of the running call: the gpu_* twins set it, so CPU and GPU functions share one signature.
+_DEVICE = contextvars.ContextVar("gdsim_langevin_device", default="cpu")
+
+
+@contextlib.contextmanager
+def _on_device(backend):
+    token = _DEVICE.set(backend)
+    try:
+        yield
+    finally:
+        _DEVICE.reset(token)
 
 def _grid(values, **names):
     """Positive hyper-parameter arrays broadcast together into the grid points (each named in errors)."""
@@ -40,8 +56,9 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
        "arXiv:2407.16427")
 
 
+@renamed_keywords(chains="runs", n="d")
 @honours_parallel
-def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
+def dyson_ou(d: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
              steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
     """Sample the beta = 1 Coulomb gas as the stationary law of a GOE matrix Ornstein-Uhlenbeck process.
 
@@ -51,7 +68,7 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
 
     Parameters
     ----------
-    n : int
+    d : int
         Matrix size (>= 2).
     sigma : float
         GOE width (> 0).
@@ -68,24 +85,24 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     Returns
     -------
     Result
-        ``eigenvalues`` (runs, n) ascending; ``spacings`` (runs, n - 1).
+        ``eigenvalues`` (runs, d) ascending; ``spacings`` (runs, d - 1).
 
     Notes
     -----
-    Aarts, Lucini, Park (arXiv:2407.16427): for n = 2 the mean spacing is sqrt(pi) sigma and the spacing
+    Aarts, Lucini, Park (arXiv:2407.16427): for d = 2 the mean spacing is sqrt(pi) sigma and the spacing
     law is the Wigner surmise. The Euler scheme's stationary law is exactly kappa I + sigma_dt GOE with
     sigma_dt = sigma sqrt(2 / (2 - dt)) (:func:`dyson_ou_width`; 0.25% above sigma at dt = 0.01): it
     samples the Coulomb gas of width sigma only as dt -> 0. ``meta["stationary_sigma"]`` holds sigma_dt.
     """
-    n = integer(n, "n", lo=2)
+    d = integer(d, "d", lo=2)
     runs = integer(runs, "runs", lo=1)
     steps = integer(steps, "steps", lo=1)
     sigma = real_scalar(sigma, "sigma", lo=0.0, lo_open=True)
     dt = real_scalar(dt, "dt", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     kappa = real_scalar(kappa, "kappa")
-    check_budget(f"runs = {runs}, n = {n} and steps = {steps}", bytes_needed=8.0 * runs * n * n * 3,
-                 updates=float(runs) * n * n * steps)
-    M = np.zeros((runs, n, n)) + kappa * np.eye(n)
+    check_budget(f"runs = {runs}, d = {d} and steps = {steps}", bytes_needed=8.0 * runs * d * d * 3,
+                 updates=float(runs) * d * d * steps)
+    M = np.zeros((runs, d, d)) + kappa * np.eye(d)
     keys = keys_from_seed(seed, runs)
     with Timer() as timer, progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
         for s0, s1 in step_chunks(steps, progress):
@@ -95,14 +112,15 @@ def dyson_ou(n: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
                   dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
                             matrices=("run", "row", "col")),
-                  meta=dict(config=dict(n=n, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
+                  meta=dict(config=dict(d=d, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
                                         reference=_A0), wall_time_s=timer.seconds,
                             stationary_sigma=dyson_ou_width(sigma, dt)))
 
 
+@renamed_keywords(chains="runs", batch="batch_size", init_std="init_scale")
 @honours_parallel
-def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int = 3000, runs: int = 3000,
-                        target: float = 2.0, init_std: float = 0.1, seed=None, progress: bool = False,
+def teacher_student_2x2(lr: float, noise_std: float, batch_size: int, *, steps: int = 3000, runs: int = 3000,
+                        target: float = 2.0, init_scale: float = 0.1, seed=None, progress: bool = False,
                         parallel=None) -> Result:
     """The 2x2 linear teacher-student SGD of Aarts, Lucini, Park (degenerate target W* = target I).
 
@@ -115,12 +133,12 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
         Learning rate in (0, 2) (a stationary spread needs lr < 2 |B| / (|B| + 3)).
     noise_std : float
         A, the per-sample noise scale (>= 0).
-    batch : int
+    batch_size : int
         |B|, samples per step.
     steps, runs : int
         Steps per run and independent runs (dim ``run``).
-    target, init_std : float
-        W* = target I; the initial weights are i.i.d. N(0, init_std^2) (SGD then pulls them to W*).
+    target, init_scale : float
+        W* = target I; the initial weights are i.i.d. N(0, init_scale^2) (SGD then pulls them to W*).
     seed : int, SeedSequence or Generator
     progress : bool
         Show a progress bar.
@@ -142,25 +160,25 @@ def teacher_student_2x2(lr: float, noise_std: float, batch: int, *, steps: int =
     """
     lr = real_scalar(lr, "lr", lo=0.0, lo_open=True, hi=2.0, hi_open=True)
     noise_std = real_scalar(noise_std, "noise_std", lo=0.0)
-    batch = integer(batch, "batch", lo=1)
+    batch_size = integer(batch_size, "batch_size", lo=1)
     steps = integer(steps, "steps", lo=1)
     runs = integer(runs, "runs", lo=1)
-    init_std = real_scalar(init_std, "init_std", lo=0.0)
+    init_scale = real_scalar(init_scale, "init_scale", lo=0.0)
     target = real_scalar(target, "target")
-    check_budget(f"runs = {runs}, batch = {batch} and steps = {steps}", bytes_needed=8.0 * runs * 12,
-                 updates=float(runs) * batch * steps * 6)
+    check_budget(f"runs = {runs}, batch_size = {batch_size} and steps = {steps}", bytes_needed=8.0 * runs * 12,
+                 updates=float(runs) * batch_size * steps * 6)
     init_ss, noise_ss = as_seed_sequence(seed).spawn(2)
-    W = init_std * np.random.default_rng(init_ss).standard_normal((runs, 2, 2))
+    W = init_scale * np.random.default_rng(init_ss).standard_normal((runs, 2, 2))
     keys = keys_from_seed(noise_ss, runs)
     with Timer() as timer, progress_bar(steps, enabled=progress, desc="2x2 SGD") as bar:
         for s0, s1 in step_chunks(steps, progress):
-            k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch, s1 - s0, keys, s0)
+            k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch_size, s1 - s0, keys, s0)
             bar.update(s1 - s0)
     sv = np.linalg.svd(W, compute_uv=False)
     return Result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
                   dims=dict(W=("run", "row", "col"), singular_values=("run", "singular_value"), spacing=("run",)),
-                  meta=dict(config=dict(lr=lr, noise_std=noise_std, batch=batch, steps=steps, runs=runs,
-                                        target=target, init_std=init_std, reference=_A0), wall_time_s=timer.seconds))
+                  meta=dict(config=dict(lr=lr, noise_std=noise_std, batch_size=batch_size, steps=steps, runs=runs,
+                                        target=target, init_scale=init_scale, reference=_A0), wall_time_s=timer.seconds))
 
 
 # ------------------------------------------------------------------------ Park, Lucini, Aarts network
@@ -206,11 +224,12 @@ def _park_arrays(inst):
     return np.stack([w0 for *_, w0 in inst]), S0, Y, np.stack([Z for _, _, Z, _, _ in inst])
 
 
-def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
+@renamed_keywords(T="temperature")
+def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, temperature, sigma_w, r) -> bool:
     """The authors' phase criterion (notebook ``limit_matrix_new``): drift of the spectral edges of X = W W^T
     against the Coulomb push, with the level spacing of the *initial* Marchenko-Pastur bulk.
 
-    K_t / (sqrt(r) (K - 1)) >= T V_t / (4 sigma_W^2); see the spec (A.3) for K_t and V_t.
+    K_t / (sqrt(r) (K - 1)) >= temperature V_t / (4 sigma_W^2); see the spec (A.3) for K_t and V_t.
 
     Shapes: ``W`` and ``Wstar`` (K, L), ``M`` (L, 3), ``Z`` (K,), ``x_test`` (n, 3).
     """
@@ -224,7 +243,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
             raise ValueError(f"{name} must have shape {shape} to match W {W.shape}; got {a.shape}")
     if x_test.ndim != 2 or x_test.shape[1] != 3 or x_test.shape[0] == 0:
         raise ValueError(f"x_test must have shape (n, 3) with n >= 1; got {x_test.shape}")
-    T = real_scalar(T, "T", lo=0.0, lo_open=True)
+    temperature = real_scalar(temperature, "temperature", lo=0.0, lo_open=True)
     sigma_w = real_scalar(sigma_w, "sigma_w", lo=0.0, lo_open=True)
     r = integer(r, "r", lo=1)
     s0, phi, yhat = _forward(W, M, Z, x_test)
@@ -237,27 +256,27 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, T, sigma_w, r) -> bool:
     Kt_m, Vt_m = U.T @ Km @ U, U.T @ Vm @ U
     Kt = abs(Kt_m[0, 0]) - abs(Kt_m[K - 1, K - 1])
     Vt = 2 * Vt_m[0, K - 1] / (K - 1) + sum((Vt_m[0, k] + Vt_m[K - 1, K - k]) / k for k in range(1, K - 1))
-    return bool(Kt / (np.sqrt(r) * (K - 1)) >= T * Vt / (4 * sigma_w**2))
+    return bool(Kt / (np.sqrt(r) * (K - 1)) >= temperature * Vt / (4 * sigma_w**2))
 
 
+@renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size", n_data="n_samples")
 @honours_parallel
-def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                     n_data: int | None = None, seed=None, progress: bool = False, parallel=None,
-                     _backend: str = "cpu") -> Result:
-    """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (T, sigma_W, seed).
+def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, width: int = 16, r: int = 2, batch_size: int = 4,
+                     n_samples: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
+    """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (temperature, sigma_W, seed).
 
-    y = Z tanh(W tanh(M x)), x in R^3, L = r K hidden features; only W (K x L) is trained, from
-    W0 ~ N(0, sigma_W^2 / L), with batch |B| in a fixed batch order; T = lr / |B|.
+    y = Z tanh(W tanh(M x)), x in R^3, L = r width hidden features; only W (width x L) is trained, from
+    W0 ~ N(0, sigma_W^2 / L), with batch |B| in a fixed batch order; temperature T = lr / |B|.
 
     Parameters
     ----------
-    T, sigma_w : float or array_like
+    temperature, sigma_w : float or array_like
         Temperatures (> 0) and initial weight scales (> 0), broadcast together into the grid points.
     epochs : int
-        Passes over the training set (n_data / batch steps each; the paper uses 1e5).
+        Passes over the training set (n_samples / batch_size steps each; the paper uses 1e5).
     runs : int
         Independent instances (teacher, data, initialisation) per grid point.
-    n_data : int, optional
+    n_samples : int, optional
         Training-set size (default 1000 |B|, the authors').
     seed : int, SeedSequence, Generator, or a sequence of them, optional
         One seed: its children seed the runs (grid point x run). A sequence: one seed per run (length =
@@ -270,45 +289,46 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16
     -------
     Result
         Per run, shape (*grid, runs): ``test_mse`` (128 test points, no 1/2), ``train_loss``, ``q`` (overlap
-        of initial and final features), ``x`` (*grid, runs, K) squared singular values of W (descending),
+        of initial and final features), ``x`` (*grid, runs, width) squared singular values of W (descending),
         ``x_max``, ``ordered`` (the authors' drift-vs-Coulomb criterion), ``phase`` (0 ferro: test < 1e-3;
         2 spin glass: q > 0.5; 1 para otherwise).
     """
-    T, sigma_w = _grid(T="the temperature lr / |B|", sigma_w="the initial weight scale", values=(T, sigma_w))
+    _backend = _DEVICE.get()  # "cuda" inside the gpu_* twin: no private flag in the public signature
+    temperature, sigma_w = _grid(temperature="the temperature lr / |B|", sigma_w="the initial weight scale", values=(temperature, sigma_w))
     progress = flag(progress, "progress")
     epochs = integer(epochs, "epochs", lo=0)
     runs = integer(runs, "runs", lo=1)
-    K = integer(K, "K", lo=2)
+    width = integer(width, "width", lo=2)
     r = integer(r, "r", lo=1)
-    batch = integer(batch, "batch", lo=1)
-    n_data = 1000 * batch if n_data is None else integer(n_data, "n_data", lo=1)
-    if batch > n_data:
-        raise ValueError(f"batch must be between 1 and n_data = {n_data}; got {batch}")
-    L = r * K
-    grid = T.shape
-    R = T.size * runs
-    check_budget(f"runs = {runs} per grid point ({T.size} points), K = {K}, r = {r}, n_data = {n_data} and "
-                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[_backend]) * n_data * (L + 1) * 2
-                 + 8.0 * R * (K + 8) + 200.0 * R,
-                 updates=float(R) * epochs * n_data * K * L * 3)
-    Tf, sf = np.repeat(T.ravel(), runs), np.repeat(sigma_w.ravel(), runs)
+    batch_size = integer(batch_size, "batch_size", lo=1)
+    n_samples = 1000 * batch_size if n_samples is None else integer(n_samples, "n_samples", lo=1)
+    if batch_size > n_samples:
+        raise ValueError(f"batch_size must be between 1 and n_samples = {n_samples}; got {batch_size}")
+    L = r * width
+    grid = temperature.shape
+    R = temperature.size * runs
+    check_budget(f"runs = {runs} per grid point ({temperature.size} points), width = {width}, r = {r}, n_samples = {n_samples} and "
+                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[_backend]) * n_samples * (L + 1) * 2
+                 + 8.0 * R * (width + 8) + 200.0 * R,
+                 updates=float(R) * epochs * n_samples * width * L * 3)
+    Tf, sf = np.repeat(temperature.ravel(), runs), np.repeat(sigma_w.ravel(), runs)
     children = run_seeds(seed, R)
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
-    out["x"] = np.empty((R, K))
+    out["x"] = np.empty((R, width))
     out["ordered"] = np.empty(R, dtype=bool)
     with Timer() as timer, progress_bar(R, enabled=progress, desc="Park network SGD",
                                                            unit="run") as bar:
         for c0 in range(0, R, _RUN_CHUNK[_backend]):
             idx = range(c0, min(R, c0 + _RUN_CHUNK[_backend]))
-            inst = [_park_instance(children[i], K, L, n_data, sf[i]) for i in idx]
+            inst = [_park_instance(children[i], width, L, n_samples, sf[i]) for i in idx]
             W, S0, Y, Zs = _park_arrays(inst)
             W_init = W.copy()
-            lrs = Tf[list(idx)] * batch
+            lrs = Tf[list(idx)] * batch_size
             if _backend == "cuda":
-                _cuda_park(W, S0, Y, Zs, lrs, batch, epochs)
+                _cuda_park(W, S0, Y, Zs, lrs, batch_size, epochs)
             else:
-                kn.park_sgd(W, S0, Y, Zs, lrs, batch, epochs)
+                kn.park_sgd(W, S0, Y, Zs, lrs, batch_size, epochs)
             for j, i in enumerate(idx):
                 M, Ws, Z, _, _ = inst[j]
                 s0t = np.tanh(x_test @ M.T)
@@ -325,8 +345,8 @@ def park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16
     arrays = {name: v.reshape(*grid, runs, *v.shape[1:]) for name, v in out.items()}
     arrays["phase"] = phase.reshape(*grid, runs)
     rd = (*grid_dims(grid), "run")
-    return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(T=T.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, runs=runs, K=K,
-                                           r=r, batch=batch, n_data=n_data, reference=_PARK, backend=_backend),
+    return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(temperature=temperature.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, runs=runs, width=width,
+                                           r=r, batch_size=batch_size, n_samples=n_samples, reference=_PARK, backend=_backend),
                                wall_time_s=timer.seconds))
 
 
@@ -351,12 +371,13 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
     W[:] = dW.copy_to_host()
 
 
-def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int = 16, r: int = 2, batch: int = 4,
-                         n_data: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
+@renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size", n_data="n_samples")
+def gpu_park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, width: int = 16, r: int = 2, batch_size: int = 4,
+                         n_samples: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
 
-    One run per group of min(32, next power of two >= K) threads, each holding rows of W in registers
-    (while the group's shared memory fits: batch x K up to about 256 at 128 threads per block; larger
+    One run per group of min(32, next power of two >= width) threads, each holding rows of W in registers
+    (while the group's shared memory fits: batch_size x width up to about 256 at 128 threads per block; larger
     ones run one run per thread).
 
     Raises
@@ -364,8 +385,9 @@ def gpu_park_network_sgd(T, sigma_w, *, epochs: int = 30, runs: int = 1, K: int 
     gdsim.CudaUnavailableError
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
-    return park_network_sgd(T, sigma_w, epochs=epochs, runs=runs, K=K, r=r, batch=batch, n_data=n_data, seed=seed,
-                            progress=progress, parallel=parallel, _backend="cuda")
+    with _on_device("cuda"):
+        return park_network_sgd(temperature, sigma_w, epochs=epochs, runs=runs, width=width, r=r, batch_size=batch_size, n_samples=n_samples,
+                                seed=seed, progress=progress, parallel=parallel)
 
 
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
@@ -374,35 +396,37 @@ _SCLOCCHI = ("Sclocchi, Geiger, Wyart, 'Dissecting the effects of SGD noise in d
              "ICML 2023, arXiv:2301.13703")
 
 
-def perceptron_data(P: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.ndarray]:
+@renamed_keywords(P="n_samples")
+def perceptron_data(n_samples: int, d: int, chi: float, rng) -> tuple[np.ndarray, np.ndarray]:
     """x in R^d with density |x_1|^chi e^{-x_1^2/2} along the teacher e_1 (|x_1| = sqrt(2 G), G ~ Gamma((1+chi)/2)),
     x_perp ~ N(0, I); labels y = sign(x_1). ``rng`` is a numpy Generator (or a seed)."""
-    P, d = integer(P, "P", lo=1), integer(d, "d", lo=1)
+    n_samples, d = integer(n_samples, "n_samples", lo=1), integer(d, "d", lo=1)
     chi = real_scalar(chi, "chi", lo=0.0)
-    check_budget(f"P = {P} and d = {d}", bytes_needed=8.0 * P * (d + 2))
+    check_budget(f"n_samples = {n_samples} and d = {d}", bytes_needed=8.0 * n_samples * (d + 2))
     if not isinstance(rng, np.random.Generator):
         try:
             rng = np.random.default_rng(as_seed_sequence(rng))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"rng must be a numpy Generator or a seed: {exc}") from None
-    X = rng.standard_normal((P, d))
-    x1 = np.sqrt(2 * rng.gamma((1 + chi) / 2, 1.0, size=P)) * rng.choice([-1.0, 1.0], size=P)
+    X = rng.standard_normal((n_samples, d))
+    x1 = np.sqrt(2 * rng.gamma((1 + chi) / 2, 1.0, size=n_samples)) * rng.choice([-1.0, 1.0], size=n_samples)
     X[:, 0] = x1
     return X, np.sign(x1)
 
 
+@renamed_keywords(seeds="runs", T="temperature", P="n_samples")
 @honours_parallel
-def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
-                   seed=None, progress: bool = False, parallel=None, _backend: str = "cpu") -> Result:
-    """Hinge-loss perceptron trained by SGD (batch 1, eta = T) from w0 = 0 until every training point has
+def perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
+                   seed=None, progress: bool = False, parallel=None) -> Result:
+    """Hinge-loss perceptron trained by SGD (batch 1, eta = temperature) from w0 = 0 until every training point has
     margin >= 1 (Sclocchi, Geiger, Wyart; the PNAS follow-up's gamma = 1/(1 + chi)).
 
     Parameters
     ----------
-    T : float or array_like
+    temperature : float or array_like
         Temperatures eta / B (> 0).
-    P : int or array_like
-        Training-set sizes (>= 1), broadcast with T.
+    n_samples : int or array_like
+        Training-set sizes (>= 1), broadcast with temperature.
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -414,30 +438,31 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
         Per run (*grid, runs): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
         (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points).
     """
+    _backend = _DEVICE.get()  # "cuda" inside the gpu_* twin: no private flag in the public signature
     try:
-        P_in = np.asarray(P)
+        P_in = np.asarray(n_samples)
     except (ValueError, TypeError):  # ragged nesting
         P_in = np.asarray(None)
-    if isinstance(P, bool) or P_in.dtype.kind not in "iu":
-        raise TypeError(f"P (training-set sizes) must be integers >= 1; got {P!r}")
-    T, Pf_ = _grid(values=(T, P_in), T="the temperature eta / B", P="the training-set size")
-    P = Pf_.astype(np.int64)
+    if isinstance(n_samples, bool) or P_in.dtype.kind not in "iu":
+        raise TypeError(f"n_samples (training-set sizes) must be integers >= 1; got {n_samples!r}")
+    temperature, Pf_ = _grid(values=(temperature, P_in), temperature="the temperature eta / B", n_samples="the training-set size")
+    n_samples = Pf_.astype(np.int64)
     d = integer(d, "d", lo=2)
     runs = integer(runs, "runs", lo=1)
     chi = real_scalar(chi, "chi", lo=0.0)
     max_epochs = integer(max_epochs, "max_epochs", lo=1)
     progress = flag(progress, "progress")
-    grid = T.shape
-    R = T.size * runs
-    check_budget(f"runs = {runs} per grid point ({T.size} points), P up to {P.max()}, d = {d} and max_epochs = "
-                 f"{max_epochs}", bytes_needed=8.0 * R * P.max() * (d + 1) + 8.0 * N_TEST_SCLOCCHI * d,
-                 updates=float(R) * P.max() * d * max_epochs)
-    Tf, Pf = np.repeat(T.ravel(), runs), np.repeat(P.ravel(), runs)
+    grid = temperature.shape
+    R = temperature.size * runs
+    check_budget(f"runs = {runs} per grid point ({temperature.size} points), n_samples up to {n_samples.max()}, d = {d} and max_epochs = "
+                 f"{max_epochs}", bytes_needed=8.0 * R * n_samples.max() * (d + 1) + 8.0 * N_TEST_SCLOCCHI * d,
+                 updates=float(R) * n_samples.max() * d * max_epochs)
+    Tf, Pf = np.repeat(temperature.ravel(), runs), np.repeat(n_samples.ravel(), runs)
     children = run_seeds(seed, R)
     w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
     with Timer() as timer, progress_bar(R, enabled=progress, desc="perceptron SGD",
                                                            unit="run") as bar:
-        for p_val in np.unique(Pf):  # runs of one P share array shapes
+        for p_val in np.unique(Pf):  # runs of one n_samples share array shapes
             idx = np.flatnonzero(Pf == p_val)
             data = [perceptron_data(int(p_val), d, chi, np.random.default_rng(children[i])) for i in idx]
             Xs = np.stack([x for x, _ in data])
@@ -471,15 +496,17 @@ def perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_ep
                   arrays=dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
                        steps=steps_all.reshape(shape), converged=conv.astype(bool).reshape(shape),
                        test_error=terr.reshape(shape)),
-                  meta=dict(config=dict(T=T.tolist(), P=P.tolist(), d=d, chi=chi, runs=runs, reference=_SCLOCCHI,
+                  meta=dict(config=dict(temperature=temperature.tolist(), n_samples=n_samples.tolist(), d=d, chi=chi, runs=runs, reference=_SCLOCCHI,
                                    backend=_backend), wall_time_s=timer.seconds))
 
 
-def gpu_perceptron_sgd(T, P, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
+@renamed_keywords(seeds="runs", T="temperature", P="n_samples")
+def gpu_perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
                        seed=None, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
-    return perceptron_sgd(T, P, d=d, chi=chi, runs=runs, max_epochs=max_epochs, seed=seed, progress=progress,
-                          parallel=parallel, _backend="cuda")
+    with _on_device("cuda"):
+        return perceptron_sgd(temperature, n_samples, d=d, chi=chi, runs=runs, max_epochs=max_epochs, seed=seed, progress=progress,
+                              parallel=parallel)
 
 
 def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -511,21 +538,22 @@ def _pm1_data(data, P, d):
     return X, y, Xt, yt
 
 
+@renamed_keywords(h="width", seeds="runs", T="temperature", P="n_samples", batch="batch_size")
 @honours_parallel
-def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int = 8, runs: int = 3,
+def mlp_sgd(alpha, temperature, *, n_samples: int = 256, d: int = 10, width: int = 64, batch_size: int = 8, runs: int = 3,
             max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None, data=None) -> Result:
-    """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, T, seed).
+    """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, temperature, seed).
 
     f = (1/width) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
-    learning rate eta = T alpha width B (the code's temperature convention T = eta / (alpha width B)); stop when
+    learning rate eta = temperature alpha width B (the code's temperature convention temperature = eta / (alpha width B)); stop when
     alpha min y F >= 1 on the training set (checked every epoch).
 
     Parameters
     ----------
-    alpha, T : float or array_like
+    alpha, temperature : float or array_like
         Output scales (> 0) and temperatures (> 0), broadcast together into the grid points.
-    P, d, width, batch : int
-        Training-set size, input dimension, hidden width, minibatch size (<= P).
+    n_samples, d, width, batch_size : int
+        Training-set size, input dimension, hidden width, minibatch size (<= n_samples).
     runs, max_epochs : int
         Independent runs per grid point (dim ``run``) and the epoch budget.
     seed : int, SeedSequence, Generator, or a sequence of them (one per run)
@@ -535,7 +563,7 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
     data : tuple (X, y, X_test, y_test), optional
         Real data instead of the stripe task: a pool of training points X (n, d) with labels y in {-1, +1},
-        from which each run draws its own P points without replacement (from its seed), and a test set. ``d``
+        from which each run draws its own n_samples points without replacement (from its seed), and a test set. ``d``
         must equal X.shape[1]. E.g. digits parity: ``ds = gdsim.data.load("digits")``, y = +1 for odd digits.
 
     Returns
@@ -546,28 +574,28 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
         large a step: non-finite weights or a relative change above ``MLP_BLOWUP`` = 1e6; recorded, NaN
         outputs).
     """
-    alpha, T = _grid(values=(alpha, T), alpha="the output scale of the alpha trick",
-                     T="the temperature eta / (alpha width B)")
-    P, d, width = integer(P, "P", lo=1), integer(d, "d", lo=1), integer(width, "width", lo=1)
-    batch = integer(batch, "batch", lo=1)
-    if batch > P:
-        raise ValueError(f"batch must be between 1 and P = {P}; got {batch}")
+    alpha, temperature = _grid(values=(alpha, temperature), alpha="the output scale of the alpha trick",
+                     temperature="the temperature eta / (alpha width B)")
+    n_samples, d, width = integer(n_samples, "n_samples", lo=1), integer(d, "d", lo=1), integer(width, "width", lo=1)
+    batch_size = integer(batch_size, "batch_size", lo=1)
+    if batch_size > n_samples:
+        raise ValueError(f"batch_size must be between 1 and n_samples = {n_samples}; got {batch_size}")
     runs = integer(runs, "runs", lo=1)
     max_epochs = integer(max_epochs, "max_epochs", lo=1)
     progress = flag(progress, "progress")
     grid = alpha.shape
     R = alpha.size * runs
-    pool = None if data is None else _pm1_data(data, P, d)
-    check_budget(f"runs = {runs} per grid point ({alpha.size} points), P = {P}, d = {d}, width = {width} and "
-                 f"max_epochs = {max_epochs}", bytes_needed=8.0 * R * (P * (d + 1) + 4 * width * (d + 1)),
-                 updates=float(R) * P * d * width * max_epochs)
-    af, Tf = np.repeat(alpha.ravel(), runs), np.repeat(T.ravel(), runs)
+    pool = None if data is None else _pm1_data(data, n_samples, d)
+    check_budget(f"runs = {runs} per grid point ({alpha.size} points), n_samples = {n_samples}, d = {d}, width = {width} and "
+                 f"max_epochs = {max_epochs}", bytes_needed=8.0 * R * (n_samples * (d + 1) + 4 * width * (d + 1)),
+                 updates=float(R) * n_samples * d * width * max_epochs)
+    af, Tf = np.repeat(alpha.ravel(), runs), np.repeat(temperature.ravel(), runs)
     children = run_seeds(seed, R)
     rngs = [np.random.default_rng(c) for c in children]
     if pool is None:
-        draws = [stripe_data(P, d, g) for g in rngs]
-    else:  # each run's own P points of the pool (its seed's stream, before the weights)
-        draws = [(pool[0][i], pool[1][i]) for i in (np.sort(g.choice(pool[0].shape[0], P, replace=False))
+        draws = [stripe_data(n_samples, d, g) for g in rngs]
+    else:  # each run's own n_samples points of the pool (its seed's stream, before the weights)
+        draws = [(pool[0][i], pool[1][i]) for i in (np.sort(g.choice(pool[0].shape[0], n_samples, replace=False))
                                                     for g in rngs)]
     Xs, Ys = np.stack([x for x, _ in draws]), np.stack([y for _, y in draws])
     W0 = np.stack([g.standard_normal((width, d)) for g in rngs])
@@ -575,11 +603,11 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
     W, b = W0.copy(), b0.copy()
     steps = np.zeros(R, dtype=np.int64)
     keys = keys_from_seed(children, R)
-    etas = Tf * af * width * batch
+    etas = Tf * af * width * batch_size
     with Timer() as timer, progress_bar(1, enabled=progress, desc="alpha-trick SGD") as bar:
-        kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch, max_epochs, keys, steps)
+        kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch_size, max_epochs, keys, steps)
         bar.update(1)
-    # each run's own test set (its seed's child 1), so a run never depends on its batch
+    # each run's own test set (its seed's child 1), so a run never depends on its batch_size
     tests = ([stripe_data(N_TEST_SCLOCCHI, d, np.random.default_rng(child_seed(c, 1))) for c in children]
              if pool is None else [(pool[2], pool[3])] * R)
 
@@ -604,7 +632,7 @@ def mlp_sgd(alpha, T, *, P: int = 256, d: int = 10, width: int = 64, batch: int 
                   arrays=dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
                        t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
                        converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
-                  meta=dict(config=dict(alpha=alpha.tolist(), T=T.tolist(), P=P, d=d, width=width, batch=batch, runs=runs,
+                  meta=dict(config=dict(alpha=alpha.tolist(), temperature=temperature.tolist(), n_samples=n_samples, d=d, width=width, batch_size=batch_size, runs=runs,
                                    max_epochs=max_epochs, reference=_SCLOCCHI,
                                    data="stripe" if pool is None else f"given pool of {pool[0].shape[0]} points"),
                             wall_time_s=timer.seconds))

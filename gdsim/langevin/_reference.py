@@ -7,6 +7,7 @@ import math
 import numpy as np
 from scipy.special import erf
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core.validate import integer, real_array, real_scalar
 
 
@@ -56,12 +57,13 @@ def p_tanh(phi, sigma2: float):
     return np.where(inside, np.exp(-a**2 / (2 * sigma2)) / ((1 - phi**2) * math.sqrt(2 * math.pi * sigma2)), 0.0)
 
 
-def max_stationary_lr(batch: int) -> float:
+@renamed_keywords(batch="batch_size")
+def max_stationary_lr(batch_size: int) -> float:
     """The largest learning rate at which the 2x2 teacher-student SGD has a stationary second moment:
     lr < 2 |B| / (|B| + 3) (the spectral radius of the second-moment map of :func:`teacher_student_moments`
     reaches 1 there; above it the weights' variance grows without bound although their mean converges)."""
-    batch = _batch(batch)
-    return 2.0 * batch / (batch + 3.0)
+    batch_size = _batch(batch_size)
+    return 2.0 * batch_size / (batch_size + 3.0)
 
 
 def _batch(batch):
@@ -87,7 +89,8 @@ def _second_moment_map(lr: float, batch: int) -> np.ndarray:
     return T
 
 
-def teacher_student_moments(lr: float, noise_std: float, batch: int) -> np.ndarray:
+@renamed_keywords(batch="batch_size")
+def teacher_student_moments(lr: float, noise_std: float, batch_size: int) -> np.ndarray:
     """Exact stationary covariance of D = W - W* in the 2x2 teacher-student SGD, shape (4, 4) over
     vec(D) = (D00, D01, D10, D11).
 
@@ -98,18 +101,19 @@ def teacher_student_moments(lr: float, noise_std: float, batch: int) -> np.ndarr
     """
     lr = real_scalar(lr, "lr")
     noise_std = real_scalar(noise_std, "noise_std", lo=0.0)
-    batch = _batch(batch)
-    if not 0 < lr < max_stationary_lr(batch):
-        raise ValueError(f"lr must be in (0, 2|B|/(|B|+3)) = (0, {max_stationary_lr(batch):.6g}) for a stationary "
-                         f"second moment at batch {batch}; got {lr}")
+    batch_size = _batch(batch_size)
+    if not 0 < lr < max_stationary_lr(batch_size):
+        raise ValueError(f"lr must be in (0, 2|B|/(|B|+3)) = (0, {max_stationary_lr(batch_size):.6g}) for a stationary "
+                         f"second moment at batch_size {batch_size}; got {lr}")
     N = np.zeros((4, 4))
-    N[0, 0] = N[3, 3] = 2 * noise_std**2 / batch
-    N[1, 1] = N[2, 2] = N[1, 2] = N[2, 1] = noise_std**2 / batch
-    M = np.linalg.solve(np.eye(16) - _second_moment_map(lr, batch), lr**2 * N.reshape(16))
+    N[0, 0] = N[3, 3] = 2 * noise_std**2 / batch_size
+    N[1, 1] = N[2, 2] = N[1, 2] = N[2, 1] = noise_std**2 / batch_size
+    M = np.linalg.solve(np.eye(16) - _second_moment_map(lr, batch_size), lr**2 * N.reshape(16))
     return M.reshape(4, 4)
 
 
-def discrete_spacing_width(lr: float, noise_std: float, batch: int) -> float:
+@renamed_keywords(batch="batch_size")
+def discrete_spacing_width(lr: float, noise_std: float, batch_size: int) -> float:
     """sigma_d, the exact stationary GOE width of the 2x2 teacher-student SGD: the level spacing s of the
     symmetric part of D = W - W* has E[s^2] = 4 sigma_d^2, with sigma_d^2 = 2 Var(sym(D)_01)
     (= Var(D00) - Cov(D00, D11)), from :func:`teacher_student_moments`.
@@ -125,7 +129,7 @@ def discrete_spacing_width(lr: float, noise_std: float, batch: int) -> float:
     batch covariance and is 10.9% low at lr = 0.4, |B| = 3 (1.1% at lr = 0.12, |B| = 6). The
     stationary law exists only for lr < 2 |B| / (|B| + 3) (:func:`max_stationary_lr`).
     """
-    M = teacher_student_moments(lr, noise_std, batch)
+    M = teacher_student_moments(lr, noise_std, batch_size)
     return math.sqrt((M[1, 1] + 2 * M[1, 2] + M[2, 2]) / 2)
 
 

@@ -22,11 +22,11 @@ Examples
 """
 
 from gdsim._core.validate import NonFiniteResultWarning
-from gdsim.models._model import HVPFallbackWarning, Model, custom
+from gdsim.models._model import HVPFallbackWarning, Model, ParamGroup, custom
 from gdsim.models._zoo import (deep_linear, diagonal_linear, matrix_factorisation, matrix_sensing, mlp,
                                scalar_network, squared_regression)
 from gdsim.models._tractable import deep_matrix_factorisation, logistic_regression, second_order_regression
 
-__all__ = ["Model", "custom", "mlp", "deep_linear", "diagonal_linear", "matrix_factorisation", "scalar_network",
+__all__ = ["Model", "ParamGroup", "custom", "mlp", "deep_linear", "diagonal_linear", "matrix_factorisation", "scalar_network",
            "squared_regression", "matrix_sensing", "second_order_regression", "logistic_regression",
            "deep_matrix_factorisation", "HVPFallbackWarning", "NonFiniteResultWarning"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -34,9 +35,10 @@ from gdsim._core import validate as v
 from gdsim._core.first_class import function_value, kernel_errors
 from gdsim._core.jit import jit
 from gdsim._core.memory import keep_freed_memory
+from gdsim._core.result import seeded
 from gdsim._core.rng import run_seeds
 
-__all__ = ["Model", "custom", "HVPFallbackWarning"]
+__all__ = ["Model", "ParamGroup", "custom", "HVPFallbackWarning"]
 
 
 class HVPFallbackWarning(UserWarning):
@@ -243,6 +245,31 @@ def _batch_hvp(hvp, W, V, data, out):
         hvp(W[r], V[r], *data, out[r])
 
 
+ParamGroup = namedtuple("ParamGroup", "name start stop filter_size n_filters", defaults=(0, 0))
+ParamGroup.__doc__ = """A contiguous block ``w[start:stop]`` of a model's flat parameters (a layer), for per-block curvature.
+
+    ``n_filters`` filters of ``filter_size`` entries each lead the block (the rows of a weight matrix, one per
+    output unit: Li, Xu, Taylor, Studer, Goldstein, NeurIPS 2018, filter normalisation); the entries after them
+    (biases) belong to no filter. ``n_filters = 0``: the whole block is one filter.
+    """
+
+
+def _check_groups(groups, P):
+    if groups is None:
+        return (ParamGroup("all", 0, P),)
+    out, at = [], 0
+    for g in groups:
+        g = ParamGroup(*g)
+        if g.start != at or not g.start < g.stop <= P or g.filter_size * g.n_filters > g.stop - g.start:
+            raise ValueError(f"groups must split [0, n_params = {P}) into consecutive non-empty blocks "
+                             f"(name, start, stop[, filter_size, n_filters]); got {tuple(groups)!r}")
+        out.append(ParamGroup(str(g.name), int(g.start), int(g.stop), int(g.filter_size), int(g.n_filters)))
+        at = g.stop
+    if at != P:
+        raise ValueError(f"groups must cover all n_params = {P} parameters; they end at {at}")
+    return tuple(out)
+
+
 class Model:
     """A differentiable model: flat float64 parameters and compiled loss, gradient and Hessian-vector kernels.
 
@@ -265,14 +292,17 @@ class Model:
         The flat parameter layout (part of the zoo's contract).
     config : dict
         The constructor's arguments, recorded in every result's metadata.
+    groups : tuple of ParamGroup
+        The parameter blocks (the zoo MLP: one per layer, W_l and b_l); one block ``"all"`` by default.
     """
 
     def __init__(self, name, n_params, loss_grad, data=(), *, hvp=None, hvp_method="exact", init=None,
                  test_data=None, accuracy=None, layout="", config=None, per_sample=None,
-                 hvp_prepare=None, hvp_cached=None, gd_step_batch=None, data_check=None,
+                 hvp_prepare=None, hvp_cached=None, gd_step_batch=None, groups=None, data_check=None,
                  fixed=()):
         self.name = str(name)
         self.n_params = int(n_params)
+        self.groups = _check_groups(groups, self.n_params)
         self.data = tuple(data)
         self.test_data = None if test_data is None else tuple(test_data)
         self.hvp_method = hvp_method
@@ -416,7 +446,28 @@ class Model:
         return float(out[0]) if w.ndim == 1 else out.reshape(w.shape[:-1])
 
     def init(self, seed=0, batch=()):
-        """Initial parameters of shape (*batch, P); run i draws from its own child of ``seed``."""
+        """Initial parameters.
+
+        Parameters
+        ----------
+        seed : int, SeedSequence, None, or array_like of int
+            One seed: run i of ``batch`` draws from the i-th child of ``seed``. An integer array (with
+            ``batch`` left out): one initialisation per entry, row i equal to ``init(seed=seed[i])``, shape
+            (*seed.shape, P), and the rows remember their seeds, so a run of the engine started from them
+            labels that axis ``seed`` (``res.to_xarray().sel(seed=3)``).
+        batch : tuple of int
+            Batch shape for one seed.
+
+        Returns
+        -------
+        ndarray, shape (*batch, P) or (*seed.shape, P)
+        """
+        if isinstance(seed, (np.ndarray, list, tuple)) and np.asarray(seed).ndim >= 1 and batch == ():
+            seeds = np.asarray(seed)
+            if seeds.dtype.kind not in "iu" or seeds.size == 0:
+                raise TypeError(f"seed as an array must hold integers (one seed per initialisation); got {seed!r}")
+            flat = np.stack([self.init(seed=int(s)) for s in seeds.reshape(-1)])  # row i is m.init(seed=seed[i])
+            return seeded(flat.reshape((*seeds.shape, self.n_params)), seeds)
         batch = _batch_shape(batch)
         runs = int(np.prod(batch, dtype=np.int64)) if batch else 1
         v.check_budget(f"batch = {batch} at n_params = {self.n_params}", bytes_needed=8.0 * runs * self.n_params)
@@ -467,7 +518,8 @@ class Model:
                   test_data=None if test_data is None else self.conform(test_data, "test_data"),
                   accuracy=self._accuracy, layout=self.layout, config=self.config,
                   per_sample=self.per_sample, hvp_prepare=self._hvp_prep, hvp_cached=self._hvp_cached,
-                  gd_step_batch=self._gd_step_batch, data_check=self._data_check, fixed=self.fixed)
+                  gd_step_batch=self._gd_step_batch, groups=self.groups, data_check=self._data_check,
+                  fixed=self.fixed)
         return m
 
 

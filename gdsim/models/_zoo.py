@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.jit import jit
 from gdsim.models import _mlp
@@ -134,7 +135,9 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
                  hvp_prepare=_mlp.hvp_prepare, hvp_cached=_mlp.hvp_cached,
                  layout="per layer l: W_l (d_{l+1}, d_l) row-major, then b_l (d_{l+1},)" + ("" if bias else " [no bias]"),
                  config=dict(sizes=list(sizes), activation=activation, loss=loss, scaling=scaling, bias=bias,
-                             init_scale=init_scale))
+                             init_scale=init_scale),
+                 groups=[(f"layer_{l}", int(woff[l]), int(woff[l]) + sizes[l + 1] * (sizes[l] + bias), sizes[l],
+                          sizes[l + 1]) for l in range(len(sizes) - 1)])
 
 
 def _as_tuple(d, name, form):
@@ -290,7 +293,8 @@ def diagonal_linear(data=None, *, depth=2, init_scale=0.1, test_data=None):
     test = None if test_data is None else check(test_data, "test_data")
     return Model("diagonal_linear", P, _diag_loss_grad, (X, y), hvp=_diag_hvp, init=draw, test_data=test,
                  per_sample=(True, True), data_check=check,
-                 layout="u_1 (d,), ..., u_depth (d,) concatenated", config=dict(depth=depth, d=d, init_scale=scale))
+                 layout="u_1 (d,), ..., u_depth (d,) concatenated", config=dict(depth=depth, d=d, init_scale=scale),
+                 groups=[(f"u_{i + 1}", i * d, (i + 1) * d) for i in range(depth)])
 
 
 def _vector_target(data, name="test_data"):
@@ -361,7 +365,8 @@ def matrix_factorisation(target, rank, *, init_scale=0.1):
     return Model("matrix_factorisation", P, _mf_loss_grad, (M, np.array([float(rank)])), hvp=_mf_hvp, init=draw,
                  fixed=(1,),
                  layout="U (n1, r) row-major, then V (n2, r) row-major",
-                 config=dict(shape=[n1, n2], rank=rank, init_scale=scale))
+                 config=dict(shape=[n1, n2], rank=rank, init_scale=scale),
+                 groups=[("U", 0, n1 * rank, rank, n1), ("V", n1 * rank, P, rank, n2)])
 
 
 @jit(cache=False)
@@ -481,12 +486,13 @@ def _scalar_hvp(w, vv, ab, out):
         out[i] = a * (q[i] * qv + r * s)
 
 
-def scalar_network(D, *, a=1.0, b=1.0):
+@renamed_keywords(D="depth")
+def scalar_network(depth, *, a=1.0, b=1.0):
     """The depth-D scalar linear network of Kreisler et al.: L(w) = (a/2)(prod_i w_i - b)^2.
 
     Parameters
     ----------
-    D : int
+    depth : int
         Depth (>= 2).
     a, b : float
         Curvature a > 0 and target b != 0, as in :func:`gdsim.scalar.gd`.
@@ -500,12 +506,12 @@ def scalar_network(D, *, a=1.0, b=1.0):
     -----
     Flat layout: w_1, ..., w_D. Kreisler, Shpigel Nacson, Soudry, Carmon (ICML 2023).
     """
-    D = v.integer(D, "D", lo=2, hi=10**4)
+    depth = v.integer(depth, "depth", lo=2, hi=10**4)
     a = v.real_scalar(a, "a", lo=0.0, lo_open=True)
     b = v.real_scalar(b, "b", nonzero=True)
 
     def draw(rng):
-        return 1.0 + 0.5 * rng.standard_normal(D)
+        return 1.0 + 0.5 * rng.standard_normal(depth)
 
     def check(data, name):
         data = _as_tuple(data, name, "([a, b],)")
@@ -516,9 +522,9 @@ def scalar_network(D, *, a=1.0, b=1.0):
             raise ValueError(f"{name}[0] must be [a, b] with a > 0 and b != 0; got {ab.tolist()}")
         return (ab,)
 
-    return Model("scalar_network", D, _scalar_loss_grad, (np.array([a, b]),), hvp=_scalar_hvp, init=draw,
+    return Model("scalar_network", depth, _scalar_loss_grad, (np.array([a, b]),), hvp=_scalar_hvp, init=draw,
                  data_check=check,
-                 layout="w_1, ..., w_D", config=dict(D=D, a=a, b=b), gd_step_batch=_scalar_gd_step(D))
+                 layout="w_1, ..., w_D", config=dict(depth=depth, a=a, b=b), gd_step_batch=_scalar_gd_step(depth))
 
 
 @jit(cache=False)

@@ -25,7 +25,16 @@ from gdsim.particles._api import (
     step_sizes,
 )
 from gdsim.particles._cuda_api import gpu_particle_gd
+from gdsim._core.deprecation import deprecated_function as _deprecated_function
+from gdsim._core.records import log_steps as _log_steps
+
+
+@_deprecated_function("gdsim.log_steps(steps, n_records) (the same numbers), passed as record_every=")
+def record_steps(steps: int, n_records: int):
+    """Deprecated alias of :func:`gdsim.log_steps` (removed from gdsim.particles in 0.2; gone in 0.3)."""
+    return _log_steps(steps, n_records)
+
 
 __all__ = ["energy_distance", "particle_gd", "noisy_particle_gd", "sparse_optimum", "gpu_particle_gd", "nn_loss",
            "objective_value", "objective_grad", "make_objective", "step_sizes", "Objective",
-           "OBJECTIVES", "STEP_SCHEDULES", "NOISE_SCALINGS"]
+           "OBJECTIVES", "STEP_SCHEDULES", "NOISE_SCALINGS", "record_steps"]

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.progress import progress_bar
 from gdsim._core.records import meta as records_meta, record_times
@@ -53,16 +54,16 @@ def _use_parallel(parallel, B):
 
 
 
-def validate_gd_args(w0, eta, steps, a, b, record_every, blowup):
+def validate_gd_args(w0, lr, steps, a, b, record_every, blowup):
     """Validate the shared arguments of :func:`gd` and :func:`gpu_gd`; returns normalised values."""
     w0 = _weights(w0)
     batch = w0.shape[:-1]
-    eta = v.broadcast_to_batch(v.positive_array(eta, "eta"), batch, "eta", "w0")
+    lr = v.broadcast_to_batch(v.positive_array(lr, "lr"), batch, "lr", "w0")
     steps = v.integer(steps, "steps", lo=0)
     a, b = _loss_constants(a, b)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     check_gd_budget(w0.shape, steps, record_every)
-    return w0, eta, steps, a, b, record_every, blowup
+    return w0, lr, steps, a, b, record_every, blowup
 
 
 def check_gd_budget(shape, steps, record_every):
@@ -74,18 +75,19 @@ def check_gd_budget(shape, steps, record_every):
 
 
 # ----------------------------------------------------------------------------------------------- GD
-def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False,
+@renamed_keywords(eta="lr")
+def gd(w0, lr, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False,
        observe=("loss",)):
     """Full-batch gradient descent on a batch of depth-D scalar linear networks.
 
-    Loss L(w) = (a/2)(prod_i w_i - b)^2, update w <- w - eta * grad L(w). Every trajectory is
+    Loss L(w) = (a/2)(prod_i w_i - b)^2, update w <- w - lr * grad L(w). Every trajectory is
     independent; ``w0`` holds any batch shape of initialisations.
 
     Parameters
     ----------
     w0 : array_like, shape (*batch, D)
         Initial weights, finite, depth D >= 2.
-    eta : float or array_like
+    lr : float or array_like
         Step sizes (> 0), broadcast against ``batch``.
     steps : int
         Number of GD steps (>= 0).
@@ -126,16 +128,16 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
     Examples
     --------
     >>> import gdsim.scalar as sc
-    >>> r = sc.gd([0.5, 1.5, 1.2], eta=0.531742, steps=400)
+    >>> r = sc.gd([0.5, 1.5, 1.2], lr=0.531742, steps=400)
     >>> bool(r.gfs_sharpness[-1] <= r.gfs_sharpness[0])
     True
     """
-    w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
+    w0, lr, steps, a, b, record_every, blowup = validate_gd_args(w0, lr, steps, a, b, record_every, blowup)
     observe = validate_observe(observe)
     progress = v.flag(progress, "progress")
     batch, D = w0.shape[:-1], w0.shape[-1]
     W = _soa(w0)
-    eta_flat = eta.reshape(-1).copy()
+    eta_flat = lr.reshape(-1).copy()
     use_par = _use_parallel(parallel, W.shape[1])
 
     def step_to(state, t_from, t_to):
@@ -143,7 +145,7 @@ def gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=Non
 
     return run_recorded(W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
-                                    record_every=records_meta(record_every), blowup=blowup, eta=eta_meta(eta),
+                                    record_every=records_meta(record_every), blowup=blowup, lr=eta_meta(lr),
                                     backend="cpu-parallel" if use_par else "cpu-serial"), observe=observe)
 
 
@@ -327,12 +329,13 @@ def gfs(w, *, a=1.0, b=1.0):
     return np.ascontiguousarray(out.T).reshape(w.shape)
 
 
-def min_gfs_sharpness(D, *, a=1.0, b=1.0):
-    """Smallest possible GFS sharpness a D |b|^(2 - 2/D) (balanced minimiser); GD cannot converge when
+@renamed_keywords(D="depth")
+def min_gfs_sharpness(depth, *, a=1.0, b=1.0):
+    """Smallest possible GFS sharpness a depth |b|^(2 - 2/depth) (balanced minimiser); GD cannot converge when
     2 / eta is below it."""
-    D = v.integer(D, "D", lo=2)
+    depth = v.integer(depth, "depth", lo=2)
     a, b = _loss_constants(a, b)
-    return a * D * abs(b) ** (2.0 - 2.0 / D)
+    return a * depth * abs(b) ** (2.0 - 2.0 / depth)
 
 
 def _scalar_result_a(result):
@@ -361,7 +364,8 @@ def first_converged_step(result, *, tol=1e-13):
 
 
 # ----------------------------------------------------------------------------------------------- GPU
-def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False,
+@renamed_keywords(eta="lr")
+def gpu_gd(w0, lr, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None, progress=False,
            observe=("loss",)):
     """CUDA variant of :func:`gd`: same signature, same result (to rounding).
 
@@ -380,7 +384,7 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
     from gdsim._core.cuda import cuda_module, launch_config
     from gdsim.scalar import _cuda
 
-    w0, eta, steps, a, b, record_every, blowup = validate_gd_args(w0, eta, steps, a, b, record_every, blowup)
+    w0, lr, steps, a, b, record_every, blowup = validate_gd_args(w0, lr, steps, a, b, record_every, blowup)
     observe = validate_observe(observe)
     progress = v.flag(progress, "progress")
     batch, D = w0.shape[:-1], w0.shape[-1]
@@ -392,7 +396,7 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
     cuda = cuda_module()
     kernel = _cuda.gd_advance_kernel()
     d_W = cuda.to_device(W)
-    d_eta = cuda.to_device(eta.reshape(-1).copy())
+    d_eta = cuda.to_device(lr.reshape(-1).copy())
     blocks, tpb = launch_config(B)
 
     def step_to(state, t_from, t_to):
@@ -401,6 +405,6 @@ def gpu_gd(w0, eta, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel
 
     return run_recorded(d_W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
-                                    record_every=records_meta(record_every), blowup=blowup, eta=eta_meta(eta),
+                                    record_every=records_meta(record_every), blowup=blowup, lr=eta_meta(lr),
                                     backend="cuda"),
                         finish=lambda state: state.copy_to_host(), desc="scalar GD (CUDA)", observe=observe)

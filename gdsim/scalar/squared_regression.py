@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.records import meta as records_meta
 from gdsim.scalar import _sqreg_kernels as k
@@ -54,13 +55,14 @@ def reference_instance():
     return X, X @ beta, np.full(12, 0.8)
 
 
-def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progress=False, observe=("loss",)):
+@renamed_keywords(eta="lr")
+def gd(w0, lr, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progress=False, observe=("loss",)):
     """Full-batch GD on the squared regression model for a batch of initialisations.
 
     Parameters
     ----------
     w0 : array_like, shape (*batch, d)
-    eta : float or array_like
+    lr : float or array_like
         Step sizes > 0, broadcast against ``batch``.
     steps : int
     X : array_like, shape (N, d)
@@ -81,14 +83,14 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
     X, y = _data(X, y)
     w0 = _weights(w0, X, "w0")
     batch = w0.shape[:-1]
-    eta = v.broadcast_to_batch(v.positive_array(eta, "eta"), batch, "eta", "w0")
+    lr = v.broadcast_to_batch(v.positive_array(lr, "lr"), batch, "lr", "w0")
     steps = v.integer(steps, "steps", lo=0)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     observe = validate_observe(observe)
     progress = v.flag(progress, "progress")
     check_gd_budget(w0.shape, steps, record_every)
     W = _soa(w0)
-    eta_flat = eta.reshape(-1).copy()
+    eta_flat = lr.reshape(-1).copy()
     use_par = _use_parallel(parallel, W.shape[1])
     advance = k.gd_advance_parallel if use_par else k.gd_advance_serial
     obs = k.observables_parallel if use_par else k.observables_serial
@@ -98,7 +100,7 @@ def gd(w0, eta, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progr
         lambda Wh, want, loss, sharp, phi: obs(Wh, X, y, *want, loss, sharp, phi),
         progress,
         config=dict(model="squared_regression", N=X.shape[0], d=X.shape[1], batch=list(batch), steps=steps,
-                    record_every=records_meta(record_every), blowup=blowup, eta=eta_meta(eta),
+                    record_every=records_meta(record_every), blowup=blowup, lr=eta_meta(lr),
                     backend="cpu-parallel" if use_par else "cpu-serial"),
         desc="squared regression GD",
         observe=observe,

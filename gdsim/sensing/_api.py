@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gdsim._core.deprecation import renamed_keywords
 from gdsim._core.jit import honours_parallel
 
 import dataclasses
@@ -83,7 +84,8 @@ class SensingProblem:
         return float(np.linalg.eigvalsh(M[0])[-1])
 
 
-def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum", m: int | None = None,
+@renamed_keywords(m="measurements")
+def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum", measurements: int | None = None,
                  dtype="float64", seed=None) -> SensingProblem:
     """Build a matrix-sensing problem.
 
@@ -97,7 +99,7 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
     generator : {"spectrum", "gaussian_text", "uniform_fig"}
         ``gaussian_text``: X with N(0, 1) entries as the paper's text says; ``uniform_fig``: X with
         U[0, 1] entries, which reproduces the published curves (spec section 2.6).
-    m : int, optional
+    measurements : int, optional
         Number of Gaussian measurements A_i (d x d, i.i.d. N(0, 1) entries, not symmetric; the loss
         f(U) = (1/(4m)) sum_i (y_i - <A_i, U U^T>)^2). ``None``: full observation (A*A = I).
     dtype : {"float64", "float32"}
@@ -115,16 +117,16 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
         raise ValueError(f"rank must be <= d; got rank = {rank} > d = {d}")
     if generator not in GENERATORS:
         raise ValueError(f"generator must be one of {GENERATORS}; got {generator!r}")
-    if m is not None:
-        m = integer(m, "m", lo=1)
+    if measurements is not None:
+        measurements = integer(measurements, "measurements", lo=1)
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be float64 or float32; got {dtype!r}") from None
     if dt not in (np.float64, np.float32):
         raise ValueError(f"dtype must be float64 or float32; got {dtype!r}")
-    if m is not None:
-        check_budget(f"m = {m} at d = {d}", bytes_needed=float(m) * d * (d + 1) / 2 * dt.itemsize)
+    if measurements is not None:
+        check_budget(f"measurements = {measurements} at d = {d}", bytes_needed=float(measurements) * d * (d + 1) / 2 * dt.itemsize)
     ss = as_seed_sequence(seed)
     truth_ss, a_ss = ss.spawn(2)
     rng = np.random.default_rng(truth_ss)
@@ -150,17 +152,17 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
             raise ValueError("the drawn X is rank deficient; use another seed")
     zstar = (vecs * lam) @ vecs.T
     prob = SensingProblem(zstar=zstar, eigvals=lam, eigvecs=vecs, generator=generator)
-    if m is not None:
+    if measurements is not None:
         arng = np.random.default_rng(a_ss)
         P = d * (d + 1) // 2
-        Ap = np.empty((m, P), dtype=dtype)
-        for i0 in range(0, m, _PACK_ROWS):
-            i1 = min(m, i0 + _PACK_ROWS)
+        Ap = np.empty((measurements, P), dtype=dtype)
+        for i0 in range(0, measurements, _PACK_ROWS):
+            i1 = min(measurements, i0 + _PACK_ROWS)
             Ap[i0:i1] = k.pack_sensing_matrices(arng.standard_normal((i1 - i0, d, d)), dtype)
         iu = np.triu_indices(d)
         zp = np.ascontiguousarray(zstar[iu][None])
-        R = np.empty((1, m))
-        k.sensing_pass(Ap, zp, np.zeros(m), R, np.empty((1, P)))
+        R = np.empty((1, measurements))
+        k.sensing_pass(Ap, zp, np.zeros(measurements), R, np.empty((1, P)))
         prob.a_packed, prob.y = Ap, R[0].copy()
     return prob
 
@@ -170,33 +172,34 @@ def _check_problem(problem):
         raise TypeError(f"problem must be a SensingProblem from make_problem(); got {type(problem).__name__}")
 
 
-def initial_factors(problem, r_hat, alpha, *, init="gaussian", shared_init=True, seed=None) -> np.ndarray:
-    """U_0 = alpha * U_bar for each alpha: (B, d, r_hat).
+@renamed_keywords(alpha="init_scale")
+def initial_factors(problem, r_hat, init_scale, *, init="gaussian", shared_init=True, seed=None) -> np.ndarray:
+    """U_0 = init_scale * U_bar for each init_scale: (B, d, r_hat).
 
     ``init``: ``"gaussian"`` (N(0, 1) entries, the experiments), ``"gaussian_scaled"`` (N(0, 1/d) entries,
     Xu et al.), ``"unit_norm"`` (normalised to operator norm 1, the theory). ``shared_init``: the same
-    U_bar for every alpha (an alpha scan then changes only the scale).
+    U_bar for every init_scale (an init_scale scan then changes only the scale).
     """
     _check_problem(problem)
     r_hat = integer(r_hat, "r_hat", lo=1)
-    alpha = np.atleast_1d(real_array(alpha, "alpha"))
-    if alpha.ndim != 1:
-        raise ValueError(f"alpha must be a scalar or a 1-D array; got shape {alpha.shape}")
-    if np.any(alpha <= 0):
-        raise ValueError(f"alpha must be > 0 (the initialisation scale); got {alpha.tolist()}")
+    init_scale = np.atleast_1d(real_array(init_scale, "init_scale"))
+    if init_scale.ndim != 1:
+        raise ValueError(f"init_scale must be a scalar or a 1-D array; got shape {init_scale.shape}")
+    if np.any(init_scale <= 0):
+        raise ValueError(f"init_scale must be > 0 (the initialisation scale); got {init_scale.tolist()}")
     if not isinstance(init, str) or init not in INITS:
         raise ValueError(f"init must be one of {INITS}; got {init!r}")
     shared_init = flag(shared_init, "shared_init")
-    check_budget(f"r_hat = {r_hat} with {alpha.size} alpha(s) at d = {problem.d}",
-                 bytes_needed=8.0 * alpha.size * problem.d * r_hat * 4)
+    check_budget(f"r_hat = {r_hat} with {init_scale.size} init_scale(s) at d = {problem.d}",
+                 bytes_needed=8.0 * init_scale.size * problem.d * r_hat * 4)
     rng = as_generator(seed)
-    B, d = alpha.size, problem.d
+    B, d = init_scale.size, problem.d
     Ub = rng.standard_normal((1 if shared_init else B, d, r_hat))
     if init == "gaussian_scaled":
         Ub /= np.sqrt(d)
     elif init == "unit_norm":
         Ub /= np.linalg.norm(Ub, ord=2, axis=(1, 2))[:, None, None]
-    return np.ascontiguousarray(np.broadcast_to(Ub, (B, d, r_hat)) * alpha[:, None, None])
+    return np.ascontiguousarray(np.broadcast_to(Ub, (B, d, r_hat)) * init_scale[:, None, None])
 
 
 def learning_times(eigs, t, targets) -> np.ndarray:
@@ -308,30 +311,32 @@ def _run(problem, U, steps, record_every, update, progress, desc, config, track_
     dims = dict(t=("step",), errors=("step", "run", "component"), eigenvalues=("step", "run", "eigenvalue"),
                 loss=("step", "run"), error=("step", "run"), tau=("run", "component_learned"), diverged=("run",),
                 U=("run", "row", "factor_col"))
-    return Result(arrays, dict(config={**config, "backend": backend}), dims=dims, coords=("t",))
+    hints = {} if track_tau else {"tau": "pass track_tau=True (off by default since 0.2: it needs an eigen-decomposition per step)"}
+    return Result(arrays, dict(config={**config, "backend": backend}, hints=hints), dims=dims, coords=("t",))
 
 
-def _common_config(problem, r_hat, alpha, steps, extra):
+def _common_config(problem, r_hat, init_scale, steps, extra):
     return dict(model="matrix_sensing", d=problem.d, rank=problem.rank, m=problem.m, r_hat=r_hat,
-                alpha=np.atleast_1d(alpha).tolist(), steps=steps, generator=problem.generator,
+                init_scale=np.atleast_1d(init_scale).tolist(), steps=steps, generator=problem.generator,
                 eigvals=problem.eigvals.tolist(), reference=_JIN, **extra)
 
 
+@renamed_keywords(mu="lr", alpha="init_scale")
 @honours_parallel
-def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, record_every=1, track_tau=False,
+def gd(problem, r_hat, init_scale, steps, *, lr, init="gaussian", shared_init=True, record_every=1, track_tau=False,
        seed=None, progress=False, U0=None, parallel=None) -> Result:
-    """Gradient descent U <- (I + mu M_t) U, M_t = A*A(Z* - U U^T), from U_0 = alpha U_bar, batched over alpha.
+    """Gradient descent U <- (I + lr M_t) U, M_t = A*A(Z* - U U^T), from U_0 = init_scale U_bar, batched over init_scale.
 
     Parameters
     ----------
     problem : SensingProblem
     r_hat : int
         Width of the factor U (d x r_hat): under- (r_hat < r*), exactly (=) or over-parameterised (>).
-    alpha : float or array_like
+    init_scale : float or array_like
         Initialisation scale(s) (> 0); one trajectory per value, all sharing the problem.
     steps : int
-    mu : float
-        Step size (> 0). Stability needs mu * lambda_1(A*A(Z*)) below about 1; larger steps diverge and
+    lr : float
+        Step size (> 0). Stability needs lr * lambda_1(A*A(Z*)) below about 1; larger steps diverge and
         are recorded in ``diverged``, not raised.
     init, shared_init, seed
         See :func:`initial_factors`. ``U0`` (B, d, r_hat) overrides them.
@@ -359,23 +364,23 @@ def gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, r
 
     Notes
     -----
-    Jin et al. (ICML 2023, arXiv:2301.11500), eq. (3); incremental learning: tau_k ~ ln(1/alpha) /
-    ln(1 + mu lambda_k). The paper prints the gradient without its minus sign; the update is the one
+    Jin et al. (ICML 2023, arXiv:2301.11500), eq. (3); incremental learning: tau_k ~ ln(1/init_scale) /
+    ln(1 + lr lambda_k). The paper prints the gradient without its minus sign; the update is the one
     implemented (spec pitfall 13).
     """
     _check_problem(problem)
-    mu = real_scalar(mu, "mu", lo=0.0, lo_open=True)
-    U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+    lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
+    U = _initial(problem, r_hat, init_scale, init, shared_init, seed, U0)
 
     def update(U_, M):
-        U_ += mu * (M @ U_)
+        U_ += lr * (M @ U_)
 
     return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD",
-                _common_config(problem, U.shape[2], alpha, steps, dict(method="gd", mu=mu, init=init)),
+                _common_config(problem, U.shape[2], init_scale, steps, dict(method="gd", lr=lr, init=init)),
                 track_tau=track_tau)
 
 
-def _initial(problem, r_hat, alpha, init, shared_init, seed, U0):
+def _initial(problem, r_hat, init_scale, init, shared_init, seed, U0):
     if U0 is not None:
         U = real_array(U0, "U0")
         if U.ndim == 2:
@@ -383,50 +388,52 @@ def _initial(problem, r_hat, alpha, init, shared_init, seed, U0):
         if U.ndim != 3 or U.shape[1] != problem.d:
             raise ValueError(f"U0 must have shape (B, d={problem.d}, r_hat); got {U.shape}")
         return np.ascontiguousarray(U).copy()
-    return initial_factors(problem, r_hat, alpha, init=init, shared_init=shared_init, seed=seed)
+    return initial_factors(problem, r_hat, init_scale, init=init, shared_init=shared_init, seed=seed)
 
 
+@renamed_keywords(eta="lr", alpha="init_scale")
 @honours_parallel
-def scaled_gd(problem, r_hat, alpha, steps, *, eta, lam, init="gaussian_scaled", shared_init=True, record_every=1,
+def scaled_gd(problem, r_hat, init_scale, steps, *, lr, lam, init="gaussian_scaled", shared_init=True, record_every=1,
               track_tau=False, seed=None, progress=False, U0=None, parallel=None) -> Result:
-    """ScaledGD(lambda): U <- U + eta M_t U (U^T U + lambda I)^(-1) (Xu, Shen, Chi, Ma, ICML 2023).
+    """ScaledGD(lambda): U <- U + lr M_t U (U^T U + lambda I)^(-1) (Xu, Shen, Chi, Ma, ICML 2023).
 
     Same results as :func:`gd`. Preconditioning makes the rate independent of the condition number
     (arXiv:2302.01186, Thm 2); ``lam`` ~ 0.1 sigma_min^2(X*) in the paper's range.
     """
     _check_problem(problem)
-    eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
+    lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
     lam = real_scalar(lam, "lam", lo=0.0)
-    U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+    U = _initial(problem, r_hat, init_scale, init, shared_init, seed, U0)
     eye = np.eye(U.shape[2])
 
     def update(U_, M):
         pre = np.linalg.inv(np.swapaxes(U_, 1, 2) @ U_ + lam * eye)
-        U_ += eta * (M @ U_) @ pre
+        U_ += lr * (M @ U_) @ pre
 
     return _run(problem, U, steps, record_every, update, progress, "ScaledGD(lambda)",
-                _common_config(problem, U.shape[2], alpha, steps, dict(method="scaled_gd", eta=eta, lam=lam,
+                _common_config(problem, U.shape[2], init_scale, steps, dict(method="scaled_gd", lr=lr, lam=lam,
                                                                          init=init)), track_tau=track_tau)
 
 
+@renamed_keywords(eta="lr", alpha="init_scale")
 @honours_parallel
-def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="orthonormal", record_every=1,
+def asymmetric_gd(target, k_rank, init_scale, steps, *, lr, imbalance=1 / 3, init="orthonormal", record_every=1,
                   seed=None, progress=False, parallel=None) -> Result:
-    """GD on F G^T with loss (1/2)||F G^T - M||_F^2 (full observation), batched over alpha.
+    """GD on F G^T with loss (1/2)||F G^T - M||_F^2 (full observation), batched over init_scale.
 
-    F <- F - eta R G, G <- G - eta R^T F with R = F G^T - M (simultaneous updates).
+    F <- F - lr R G, G <- G - lr R^T F with R = F G^T - M (simultaneous updates).
 
     Parameters
     ----------
     target : (n1, n2) array or SensingProblem (its Z*)
     k_rank : int
         Width k of F (n1 x k) and G (n2 x k).
-    alpha : float or array_like
-        Scale of F_0; G_0 has scale ``imbalance * alpha``.
+    init_scale : float or array_like
+        Scale of F_0; G_0 has scale ``imbalance * init_scale``.
     init : {"orthonormal", "gaussian"}
-        ``orthonormal``: F_0 = alpha P_1, G_0 = imbalance alpha P_2 with [P_1 P_2] orthonormal columns, so
-        F_0^T F_0 - G_0^T G_0 = (1 - imbalance^2) alpha^2 I exactly (spec C8); ``gaussian``: N(0, alpha^2)
-        entries (and imbalance alpha for G).
+        ``orthonormal``: F_0 = init_scale P_1, G_0 = imbalance init_scale P_2 with [P_1 P_2] orthonormal columns, so
+        F_0^T F_0 - G_0^T G_0 = (1 - imbalance^2) init_scale^2 I exactly (spec C8); ``gaussian``: N(0, init_scale^2)
+        entries (and imbalance init_scale for G).
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -440,7 +447,7 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
     Notes
     -----
     Xiong, Ding, Du (ICLR 2024, arXiv:2310.01769): with k > r and an imbalanced start the error
-    converges linearly at rate ~ 2 eta (1 - imbalance^2) alpha^2 (the symmetric parameterisation is
+    converges linearly at rate ~ 2 lr (1 - imbalance^2) init_scale^2 (the symmetric parameterisation is
     Omega(1/T^2)).
     """
     M = target.zstar if isinstance(target, SensingProblem) else real_array(target, "target")
@@ -448,17 +455,17 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
         raise ValueError(f"target must be a matrix; got shape {M.shape}")
     n1, n2 = M.shape
     k_rank = integer(k_rank, "k_rank", lo=1)
-    eta = real_scalar(eta, "eta", lo=0.0, lo_open=True)
+    lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
     imbalance = real_scalar(imbalance, "imbalance", lo=0.0)
-    alpha = np.atleast_1d(real_array(alpha, "alpha"))
-    if np.any(alpha <= 0):
-        raise ValueError(f"alpha must be > 0; got {alpha.tolist()}")
+    init_scale = np.atleast_1d(real_array(init_scale, "init_scale"))
+    if np.any(init_scale <= 0):
+        raise ValueError(f"init_scale must be > 0; got {init_scale.tolist()}")
     steps = integer(steps, "steps", lo=0)
     n_rec = record_times(steps, record_every).size  # validates record_every (either form)
     progress = flag(progress, "progress")
-    check_budget(f"k_rank = {k_rank}, steps = {steps} and {n_rec} records for {alpha.size} alpha(s)",
-                 bytes_needed=8.0 * (alpha.size * (n1 + n2) * k_rank * 3 + n_rec * (alpha.size + 1)),
-                 updates=float(steps) * alpha.size * n1 * n2 * k_rank)
+    check_budget(f"k_rank = {k_rank}, steps = {steps} and {n_rec} records for {init_scale.size} init_scale(s)",
+                 bytes_needed=8.0 * (init_scale.size * (n1 + n2) * k_rank * 3 + n_rec * (init_scale.size + 1)),
+                 updates=float(steps) * init_scale.size * n1 * n2 * k_rank)
     if not isinstance(init, str) or init not in ("orthonormal", "gaussian"):
         raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}")
     rng = as_generator(seed)
@@ -476,11 +483,11 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
         F0, G0 = rng.standard_normal((n1, k_rank)), rng.standard_normal((n2, k_rank))
     else:
         raise ValueError(f"init must be 'orthonormal' or 'gaussian'; got {init!r}")
-    F = alpha[:, None, None] * F0[None]
-    G = (imbalance * alpha)[:, None, None] * G0[None]
+    F = init_scale[:, None, None] * F0[None]
+    G = (imbalance * init_scale)[:, None, None] * G0[None]
     t_rec = record_times(steps, record_every)
-    err = np.full((t_rec.size, alpha.size), np.nan)
-    diverged = np.zeros(alpha.size, dtype=bool)
+    err = np.full((t_rec.size, init_scale.size), np.nan)
+    diverged = np.zeros(init_scale.size, dtype=bool)
     ri = 0
     with Timer() as timer, np.errstate(over="ignore", invalid="ignore"), \
             progress_bar(steps, enabled=progress, desc="asymmetric GD", unit="step") as bar:
@@ -493,7 +500,7 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
                 ri += 1
             if t == steps:
                 break
-            F, G = F - eta * (R @ G), G - eta * (np.swapaxes(R, 1, 2) @ F)
+            F, G = F - lr * (R @ G), G - lr * (np.swapaxes(R, 1, 2) @ F)
             bad = ~(np.isfinite(F).all(axis=(1, 2)) & np.isfinite(G).all(axis=(1, 2)))
             bad |= (np.abs(F).max(axis=(1, 2)) > BLOWUP) | (np.abs(G).max(axis=(1, 2)) > BLOWUP)
             if bad.any():
@@ -502,14 +509,15 @@ def asymmetric_gd(target, k_rank, alpha, steps, *, eta, imbalance=1 / 3, init="o
     return Result(dict(t=t_rec, error=err, diverged=diverged, F=F, G=G),
                   dims=dict(t=("step",), error=("step", "run"), diverged=("run",), F=("run", "row", "factor_col"),
                             G=("run", "col", "factor_col")), coords=("t",),
-                  meta=dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, eta=eta,
-                                   imbalance=imbalance, alpha=alpha.tolist(), init=init, steps=steps,
+                  meta=dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, lr=lr,
+                                   imbalance=imbalance, init_scale=init_scale.tolist(), init=init, steps=steps,
                                    reference="Xiong, Ding, Du, ICLR 2024, arXiv:2310.01769"),
                        wall_time_s=timer.seconds))
 
 
+@renamed_keywords(mu="lr", alpha="init_scale")
 @honours_parallel
-def gpu_gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=True, record_every=1, track_tau=False,
+def gpu_gd(problem, r_hat, init_scale, steps, *, lr, init="gaussian", shared_init=True, record_every=1, track_tau=False,
            seed=None, progress=False, U0=None, parallel=None) -> Result:
     """CUDA variant of :func:`gd`: same signature, same results (to rounding).
 
@@ -526,14 +534,14 @@ def gpu_gd(problem, r_hat, alpha, steps, *, mu, init="gaussian", shared_init=Tru
     from gdsim.sensing import _cuda
 
     _check_problem(problem)
-    mu = real_scalar(mu, "mu", lo=0.0, lo_open=True)
-    U = _initial(problem, r_hat, alpha, init, shared_init, seed, U0)
+    lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
+    U = _initial(problem, r_hat, init_scale, init, shared_init, seed, U0)
     _run_args(problem, U.shape, steps, record_every, track_tau, progress)  # every argument before the device
     cuda = cuda_module()
-    config = _common_config(problem, U.shape[2], alpha, steps, dict(method="gd", mu=mu, init=init))
+    config = _common_config(problem, U.shape[2], init_scale, steps, dict(method="gd", lr=lr, init=init))
 
     def update(U_, M):
-        U_ += mu * (M @ U_)
+        U_ += lr * (M @ U_)
 
     if problem.a_packed is None:
         return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD", config,
