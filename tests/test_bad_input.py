@@ -564,3 +564,112 @@ def test_random_bad_input(fname, tmp_path, data):
     except gdsim.CudaUnavailableError:
         return
     pytest.fail(f"{fname}({pname}={bad!r}) was accepted")
+
+
+# ------------------------------------------------------------------------- the newer packages (issue 30)
+NOT_CALLED.update({"gdsim.models.HVPFallbackWarning", "gdsim.models.NonFiniteResultWarning"})  # warning classes
+NEWER = ("gdsim.models.", "gdsim.dynamics.", "gdsim.data.", "gdsim.fractal.", "gdsim.stability.")
+_SIZE_PARAMS = sorted({(f, p) for f, p, k, _ in CASES if f.startswith(NEWER) and k in ("int", "count")})
+
+
+@pytest.mark.parametrize("fname", sorted({f for f, _ in _SIZE_PARAMS}))
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_sizes_newer_packages(fname, tmp_path, data):
+    """Zero, negative and past-int64 sizes: a ValueError/TypeError naming the argument, or a result without NaN
+    (zero can be valid: a seed, an empty grid); never another exception type, never a silent NaN."""
+    pname = data.draw(st.sampled_from([p for f, p in _SIZE_PARAMS if f == fname]))
+    bad = data.draw(st.one_of(st.integers(min_value=-(2**70), max_value=0), st.integers(min_value=2**63,
+                                                                                      max_value=2**70)))
+    fn, build = VALID[fname]
+    kwargs = build(tmp_path)
+    kwargs[pname] = bad
+    try:
+        out = _call(fn, kwargs)
+    except (ValueError, TypeError) as exc:
+        assert pname in str(exc), f"{fname}({pname}={bad!r}): {exc}"
+        return
+    except gdsim.CudaUnavailableError:
+        return
+    assert bad == 0, f"{fname}({pname}={bad!r}) was accepted"
+    if fname not in _BASELINE_NAN:
+        _BASELINE_NAN[fname] = _has_nan(_call(fn, build(tmp_path)))
+    assert _BASELINE_NAN[fname] or not _has_nan(out), f"{fname}({pname}=0) returned NaN silently"
+
+
+def _zoo_models():
+    from gdsim.sensing import make_problem
+
+    return {
+        "mlp": gm.mlp([2, 3, 2], "tanh", "mse", data=(_X2, np.c_[_Y2, _Y2])),
+        "mlp_ce": gm.mlp([2, 3, 2], "tanh", "cross_entropy", data=(_X2, np.array([0, 1, 1, 0]))),
+        "diagonal_linear": gm.diagonal_linear((_X2, _Y2)),
+        "squared_regression": gm.squared_regression(_X2, _Y2),
+        "matrix_factorisation": gm.matrix_factorisation(np.eye(3), 2),
+        "scalar_network": gm.scalar_network(3),
+        "matrix_sensing": gm.matrix_sensing(make_problem(3, 1, spectrum=[1.0], m=5, seed=0), 2),
+        "second_order_regression": gm.second_order_regression([0.6, 0.8], np.diag([0.1, -0.1]), 1.0),
+        "logistic_regression": gm.logistic_regression(_LOGISTIC, l2=0.01),
+        "deep_matrix_factorisation": gm.deep_matrix_factorisation(np.eye(2), 3),
+        "custom": gm.custom(_quad_data_lg, 2, data=(_X2, _Y2)),
+    }
+
+
+def _quad_data_lg(w, X, y, g):
+    r = X[:, 0] * w[0] + X[:, 1] * w[1] - y
+    g[0] = np.sum(r * X[:, 0]) / y.size
+    g[1] = np.sum(r * X[:, 1]) / y.size
+    return 0.5 * np.sum(r * r) / y.size
+
+
+_ZOO: dict = {}
+_shape = st.lists(st.integers(min_value=0, max_value=5), min_size=0, max_size=3).map(tuple)
+
+
+@pytest.mark.parametrize("model", ["mlp", "mlp_ce", "diagonal_linear", "squared_regression", "matrix_factorisation",
+                                   "scalar_network", "matrix_sensing", "second_order_regression",
+                                   "logistic_regression", "deep_matrix_factorisation", "custom"])
+@settings(max_examples=6, deadline=None)
+@given(shapes=st.lists(_shape, min_size=0, max_size=4), which=st.sampled_from(["data", "test_data"]),
+       fill=st.sampled_from([0.5, -1.0, 1.0]))
+def test_random_data_shapes_never_reach_a_kernel(model, shapes, which, fill):
+    """Data of random shapes for an existing model: either the form the model's kernels need (same dimensions and
+    shapes but for the sample count of per-sample arrays), or a ValueError/TypeError naming the argument."""
+    if not _ZOO:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _ZOO.update(_zoo_models())
+    m = _ZOO[model]
+    arrays = tuple(np.full(s, fill) for s in shapes)
+    try:
+        out = m.with_data(m.data, arrays) if which == "test_data" else m.with_data(arrays)
+    except (ValueError, TypeError) as exc:
+        assert which in str(exc), f"{model}.with_data {which} shapes {shapes}: {exc}"
+        return
+    got = out.test_data if which == "test_data" else out.data
+    assert len(got) == len(m.data)
+    rows = set()
+    for d, r, p in zip(got, m.data, m.per_sample):
+        assert d.dtype == r.dtype and d.ndim == r.ndim and d.flags.c_contiguous
+        assert d.shape[1:] == r.shape[1:] if p else d.shape == r.shape, (model, shapes)
+        if p:
+            rows.add(d.shape[0])
+    assert len(rows) <= 1 and 0 not in rows
+
+
+@pytest.mark.parametrize("fname", ["gdsim.dynamics.top_eigenvalues", "gdsim.dynamics.gd", "gdsim.dynamics.sharpness",
+                                   "gdsim.dynamics.gradient_flow"])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.one_of(_shape, _shape.map(lambda s: s[:2] + (13,))), fill=st.sampled_from([0.3, np.nan, np.inf]))
+def test_random_weight_shapes(fname, shape, fill, tmp_path):
+    """Weights of random shapes: a ValueError naming the weights unless the last axis is P and all finite."""
+    fn, build = VALID[fname]
+    kwargs = build(tmp_path)
+    key = "w" if "w" in kwargs else "w0"
+    kwargs[key] = np.full(shape, fill)
+    try:
+        _call(fn, kwargs)
+    except (ValueError, TypeError) as exc:
+        assert key in str(exc), f"{fname}({key} of shape {shape} filled with {fill}): {exc}"
+        return
+    assert np.isfinite(fill) and len(shape) >= 1 and shape[-1] == 13

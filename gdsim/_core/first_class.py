@@ -43,13 +43,19 @@ def function_value(disp, argtys):
     return CompileResultWAP(disp.overloads[argtys])
 
 
+class ModelKernelError(RuntimeError, ValueError):
+    """A model's own kernel raised inside a compiled driver (chained to the kernel's exception). A ValueError too:
+    the kernel refused the values it was given (a user's range check); a RuntimeError as before."""
+
+
 @contextlib.contextmanager
 def kernel_errors(owner: str):
     """Raise, once the enclosed driver call returns, what a kernel called through a function value raised.
 
     A function value calls the kernel's C wrapper, which cannot pass an exception up: Numba reports it to
     ``sys.unraisablehook`` (with the GIL) and returns 0 to the driver. This catches that report and raises
-    a RuntimeError naming ``owner`` (the model) from the kernel's own exception, so the call's results,
+    a :class:`ModelKernelError` (a RuntimeError and a ValueError) naming ``owner`` (the model) from the kernel's
+    own exception, so the call's results,
     computed from the zeros, are never returned.
     """
     caught = []
@@ -68,5 +74,5 @@ def kernel_errors(owner: str):
         sys.unraisablehook = previous
     if caught:
         exc = caught[0]
-        raise RuntimeError(f"the kernel of model {owner!r} raised {type(exc).__name__}: {exc} (inside a compiled "
+        raise ModelKernelError(f"the kernel of model {owner!r} raised {type(exc).__name__}: {exc} (inside a compiled "
                            "driver; the call's results were discarded)") from exc

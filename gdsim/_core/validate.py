@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -37,6 +38,9 @@ def real_scalar(x, name: str, *, lo=None, hi=None, lo_open=False, hi_open=False,
     v = float(x)
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite; got {v}")
+    if abs(v) > MAX_REAL:
+        raise ValueError(f"{name} must be at most {MAX_REAL:.0e} in magnitude (beyond it float64 arithmetic overflows: "
+                         f"its square is inf); got {v:g}")
     _check_range(v, name, lo, hi, lo_open, hi_open)
     if nonzero and v == 0.0:
         raise ValueError(f"{name} must be nonzero")
@@ -86,6 +90,9 @@ def _check_range(v, name, lo, hi, lo_open, hi_open):
 #: ~1e9 updates per second per core that is decades of compute, a typo rather than a plan (the full tiers'
 #: largest calls are ~1e17). Split such work over a sweep (gdsim.sweep) instead.
 MAX_UPDATES = 1e18
+#: Real parameters beyond this magnitude are refused: their squares and products overflow float64 (1.8e308), which
+#: used to surface as OverflowError or a silent NaN deep inside a formula.
+MAX_REAL = 1e150
 #: Integers beyond this are refused: they overflow int64 arithmetic (step counters, sizes) in the kernels.
 MAX_INT = 2**62
 
@@ -137,3 +144,34 @@ def path_like(x, name: str, *, allow_none: bool = True):
     if isinstance(x, (str, os.PathLike)) and str(x):
         return x
     raise TypeError(f"{name} must be a path (str or os.PathLike){' or None' if allow_none else ''}; got {x!r}")
+
+
+class NonFiniteResultWarning(RuntimeWarning):
+    """A result is NaN where its inputs were finite: the model's loss, gradient or Hessian-vector products are not
+    finite there (see :func:`flag_nonfinite`)."""
+
+
+def flag_nonfinite(values: np.ndarray, batch: tuple, what: str, model, W: np.ndarray) -> np.ndarray:
+    """Curvature at points where the model is not finite: set to NaN there and say so, never a silent NaN or 0.
+
+    ``values`` (runs, ...) were computed from ``model``'s Hessian-vector products at the rows of ``W`` (runs, P).
+    A run whose values are not finite, or where the model's loss or gradient is not finite (the Hessian is
+    undefined there, whatever the complex step returned), becomes NaN (in place), and one
+    :class:`NonFiniteResultWarning` names the points and the cause. Returns the boolean mask of those runs.
+    """
+    loss, g = model.loss_grad(W)
+    model_bad = ~(np.isfinite(loss) & np.isfinite(g).all(axis=1))
+    bad = model_bad | ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+    if bad.any():
+        values[bad] = np.nan
+        idx = np.flatnonzero(bad)
+        where = ""
+        if batch:
+            pts = [str(tuple(int(i) for i in np.unravel_index(j, batch))) for j in idx[:3]]
+            where = f" (batch indices {', '.join(pts)}{', ...' if idx.size > 3 else ''})"
+        cause = ("its loss or gradient is NaN or inf there, so the Hessian is undefined" if model_bad[idx[0]] else
+                 "its Hessian-vector products are NaN or inf there")
+        warnings.warn(f"{what}: model {model.name!r} is not finite at {idx.size} of {bad.size} points w{where}: {cause}"
+                      "; the result is NaN there. Check the model at those w (model.loss_grad(w), model.hvp(w, v)).",
+                      NonFiniteResultWarning, stacklevel=4)
+    return bad

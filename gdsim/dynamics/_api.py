@@ -96,7 +96,9 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     Returns
     -------
     ndarray, shape (*batch, k)
-        Descending, float64 (algebraically largest: negative curvature comes last).
+        Descending, float64 (algebraically largest: negative curvature comes last). NaN where the model's
+        Hessian-vector products are not finite (its loss or gradient NaN or inf at that w), with a
+        :class:`gdsim.models.NonFiniteResultWarning` naming the points: never a silent NaN.
 
     Notes
     -----
@@ -117,6 +119,7 @@ def top_eigenvalues(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=Non
     with _in_driver(m):
         h = kern.handles(m)
         kern.top_eigenvalues_batch(h.prep, h.hvpc, W, m.data, k_eig, tol, max_iter, keys, V, evals, iters)
+    v.flag_nonfinite(evals, batch, "top_eigenvalues", m, W)
     return evals.reshape((*batch, k_eig))
 
 
@@ -172,6 +175,7 @@ def top_eigenpairs(m, w, k=1, *, tol=1e-10, max_iter=None, seed=0, parallel=None
         h = kern.handles(m)
         kern.top_eigenpairs_batch(h.prep, h.hvpc, W, m.data, k_eig, tol, max_iter, keys, V, evals, evecs,
                                   iters)
+    evecs[v.flag_nonfinite(evals, batch, "top_eigenpairs", m, W)] = np.nan
     return evals.reshape((*batch, k_eig)), evecs.reshape((*batch, k_eig, P))
 
 

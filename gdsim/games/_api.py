@@ -375,6 +375,9 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init, dri
     if drift == "pairwise" and payoff.grad_x is None:
         raise ValueError("drift='pairwise' needs jitted gradient functions on the payoff")
     steps = int(round(t_final / dt))
+    if steps < 1:
+        raise ValueError(f"t_final = {t_final:g} is shorter than one step dt = {dt:g}: take t_final >= dt (steps = "
+                         "round(t_final / dt) must be at least 1)")
     if anneal_xi is not None:
         taus = annealing_schedule(real_scalar(anneal_xi, "anneal_xi", lo=0.0, lo_open=True), t_final, dt)
     else:
@@ -456,7 +459,7 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
         The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``dt``: every
         k-th step, or the given step indices. Give this or ``n_records``, not both.
     ni_grid : int
-        Grid size for NI_0 at the record times (feature path; 0 disables).
+        Grid size for NI_0 at the record times (feature path; 0 disables it, and the NI_0 records are then NaN).
     progress : bool
         Show a progress bar.
     parallel : bool, optional

@@ -160,7 +160,8 @@ def teacher_student_2x2(lr: float, noise_std: float, batch_size: int, *, steps: 
     """
     lr = real_scalar(lr, "lr", lo=0.0, lo_open=True, hi=2.0, hi_open=True)
     noise_std = real_scalar(noise_std, "noise_std", lo=0.0)
-    batch_size = integer(batch_size, "batch_size", lo=1)
+    # a minibatch of more than 10^6 samples of a 2x2 model is full-batch GD in all but name (noise ~ 1/batch_size)
+    batch_size = integer(batch_size, "batch_size", lo=1, hi=10**6)
     steps = integer(steps, "steps", lo=1)
     runs = integer(runs, "runs", lo=1)
     init_scale = real_scalar(init_scale, "init_scale", lo=0.0)

@@ -67,7 +67,7 @@ def max_stationary_lr(batch_size: int) -> float:
 
 
 def _batch(batch):
-    return integer(batch, "batch", lo=1)
+    return integer(batch, "batch_size", lo=1)
 
 
 def _second_moment_map(lr: float, batch: int) -> np.ndarray:

@@ -7,7 +7,9 @@ product, an initialiser and its data. Bring your own with :func:`custom`, or tak
 :func:`scalar_network`, :func:`squared_regression`, :func:`matrix_sensing`, and the tractable models of the
 stability papers :func:`second_order_regression`, :func:`logistic_regression`, :func:`deep_matrix_factorisation`.
 Run them with
-:mod:`gdsim.dynamics`.
+:mod:`gdsim.dynamics`. Warnings: :class:`HVPFallbackWarning` (a custom model's Hessian-vector products fall back
+to central differences) and :class:`NonFiniteResultWarning` (a curvature computed at a finite w is NaN because the
+model's kernels are not finite there).
 
 Examples
 --------
@@ -19,11 +21,12 @@ Examples
 (3, 97)
 """
 
-from gdsim.models._model import Model, ParamGroup, custom
+from gdsim._core.validate import NonFiniteResultWarning
+from gdsim.models._model import HVPFallbackWarning, Model, ParamGroup, custom
 from gdsim.models._zoo import (deep_linear, diagonal_linear, matrix_factorisation, matrix_sensing, mlp,
                                scalar_network, squared_regression)
 from gdsim.models._tractable import deep_matrix_factorisation, logistic_regression, second_order_regression
 
 __all__ = ["Model", "ParamGroup", "custom", "mlp", "deep_linear", "diagonal_linear", "matrix_factorisation", "scalar_network",
            "squared_regression", "matrix_sensing", "second_order_regression", "logistic_regression",
-           "deep_matrix_factorisation"]
+           "deep_matrix_factorisation", "HVPFallbackWarning", "NonFiniteResultWarning"]

@@ -13,12 +13,18 @@ cancellation) when ``loss_grad`` is written type-generically (allocate with ``np
 ``loss_grad`` for complex input, central differences of the gradient are used instead:
 (grad L(w + e v) - grad L(w - e v)) / 2e with e = 6e-6 max(1, |w|) / |v|, whose error is
 O(e^2 |D^3 L|), about 1e-10 relative for O(1) third derivatives: not exact. The method is recorded
-as ``model.hvp_method`` and in every result's metadata.
+as ``model.hvp_method`` and in every result's metadata, and the fallback emits :class:`HVPFallbackWarning`.
+
+Memory safety: every array handed to a compiled kernel is checked against the model's shapes first
+(:meth:`Model.with_data`, test data, every constructor), and a user's ``loss_grad``/``hvp`` is called through
+a wrapper that zeroes its output buffer first, so an entry it skips is 0, never uninitialised memory.
 """
 
 from __future__ import annotations
 
+import inspect
 import numbers
+import warnings
 from collections import namedtuple
 
 import numba
@@ -32,7 +38,13 @@ from gdsim._core.memory import keep_freed_memory
 from gdsim._core.result import seeded
 from gdsim._core.rng import run_seeds
 
-__all__ = ["Model", "ParamGroup", "custom"]
+__all__ = ["Model", "ParamGroup", "custom", "HVPFallbackWarning"]
+
+
+class HVPFallbackWarning(UserWarning):
+    """:func:`custom` computes Hessian-vector products by central differences (about 1e-10 relative, not exact)
+    because ``loss_grad`` is not complex-step safe. Emitted once per model built; ``model.hvp_method`` and every
+    result's ``meta["hvp_method"]`` record it as ``"central_difference"``."""
 
 #: Largest flat parameter vector a model may declare (a dense Hessian of this size is already 8 TB).
 MAX_PARAMS = 10**9
@@ -54,14 +66,41 @@ def _memo(key, make):
 
 
 def as_kernel(fn, name: str):
-    """A Numba dispatcher for ``fn``: jitted functions are used as given, plain Python ones compiled here."""
+    """A Numba dispatcher for ``fn``: jitted functions are used as given, plain Python ones compiled here.
+
+    Dispatchers that cannot run inside gdsim's compiled drivers are recompiled from their Python source with
+    gdsim's options (lazy, nopython): those with eager signatures (compilation disabled for other types, such
+    as the complex step's) and ``forceobj``/object-mode ones.
+    """
     if isinstance(fn, numba.core.registry.CPUDispatcher):
+        opts = fn.targetoptions
+        if opts.get("forceobj") or opts.get("nopython") is False or not getattr(fn, "_can_compile", True):
+            return _memo(("rejit", fn), lambda: jit(fn.py_func, cache=False))
         return fn
-    if not callable(fn):
-        raise TypeError(f"{name} must be a function (ideally @numba.njit); got {type(fn).__name__}")
+    if isinstance(fn, numba.core.dispatcher.Dispatcher) or not callable(fn):
+        raise TypeError(f"{name} must be a function (a plain Python one or a CPU @numba.njit one); got "
+                        f"{type(fn).__name__}")
     if isinstance(fn, type) or not hasattr(fn, "__code__"):
         raise TypeError(f"{name} must be a plain Python function or a Numba-jitted one; got {fn!r}")
     return _memo(("kernel", fn), lambda: jit(fn, cache=False))
+
+
+def _check_arity(kern, n_args: int, name: str, call: str):
+    """``kern`` must take ``n_args`` positional arguments (the call ``call``)."""
+    try:
+        sig = inspect.signature(kern.py_func)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return
+    params = list(sig.parameters.values())
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return
+    if any(p.kind == p.KEYWORD_ONLY and p.default is p.empty for p in params):
+        raise TypeError(f"{name} must not have required keyword-only arguments: gdsim calls {call}")
+    pos = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = sum(p.default is p.empty for p in pos)
+    if not required <= n_args <= len(pos):
+        raise TypeError(f"{name} ({getattr(kern, '__name__', '?')}) takes {len(pos)} positional argument(s) but gdsim "
+                        f"calls {call}, {n_args} arguments: give it the signature {call}")
 
 
 def as_data(data, name: str = "data") -> tuple:
@@ -145,12 +184,35 @@ def _cd(loss_grad, w, vec, data_and_out):
         return
     wn = np.sqrt(np.sum(w * w))
     e = 6.0e-6 * max(1.0, wn) / vn  # about eps^(1/3): balances rounding against the O(e^2) truncation
-    gp = np.empty(w.size)
-    gm = np.empty(w.size)
+    gp = np.zeros(w.size)
+    gm = np.zeros(w.size)
     loss_grad(w + e * vec, *data, gp)
     loss_grad(w - e * vec, *data, gm)
     for i in range(w.size):
         out[i] = (gp[i] - gm[i]) / (2.0 * e)
+
+
+def _zeroing_loss_grad(loss_grad):
+    """``loss_grad`` behind a wrapper that zeroes ``g`` first (an entry the user's kernel skips is 0, never the
+    uninitialised memory of the drivers' buffers) and returns the loss as a float (or complex) scalar."""
+    @jit(cache=False)
+    def zeroed_loss_grad(w, *data_and_g):
+        data, g = _split(data_and_g)
+        g[:] = 0.0
+        return loss_grad(w, *data, g) + 0.0
+
+    return zeroed_loss_grad
+
+
+def _zeroing_hvp(hvp):
+    """A user's ``hvp`` behind a wrapper that zeroes ``out`` first."""
+    @jit(cache=False)
+    def zeroed_hvp(w, vec, *data_and_out):
+        data, out = _split(data_and_out)
+        out[:] = 0.0
+        hvp(w, vec, *data, out)
+
+    return zeroed_hvp
 
 
 @jit(cache=False)
@@ -236,7 +298,8 @@ class Model:
 
     def __init__(self, name, n_params, loss_grad, data=(), *, hvp=None, hvp_method="exact", init=None,
                  test_data=None, accuracy=None, layout="", config=None, per_sample=None,
-                 hvp_prepare=None, hvp_cached=None, gd_step_batch=None, groups=None):
+                 hvp_prepare=None, hvp_cached=None, gd_step_batch=None, groups=None, data_check=None,
+                 fixed=()):
         self.name = str(name)
         self.n_params = int(n_params)
         self.groups = _check_groups(groups, self.n_params)
@@ -259,6 +322,11 @@ class Model:
         self._gd_step_batch = gd_step_batch
         self._init = init
         self._accuracy = accuracy  # jitted accuracy(w, *data) -> float, or None
+        # data_check(data, name) -> validated data tuple: the model's own rules (label encoding, the shapes its
+        # constructor fixed) before the generic shape check of :meth:`conform`
+        self._data_check = data_check
+        #: indices of the data arrays that encode the architecture (other data must repeat them exactly)
+        self.fixed = tuple(int(i) for i in fixed)
         #: which data arrays hold one row per sample (minibatches index these); () for none
         self.per_sample = tuple(bool(p) for p in per_sample) if per_sample is not None else (False,) * len(self.data)
         if len(self.per_sample) != len(self.data):
@@ -305,6 +373,8 @@ class Model:
         if arr.shape[-1] != self.n_params:
             raise ValueError(f"{name} must have shape (*batch, P) with P = n_params = {self.n_params}; "
                              f"got shape {arr.shape}")
+        if arr.size == 0:
+            raise ValueError(f"{name} holds no parameter vector (shape {arr.shape}): give at least one run")
         # writable, so that its rows have the one array type the kernels' function values take
         return arr if arr.flags.writeable else arr.copy()
 
@@ -370,7 +440,7 @@ class Model:
             raise ValueError(f"model {self.name!r} defines no accuracy (the zoo MLPs with loss='cross_entropy' "
                              "or a one-hot MSE target do)")
         w = self.weights(w)
-        data = self.data if data is None else as_data(data)
+        data = self.data if data is None else self.conform(data, "data")
         W = w.reshape(-1, self.n_params)
         out = np.array([self._accuracy(W[i], *data) for i in range(W.shape[0])])
         return float(out[0]) if w.ndim == 1 else out.reshape(w.shape[:-1])
@@ -408,15 +478,96 @@ class Model:
             out[i] = self._init(rng) if self._init is not None else rng.standard_normal(self.n_params)
         return out.reshape((*batch, self.n_params))
 
+    def conform(self, data, name: str = "data") -> tuple:
+        """``data`` checked against this model's kernels, ready to pass to them (see :meth:`with_data`).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming ``name`` and the model, when an array has the wrong number of dimensions, a shape that does
+            not match the model's (only the sample count of per-sample arrays may differ), or is not finite.
+        """
+        if self._data_check is not None:
+            data = self._data_check(data, name)
+        return _conform(self.name, self.data, self.per_sample, data, name, self.fixed)
+
     def with_data(self, data, test_data=None) -> "Model":
-        """The same model on other data (same kernels, so nothing recompiles)."""
-        m = Model(self.name, self.n_params, self._loss_grad, as_data(data), hvp=self._hvp,
+        """The same model on other data (same kernels, so nothing recompiles).
+
+        Parameters
+        ----------
+        data : tuple of array_like
+            Arrays of the same form as ``model.data``: same count and dimensions, and the same shape except the
+            number of samples (rows) of the per-sample arrays (``model.per_sample``). Trailing arrays that are
+            not per-sample (the zoo's architecture codes, ranks, ...) may be left out: the model's own are kept.
+            The zoo models also accept their constructor's forms (``mlp``: (X, Y) with Y (N,) or class labels).
+        test_data : tuple of array_like, optional
+            Held-out data of the same form.
+
+        Returns
+        -------
+        Model
+
+        Raises
+        ------
+        TypeError, ValueError
+            When the data do not fit the model's kernels (checked before any kernel sees them).
+        """
+        m = Model(self.name, self.n_params, self._loss_grad, self.conform(data, "data"), hvp=self._hvp,
                   hvp_method=self.hvp_method, init=self._init,
-                  test_data=None if test_data is None else as_data(test_data, "test_data"),
+                  test_data=None if test_data is None else self.conform(test_data, "test_data"),
                   accuracy=self._accuracy, layout=self.layout, config=self.config,
                   per_sample=self.per_sample, hvp_prepare=self._hvp_prep, hvp_cached=self._hvp_cached,
-                  gd_step_batch=self._gd_step_batch, groups=self.groups)
+                  gd_step_batch=self._gd_step_batch, groups=self.groups, data_check=self._data_check,
+                  fixed=self.fixed)
         return m
+
+
+def _conform(model_name, ref, per_sample, data, name, fixed=()):
+    """``data`` in the form of the reference data ``ref``: the generic memory-safety check of every model."""
+    if isinstance(data, np.ndarray) or not isinstance(data, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of arrays like model {model_name!r}'s data "
+                        f"(shapes {[r.shape for r in ref]}); got {type(data).__name__}")
+    data = tuple(data)
+    if len(data) > len(ref) or any(per_sample[i] for i in range(len(data), len(ref))):
+        raise ValueError(f"{name} must hold {len(ref)} arrays like model {model_name!r}'s data (shapes "
+                         f"{[r.shape for r in ref]}, per-sample {list(per_sample)}); got {len(data)}")
+    out = []
+    n_rows = None
+    for i, r in enumerate(ref):
+        if i >= len(data):
+            out.append(r)  # structural arrays the caller left out: the model's own
+            continue
+        d = data[i]
+        label = f"{name}[{i}]"
+        if r.dtype.kind in "iu" or i in fixed:  # an architecture code: fixed by the constructor
+            arr = v.real_array(d, label)
+            if arr.shape != r.shape or not np.array_equal(arr, r):
+                raise ValueError(f"{label} encodes model {model_name!r}'s architecture and must equal its data[{i}]"
+                                 f" = {r.tolist()}; leave it out to keep the model's own")
+            out.append(r)
+            continue
+        arr = v.real_array(d, label, allow_nonfinite=True)
+        if not arr.flags.writeable:
+            arr = arr.copy()
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{label} contains NaN or inf: a model's data must be finite")
+        if per_sample[i]:
+            ok = arr.ndim == r.ndim and arr.ndim >= 1 and arr.shape[1:] == r.shape[1:] and arr.shape[0] >= 1
+            want = f"(n_samples, {', '.join(map(str, r.shape[1:]))})" if r.ndim > 1 else "(n_samples,)"
+            if ok and n_rows is not None and arr.shape[0] != n_rows:
+                raise ValueError(f"{label} has {arr.shape[0]} samples but the earlier per-sample arrays of {name} have "
+                                 f"{n_rows}: every per-sample array needs one row per sample")
+            if ok:
+                n_rows = arr.shape[0]
+        else:
+            ok = arr.shape == r.shape
+            want = str(r.shape)
+        if not ok:
+            raise ValueError(f"{label} has shape {arr.shape} but model {model_name!r} (n_params fixed by its "
+                             f"constructor) needs shape {want}, like its data[{i}] {r.shape}")
+        out.append(arr)
+    return tuple(out)
 
 
 def _batch_shape(batch):
@@ -428,45 +579,98 @@ def _batch_shape(batch):
     return out
 
 
+def _checked(kern):
+    """A bounds-checked twin of the dispatcher ``kern`` (its Python source compiled with ``boundscheck=True``)."""
+    try:
+        return _memo(("checked", kern), lambda: jit(kern.py_func, boundscheck=True, cache=False))
+    except AttributeError:  # pragma: no cover - not a dispatcher
+        return kern
+
+
+def _call_failed(exc, name, kern, call, n_params, data):
+    """The clear error for a kernel that failed on the probe call."""
+    fname = getattr(kern, "__name__", "?")
+    shapes = [d.shape for d in data]
+    if isinstance(exc, NumbaError):
+        return TypeError(f"{name} ({fname}) could not be compiled by Numba for {call} with w float64 of shape "
+                         f"({n_params},) and data shapes {shapes}: {_first_line_of(exc)}")
+    if isinstance(exc, IndexError):
+        return ValueError(f"{name} ({fname}) indexed outside its arrays ({exc}) with n_params = {n_params} and data "
+                          f"shapes {shapes}: its output has shape ({n_params},); check n_params and the layout")
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    hint = "check n_params and the data's shapes"
+    if "broadcast" in text or "shape" in text:
+        hint = (f"shapes inside {name} do not match (data shapes {shapes}, n_params = {n_params}). If a target "
+                "holds integer class labels (N,) for a squared loss on k outputs, one-hot encode it first "
+                "(np.eye(k)[labels]); else check n_params and the data's shapes")
+    return ValueError(f"{name} ({fname}) failed on a test call {call} at w = 0.1 ({type(exc).__name__}: {text}): "
+                      f"{hint}")
+
+
 def _probe(loss_grad, n_params, data, name):
     """Call ``loss_grad`` once (bounds-checked) so that a wrong function fails here with a clear message."""
-    try:
-        checked = _memo(("checked", loss_grad), lambda: jit(loss_grad.py_func, boundscheck=True, cache=False))
-    except AttributeError:  # pragma: no cover - not a dispatcher
-        checked = loss_grad
     w = np.full(n_params, 0.1)
     g = np.full(n_params, np.nan)
     try:
-        loss = checked(w, *data, g)
-    except NumbaError as exc:
-        raise TypeError(f"{name} ({getattr(loss_grad, '__name__', '?')}) could not be compiled by Numba for "
-                        f"loss_grad(w, *data, g) with w, g float64 arrays of shape ({n_params},) and data shapes "
-                        f"{[d.shape for d in data]}: {_first_line_of(exc)}") from None
-    except IndexError as exc:
-        raise ValueError(f"{name} indexed outside its arrays ({exc}) with n_params = {n_params}: its gradient g has "
-                         f"shape ({n_params},); check n_params and the layout") from None
-    except Exception as exc:
-        raise ValueError(f"{name} failed on a test call with n_params = {n_params} "
-                         f"({type(exc).__name__}: {exc}); a gradient of the wrong shape?") from None
+        loss = _checked(loss_grad)(w, *data, g)
+    except Exception as exc:  # noqa: BLE001 - every failure of a user's kernel becomes a clear error
+        raise _call_failed(exc, name, loss_grad, "loss_grad(w, *data, g)", n_params, data) from None
     if isinstance(loss, (complex, np.complexfloating)) or not isinstance(loss, (numbers.Real, np.floating)):
         raise TypeError(f"{name} must return the loss as a real scalar; it returned {type(loss).__name__}")
+    if not np.isfinite(loss):
+        raise ValueError(f"{name} returned the loss {float(loss)} at w = 0.1 (all entries): a model's loss must be "
+                         "finite where it is probed; check the loss expression (a log of 0, a division by 0?)")
     if np.isnan(g).any():
         raise ValueError(f"{name} left {int(np.isnan(g).sum())} of the {n_params} gradient entries unwritten (or NaN) "
                          "at w = 0.1: it must write the whole gradient into g (a gradient of the wrong shape?)")
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"{name} wrote an infinite gradient at w = 0.1: a model's gradient must be finite where it "
+                         "is probed")
+
+
+#: complex step and central differences must agree to this (relative to the product's size) at the probe point;
+#: central differences are accurate to about 1e-10 there, a complex step broken by abs() or a real cast is off by O(1)
+_CS_AGREEMENT = 1e-6
 
 
 def _pick_hvp(loss_grad, n_params, data, name):
-    """Complex step when ``loss_grad`` compiles for complex input, else central differences."""
+    """Complex step when ``loss_grad`` compiles for complex input and agrees with central differences at a probe
+    point, else central differences (with an :class:`HVPFallbackWarning` saying why)."""
     cs = _memo(("cs", loss_grad), lambda: _complex_step_hvp(loss_grad))
     w = np.full(n_params, 0.1)
-    vec = np.ones(n_params)
-    out = np.empty(n_params)
+    w += 0.01 * np.sin(np.arange(n_params))  # off the symmetric point w = 0.1 (1,...,1)
+    vec = np.cos(np.arange(n_params) + 0.5)
+    out = np.full(n_params, np.nan)
+    reason = None
     try:
         cs(w, vec, *data, out)
-        if np.all(np.isfinite(out)):
-            return cs, "complex_step"
-    except (NumbaError, TypeError, ValueError):
-        pass
+    except Exception as exc:  # noqa: BLE001 - any failure means: no complex step
+        why = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.startswith(("Failed in", "- ", "During",
+                                                                                                "File ", "\x1b"))]
+        reason = f"it does not compile for complex w ({(why[0] if why else type(exc).__name__)[:160]})"
+    if reason is None:
+        # central differences of the (already compiled, real) gradient, in Python: an independent check
+        e = 6.0e-6 * max(1.0, float(np.linalg.norm(w))) / float(np.linalg.norm(vec))
+        gp, gm = np.zeros(n_params), np.zeros(n_params)
+        try:
+            loss_grad(w + e * vec, *data, gp)
+            loss_grad(w - e * vec, *data, gm)
+        except Exception:  # noqa: BLE001 - no check possible; the probe already ran the kernel once
+            gp[:] = gm[:] = np.nan
+        cd = (gp - gm) / (2.0 * e)
+        scale = max(float(np.max(np.abs(cd))), float(np.max(np.abs(np.nan_to_num(out)))), 1e-300)
+        if not np.all(np.isfinite(out)):
+            reason = "its complex step is not finite at the probe point"
+        elif np.all(np.isfinite(cd)) and np.max(np.abs(out - cd)) > _CS_AGREEMENT * scale:
+            reason = ("its complex step disagrees with central differences at the probe point (abs(), a real cast or "
+                      "a comparison on a w-dependent value drops the imaginary part)")
+    if reason is None:
+        return cs, "complex_step"
+    warnings.warn(f"{name} ({getattr(loss_grad, '__name__', '?')}) is not complex-step safe: {reason}. Its Hessian-"
+                  "vector products use central differences (about 1e-10 relative, not exact; recorded as "
+                  "hvp_method='central_difference'). For exact ones write it type-generically (buffers from "
+                  "np.zeros_like(w); ReLU as z * (z.real > 0); max via .real comparisons) or pass hvp=.",
+                  HVPFallbackWarning, stacklevel=3)
     return _memo(("cd", loss_grad), lambda: _central_hvp(loss_grad)), "central_difference"
 
 
@@ -479,22 +683,25 @@ def custom(loss_grad, n_params, data=(), hvp=None, *, init=None, init_scale=1.0,
     loss_grad : function
         ``loss_grad(w, *data, g)``: writes the gradient of the loss at ``w`` (P,) into ``g`` (P,) and returns
         the loss. A plain Python function is compiled with gdsim's Numba options; an ``@numba.njit`` one is
-        used as is. Written type-generically (``np.zeros_like(w)``, no ``abs`` of w-dependent values), it
-        also gives exact Hessian-vector products by the complex step.
+        used as is (one with eager signatures, or ``forceobj``, is recompiled from its source, lazily and in
+        nopython mode). Written type-generically (see Notes), it also gives exact Hessian-vector products by
+        the complex step. ``g`` is zeroed before every call, so an entry it does not write is 0.
     n_params : int
         P, the length of the parameter vector (>= 1).
     data : tuple of array_like
         Arrays passed after ``w`` (converted to float64; must be finite).
     hvp : function, optional
-        ``hvp(w, v, *data, out)`` writing H(w) v into ``out``. Default: complex step of ``loss_grad`` (exact
-        to rounding), or central differences (about 1e-10 relative) when ``loss_grad`` is not
-        type-generic; ``model.hvp_method`` says which.
+        ``hvp(w, v, *data, out)`` writing H(w) v into ``out`` (zeroed before every call). Default: complex step
+        of ``loss_grad`` (exact to rounding), or central differences (about 1e-10 relative) when ``loss_grad``
+        is not complex-step safe, with an :class:`HVPFallbackWarning`; ``model.hvp_method`` and every result's
+        ``meta["hvp_method"]`` say which.
     init : callable, optional
         ``init(rng) -> (P,)`` given a ``numpy.random.Generator``; default ``init_scale`` times a standard normal.
     init_scale : float
         Scale of the default initialisation (> 0).
     test_data : tuple of array_like, optional
-        Held-out data of the same form (the ``test_loss`` observable).
+        Held-out data of the same form as ``data`` (the ``test_loss`` observable): same number of arrays and
+        dimensions, the same shapes except the number of rows of the per-sample arrays.
     name : str
         Recorded in results.
     per_sample : sequence of bool, optional
@@ -508,11 +715,31 @@ def custom(loss_grad, n_params, data=(), hvp=None, *, init=None, init_scale=1.0,
     Raises
     ------
     TypeError
-        When Numba cannot compile ``loss_grad`` (the message names the function and Numba's reason), or it
-        returns a non-real loss.
+        When Numba cannot compile ``loss_grad`` (the message names the function and Numba's reason), it takes
+        the wrong number of arguments, or it returns a non-real loss.
     ValueError
-        When ``loss_grad`` writes outside ``g`` or leaves entries unwritten (a gradient of the wrong shape),
-        or the data are not finite.
+        When ``loss_grad`` writes outside ``g``, leaves entries unwritten (a gradient of the wrong shape) or
+        returns a non-finite loss or gradient at the probe point w = (0.1, ..., 0.1); when the data are not
+        finite or ``test_data`` does not match ``data``'s shapes.
+
+    Warns
+    -----
+    HVPFallbackWarning
+        When the Hessian-vector products fall back to central differences.
+
+    Notes
+    -----
+    Complex-step safe means: the same code runs on complex ``w`` and carries the imaginary part through.
+    Allocate buffers with ``np.zeros_like(w)`` (not ``np.zeros(n)``, which is float64), and write every
+    operation that is not analytic through ``.real``:
+
+    * ReLU: ``np.where(z.real > 0, z, 0)`` or ``z * (z.real > 0)`` (not ``np.maximum(z, 0)`` on a real cast);
+    * max(a, b): ``a if a.real >= b.real else b``; |z|: ``z if z.real >= 0 else -z`` (not ``abs(z)``,
+      which returns the complex modulus);
+    * comparisons and branches on ``z.real`` only.
+
+    ``custom`` checks the complex step against central differences at a probe point and falls back (with the
+    warning) when they disagree.
 
     Examples
     --------
@@ -526,13 +753,27 @@ def custom(loss_grad, n_params, data=(), hvp=None, *, init=None, init_scale=1.0,
     >>> m = gm.custom(quartic, 3, data=(np.ones(3),))
     >>> m.hvp_method
     'complex_step'
+
+    A complex-step-safe ReLU network (one hidden unit per parameter pair, squared loss):
+
+    >>> @numba.njit
+    ... def relu_net(w, x, y, g):
+    ...     z = w[0] * x                      # pre-activations (N,), complex under the complex step
+    ...     a = np.where(z.real > 0, z, 0)    # ReLU that keeps the imaginary part
+    ...     r = w[1] * a - y
+    ...     g[0] = np.sum(r * w[1] * (z.real > 0) * x) / x.size
+    ...     g[1] = np.sum(r * a) / x.size
+    ...     return 0.5 * np.sum(r * r) / x.size
+    >>> x = np.linspace(-1, 1, 8)
+    >>> gm.custom(relu_net, 2, data=(x, np.maximum(x, 0))).hvp_method
+    'complex_step'
     """
     n_params = v.integer(n_params, "n_params", lo=1, hi=MAX_PARAMS)
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str; got {name!r}")
     lg = as_kernel(loss_grad, "loss_grad")
     data = as_data(data)
-    test = None if test_data is None else as_data(test_data, "test_data")
+    _check_arity(lg, len(data) + 2, "loss_grad", "loss_grad(w, *data, g)" if data else "loss_grad(w, g)")
     scale = v.real_scalar(init_scale, "init_scale", lo=0.0, lo_open=True)
     if init is not None and not callable(init):
         raise TypeError(f"init must be a callable init(rng) -> (P,) array or None; got {type(init).__name__}")
@@ -547,22 +788,33 @@ def custom(loss_grad, n_params, data=(), hvp=None, *, init=None, init_scale=1.0,
         rows = {d.shape[0] for d, p in zip(data, per_sample) if p and d.ndim >= 1}
         if len(rows) > 1 or any(p and d.ndim == 0 for d, p in zip(data, per_sample)):
             raise ValueError("the per_sample data arrays must share their first dimension (the samples)")
+    test = None if test_data is None else _conform(name, data, per_sample, test_data, "test_data")
     _probe(lg, n_params, data, "loss_grad")
     if hvp is None:
         h, method = _pick_hvp(lg, n_params, data, "loss_grad")
     else:
-        h, method = as_kernel(hvp, "hvp"), "exact"
+        h = as_kernel(hvp, "hvp")
+        _check_arity(h, len(data) + 3, "hvp", "hvp(w, v, *data, out)" if data else "hvp(w, v, out)")
         _probe_hvp(h, n_params, data)
+        h, method = _memo(("zeroed_hvp", h), lambda: _zeroing_hvp(h)), "exact"
 
     def draw(rng):
         if init is None:
             return scale * rng.standard_normal(n_params)
-        out = np.asarray(init(rng), dtype=np.float64)
+        try:
+            out = np.asarray(init(rng), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - a user's function: its failure names it
+            raise ValueError(f"init(rng) failed ({type(exc).__name__}: {exc}); it must return a finite array of "
+                             f"shape ({n_params},)") from None
         if out.shape != (n_params,) or not np.all(np.isfinite(out)):
-            raise ValueError(f"init(rng) must return a finite array of shape ({n_params},); got shape {out.shape}")
+            raise ValueError(f"init(rng) must return a finite array of shape ({n_params},); got shape {out.shape}"
+                             + ("" if out.shape != (n_params,) else " with NaN or inf"))
         return out
 
-    return Model(name, n_params, lg, data, hvp=h, hvp_method=method, init=draw, test_data=test,
+    if init is not None:
+        draw(np.random.default_rng(0))  # a wrong init fails here, naming init, not in a later m.init()
+    zeroed = _memo(("zeroed", lg), lambda: _zeroing_loss_grad(lg))
+    return Model(name, n_params, zeroed, data, hvp=h, hvp_method=method, init=draw, test_data=test,
                  layout="user-defined", config=dict(n_params=n_params, hvp_method=method, init_scale=scale),
                  per_sample=per_sample)
 
@@ -571,11 +823,11 @@ def _probe_hvp(hvp, n_params, data):
     w = np.full(n_params, 0.1)
     out = np.full(n_params, np.nan)
     try:
-        hvp(w, np.ones(n_params), *data, out)
-    except NumbaError as exc:
-        raise TypeError(f"hvp ({getattr(hvp, '__name__', '?')}) could not be compiled by Numba for "
-                        f"hvp(w, v, *data, out): {_first_line_of(exc)}") from None
-    except Exception as exc:
-        raise ValueError(f"hvp failed on a test call with n_params = {n_params} ({type(exc).__name__}: {exc})") from None
+        _checked(hvp)(w, np.ones(n_params), *data, out)
+    except Exception as exc:  # noqa: BLE001 - every failure of a user's kernel becomes a clear error
+        raise _call_failed(exc, "hvp", hvp, "hvp(w, v, *data, out)", n_params, data) from None
     if np.isnan(out).any():
-        raise ValueError("hvp must write the whole product into out (shape (n_params,))")
+        raise ValueError(f"hvp left {int(np.isnan(out).sum())} of the {n_params} entries of out unwritten (or NaN) at "
+                         "w = 0.1: it must write the whole product H(w) v into out (shape (n_params,))")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("hvp wrote an infinite product at w = 0.1: it must be finite where it is probed")

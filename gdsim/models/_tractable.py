@@ -111,7 +111,8 @@ def second_order_regression(jacobian, quadratic, target, *, init_scale=0.0):
     if Q.ndim == 2:
         Q = Q[None]
     if Q.shape != (D, P, P):
-        raise ValueError(f"quadratic must have shape (D, P, P) = {(D, P, P)} (or (P, P) for D = 1); got {Q.shape}")
+        raise ValueError(f"quadratic must have shape (D, P, P) = {(D, P, P)} (or (P, P) for D = 1) to match jacobian "
+                         f"(D, P) = {(D, P)}; got {Q.shape}")
     if not np.allclose(Q, np.swapaxes(Q, 1, 2), rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(Q).max()))):
         raise ValueError("quadratic must be symmetric in its last two axes (Q_a = Q_a^T)")
     Q = np.ascontiguousarray(0.5 * (Q + np.swapaxes(Q, 1, 2)))
@@ -124,7 +125,16 @@ def second_order_regression(jacobian, quadratic, target, *, init_scale=0.0):
     def draw(rng):
         return scale * rng.standard_normal(P)
 
+    def check(data, name):
+        if isinstance(data, (tuple, list)) and len(data) == 3:
+            Qn = v.real_array(data[1], f"{name}[1]")
+            if Qn.ndim == 3 and Qn.size and Qn.shape[1:] == (P, P) and not np.allclose(Qn, np.swapaxes(Qn, 1, 2), rtol=1e-12,
+                                                                           atol=1e-12 * max(1.0, float(np.abs(Qn).max()))):
+                raise ValueError(f"{name}[1] (Q) must be symmetric in its last two axes (Q_a = Q_a^T)")
+        return data
+
     return Model("second_order_regression", P, _sor_loss_grad, (np.ascontiguousarray(J), Q, y), hvp=_sor_hvp,
+                 data_check=check,
                  init=draw, per_sample=(True, True, True), layout="w (P,)",
                  config=dict(D=D, P=P, init_scale=scale))
 
@@ -210,13 +220,21 @@ def logistic_regression(data, *, l2=0.0):
     def draw(rng):
         return np.zeros(d)
 
+    def check(data, name):
+        if isinstance(data, (tuple, list)) and len(data) == 3:
+            An, yn = _features_labels(data[:2], name)
+            return An, yn, data[2]
+        return _features_labels(data, name)
+
     return Model("logistic_regression", d, _logreg_loss_grad, (A, y, np.array([lam])), hvp=_logreg_hvp, init=draw,
+                 data_check=check,
                  per_sample=(True, True, False), layout="w (d,)", config=dict(n=n, d=d, l2=lam))
 
 
 def _features_labels(data, name="data"):
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{name} must be a pair (A, y) of arrays; got {type(data).__name__}")
+        raise TypeError(f"{name} must be a pair (A, y) of arrays; got {type(data).__name__}"
+                        + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
     A, y = as_data(data, name)
     if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] < 1:
         raise ValueError(f"{name}[0] (A) must have shape (n, d) with n, d >= 1; got {A.shape}")
@@ -345,6 +363,7 @@ def deep_matrix_factorisation(target, depth=2, *, widths=None, init_scale=0.1):
         return scale * rng.standard_normal(P)
 
     return Model("deep_matrix_factorisation", P, _dmf_loss_grad, (np.ascontiguousarray(M), dims), hvp=_dmf_hvp,
+                 fixed=(1,),
                  init=draw, layout="W_1 (d_1, d_0), ..., W_L (d_L, d_{L-1}), each row-major, in order",
                  config=dict(shape=[d_out, d_in], depth=depth, widths=widths, init_scale=scale))
 

@@ -56,7 +56,9 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
         0.5 z (1 + tanh(sqrt(2/pi)(z + 0.044715 z^3))); ``quadratic`` is z^2.
     loss : {"mse", "cross_entropy"}
         ``mse``: (1/N) sum_n 0.5 ||f(x_n) - y_n||^2. ``cross_entropy``: (1/N) sum_n [logsumexp f(x_n) - <y_n, f(x_n)>]
-        with one-hot (or probability) rows y_n; integer class labels (N,) are one-hot encoded.
+        with one-hot (or probability) rows y_n. For either loss, integer class labels (N,) in [0, d_out - 1] with
+        d_out = sizes[-1] > 1 are one-hot encoded (for ``mse`` that is the squared loss against one-hot targets of
+        Cohen et al.'s CIFAR-10 runs); a (N,) target with d_out = 1 is a regression target.
     data : tuple (X, Y)
         Training inputs X (N, d_in) and targets Y (N, d_out) (or (N,) labels / targets).
     scaling : {"standard", "ntk", "mean_field"}
@@ -120,7 +122,15 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
             w[woff[l]:woff[l] + n] = init_scale * std[l] * rng.standard_normal(n)
         return w
 
+    def check(d, name):
+        d = _as_tuple(d, name, "(X, Y) or (X, Y, arch)")
+        if len(d) not in (2, 3):
+            raise ValueError(f"{name} for model 'mlp' must be (X, Y) (or (X, Y, arch) as in model.data); got "
+                             f"{len(d)} arrays")
+        return (*_mlp_data(d[:2], sizes, loss, name), *d[2:])
+
     return Model("mlp", P, _mlp.loss_grad, (X, Y, arch), hvp=_mlp.hvp, hvp_method="exact", init=draw,
+                 data_check=check, fixed=(2,),
                  test_data=None if test is None else (*test, arch), accuracy=_mlp.accuracy, per_sample=(True, True, False),
                  hvp_prepare=_mlp.hvp_prepare, hvp_cached=_mlp.hvp_cached,
                  layout="per layer l: W_l (d_{l+1}, d_l) row-major, then b_l (d_{l+1},)" + ("" if bias else " [no bias]"),
@@ -130,17 +140,27 @@ def mlp(sizes, activation="tanh", loss="mse", data=None, *, scaling="standard", 
                           sizes[l + 1]) for l in range(len(sizes) - 1)])
 
 
+def _as_tuple(d, name, form):
+    if isinstance(d, np.ndarray) or not isinstance(d, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple {form} of arrays; got {type(d).__name__}")
+    return tuple(d)
+
+
 def _mlp_data(data, sizes, loss, name):
     X, Y = _xy(data, name)
     if X.shape[1] != sizes[0]:
-        raise ValueError(f"{name}[0] (X) has {X.shape[1]} features but sizes[0] = {sizes[0]}")
-    if loss == "cross_entropy" and Y.shape[1] == 1 and sizes[-1] > 1:
+        raise ValueError(f"{name}[0] (X) has {X.shape[1]} features but sizes[0] = {sizes[0]}: give X one column "
+                         f"per input (shape (N, {sizes[0]}))")
+    if Y.shape[1] == 1 and sizes[-1] > 1:
         labels = Y[:, 0]
         if np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= sizes[-1]:
-            raise ValueError(f"{name}[1] as class labels must be integers in [0, {sizes[-1] - 1}]")
+            raise ValueError(f"{name}[1] (Y) of shape (N,) is read as class labels, which must be integers in "
+                             f"[0, {sizes[-1] - 1}] (sizes[-1] = {sizes[-1]} outputs); for other targets give Y "
+                             f"shape (N, {sizes[-1]}) (one-hot encode labels with np.eye({sizes[-1]})[labels])")
         Y = np.eye(sizes[-1])[labels.astype(np.int64)]
     if Y.shape[1] != sizes[-1]:
-        raise ValueError(f"{name}[1] (Y) has {Y.shape[1]} columns but sizes[-1] = {sizes[-1]}")
+        raise ValueError(f"{name}[1] (Y) has {Y.shape[1]} columns but sizes[-1] = {sizes[-1]} outputs: give Y shape "
+                         f"(N, {sizes[-1]}) (one-hot encode class labels with np.eye({sizes[-1]})[labels])")
     if loss == "cross_entropy":
         if np.any(Y < 0) or not np.allclose(Y.sum(axis=1), 1.0, atol=1e-12):
             raise ValueError(f"{name}[1] for cross_entropy must hold one-hot or probability rows (>= 0, summing to 1)")
@@ -252,10 +272,9 @@ def diagonal_linear(data=None, *, depth=2, init_scale=0.1, test_data=None):
     Flat layout: u_1 (d,), u_2 (d,), ..., u_depth (d,) concatenated (P = depth d). See Woodworth et al.
     (COLT 2020) for the u * v network and its implicit bias.
     """
-    X, y = _xy(data)
-    y = y[:, 0].copy() if y.shape[1] == 1 else None
-    if y is None:
-        raise ValueError("data[1] (y) must have shape (N,) for diagonal_linear")
+    if data is None:
+        raise TypeError("data must be given as (X, y) for diagonal_linear")
+    X, y = _vector_target(data, "data")
     depth = v.integer(depth, "depth", lo=1, hi=64)
     scale = v.real_scalar(init_scale, "init_scale", lo=0.0, lo_open=True)
     d = X.shape[1]
@@ -264,15 +283,24 @@ def diagonal_linear(data=None, *, depth=2, init_scale=0.1, test_data=None):
     def draw(rng):
         return scale * (1.0 + 0.01 * rng.standard_normal(P))
 
-    test = None if test_data is None else _vector_target(test_data)
+    def check(data, name):
+        Xn, yn = _vector_target(data, name)
+        if Xn.shape[1] != d:
+            raise ValueError(f"{name}[0] (X) has {Xn.shape[1]} features but this diagonal_linear model has d = {d} "
+                             f"(from its data): give X shape (N, {d})")
+        return Xn, yn
+
+    test = None if test_data is None else check(test_data, "test_data")
     return Model("diagonal_linear", P, _diag_loss_grad, (X, y), hvp=_diag_hvp, init=draw, test_data=test,
-                 per_sample=(True, True),
+                 per_sample=(True, True), data_check=check,
                  layout="u_1 (d,), ..., u_depth (d,) concatenated", config=dict(depth=depth, d=d, init_scale=scale),
                  groups=[(f"u_{i + 1}", i * d, (i + 1) * d) for i in range(depth)])
 
 
-def _vector_target(data):
-    X, y = _xy(data, "test_data")
+def _vector_target(data, name="test_data"):
+    X, y = _xy(data, name)
+    if y.shape[1] != 1:
+        raise ValueError(f"{name}[1] (y) must have shape (N,); got {y.shape}")
     return X, y[:, 0].copy()
 
 
@@ -335,6 +363,7 @@ def matrix_factorisation(target, rank, *, init_scale=0.1):
         return scale * rng.standard_normal(P)
 
     return Model("matrix_factorisation", P, _mf_loss_grad, (M, np.array([float(rank)])), hvp=_mf_hvp, init=draw,
+                 fixed=(1,),
                  layout="U (n1, r) row-major, then V (n2, r) row-major",
                  config=dict(shape=[n1, n2], rank=rank, init_scale=scale),
                  groups=[("U", 0, n1 * rank, rank, n1), ("V", n1 * rank, P, rank, n2)])
@@ -484,7 +513,17 @@ def scalar_network(depth, *, a=1.0, b=1.0):
     def draw(rng):
         return 1.0 + 0.5 * rng.standard_normal(depth)
 
+    def check(data, name):
+        data = _as_tuple(data, name, "([a, b],)")
+        if len(data) != 1:
+            raise ValueError(f"{name} for model 'scalar_network' must be one array ([a, b],); got {len(data)} arrays")
+        ab = v.real_array(data[0], f"{name}[0]")
+        if ab.shape != (2,) or not ab[0] > 0 or ab[1] == 0:
+            raise ValueError(f"{name}[0] must be [a, b] with a > 0 and b != 0; got {ab.tolist()}")
+        return (ab,)
+
     return Model("scalar_network", depth, _scalar_loss_grad, (np.array([a, b]),), hvp=_scalar_hvp, init=draw,
+                 data_check=check,
                  layout="w_1, ..., w_D", config=dict(depth=depth, a=a, b=b), gd_step_batch=_scalar_gd_step(depth))
 
 
@@ -541,8 +580,14 @@ def squared_regression(X, y):
     def draw(rng):
         return 1.0 + 0.1 * rng.standard_normal(d)
 
+    def check(data, name):
+        Xn, yn = _vector_target(data, name)
+        if Xn.shape[1] != d:
+            raise ValueError(f"{name}[0] (X) has {Xn.shape[1]} features but this squared_regression model has d = {d}")
+        return Xn, yn
+
     return Model("squared_regression", d, _sqreg_loss_grad, (X, y), hvp=_sqreg_hvp, init=draw, layout="w (d,)",
-                 per_sample=(True, True),
+                 per_sample=(True, True), data_check=check,
                  config=dict(N=X.shape[0], d=d))
 
 
@@ -644,7 +689,21 @@ def matrix_sensing(problem, r_hat, *, init_scale=1e-3):
         raise TypeError(f"problem must be a gdsim.sensing.SensingProblem; got {type(problem).__name__}")
     r_hat = v.integer(r_hat, "r_hat", lo=1, hi=10**5)
     scale = v.real_scalar(init_scale, "init_scale", lo=0.0, lo_open=True)
+    zs = problem.zstar
+    if not isinstance(zs, np.ndarray) or zs.ndim != 2 or zs.shape[0] != zs.shape[1] or zs.shape[0] < 1:
+        raise ValueError(f"problem.zstar must be a square (d, d) array; got {getattr(zs, 'shape', type(zs).__name__)}"
+                         " (build problems with gdsim.sensing.make_problem)")
     d = problem.d
+    if problem.a_packed is not None:
+        Ap, yy = np.asarray(problem.a_packed), np.asarray(problem.y) if problem.y is not None else None
+        if Ap.ndim != 2 or Ap.shape[1] != d * (d + 1) // 2 or yy is None or yy.shape != (Ap.shape[0],):
+            raise ValueError(f"problem's measurements must be a_packed (m, d(d+1)/2 = {d * (d + 1) // 2}) and y (m,); "
+                             f"got {Ap.shape} and {None if yy is None else yy.shape} (build problems with "
+                             "gdsim.sensing.make_problem)")
+        if not (np.all(np.isfinite(Ap)) and np.all(np.isfinite(yy))):
+            raise ValueError("problem's measurements (a_packed, y) must be finite")
+    if not np.all(np.isfinite(zs)):
+        raise ValueError("problem.zstar must be finite")
     P = d * r_hat
 
     def draw(rng):
@@ -657,5 +716,6 @@ def matrix_sensing(problem, r_hat, *, init_scale=1e-3):
     Ap = np.ascontiguousarray(problem.a_packed, dtype=np.float64)
     return Model("matrix_sensing", P, _sensing_loss_grad, (Ap, np.ascontiguousarray(problem.y), np.array([float(d)])),
                  hvp=_sensing_hvp, init=draw, layout="U (d, r_hat) row-major", per_sample=(True, True, False),
+                 fixed=(2,),
                  config=dict(d=d, r_hat=r_hat, m=problem.m, init_scale=scale))
 

@@ -88,6 +88,12 @@ def run(sweep: Sweep | str | Path, store: str | Path, *, executor: str | None = 
             raise TypeError(f"{arg} must be a positive integer or None, got {val!r}")
         if val is not None and not 1 <= val <= (MAX_INT if arg == "max_chunks" else 4096):
             raise ValueError(f"{arg} must be between 1 and {MAX_INT if arg == 'max_chunks' else 4096}, got {val!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise TypeError(f"scheduler must be 'local' or a scheduler address such as 'tcp://host:8786', or None; "
+                        f"got {scheduler!r}")
+    if client is not None and not all(callable(getattr(client, a, None)) for a in ("map", "scatter", "run", "cancel")):
+        raise TypeError(f"client must be a dask.distributed.Client (with map, scatter, run, cancel) or None; got "
+                        f"{type(client).__name__}")
     if executor is None:
         executor = "dask" if (scheduler is not None or client is not None) else (
             "processes" if workers and workers > 1 else "inprocess")
