@@ -88,9 +88,14 @@ def test_log_form_root_stays_exact_for_strong_imbalance():
 
 
 def test_degenerate_starts_return_nan():
-    assert np.isnan(sc.gfs_sharpness([0.0, 0.0, 1.0]))  # two zeros: gradient flow sits on a saddle
-    assert np.isnan(sc.gfs_sharpness([-1.0, 1.0]))  # tie for smallest |w| with prod < 0
-    assert np.all(np.isnan(sc.gfs([-1.0, 1.0, 2.0])))
+    from gdsim._core.validate import NonFiniteResultWarning
+
+    with pytest.warns(NonFiniteResultWarning, match="saddle"):
+        assert np.isnan(sc.gfs_sharpness([0.0, 0.0, 1.0]))  # two zeros: gradient flow sits on a saddle
+    with pytest.warns(NonFiniteResultWarning, match="1 of 1"):
+        assert np.isnan(sc.gfs_sharpness([-1.0, 1.0]))  # tie for smallest |w| with prod < 0
+    with pytest.warns(NonFiniteResultWarning, match="saddle"):
+        assert np.all(np.isnan(sc.gfs([-1.0, 1.0, 2.0])))
     # a single zero weight is not degenerate: the flow moves it away with the sign that makes prod > 0
     g = sc.gfs([0.0, -1.0, 2.0])
     assert np.prod(g) == pytest.approx(1.0, rel=1e-12) and g[1] < 0 and g[2] > 0

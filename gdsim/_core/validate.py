@@ -59,10 +59,13 @@ def integer(x, name: str, *, lo=None, hi=None) -> int:
 
 
 def positive_array(x, name: str, shape=None) -> np.ndarray:
-    """A finite float64 array with every entry > 0 (step sizes, temperatures)."""
+    """A finite float64 array with every entry > 0 and at most ``MAX_REAL`` (step sizes, temperatures)."""
     arr = real_array(x, name)
     if np.any(arr <= 0):
         raise ValueError(f"{name} must be > 0 everywhere; smallest value is {arr.min()}")
+    if np.any(arr > MAX_REAL):
+        raise ValueError(f"{name} must be at most {MAX_REAL:.0e} (beyond it float64 arithmetic overflows); largest "
+                         f"value is {arr.max():.3g}")
     return arr
 
 

@@ -184,6 +184,9 @@ def _schedule(lr, steps):
         raise ValueError(f"lr must be a scalar or a schedule of shape (steps,) = ({steps},); got shape {arr.shape}")
     if np.any(arr < 0):
         raise ValueError(f"lr must be >= 0 everywhere; smallest value is {arr.min()}")
+    if np.any(arr > v.MAX_REAL):
+        raise ValueError(f"lr must be at most {v.MAX_REAL:.0e} (beyond it float64 arithmetic overflows); largest "
+                         f"value is {arr.max():.3g}")
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 

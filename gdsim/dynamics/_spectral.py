@@ -774,8 +774,8 @@ def loss_slice(m, w, direction="random", *, n_directions=1, span=1.0, n_points=2
         sp = np.asarray(span, dtype=float) if not isinstance(span, (str, complex, np.complexfloating)) else None
     except (TypeError, ValueError):
         sp = None
-    if sp is None or sp.shape not in ((), (2,)) or not np.all(np.isfinite(sp)):
-        raise ValueError(f"span must be a finite number or a pair (lo, hi); got {span!r}")
+    if sp is None or sp.shape not in ((), (2,)) or not np.all(np.isfinite(sp)) or np.any(np.abs(sp) > v.MAX_REAL):
+        raise ValueError(f"span must be a finite number (|span| <= {v.MAX_REAL:.0e}) or a pair (lo, hi); got {span!r}")
     lo, hi = (-abs(float(sp)), abs(float(sp))) if sp.shape == () else (float(sp[0]), float(sp[1]))
     if not hi > lo:
         raise ValueError(f"span must give lo < hi; got {span!r}")

@@ -35,9 +35,9 @@ def _hessians(hessians):
 
 
 def _batch(batch, n, replacement):
-    replacement = v.flag(replacement, "replacement")
+    replacement = v.flag(replacement, "replace")
     hi = None if replacement else n
-    b = v.integer(batch, "batch", lo=1, hi=hi if hi is not None else 10**12)
+    b = v.integer(batch, "batch_size", lo=1, hi=hi if hi is not None else 10**12)
     return b, replacement
 
 
@@ -57,6 +57,10 @@ class _Operator:
 
     def __init__(self, H, batch, replacement):
         n, P, _ = H.shape
+        if P == 0:  # every direction is neutral (all H_i annihilate it): the radius is exactly 1
+            self.lin = self.quad = np.zeros((0, 0))
+            self.lam_max = 0.0
+            return
         Hm = H.mean(axis=0)
         eye = np.eye(P)
         lin = np.kron(eye, Hm) + np.kron(Hm, eye)

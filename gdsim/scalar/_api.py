@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import warnings
+
 import numpy as np
 
 from gdsim._core.deprecation import renamed_keywords
@@ -298,7 +300,18 @@ def gfs_sharpness(w, *, a=1.0, b=1.0):
     phi >= a D |b|^(2 - 2/D), with equality at the balanced minimiser.
     """
     a, b = _loss_constants(a, b)
-    return _batched(w, k.batch_gfs_sharpness, a, b)
+    out = _batched(w, k.batch_gfs_sharpness, a, b)
+    _warn_saddles(np.isnan(out))
+    return out
+
+
+def _warn_saddles(nan_mask):
+    """A NaN GFS is an answer (gradient flow ends on a saddle, not a minimum), never a silent one: say so."""
+    n_bad = int(np.count_nonzero(nan_mask))
+    if n_bad:
+        warnings.warn(f"{n_bad} of {np.size(nan_mask)} start(s) flow to a saddle (two or more zero weights, or a tie "
+                      "for the smallest |w_i| with sign(prod w) != sign(b)): no gradient-flow solution, NaN there",
+                      v.NonFiniteResultWarning, stacklevel=3)
 
 
 def gfs(w, *, a=1.0, b=1.0):
@@ -326,6 +339,7 @@ def gfs(w, *, a=1.0, b=1.0):
     W = _soa(w)
     out = np.empty_like(W)
     k.batch_gfs(W, b, out)
+    _warn_saddles(np.isnan(out).any(axis=0))
     return np.ascontiguousarray(out.T).reshape(w.shape)
 
 

@@ -74,6 +74,10 @@ def gfs_beta(w, X, y, max_iter=200):
     N = X.shape[0]
     d = w.shape[0]
     beta0 = w * w
+    if np.count_nonzero(beta0) < N:
+        # X diag(beta) X^T has rank <= #nonzero beta < N: the dual Hessian is singular, no finite GFS (the flow
+        # cannot fit y with fewer active coordinates than data points); NaN, never a failing solve
+        return np.full(d, np.nan)
     nu = np.zeros(N)
     ynorm = max(1.0, math.sqrt(np.dot(y, y)))
     beta = beta0.copy()

@@ -11,8 +11,11 @@ the spec's reconstruction (``shared/specs/gfs_sharpness.md`` section 5.1, varian
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from gdsim._core.validate import NonFiniteResultWarning
 from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.records import meta as records_meta
@@ -121,8 +124,19 @@ def sharpness(w, *, X, y):
 
 def gfs_sharpness(w, *, X, y):
     """Sharpness at the gradient-flow solution: (4/N) lambda_max(X diag(beta_inf) X^T); NaN when no
-    interpolating solution is reachable."""
-    return _per_trajectory(w, X, y, k.gfs_sharpness_one)
+    interpolating solution is reachable (with a warning)."""
+    out = _per_trajectory(w, X, y, k.gfs_sharpness_one)
+    _warn_unreachable(np.isnan(out))
+    return out
+
+
+def _warn_unreachable(nan_mask):
+    """NaN where no interpolating solution is reachable from the start: an answer, said out loud."""
+    n_bad = int(np.count_nonzero(nan_mask))
+    if n_bad:
+        warnings.warn(f"{n_bad} of {np.size(nan_mask)} start(s) reach no interpolating solution (fewer nonzero "
+                      "weights than data points, or y outside the cone the flow can reach): NaN there",
+                      NonFiniteResultWarning, stacklevel=3)
 
 
 def gfs(w, *, X, y):
@@ -132,4 +146,5 @@ def gfs(w, *, X, y):
     W = _soa(w)
     out = np.empty_like(W)
     k.batch_gfs(W, X, y, out)
+    _warn_unreachable(np.isnan(out).any(axis=0))
     return np.ascontiguousarray(out.T).reshape(w.shape)

@@ -34,6 +34,9 @@ def _grid_axes(a, a_name, b, b_name, lo_open_b=False):
     for arr, name in ((a, a_name), (b, b_name)):
         if arr.ndim != 1 or arr.size < 1:
             raise ValueError(f"{name} must be a scalar or a non-empty 1-D array; got shape {arr.shape}")
+        if np.any(np.abs(arr) > v.MAX_REAL):
+            raise ValueError(f"{name} must be at most {v.MAX_REAL:.0e} in magnitude (beyond it float64 arithmetic "
+                             f"overflows); got {np.abs(arr).max():.3g}")
     if np.any(a <= 0):
         raise ValueError(f"{a_name} must be > 0")
     if float(a.size) * b.size > MAX_CELLS:
