@@ -24,7 +24,7 @@ def _problem():
     import gdsim.data as gdata
     import gdsim.models as gm
 
-    ds = gdata.load("digits", n=N, seed=0)
+    ds = gdata.load("digits", n_samples=N, seed=0)
     m = gm.mlp(list(SIZES), "tanh", "mse", data=(ds.X, ds.one_hot()), init_scale=0.5)
     return ds, m, m.init(np.random.SeedSequence(0, spawn_key=(0,)))
 

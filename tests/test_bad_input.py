@@ -607,7 +607,7 @@ def _zoo_models():
         "squared_regression": gm.squared_regression(_X2, _Y2),
         "matrix_factorisation": gm.matrix_factorisation(np.eye(3), 2),
         "scalar_network": gm.scalar_network(3),
-        "matrix_sensing": gm.matrix_sensing(make_problem(3, 1, spectrum=[1.0], m=5, seed=0), 2),
+        "matrix_sensing": gm.matrix_sensing(make_problem(3, 1, spectrum=[1.0], measurements=5, seed=0), 2),
         "second_order_regression": gm.second_order_regression([0.6, 0.8], np.diag([0.1, -0.1]), 1.0),
         "logistic_regression": gm.logistic_regression(_LOGISTIC, l2=0.01),
         "deep_matrix_factorisation": gm.deep_matrix_factorisation(np.eye(2), 3),

@@ -142,7 +142,7 @@ def test_at_the_edge_the_sharpness_is_pinned_at_two_over_lr():
 
     # a small digits net whose sharpness rises to 2/lr within ~15 steps (measured: edge at t = 14, then one
     # eigenvalue and later two at the edge)
-    ds = gdata.load("digits", n=128, seed=0)
+    ds = gdata.load("digits", n_samples=128, seed=0)
     m = gm.mlp([64, 8, 8, 10], "tanh", "mse", data=(ds.X, ds.one_hot()), init_scale=0.5)
     w0 = m.init(np.random.SeedSequence(0, spawn_key=(0,)))
     lr = 0.8
@@ -160,3 +160,27 @@ def test_at_the_edge_the_sharpness_is_pinned_at_two_over_lr():
     # below the edge (before it) the flow's sharpness rises: progressive sharpening
     before = slice(0, int(cf.first_edge_time) - 1)
     assert cf.sharpness[before][-1] > 1.1 * cf.sharpness[4]  # measured 0.99 vs 0.86 x 2/lr
+
+
+def test_the_central_flow_is_batched_and_deterministic_across_thread_counts():
+    import numba
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    m = gm.mlp([3, 4, 2], "tanh", "mse", data=(X, Y))
+    w0 = m.init(seed=np.arange(2))
+    kw = dict(record_interval=2.0, observe=("loss", "sharpness", "w"))
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = gdyn.central_flow(m, w0, 0.5, 6.0, **kw)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        b = gdyn.central_flow(m, w0, 0.5, 6.0, **kw)
+    finally:
+        numba.set_num_threads(old)
+    assert a.loss.shape == (4, 2)
+    for name in ("loss", "sharpness", "w", "predicted_loss"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    # each run is its own flow: the batched call equals the runs one at a time
+    one = gdyn.central_flow(m, w0[1], 0.5, 6.0, **kw)
+    np.testing.assert_allclose(one.loss, a.loss[:, 1], rtol=1e-12, atol=0)
