@@ -198,6 +198,7 @@ def hessian_diagonal(problem, w, parametrisation="pm"):
     ndarray, shape (..., 2d)
         ``pm``: H_uu,j = 4 u_j^2 m_j + 2 c_j, H_vv,j = 4 v_j^2 m_j - 2 c_j; ``product``: v_j^2 m_j and u_j^2 m_j,
         with m_j = mean_i x_ij^2 and c_j = mean_i r_i x_ij (r the residual; c = 0 at interpolating points).
+        NaN where w is not finite (a diverged run's recorded weights).
     """
     p = _problem(problem)
     parametrisation = _param(parametrisation)
@@ -382,7 +383,8 @@ def observables(problem, w, parametrisation="pm") -> dict:
     dict of ndarray, each shape (...)
         ``trace_hessian``, ``trace_sqrt_diag_hessian`` (the closed forms at interpolation, evaluated at the
         recorded (u, v)), ``l1`` (||beta||_1), ``l_half`` (||beta||_{1/2}),
-        ``train_loss`` (noise-free), ``test_loss`` (population, 0.5 ||beta - beta*||^2).
+        ``train_loss`` (noise-free), ``test_loss`` (population, 0.5 ||beta - beta*||^2). NaN where w is not
+        finite (a diverged run's recorded weights).
     """
     p = _problem(problem)
     parametrisation = _param(parametrisation)
@@ -537,6 +539,7 @@ def factorisation_traces(problem, w):
     (ndarray, ndarray), each shape (...)
         tr(H) = (1/n) sum_i ||(A_i + A_i^T) U||_F^2 and tr(Diag(H)^{1/2}) = sum_{a, k} ((1/n) sum_i
         ((A_i + A_i^T) U)_{ak}^2)^{1/2}: H = J^T J / n at an interpolating point, with J_i = (A_i + A_i^T) U.
+        NaN where w is not finite (a diverged run).
 
     Notes
     -----
@@ -551,7 +554,7 @@ def factorisation_traces(problem, w):
 
 
 def factorisation_error(problem, w):
-    """Relative test error ||U U^T - M*||_F / ||M*||_F of flat parameters w (..., d r + 2)."""
+    """Relative test error ||U U^T - M*||_F / ||M*||_F of flat parameters w (..., d r + 2); NaN where w is not finite."""
     p = _fproblem(problem)
     U = _factor(p, w)
     return np.linalg.norm(U @ np.swapaxes(U, -1, -2) - p.mstar, axis=(-2, -1)) / np.linalg.norm(p.mstar)

@@ -335,6 +335,7 @@ def train_error(problem, w):
     Returns
     -------
     float or ndarray, shape (...)
+        NaN where w is not finite (a diverged run).
     """
     p = _problem(problem)
     r = p.operator(_product(p, w)) - p.y
@@ -354,7 +355,7 @@ def slice_values(problem, w):
     -------
     ndarray, shape (..., k, n)
         Eigenvalues of each Hermitian PSD Fourier slice Xhat_i = Uhat_i Uhat_i^H, descending
-        (:func:`tubal_singular_values` of U * U^T). Slices i and k - i coincide.
+        (:func:`tubal_singular_values` of U * U^T). Slices i and k - i coincide. NaN where w is not finite.
 
     Notes
     -----
@@ -362,7 +363,13 @@ def slice_values(problem, w):
     values rise to those of X* while the others stay at the initialisation's scale alpha^2.
     """
     p = _problem(problem)
-    return tubal_singular_values(_product(p, w))
+    X = _product(p, w)
+    flat = X.reshape(-1, *X.shape[-3:])
+    out = np.full((flat.shape[0], p.k, p.n), np.nan)
+    ok = np.all(np.isfinite(flat), axis=(1, 2, 3))
+    if ok.any():
+        out[ok] = tubal_singular_values(flat[ok])
+    return out.reshape(*X.shape[:-3], p.k, p.n)
 
 
 def power_method_tensor(problem):
