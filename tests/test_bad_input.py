@@ -366,6 +366,92 @@ KINDS = {
     "angle": "float", "margin": "float", "classes": "any", "standardise": "bool",
 }
 
+# ------------------------------------------------------ gdsim.tubal and gdsim.adam_sharpness (issue 30 item 6)
+import gdsim.adam_sharpness as gas  # noqa: E402
+import gdsim.tubal as gtu  # noqa: E402
+
+PACKAGES += ["gdsim.tubal", "gdsim.adam_sharpness"]
+_T3 = np.arange(12.0).reshape(2, 3, 2) / 10
+_TP = []
+
+
+def _tubal_problem():
+    if not _TP:
+        _TP.append(gtu.make_problem(3, 2, 1, measurements=10, seed=0))
+    return _TP[0]
+
+
+def _sparse():
+    return gas.sparse_regression(n_samples=4, d=3, sparsity=1, seed=0)
+
+
+def _fact():
+    return gas.factorisation_problem(d=3, rank=1, measurements=4, seed=0)
+
+
+_W_TUBAL = np.linspace(-0.5, 0.5, 12)  # U (3, 2, 2)
+_W_DIAG = np.r_[np.linspace(0.2, 0.6, 6), 7.0, 0.0]  # u, v (d = 3), key, clock
+_W_FACT = np.r_[0.3, -0.2, 0.5, 7.0, 0.0]  # U (3, 1), key, clock
+VALID.update({
+    "gdsim.tubal.t_product": (gtu.t_product, lambda t: dict(A=_T3, B=np.swapaxes(_T3, 0, 1))),
+    "gdsim.tubal.t_transpose": (gtu.t_transpose, lambda t: dict(A=_T3)),
+    "gdsim.tubal.t_identity": (gtu.t_identity, lambda t: dict(d=2, n_slices=3)),
+    "gdsim.tubal.fourier_slices": (gtu.fourier_slices, lambda t: dict(A=_T3)),
+    "gdsim.tubal.from_fourier_slices": (gtu.from_fourier_slices, lambda t: dict(Ahat=gtu.fourier_slices(_T3))),
+    "gdsim.tubal.tubal_singular_values": (gtu.tubal_singular_values, lambda t: dict(A=_T3)),
+    "gdsim.tubal.tubal_rank": (gtu.tubal_rank, lambda t: dict(A=_T3, tol=1e-3)),
+    "gdsim.tubal.make_problem": (gtu.make_problem, lambda t: dict(d=3, n_slices=2, rank=1, measurements=10,
+                                                                 singular_values=[1.0], seed=0)),
+    "gdsim.tubal.default_measurements": (gtu.default_measurements, lambda t: dict(d=3, n_slices=2, rank=1)),
+    "gdsim.tubal.factorisation": (gtu.factorisation, lambda t: dict(problem=_tubal_problem(), width=2,
+                                                                   init_scale=1e-3)),
+    "gdsim.tubal.factors": (gtu.factors, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
+    "gdsim.tubal.test_error": (gtu.test_error, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
+    "gdsim.tubal.train_error": (gtu.train_error, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
+    "gdsim.tubal.slice_values": (gtu.slice_values, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
+    "gdsim.tubal.subspace_sine": (gtu.subspace_sine, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL,
+                                                                   reference="truth")),
+    "gdsim.tubal.power_method_tensor": (gtu.power_method_tensor, lambda t: dict(problem=_tubal_problem())),
+    "gdsim.adam_sharpness.sparse_regression": (gas.sparse_regression, lambda t: dict(n_samples=4, d=3, sparsity=1,
+                                                                                     nonzero_value=1.0, seed=0)),
+    "gdsim.adam_sharpness.label_noise_diagonal": (gas.label_noise_diagonal, lambda t: dict(
+        problem=_sparse(), noise_std=0.5, parametrisation="pm", init_scale=0.1)),
+    "gdsim.adam_sharpness.split": (gas.split, lambda t: dict(w=_W_DIAG, d=3)),
+    "gdsim.adam_sharpness.hessian_diagonal": (gas.hessian_diagonal, lambda t: dict(problem=_sparse(), w=_W_DIAG)),
+    "gdsim.adam_sharpness.trace_hessian": (gas.trace_hessian, lambda t: dict(problem=_sparse(), w=_W_DIAG)),
+    "gdsim.adam_sharpness.trace_sqrt_diag_hessian": (gas.trace_sqrt_diag_hessian, lambda t: dict(
+        problem=_sparse(), w=_W_DIAG, at_interpolation=False)),
+    "gdsim.adam_sharpness.fibre_minima": (gas.fibre_minima, lambda t: dict(problem=_sparse(),
+                                                                          predictor=[1.0, 0.0, -0.5])),
+    "gdsim.adam_sharpness.l1_norm": (gas.l1_norm, lambda t: dict(predictor=[1.0, 0.0, -0.5])),
+    "gdsim.adam_sharpness.l_half_norm": (gas.l_half_norm, lambda t: dict(predictor=[1.0, 0.0, -0.5])),
+    "gdsim.adam_sharpness.test_loss": (gas.test_loss, lambda t: dict(problem=_sparse(), predictor=[1.0, 0.0, -0.5])),
+    "gdsim.adam_sharpness.observables": (gas.observables, lambda t: dict(problem=_sparse(), w=_W_DIAG)),
+    "gdsim.adam_sharpness.factorisation_problem": (gas.factorisation_problem, lambda t: dict(
+        d=3, rank=1, measurements=4, kind="completion", seed=0)),
+    "gdsim.adam_sharpness.label_noise_factorisation": (gas.label_noise_factorisation, lambda t: dict(
+        problem=_fact(), width=1, noise_std=0.5, init_scale=0.1)),
+    "gdsim.adam_sharpness.factorisation_traces": (gas.factorisation_traces, lambda t: dict(problem=_fact(),
+                                                                                          w=_W_FACT)),
+    "gdsim.adam_sharpness.factorisation_error": (gas.factorisation_error, lambda t: dict(problem=_fact(), w=_W_FACT)),
+})
+NOT_CALLED.update({"gdsim.tubal.TubalProblem", "gdsim.adam_sharpness.SparseRegression",  # records from factories
+                   "gdsim.adam_sharpness.FactorisationProblem"})
+# kinds per function, where a parameter's name means something else elsewhere (``width`` of guess_check)
+FUNCTION_KINDS = {
+    **{(f"gdsim.tubal.{f}", "A"): "array" for f in ("t_product", "t_transpose", "fourier_slices",
+                                                     "tubal_singular_values", "tubal_rank")},
+    ("gdsim.tubal.t_product", "B"): "array", ("gdsim.tubal.from_fourier_slices", "Ahat"): "array",
+    ("gdsim.tubal.t_identity", "n_slices"): "int", ("gdsim.tubal.make_problem", "n_slices"): "int",
+    ("gdsim.tubal.default_measurements", "n_slices"): "int", ("gdsim.tubal.make_problem", "measurements"): "int",
+    ("gdsim.tubal.make_problem", "singular_values"): "array", ("gdsim.tubal.factorisation", "width"): "int",
+    ("gdsim.adam_sharpness.label_noise_factorisation", "width"): "int",
+    ("gdsim.adam_sharpness.factorisation_problem", "measurements"): "int",
+    ("gdsim.adam_sharpness.sparse_regression", "sparsity"): "int",
+    **{(f"gdsim.adam_sharpness.{f}", "predictor"): "array" for f in ("fibre_minima", "l1_norm", "l_half_norm",
+                                                                       "test_loss")},
+}
+
 # sizes: 10^12 (memory-absurd: must fail fast, before allocating) and 10^19 (past int64) for every
 # integer; step counts may legitimately be large (a long run), so they get only 10^19
 ABSURD, BEYOND_INT64 = 10**12, 10**19
@@ -407,8 +493,10 @@ def _repr(v, kind):
     return repr(v)
 
 
-def _kind(name, param):
-    if name in KINDS:
+def _kind(name, param, fname=None):
+    if (fname, name) in FUNCTION_KINDS:
+        kind = FUNCTION_KINDS[fname, name]
+    elif name in KINDS:
         kind = KINDS[name]
     else:
         d = param.default
@@ -499,7 +587,7 @@ def _cases():
         for pname, param in sig.parameters.items():
             if pname.startswith("_") or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
                 continue
-            kind = _kind(pname, param)
+            kind = _kind(pname, param, fname)
             for bad in BAD.get(kind, []):
                 if bad is None and param.default is None:
                     continue
@@ -568,7 +656,8 @@ def test_random_bad_input(fname, tmp_path, data):
 
 # ------------------------------------------------------------------------- the newer packages (issue 30)
 NOT_CALLED.update({"gdsim.models.HVPFallbackWarning", "gdsim.models.NonFiniteResultWarning"})  # warning classes
-NEWER = ("gdsim.models.", "gdsim.dynamics.", "gdsim.data.", "gdsim.fractal.", "gdsim.stability.")
+NEWER = ("gdsim.models.", "gdsim.dynamics.", "gdsim.data.", "gdsim.fractal.", "gdsim.stability.", "gdsim.tubal.",
+         "gdsim.adam_sharpness.")
 _SIZE_PARAMS = sorted({(f, p) for f, p, k, _ in CASES if f.startswith(NEWER) and k in ("int", "count")})
 
 

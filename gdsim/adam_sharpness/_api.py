@@ -198,6 +198,7 @@ def hessian_diagonal(problem, w, parametrisation="pm"):
     ndarray, shape (..., 2d)
         ``pm``: H_uu,j = 4 u_j^2 m_j + 2 c_j, H_vv,j = 4 v_j^2 m_j - 2 c_j; ``product``: v_j^2 m_j and u_j^2 m_j,
         with m_j = mean_i x_ij^2 and c_j = mean_i r_i x_ij (r the residual; c = 0 at interpolating points).
+        NaN where w is not finite (a diverged run's recorded weights).
     """
     p = _problem(problem)
     parametrisation = _param(parametrisation)
@@ -299,21 +300,70 @@ def fibre_minima(problem, predictor, parametrisation="pm"):
     return c * (m * np.abs(predictor)).sum(axis=-1), 2.0 * np.sqrt(m * np.abs(predictor)).sum(axis=-1)
 
 
+def _predictor(predictor):
+    return v.real_array(predictor, "predictor", min_ndim=1)
+
+
 def l1_norm(predictor):
-    """||predictor||_1 over the last axis."""
-    return np.abs(v.real_array(predictor, "predictor", min_ndim=1, allow_nonfinite=True)).sum(axis=-1)
+    """||predictor||_1 over the last axis.
+
+    Parameters
+    ----------
+    predictor : array_like, shape (..., d)
+        Finite. For recorded weights of a diverged run use :func:`observables`, which returns NaN there.
+
+    Returns
+    -------
+    float or ndarray, shape (...)
+    """
+    return _l1(_predictor(predictor))
 
 
 def l_half_norm(predictor):
-    """The l_{1/2} quasi-norm (sum_j |beta_j|^{1/2})^2 over the last axis."""
-    return np.sqrt(np.abs(v.real_array(predictor, "predictor", min_ndim=1, allow_nonfinite=True))).sum(axis=-1) ** 2
+    """The l_{1/2} quasi-norm (sum_j |beta_j|^{1/2})^2 over the last axis.
+
+    Parameters
+    ----------
+    predictor : array_like, shape (..., d)
+        Finite. For recorded weights of a diverged run use :func:`observables`, which returns NaN there.
+
+    Returns
+    -------
+    float or ndarray, shape (...)
+    """
+    return _l_half(_predictor(predictor))
 
 
 def test_loss(problem, predictor):
-    """Population test loss 0.5 E (<predictor - beta*, x>)^2 = 0.5 ||predictor - beta*||^2 for x ~ N(0, I)."""
+    """Population test loss 0.5 E (<predictor - beta*, x>)^2 = 0.5 ||predictor - beta*||^2 for x ~ N(0, I).
+
+    Parameters
+    ----------
+    problem : SparseRegression
+    predictor : array_like, shape (..., d)
+        Finite. For recorded weights of a diverged run use :func:`observables`, which returns NaN there.
+
+    Returns
+    -------
+    float or ndarray, shape (...)
+    """
     p = _problem(problem)
-    predictor = v.real_array(predictor, "predictor", min_ndim=1, allow_nonfinite=True)
-    return 0.5 * ((predictor - p.beta_star) ** 2).sum(axis=-1)
+    predictor = _predictor(predictor)
+    if predictor.shape[-1] != p.d:
+        raise ValueError(f"predictor must have last dimension d = {p.d}; got shape {predictor.shape}")
+    return _test_loss(p, predictor)
+
+
+def _l1(beta):
+    return np.abs(beta).sum(axis=-1)
+
+
+def _l_half(beta):
+    return np.sqrt(np.abs(beta)).sum(axis=-1) ** 2
+
+
+def _test_loss(p, beta):
+    return 0.5 * ((beta - p.beta_star) ** 2).sum(axis=-1)
 
 
 test_loss.__test__ = False  # not a pytest test
@@ -333,7 +383,8 @@ def observables(problem, w, parametrisation="pm") -> dict:
     dict of ndarray, each shape (...)
         ``trace_hessian``, ``trace_sqrt_diag_hessian`` (the closed forms at interpolation, evaluated at the
         recorded (u, v)), ``l1`` (||beta||_1), ``l_half`` (||beta||_{1/2}),
-        ``train_loss`` (noise-free), ``test_loss`` (population, 0.5 ||beta - beta*||^2).
+        ``train_loss`` (noise-free), ``test_loss`` (population, 0.5 ||beta - beta*||^2). NaN where w is not
+        finite (a diverged run's recorded weights).
     """
     p = _problem(problem)
     parametrisation = _param(parametrisation)
@@ -342,8 +393,8 @@ def observables(problem, w, parametrisation="pm") -> dict:
     r = beta @ p.X.T - p.y
     return dict(trace_hessian=np.asarray(trace_hessian(p, w, parametrisation)),
                 trace_sqrt_diag_hessian=np.asarray(trace_sqrt_diag_hessian(p, w, parametrisation)),
-                l1=l1_norm(beta), l_half=l_half_norm(beta), train_loss=0.5 * np.mean(r * r, axis=-1),
-                test_loss=test_loss(p, beta))
+                l1=_l1(beta), l_half=_l_half(beta), train_loss=0.5 * np.mean(r * r, axis=-1),
+                test_loss=_test_loss(p, beta))
 
 
 # --------------------------------------------------------------------------------- matrix factorisation
@@ -488,6 +539,7 @@ def factorisation_traces(problem, w):
     (ndarray, ndarray), each shape (...)
         tr(H) = (1/n) sum_i ||(A_i + A_i^T) U||_F^2 and tr(Diag(H)^{1/2}) = sum_{a, k} ((1/n) sum_i
         ((A_i + A_i^T) U)_{ak}^2)^{1/2}: H = J^T J / n at an interpolating point, with J_i = (A_i + A_i^T) U.
+        NaN where w is not finite (a diverged run).
 
     Notes
     -----
@@ -502,7 +554,7 @@ def factorisation_traces(problem, w):
 
 
 def factorisation_error(problem, w):
-    """Relative test error ||U U^T - M*||_F / ||M*||_F of flat parameters w (..., d r + 2)."""
+    """Relative test error ||U U^T - M*||_F / ||M*||_F of flat parameters w (..., d r + 2); NaN where w is not finite."""
     p = _fproblem(problem)
     U = _factor(p, w)
     return np.linalg.norm(U @ np.swapaxes(U, -1, -2) - p.mstar, axis=(-2, -1)) / np.linalg.norm(p.mstar)

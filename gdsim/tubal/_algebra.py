@@ -22,7 +22,10 @@ def _tensor(x, name, *, complex_ok=False):
     if complex_ok:
         if isinstance(x, (str, bytes)):
             raise TypeError(f"{name} must be a real or complex array of shape (..., n1, n2, k); got {type(x).__name__}")
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name} must be a real or complex array of shape (..., n1, n2, k): {exc}") from None
         if arr.dtype.kind not in "iufc":
             raise TypeError(f"{name} must be a real or complex array; got dtype {arr.dtype}")
         arr = arr.astype(np.complex128 if arr.dtype.kind == "c" else np.float64)
@@ -166,6 +169,7 @@ def t_identity(d, n_slices):
     """
     d = v.integer(d, "d", lo=1, hi=10**5)
     n_slices = v.integer(n_slices, "n_slices", lo=1, hi=10**6)
+    v.check_budget(f"d = {d} and n_slices = {n_slices}", bytes_needed=8.0 * d * d * n_slices)
     out = np.zeros((d, d, n_slices))
     out[:, :, 0] = np.eye(d)
     return out

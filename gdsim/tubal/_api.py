@@ -173,6 +173,7 @@ def make_problem(d, n_slices, rank, measurements=None, *, kind="measurement", si
     measurements = default_measurements(d, n_slices, rank) if measurements is None else v.integer(measurements, "measurements", lo=1, hi=10**8)
     if kind == "completion" and measurements > d * d * n_slices:
         raise ValueError(f"measurements = {measurements} observed entries exceed the d^2 n_slices = {d * d * n_slices} entries of the tensor")
+    v.check_budget(f"d = {d} and n_slices = {n_slices}", bytes_needed=8.0 * d * d * n_slices * 6)
     if kind == "measurement":
         v.check_budget(f"measurements = {measurements} Gaussian {d}x{d}x{n_slices} measurements", bytes_needed=8.0 * measurements * d * d * n_slices * 3)
     if singular_values is None:
@@ -278,8 +279,8 @@ def factors(problem, w):
     p = _problem(problem)
     w = v.real_array(w, "w", min_ndim=1, allow_nonfinite=True)
     P = w.shape[-1]
-    if P % (p.n * p.k):
-        raise ValueError(f"w must have last dimension n R k with n = {p.n}, k = {p.k}; got {P}")
+    if P % (p.n * p.k) or P == 0:
+        raise ValueError(f"w must have last dimension n R k (R >= 1) with n = {p.n}, k = {p.k}; got {P}")
     return w.reshape(*w.shape[:-1], p.n, P // (p.n * p.k), p.k)
 
 
@@ -334,6 +335,7 @@ def train_error(problem, w):
     Returns
     -------
     float or ndarray, shape (...)
+        NaN where w is not finite (a diverged run).
     """
     p = _problem(problem)
     r = p.operator(_product(p, w)) - p.y
@@ -353,7 +355,7 @@ def slice_values(problem, w):
     -------
     ndarray, shape (..., k, n)
         Eigenvalues of each Hermitian PSD Fourier slice Xhat_i = Uhat_i Uhat_i^H, descending
-        (:func:`tubal_singular_values` of U * U^T). Slices i and k - i coincide.
+        (:func:`tubal_singular_values` of U * U^T). Slices i and k - i coincide. NaN where w is not finite.
 
     Notes
     -----
@@ -361,7 +363,13 @@ def slice_values(problem, w):
     values rise to those of X* while the others stay at the initialisation's scale alpha^2.
     """
     p = _problem(problem)
-    return tubal_singular_values(_product(p, w))
+    X = _product(p, w)
+    flat = X.reshape(-1, *X.shape[-3:])
+    out = np.full((flat.shape[0], p.k, p.n), np.nan)
+    ok = np.all(np.isfinite(flat), axis=(1, 2, 3))
+    if ok.any():
+        out[ok] = tubal_singular_values(flat[ok])
+    return out.reshape(*X.shape[:-3], p.k, p.n)
 
 
 def power_method_tensor(problem):
@@ -415,7 +423,8 @@ def subspace_sine(problem, w, reference="power_method"):
     r = p.rank
     U = factors(p, w)
     if U.shape[-2] < r:
-        raise ValueError(f"the factor width R = {U.shape[-2]} is below the rank r* = {r}")
+        raise ValueError(f"w must hold a factor of width R >= r* = {r} (last dimension n R k >= {p.n * r * p.k}); "
+                         f"got R = {U.shape[-2]}")
     if reference == "power_method":
         ev, vec = np.linalg.eigh(fourier_slices(power_method_tensor(p)))
         ref = vec[..., ::-1][..., :r]
