@@ -152,12 +152,12 @@ def test_quick_tier_claim():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError, match="sparsity"):
         gas.sparse_regression(n_samples=5, d=3, sparsity=4)
     p = gas.sparse_regression(n_samples=5, d=3, sparsity=1)
     with pytest.raises(ValueError, match="parametrisation"):
         gas.label_noise_diagonal(p, parametrisation="uv")
-    with pytest.raises(ValueError, match="delta"):
+    with pytest.raises(ValueError, match="noise_std"):
         gas.label_noise_diagonal(p, noise_std=-1.0)
     with pytest.raises(TypeError, match="SparseRegression"):
         gas.trace_hessian("p", np.ones(8))

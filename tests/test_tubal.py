@@ -161,7 +161,7 @@ def test_bad_input():
     p = gt.make_problem(3, 2, 1, measurements=10)
     with pytest.raises(TypeError, match="TubalProblem"):
         gt.factorisation("problem", 2)
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match="init_scale"):
         gt.factorisation(p, 2, init_scale=0.0)
     with pytest.raises(ValueError, match="last dimension"):
         gt.test_error(p, np.ones(7))
