@@ -301,7 +301,7 @@ def test_mlp_temperature_normalisation_makes_batch_size_irrelevant():
     Same number of epochs, so the same SGD time eta x steps (most runs have not reached zero hinge loss
     yet: the comparison is at equal time, which is what the linear scaling rule speaks to).
     """
-    kw = dict(P=128, d=5, width=16, runs=12, max_epochs=400, seed=5)
+    kw = dict(n_samples=128, d=5, width=16, runs=12, max_epochs=400, seed=5)
     a = gl.mlp_sgd(10.0, 0.01, batch_size=4, **kw)
     b = gl.mlp_sgd(10.0, 0.01, batch_size=8, **kw)
     np.testing.assert_allclose(a.t_star[~a.converged], 0.01 * 10 * 16 * 4 * 400 * 128 // 4, rtol=1e-12)

@@ -73,7 +73,7 @@ def test_mlp_sgd_on_a_data_pool_is_seeded_per_run():
     import gdsim.langevin as gl
 
     X, y, Xt, yt = sc.parity_data("digits")
-    kw = dict(P=64, d=64, width=16, batch=8, runs=2, max_epochs=50, data=(X, y, Xt, yt))
+    kw = dict(n_samples=64, d=64, width=16, batch_size=8, runs=2, max_epochs=50, data=(X, y, Xt, yt))
     a = gl.mlp_sgd([1.0, 10.0], 1e-3, seed=5, **kw)
     from gdsim._core.rng import as_seed_sequence, child_seed
 

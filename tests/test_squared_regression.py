@@ -63,5 +63,5 @@ def test_bad_input(instance):
         sr.gd(w0[:-1], 0.1, 1, X=X, y=y)
     with pytest.raises(ValueError, match="X"):
         sr.gd(w0, 0.1, 1, X=X[0], y=y)
-    with pytest.raises(ValueError, match="eta"):
+    with pytest.raises(ValueError, match="lr"):
         sr.gd(w0, 0.0, 1, X=X, y=y)
