@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core import validate as v
-from gdsim._core.counter_rng import keys_from_seed, uniform01
+from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.jit import honours_parallel, jit
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result
@@ -32,25 +32,6 @@ DENSE_MAX = 1500
 
 
 # --------------------------------------------------------------------------------------- compiled kernels
-@jit
-def _draw_minibatch(key, t, batch_size, replace, perm, idx):
-    """The minibatch of step t of the run with ``key``: the engine's counter-based draw
-    (:func:`gdsim.dynamics._kernels._step_loss_grad`), bit for bit."""
-    N = perm.size
-    if replace:
-        for i in range(batch_size):
-            idx[i] = min(N - 1, int(uniform01(key, t, i) * N))
-    else:
-        for i in range(N):
-            perm[i] = i
-        for i in range(batch_size):
-            j = i + min(N - 1 - i, int(uniform01(key, t, i) * (N - i)))
-            tmp = perm[i]
-            perm[i] = perm[j]
-            perm[j] = tmp
-            idx[i] = perm[i]
-
-
 @jit
 def _trajectory(loss_grad, gather, data, w0, lr, kind, beta, batch_size, replace, n_samples, key, blowup, Wt, IDX,
                 losses):
@@ -68,7 +49,7 @@ def _trajectory(loss_grad, gather, data, w0, lr, kind, beta, batch_size, replace
         Wt[0, i] = w[i]
     for t in range(T):
         if batch_size > 0:
-            _draw_minibatch(key, t, batch_size, replace, perm, idx)
+            kern.draw_minibatch(key, t, batch_size, replace, perm, idx)
             for i in range(batch_size):
                 IDX[t, i] = idx[i]
             loss = loss_grad(w, *gather(data, idx), g)

@@ -52,6 +52,26 @@ def _dot(a, b):
 
 
 @jit
+def lanczos_orthogonalise(Q, j, beta, hv):
+    """One Lanczos step on hv = H Q[j]: alpha_j = <Q[j], hv>, the three-term recurrence, then full
+    reorthogonalisation against Q[0..j] (twice: "twice is enough", Parlett), in place. Returns
+    (alpha_j, ||hv||) = (alpha_j, beta_j). Shared by :func:`lanczos` and the SLQ of ``_spectral``."""
+    P = hv.size
+    a = _dot(Q[j], hv)
+    for i in range(P):
+        hv[i] -= a * Q[j, i]
+    if j > 0:
+        for i in range(P):
+            hv[i] -= beta[j - 1] * Q[j - 1, i]
+    for _ in range(2):
+        for q in range(j + 1):
+            c = _dot(Q[q], hv)
+            for i in range(P):
+                hv[i] -= c * Q[q, i]
+    return a, math.sqrt(_dot(hv, hv))
+
+
+@jit
 def _tridiagonal_eigh(alpha, beta, n):
     """Eigenvalues (ascending) and eigenvectors of the n x n Lanczos tridiagonal matrix."""
     T = np.zeros((n, n))
@@ -114,19 +134,8 @@ def lanczos(prep, hvpc, w, data, scale, k, v0, tol, max_iter, key, Q, evals, eve
     restarts = 0
     for j in range(m):
         _apply(hvpc, w, Q[j], data, cache, scale, tmp, hv)
-        a = _dot(Q[j], hv)
-        for i in range(P):
-            hv[i] -= a * Q[j, i]
-        if j > 0:
-            for i in range(P):
-                hv[i] -= beta[j - 1] * Q[j - 1, i]
-        for _ in range(2):
-            for q in range(j + 1):
-                c = _dot(Q[q], hv)
-                for i in range(P):
-                    hv[i] -= c * Q[q, i]
+        a, b = lanczos_orthogonalise(Q, j, beta, hv)
         alpha[j] = a
-        b = math.sqrt(_dot(hv, hv))
         beta[j] = b
         n = j + 1
         if not math.isfinite(a) or not math.isfinite(b):
@@ -217,12 +226,11 @@ def top_eigenpairs_batch(prep, hvpc, W, data, k, tol, max_iter, keys, V, evals, 
 
 # --------------------------------------------------------------------------------------- first-order optimisers
 @jit
-def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, perm):
-    """The loss and gradient at w: full batch (batch_size 0) or a minibatch drawn from the run's stream."""
-    if batch_size <= 0:
-        return loss_grad(w, *data, g)
+def draw_minibatch(key, t, batch_size, replace, perm, idx):
+    """The minibatch indices of step t of the run with ``key`` into ``idx`` (batch_size,): with replacement
+    floor(u N), u = uniform01(key, t, i); without, a partial Fisher-Yates shuffle of ``perm`` (N,) driven by the
+    same counters. The one definition of SGD's draw (the engine's steps and the training Jacobian's replay)."""
     N = perm.size
-    idx = np.empty(batch_size, dtype=np.int64)
     if replace:
         for i in range(batch_size):
             idx[i] = min(N - 1, int(uniform01(key, t, i) * N))
@@ -235,6 +243,15 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
             perm[i] = perm[j]
             perm[j] = tmp
             idx[i] = perm[i]
+
+
+@jit
+def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, perm):
+    """The loss and gradient at w: full batch (batch_size 0) or a minibatch drawn from the run's stream."""
+    if batch_size <= 0:
+        return loss_grad(w, *data, g)
+    idx = np.empty(batch_size, dtype=np.int64)
+    draw_minibatch(key, t, batch_size, replace, perm, idx)
     return loss_grad(w, *gather(data, idx), g)
 
 

@@ -155,18 +155,7 @@ def slq(prep, hvpc, W, data, keys, salt, steps, p0, total, nodes, weights):
         tnorm = 0.0
         for j in range(it):
             hvpc(w, Q[j], *data, cache, hv)
-            a = _dot(Q[j], hv)
-            for i in range(P):
-                hv[i] -= a * Q[j, i]
-            if j > 0:
-                for i in range(P):
-                    hv[i] -= beta[j - 1] * Q[j - 1, i]
-            for _ in range(2):
-                for q in range(j + 1):
-                    c = _dot(Q[q], hv)
-                    for i in range(P):
-                        hv[i] -= c * Q[q, i]
-            b = math.sqrt(_dot(hv, hv))
+            a, b = kern.lanczos_orthogonalise(Q, j, beta, hv)
             alpha[j] = a
             beta[j] = b
             n = j + 1
