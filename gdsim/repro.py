@@ -161,8 +161,11 @@ def begin(name: str, config: dict, out, seed) -> tuple[Path, dict]:
     return Path(out), dict(reproduction=name, config=dict(config), seed=seed)
 
 
-def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool = False) -> list[Path]:
-    """Save ``fig`` as ``out/stem.png`` (and ``.pdf``) with ``data`` in ``stem.npz`` + ``stem.json``."""
+def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool = False,
+                dpi: float | None = None) -> list[Path]:
+    """Save ``fig`` as ``out/stem.png`` (and ``.pdf``) with ``data`` in ``stem.npz`` + ``stem.json``.
+
+    ``dpi`` of the PNG: default 110 (200 with ``pdf``)."""
     import matplotlib.pyplot as plt
 
     out = Path(out)
@@ -170,7 +173,7 @@ def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool 
     paths = [Result({k: np.asarray(v) for k, v in data.items()}, meta).save(out / stem)]
     paths.append(out / f"{stem}.json")
     png = out / f"{stem}.png"
-    fig.savefig(png, dpi=110 if not pdf else 200, bbox_inches="tight")
+    fig.savefig(png, dpi=dpi if dpi is not None else (110 if not pdf else 200), bbox_inches="tight")
     paths.append(png)
     if pdf:
         fig.savefig(out / f"{stem}.pdf", bbox_inches="tight")

@@ -168,9 +168,7 @@ def depth_claims(d) -> dict:
 
 
 def _save(fig, out, stem, data, meta, pdf):
-    paths = repro.save_figure(fig, out, stem, data, meta, pdf=pdf)
-    fig.savefig(out / f"{stem}.png", dpi=DPI, bbox_inches="tight")  # >= 150 dpi (save_figure writes 110 in quick)
-    return paths
+    return repro.save_figure(fig, out, stem, data, meta, pdf=pdf, dpi=DPI)  # >= 150 dpi (the default is 110)
 
 
 def _width_figure(cfg, out, meta, seed, progress):

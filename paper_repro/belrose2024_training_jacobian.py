@@ -56,7 +56,6 @@ import gdsim.data as gdata
 import gdsim.dynamics as gdyn
 import gdsim.models as gm
 from gdsim import repro
-from gdsim._core.result import Result
 
 NAME = "belrose2024_training_jacobian"
 TITLE = "Understanding gradient descent through the training Jacobian (Belrose & Scherlis, 2024)"
@@ -280,18 +279,8 @@ def summary_lines(cfg, d):
 
 
 def _save(fig, out, stem, data, meta, pdf):
-    """As repro.save_figure, at 160 dpi (the project's >= 150 dpi rule)."""
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [Result({k: np.asarray(v) for k, v in data.items()}, meta).save(out / stem), out / f"{stem}.json"]
-    fig.savefig(out / f"{stem}.png", dpi=160, bbox_inches="tight")
-    paths.append(out / f"{stem}.png")
-    if pdf:
-        fig.savefig(out / f"{stem}.pdf", bbox_inches="tight")
-        paths.append(out / f"{stem}.pdf")
-    plt.close(fig)
-    return paths
+    """repro.save_figure at 160 dpi (the project's >= 150 dpi rule)."""
+    return repro.save_figure(fig, out, stem, data, meta, pdf=pdf, dpi=160)
 
 
 def _spectrum_figure(cfg, d, out, meta):

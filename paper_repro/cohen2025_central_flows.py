@@ -259,9 +259,7 @@ def _spectrum_figure(cfg, d, out, meta, seed, progress):
         print("\n".join(lines))
     paths = repro.save_figure(fig, out, "cohen2025_spectrum_digits", data,
                               {**meta, "summary": lines, "claims": lines, "data_checksum": d["checksum"],
-                               "fidelity": __doc__.split("Fidelity notes:")[1].strip()}, pdf=cfg["pdf"])
-    fig.savefig(out / "cohen2025_spectrum_digits.png", dpi=160, bbox_inches="tight")  # (>= 150 dpi)
-    plt.close(fig)
+                               "fidelity": __doc__.split("Fidelity notes:")[1].strip()}, pdf=cfg["pdf"], dpi=160)
     return paths
 
 
@@ -316,9 +314,7 @@ def _figure(cfg, out, meta, seed, progress, d=None):
         print("\n".join(lines))
     paths = repro.save_figure(fig, out, "cohen2025_central_flow_digits", d,
                               {**meta, "summary": lines, "claims": lines, "data_checksum": d["checksum"],
-                               "fidelity": __doc__.split("Fidelity notes:")[1].strip()}, pdf=cfg["pdf"])
-    fig.savefig(out / "cohen2025_central_flow_digits.png", dpi=160, bbox_inches="tight")  # (>= 150 dpi)
-    plt.close(fig)
+                               "fidelity": __doc__.split("Fidelity notes:")[1].strip()}, pdf=cfg["pdf"], dpi=160)
     return paths
 
 
