@@ -8,6 +8,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def mlp_flops_per_gradient(n, sizes) -> float:
+    """Multiply-adds x 2 of one forward + backward pass of a one-hidden-layer MLP over n samples (no input
+    gradient): the unit of the MLP benchmark rows."""
+    d0, d1, d2 = sizes
+    return 2 * n * (d0 * d1 + d1 * d2) + 2 * n * (d1 * d2 + d2 * d1 + d1 * d0)
+
+
+def jax_tanh_mlp_mse(jnp, X, Y, sizes):
+    """The JAX peers' loss: gdsim's zoo MLP (tanh hidden layers, linear output, per-layer W (row-major) then b),
+    MSE = mean over samples of 0.5 ||f(x) - y||^2, on the flat parameter vector."""
+
+    def loss(w):
+        o, A = 0, X
+        for l in range(len(sizes) - 1):
+            din, dout = sizes[l], sizes[l + 1]
+            W = w[o:o + dout * din].reshape(dout, din)
+            o += dout * din
+            b = w[o:o + dout]
+            o += dout
+            Z = A @ W.T + b
+            A = jnp.tanh(Z) if l < len(sizes) - 2 else Z
+        return 0.5 * jnp.sum((A - Y) ** 2) / X.shape[0]
+
+    return loss
+
+
 def best_time(fn, *, repeat=3, warmup=1) -> float:
     """Best wall time of ``repeat`` calls after ``warmup`` untimed calls (POT's warmup_runs habit)."""
     for _ in range(warmup):

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from benchmarks._harness import Row, best_time
+from benchmarks._harness import Row, best_time, jax_tanh_mlp_mse, mlp_flops_per_gradient
 
 N, SIZES, RUNS, PROBES, STEPS = 1000, (64, 32, 10), 8, 8, 60
 _COMPILE = {}
@@ -35,8 +35,7 @@ def probes(P, runs, n_probes, seed=0):
 
 
 def flops_per_gradient():
-    d0, d1, d2 = SIZES
-    return 2 * N * (d0 * d1 + d1 * d2) + 2 * N * (d1 * d2 + d2 * d1 + d1 * d0)
+    return mlp_flops_per_gradient(N, SIZES)
 
 
 def jax_peer(X, Y, steps=STEPS):
@@ -48,20 +47,9 @@ def jax_peer(X, Y, steps=STEPS):
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
-    d0, d1, d2 = SIZES
     Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
 
-    def loss(w):
-        o = 0
-        W1 = w[o:o + d1 * d0].reshape(d1, d0)
-        o += d1 * d0
-        b1 = w[o:o + d1]
-        o += d1
-        W2 = w[o:o + d2 * d1].reshape(d2, d1)
-        o += d2 * d1
-        b2 = w[o:o + d2]
-        F = jnp.tanh(Xj @ W1.T + b1) @ W2.T + b2
-        return 0.5 * jnp.sum((F - Yj) ** 2) / N
+    loss = jax_tanh_mlp_mse(jnp, Xj, Yj, SIZES)
 
     grad = jax.grad(loss)
 
