@@ -25,6 +25,10 @@ from pathlib import Path
 import numpy as np
 
 
+#: dict keys that hold timings, dates or temporary paths (not numbers of the simulation)
+_VOLATILE = ("second", "created", "wall", "path", "store", "time_s")
+
+
 def _feed(h, obj, depth=0):
     from gdsim import Result
 
@@ -47,10 +51,14 @@ def _feed(h, obj, depth=0):
             _feed(h, x, depth + 1)
     elif isinstance(obj, dict):
         for k in sorted(obj, key=str):
+            if any(w in str(k) for w in _VOLATILE):
+                continue
             h.update(str(k).encode())
             _feed(h, obj[k], depth + 1)
     elif hasattr(obj, "__dataclass_fields__"):
         for k in sorted(obj.__dataclass_fields__):
+            if any(w in k for w in _VOLATILE + ("elapsed",)):
+                continue
             h.update(k.encode())
             _feed(h, getattr(obj, k), depth + 1)
 

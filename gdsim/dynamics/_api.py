@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 
 import numpy as np
 
@@ -13,11 +12,11 @@ from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.first_class import kernel_errors
 from gdsim._core.jit import honours_parallel
 from gdsim._core.memory import keep_freed_memory
-from gdsim._core.progress import progress_bar
 from gdsim._core.records import meta as records_meta, record_times
 from gdsim._core.result import Result, batch_dims, labelled_batch_dims
 from gdsim.dynamics import _kernels as kern
 from gdsim.dynamics import _spectral
+from gdsim.dynamics._driver import drive, stepped_result
 from gdsim.models._model import Model
 
 #: named observables (``observe=``); ``"top_k:K"``, ``"gradient_overlap:K"`` and user callables are accepted too
@@ -546,19 +545,9 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
 
         def sync():
             W[...] = Wt.T
-    t0 = time.perf_counter()
-    with _in_driver(m), progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
-        for i in range(t.size):
-            if i > 0:
-                lo = int(t[i - 1])
-                while lo < int(t[i]):
-                    hi = min(int(t[i]), lo + chunk)
-                    advance(lo, hi)
-                    bar.update(hi - lo)
-                    lo = hi
-                sync()
-            records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps)
-    wall = time.perf_counter() - t0
+    with _in_driver(m):
+        wall = drive(t, advance, lambda i: records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps),
+                     sync=sync, progress=progress, desc=desc, chunk=chunk)
     return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
                    gfs_kwargs, seed, name, labels=labels, config=dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
@@ -716,7 +705,7 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
                 model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
                 lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0,
                 labels=label_coords)
-    return Result(arrays, meta, dims=dims, coords=("t", *extra_coords))
+    return stepped_result(arrays, dims, meta=meta, record_dim=record_dim, coords=extra_coords)
 
 
 def _seed_meta(seed):
@@ -1015,15 +1004,13 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
     states = np.zeros((R, 6))
     records = _Records(m, obs, n_rec, keys)
     h = kern.handles(m)
-    t0 = time.perf_counter()
-    with _in_driver(m), progress_bar(n_rec - 1, enabled=progress, desc="gradient flow", unit="record") as bar:
-        for i in range(n_rec):
-            if i > 0:
-                kern.flow_segment(h.loss_grad, h.prep, h.hvpc, m.data, W, float(times[i - 1]), float(times[i]), rtol, atol,
-                               max_steps, keys, Vf, states)
-                bar.update(1)
-            records.take(i, W, 0, lanczos_tol)
-    wall = time.perf_counter() - t0
+    def integrate(lo, hi):  # record intervals lo .. hi (the driver's chunk is one interval)
+        kern.flow_segment(h.loss_grad, h.prep, h.hvpc, m.data, W, float(times[lo]), float(times[hi]), rtol, atol,
+                          max_steps, keys, Vf, states)
+
+    with _in_driver(m):
+        wall = drive(np.arange(n_rec), integrate, lambda i: records.take(i, W, 0, lanczos_tol), progress=progress,
+                     desc="gradient flow", unit="record", chunk=1)
     diverged = states[:, 3] == 4
     res = _result(m, obs, times, batch, W, records, diverged, np.full(R, -1, dtype=np.int64),
                   np.zeros(R, dtype=np.int64), {}, None, wall, gfs_kwargs or {}, seed, "gradient_flow",
