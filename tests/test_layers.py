@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parents[1] / "gdsim"
 FAMILIES = ["scalar", "sensing", "games", "particles", "langevin", "fractal", "stability", "tubal", "adam_sharpness",
             "guess_check"]
 SHARED = ["dynamics", "models"]
+# families that are a model plus its theory and have no runs of their own: users run their Models with
+# gdsim.dynamics (gd, adam, ...), so they need not import it, but they may not grow a run function either
+MODEL_ONLY = ["tubal", "adam_sharpness"]
+RUN_KEYWORDS = {"steps", "epochs", "max_epochs", "max_steps", "t_final", "record_every", "n_records"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -55,11 +59,27 @@ def test_the_models_do_not_import_the_engine():
     assert not bad, bad
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in MODEL_ONLY])
 def test_every_family_imports_the_engine(family):
     names = set().union(*_package_imports(family).values())
     assert any(n == "gdsim.dynamics" or n.startswith("gdsim.dynamics.") for n in names), (
         f"gdsim.{family} does not import gdsim.dynamics: its runs must go through the engine")
+
+
+@pytest.mark.parametrize("family", MODEL_ONLY)
+def test_model_only_families_have_no_run_of_their_own(family):
+    """A model-only family exposes Models (run by gdsim.dynamics) and observables, never a stepped run."""
+    runs = []
+    for p in sorted((ROOT / family).rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                args = {a.arg for a in node.args.args + node.args.kwonlyargs}
+                if args & RUN_KEYWORDS:
+                    runs.append(f"{p.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not runs, f"gdsim.{family} runs steps itself; route the run through gdsim.dynamics: {runs}"
+    init = (ROOT / family / "__init__.py").read_text() + "".join(
+        p.read_text() for p in (ROOT / family).glob("_api.py"))
+    assert "gdsim.dynamics" in init, f"gdsim.{family}'s docs must show its Model run by gdsim.dynamics"
 
 
 def test_nothing_in_gdsim_imports_paper_repro():
