@@ -30,8 +30,9 @@ Examples
 (3, 2, 4)
 """
 
-from gdsim.dynamics._api import (adam, eos_diagnostics, gd, gfs, gfs_sharpness, gpu_gd, gradient_flow, momentum, rmsprop,
-                                 sgd, sharpness, top_eigenpairs, top_eigenvalues)
+from gdsim.dynamics._api import adam, gd, gpu_gd, gradient_flow, momentum, rmsprop, sgd
+from gdsim.dynamics._curvature import GFS_STATUS, gfs, gfs_sharpness, sharpness, top_eigenpairs, top_eigenvalues
+from gdsim.dynamics._driver import eos_diagnostics
 from gdsim.dynamics._jacobian import TrainingTrajectory, training_jacobian, training_trajectory
 from gdsim.dynamics._central import central_flow
 from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Nesterov, Optimiser, RMSProp, run
@@ -45,6 +46,4 @@ __all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RM
            "eigenvalues_above", "loss_slice",
            "training_jacobian", "training_trajectory", "TrainingTrajectory", "central_flow"]
 
-from gdsim.dynamics._api import GFS_STATUS  # noqa: E402 - per-run status codes of gfs / gfs_sharpness (issue 30)
-
-__all__ += ["GFS_STATUS"]
+__all__ += ["GFS_STATUS"]  # per-run status codes of gfs / gfs_sharpness (issue 30)

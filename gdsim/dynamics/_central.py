@@ -38,7 +38,8 @@ from gdsim._core.jit import jit
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, batch_dims
 from gdsim.dynamics import _kernels as kern
-from gdsim.dynamics._api import BLOWUP, _check_model, _in_driver, _seed_meta
+from gdsim.dynamics._curvature import _check_model, _in_driver
+from gdsim.dynamics._driver import BLOWUP, _seed_meta
 from gdsim.models._model import _batch_hvp
 
 __all__ = ["central_flow", "third_derivative", "sharpness_gradient"]
@@ -217,7 +218,7 @@ def sharpness_gradient(m, w, *, method="auto", tol=1e-10, seed=0):
     -------
     ndarray, same shape as ``w``
     """
-    from gdsim.dynamics._api import top_eigenpairs
+    from gdsim.dynamics._curvature import top_eigenpairs
 
     m = _check_model(m)
     w = m.weights(w)

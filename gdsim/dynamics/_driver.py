@@ -24,6 +24,16 @@ import numpy as np
 from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result, batch_dims
 
+import re
+
+from gdsim._core import validate as v
+from gdsim._core.counter_rng import keys_from_seed
+from gdsim._core.records import meta as records_meta, record_times
+from gdsim._core.result import labelled_batch_dims
+from gdsim.dynamics import _kernels as kern
+from gdsim.dynamics import _spectral
+from gdsim.dynamics._curvature import _check_model, _default_max_iter, _in_driver, gfs_sharpness
+
 __all__ = ["drive", "chunks", "stepped_result"]
 
 
@@ -134,3 +144,369 @@ def stepped_result(arrays: dict, dims: dict, *, meta: dict, batch=None, labels=N
 def run_dims(batch, labels=None) -> tuple[str, ...]:
     """The batch dimension names of a result: labelled ones where given, else ``run``/``run_i``."""
     return tuple(labels[0]) if labels is not None else batch_dims(batch)
+
+
+# ============================================================================ the generic optimiser run
+#: named observables (``observe=``); ``"top_k:K"``, ``"gradient_overlap:K"`` and user callables are accepted too
+OBSERVABLES = ("loss", "grad_norm", "w", "sharpness", "gfs_sharpness", "test_loss", "test_accuracy", "accuracy",
+               "preconditioned_sharpness")
+#: a run whose parameters leave [-BLOWUP, BLOWUP] (or stop being finite) has diverged
+BLOWUP = 1e8
+
+
+
+# ------------------------------------------------------------------------------------------------ observables
+class _Observe:
+    """Parsed ``observe=``: which in-kernel observables, top-k, and post-hoc ones (gfs, user callables)."""
+
+    def __init__(self, observe, m, kind):
+        if isinstance(observe, str) or callable(observe):
+            observe = (observe,)
+        try:
+            items = list(observe)
+        except TypeError:
+            raise TypeError(f"observe must be a sequence of observable names or functions; got {observe!r}") from None
+        self.names, self.user, self.top_k, self.overlap_k = [], [], 0, 0
+        self.spectral = {}  # the observables of gdsim.dynamics._spectral (trace, spectral_density, ...)
+        for it in items:
+            if callable(it):
+                name = getattr(it, "__name__", f"user_{len(self.user)}")
+                from gdsim.models._model import as_kernel
+
+                self.user.append((name, as_kernel(it, f"observe[{name}]")))
+                continue
+            if not isinstance(it, str):
+                raise TypeError(f"observe entries must be names from {OBSERVABLES}, 'top_k:K', 'gradient_overlap:K' "
+                                f"or functions; got {it!r}")
+            if _spectral.parse_observable(self, it, m):
+                continue
+            mt = re.fullmatch(r"(top_k|gradient_overlap):(\d+)", it)
+            if mt:
+                kk = v.integer(int(mt.group(2)), f"observe {mt.group(1)}:K", lo=1, hi=m.n_params)
+                if mt.group(1) == "top_k":
+                    self.top_k = max(self.top_k, kk)
+                elif self.overlap_k and kk != self.overlap_k:
+                    raise ValueError(f"observe may hold one 'gradient_overlap:K'; got K = {self.overlap_k} and {kk}")
+                else:
+                    self.overlap_k = kk
+                continue
+            if it not in OBSERVABLES:
+                raise ValueError(f"observe must name observables from {OBSERVABLES + _spectral.OBSERVABLES}, "
+                                 f"'top_k:K', 'gradient_overlap:K', 'eigenvalues_above:X[:K]', "
+                                 f"'spectral_density[:PROBES:STEPS]' or functions; got {it!r}")
+            self.names.append(it)
+        if ("test_loss" in self.names or "test_accuracy" in self.names) and m.test_data is None:
+            raise ValueError("observe asks for test_loss/test_accuracy but the model has no test_data")
+        if ("accuracy" in self.names or "test_accuracy" in self.names) and not m.has_accuracy:
+            raise ValueError(f"observe asks for an accuracy but model {m.name!r} defines none")
+        if "preconditioned_sharpness" in self.names and kind not in (kern.ADAM, kern.RMSPROP):
+            raise ValueError("observe='preconditioned_sharpness' needs an adaptive optimiser (adam or rmsprop)")
+        self.n_eig = max(self.top_k, self.overlap_k, 1 if "sharpness" in self.names else 0)
+        self.want = np.array(["loss" in self.names, "grad_norm" in self.names, self.n_eig > 0,
+                              "test_loss" in self.names, "test_accuracy" in self.names, "accuracy" in self.names,
+                              "preconditioned_sharpness" in self.names, self.overlap_k > 0], dtype=np.bool_)
+        self.keep_w = "w" in self.names or "gfs_sharpness" in self.names or bool(self.user)
+        self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []),
+                       *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user),
+                       *_spectral.listed(self)]
+
+
+
+
+def _check_record_budget(batch, P, n_rec, obs, updates=0.0):
+    """Refuse a run whose records would not fit in memory (before anything is allocated)."""
+    R = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    v.check_budget(f"batch = {batch}, n_params = {P} and {n_rec} records",
+                   bytes_needed=8.0 * R * P * (4 + (n_rec if obs.keep_w else 0)) + 8.0 * n_rec * R * (obs.n_eig + 8)
+                   + 8.0 * n_rec * R * _spectral.record_width(obs.spectral, P),
+                   updates=updates)
+
+
+class _Records:
+    """The record-point observables of a batched run: buffers, warm-started Lanczos vectors, the kernel call."""
+
+    def __init__(self, m, obs, n_rec, keys):
+        R, P = keys.size, m.n_params
+        self.m, self.obs, self.keys = m, obs, keys
+        self.k = max(obs.n_eig, 1)
+        self.max_iter = _default_max_iter(obs.n_eig, P)
+        self.values = {name: np.full((n_rec, R), np.nan) for name in
+                       ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness",
+                        "gradient_overlap")}
+        self.values["top"] = np.full((n_rec, R, self.k), np.nan)
+        self.w = np.empty((n_rec, R, P)) if obs.keep_w else None
+        self.iters = np.zeros(R, dtype=np.int64)
+        # Lanczos start vectors, warm-started from record to record (Hessian, preconditioned Hessian); only
+        # the ones an observable needs are drawn (a (0, P) placeholder otherwise)
+        self.V = np.empty((R if obs.n_eig else 0, P))
+        self.VP = np.empty((R if obs.want[6] else 0, P))
+        kern.fresh_vectors(keys[:self.V.shape[0]], 1, self.V)
+        kern.fresh_vectors(keys[:self.VP.shape[0]], 2, self.VP)
+        self.test_data = m.test_data if m.test_data is not None else m.data
+        self.spectral = _spectral.Records(m, obs.spectral, n_rec, keys) if obs.spectral else None
+
+    def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
+        """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
+        m, R = self.m, W.shape[0]
+        want = self.obs.want
+        rec = self.values
+        h = kern.handles(m) if want.any() else None
+        if want[[0, 1, 3, 4, 5]].any():
+            kern.observe_values(h.loss_grad, h.accuracy, h.test_loss_grad, h.test_accuracy, m.data, self.test_data,
+                                W, want, rec["loss"][i], rec["grad_norm"][i], rec["test_loss"][i],
+                                rec["test_accuracy"][i], rec["accuracy"][i])
+        if want[[2, 6, 7]].any():
+            kern.observe_curvature(h.loss_grad, h.prep, h.hvpc, m.data, W, M2 if M2 is not None else np.zeros((R, 0)),
+                                   kind, beta2 if beta2 is not None else np.zeros(R),
+                                   eps if eps is not None else np.zeros(R), t, want, self.k, self.obs.overlap_k,
+                                   lanczos_tol, self.max_iter, self.keys, self.V, self.VP, rec["top"][i],
+                                   rec["preconditioned_sharpness"][i], rec["gradient_overlap"][i], self.iters)
+        if self.w is not None:
+            self.w[i] = W
+        if self.spectral is not None:
+            self.spectral.take(i, W)
+
+
+def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
+    arr = v.real_array(x, name)
+    if np.any(arr < lo) or (lo_open and np.any(arr == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo} everywhere; smallest value is {arr.min()}")
+    if hi is not None and (np.any(arr > hi) or (hi_open and np.any(arr == hi))):
+        raise ValueError(f"{name} must be {'<' if hi_open else '<='} {hi} everywhere; largest value is {arr.max()}")
+    return arr
+
+
+def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
+         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None):
+    m = _check_model(m)
+    w0_given = w0
+    w0 = m.weights(w0, "w0")
+    t = record_times(steps, record_every)  # validates both
+    steps = int(steps)
+    progress = v.flag(progress, "progress")
+    blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
+    lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
+    obs = _Observe(observe, m, kind)
+    try:
+        batch = np.broadcast_shapes(w0.shape[:-1], *(h.shape for h in hyper.values()),
+                                    *(() if batch_size is None else (np.shape(batch_size),)))
+    except ValueError:
+        shapes = {"w0 batch": w0.shape[:-1], **{n: h.shape for n, h in hyper.items()}}
+        raise ValueError(f"the batch shapes do not broadcast: {shapes}") from None
+    R = int(np.prod(batch, dtype=np.int64)) if batch else 1
+    P = m.n_params
+    _check_record_budget(batch, P, t.size, obs, updates=float(R) * steps * P)
+    W = np.ascontiguousarray(np.broadcast_to(w0, (*batch, P)).reshape(R, P)).copy()
+    per_run = {n: np.ascontiguousarray(np.broadcast_to(h, batch).reshape(R)).astype(np.float64) for n, h in hyper.items()}
+    lr = per_run.get("lr")
+    beta1 = per_run.get("beta1", np.zeros(R))
+    beta2 = per_run.get("beta2", np.zeros(R))
+    eps = per_run.get("eps", np.zeros(R))
+    if batch_size is None:
+        bs = np.zeros(R, dtype=np.int64)
+    else:
+        bs = np.ascontiguousarray(np.broadcast_to(batch_size, batch).reshape(R)).astype(np.int64)
+    keys = keys_from_seed(seed, R)
+    # optimiser state: momentum / first moment, and second moment (empty rows when the optimiser has none)
+    M1 = np.zeros((R, P) if kind in (kern.HEAVY_BALL, kern.NESTEROV, kern.ADAM) else (R, 0))
+    M2 = np.zeros((R, P) if kind in (kern.RMSPROP, kern.ADAM) else (R, 0))
+    h = kern.handles(m)
+    # state and outputs
+    diverged = np.zeros(R, dtype=np.bool_)
+    diverged_step = np.full(R, -1, dtype=np.int64)
+    last_loss = np.full(R, np.inf)
+    n_inc = np.zeros(R, dtype=np.int64)
+    records = _Records(m, obs, t.size, keys)
+    chunk = max(1, steps // 100) if progress else max(1, steps)
+    names = public_names or {}
+    label_src = {names.get(k, k): h for k, h in hyper.items()}
+    if batch_size is not None:
+        label_src["batch_size"] = np.asarray(batch_size)
+    labels = labelled_batch_dims(batch, label_src, w0_given)
+
+    def advance(lo, hi):
+        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
+                     m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+
+    def sync():
+        pass
+
+    if backend == "cuda":
+        advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
+    elif m._gd_step_batch is not None and kind == kern.GD and batch_size is None:
+        # the model vectorises across runs: structure-of-arrays blocks (see Model._gd_step_batch)
+        Wt = np.ascontiguousarray(W.T)
+
+        def advance(lo, hi):
+            kern.advance_batched(h.gd_step_batch, m.data, Wt, lr, lo, hi, blowup, diverged, diverged_step,
+                                 last_loss, n_inc)
+
+        def sync():
+            W[...] = Wt.T
+    with _in_driver(m):
+        wall = drive(t, advance, lambda i: records.take(i, W, int(t[i]), lanczos_tol, kind, M2, beta2, eps),
+                     sync=sync, progress=progress, desc=desc, chunk=chunk)
+    return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
+                   gfs_kwargs, seed, name, labels=labels, config=dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
+                                                lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
+                                                batch_size=None if batch_size is None else np.unique(bs).tolist()))
+
+
+def _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc):
+    """(advance, sync) running the zoo MLP's GD steps on the GPU; ``sync`` copies the state back to the host."""
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.dynamics._cuda import mlp_gd_kernel
+
+    cuda = cuda_module()
+    kernel = mlp_gd_kernel()
+    X, Y, arch = m.data
+    L = int(arch[0])
+    sizes = arch[4:5 + L].astype(int)
+    scratch = 2 * int(sizes[1:].sum()) + 2 * int(sizes.max())
+    R, P = W.shape
+    dev = dict(W=cuda.to_device(W), G=cuda.device_array((R, P)), S=cuda.device_array((R, scratch)),
+               X=cuda.to_device(X), Y=cuda.to_device(Y), arch=cuda.to_device(arch), lr=cuda.to_device(lr),
+               div=cuda.to_device(diverged), ds=cuda.to_device(diverged_step), ll=cuda.to_device(last_loss),
+               inc=cuda.to_device(n_inc))
+    blocks, tpb = launch_config(R)
+
+    def advance(lo, hi):
+        kernel[blocks, tpb](dev["W"], dev["G"], dev["S"], dev["X"], dev["Y"], dev["arch"], dev["lr"], lo, hi, blowup,
+                            dev["div"], dev["ds"], dev["ll"], dev["inc"])
+
+    def sync():
+        dev["W"].copy_to_host(W)
+        dev["div"].copy_to_host(diverged)
+        dev["ds"].copy_to_host(diverged_step)
+        dev["inc"].copy_to_host(n_inc)
+
+    return advance, sync
+
+
+def _threshold(kind, per_run):
+    """The step-size stability threshold on the (preconditioned) sharpness, per run (Cohen et al. 2021, 2022)."""
+    lr = per_run["lr"]
+    b1 = per_run.get("beta1", np.zeros_like(lr))
+    if kind == kern.HEAVY_BALL:
+        return (2.0 + 2.0 * b1) / lr
+    if kind == kern.NESTEROV:
+        return (2.0 + 2.0 * b1) / ((1.0 + 2.0 * b1) * lr)
+    if kind == kern.ADAM:
+        return (2.0 + 2.0 * b1) / ((1.0 - b1) * lr)
+    return 2.0 / lr  # GD and RMSProp (on the preconditioned sharpness)
+
+
+def eos_diagnostics(t, sharpness, threshold, *, window=0.5):
+    """Edge-of-stability summaries of recorded sharpness.
+
+    Parameters
+    ----------
+    t : array_like, shape (n_records,)
+        Recorded steps.
+    sharpness : array_like, shape (n_records, *batch)
+    threshold : array_like, broadcast against batch
+        The stability threshold (> 0, finite; 2 / lr for GD).
+    window : float
+        Fraction (0, 1] of the last records over which the ratio is averaged.
+
+    Returns
+    -------
+    first_eos_step : ndarray of int, shape (*batch,)
+        First recorded step with sharpness >= threshold (-1 if never).
+    eos_ratio : ndarray, shape (*batch,)
+        Mean of sharpness / threshold (lr * sharpness / 2 for GD) over the window (NaN where diverged).
+    """
+    t = v.real_array(t, "t", min_ndim=1)
+    s = v.real_array(sharpness, "sharpness", min_ndim=1, allow_nonfinite=True)
+    thr = v.positive_array(threshold, "threshold")
+    window = v.real_scalar(window, "window", lo=0.0, hi=1.0, lo_open=True)
+    if s.shape[0] != t.shape[0]:
+        raise ValueError(f"sharpness must have shape (n_records, *batch) with n_records = {t.shape[0]}; got {s.shape}")
+    if not np.isfinite(s).any():
+        raise ValueError("sharpness holds no finite value (NaN marks diverged records; some must be finite)")
+    return _eos(t, s, thr, window)
+
+
+def _eos(t, s, thr, window=0.5):
+    ratio = s / thr
+    with np.errstate(invalid="ignore"):
+        above = ratio >= 1.0
+    first = np.where(above.any(axis=0), t[np.argmax(above, axis=0)], -1).astype(np.int64)
+    n = max(1, int(round(window * t.size)))
+    return first, ratio[-n:].mean(axis=0)
+
+
+def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall, gfs_kwargs,
+            seed, name, config, record_dim="step", labels=None):
+    R, P = W.shape
+    n_rec = t.size
+    rec, w_rec, iters = records.values, records.w, records.iters
+    bd, label_coords = labels if labels is not None else (batch_dims(batch), {})
+    arrays = dict(t=t, diverged=diverged.reshape(batch), diverged_step=diverged_step.reshape(batch),
+                  w_final=W.reshape((*batch, P)))
+    dims = dict(t=(record_dim,), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
+    per_record = lambda a: a.reshape((n_rec, *batch))  # noqa: E731
+    for nm in ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness"):
+        if nm in obs.names:
+            arrays[nm] = per_record(rec[nm])
+            dims[nm] = (record_dim, *bd)
+    if "sharpness" in obs.names:
+        arrays["sharpness"] = per_record(rec["top"][:, :, 0])
+        dims["sharpness"] = (record_dim, *bd)
+    if obs.top_k:
+        arrays["top_k"] = rec["top"][:, :, :obs.top_k].reshape((n_rec, *batch, obs.top_k))
+        dims["top_k"] = (record_dim, *bd, "eig")
+    if obs.overlap_k:
+        arrays["gradient_overlap"] = per_record(rec["gradient_overlap"])
+        dims["gradient_overlap"] = (record_dim, *bd)
+    if kind is not None:
+        arrays["lr"] = per_run["lr"].reshape(batch)
+        dims["lr"] = bd
+        thr = _threshold(kind, per_run)
+        arrays["threshold"] = thr.reshape(batch)
+        dims["threshold"] = bd
+        arrays["n_loss_increases"] = n_inc.reshape(batch)
+        dims["n_loss_increases"] = bd
+        s = rec["preconditioned_sharpness"] if kind in (kern.ADAM, kern.RMSPROP) else rec["top"][:, :, 0]
+        if ("sharpness" in obs.names or obs.top_k) and kind not in (kern.ADAM, kern.RMSPROP) or \
+                "preconditioned_sharpness" in obs.names:
+            first, ratio = _eos(t, s, thr)
+            arrays["first_eos_step"] = first.reshape(batch)
+            arrays["eos_ratio"] = ratio.reshape(batch)
+            dims["first_eos_step"] = bd
+            dims["eos_ratio"] = bd
+    if w_rec is not None:
+        if "w" in obs.names:
+            arrays["w"] = w_rec.reshape((n_rec, *batch, P))
+            dims["w"] = (record_dim, *bd, "param")
+        if "gfs_sharpness" in obs.names:
+            flat = w_rec.reshape(-1, P)
+            ok = np.all(np.isfinite(flat), axis=1)
+            phi = np.full(flat.shape[0], np.nan)
+            if ok.any():
+                phi[ok] = np.asarray(gfs_sharpness(m, flat[ok], **gfs_kwargs)).reshape(-1)
+            arrays["gfs_sharpness"] = phi.reshape((n_rec, *batch))
+            dims["gfs_sharpness"] = (record_dim, *bd)
+        for nm, fn in obs.user:
+            flat = w_rec.reshape(-1, P)
+            out = np.empty(flat.shape[0])
+            try:
+                kern.apply_user(fn, flat, m.data, out)
+            except Exception as exc:  # a user function that Numba cannot compile or that fails
+                raise TypeError(f"observe function {nm!r} must be Numba-compilable as fn(w, *data) -> float: "
+                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            arrays[nm] = out.reshape((n_rec, *batch))
+            dims[nm] = (record_dim, *bd)
+    extra_coords = () if records.spectral is None else records.spectral.add_to(arrays, dims, batch, bd, record_dim)
+    meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
+                        "batch": list(batch)},
+                model=m.provenance(), hvp_method=m.hvp_method, wall_time_s=wall,
+                lanczos_iterations_mean=float(iters.mean()) / max(1, n_rec) if obs.n_eig else 0.0,
+                labels=label_coords)
+    return stepped_result(arrays, dims, meta=meta, record_dim=record_dim, coords=extra_coords)
+
+
+def _seed_meta(seed):
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return None if seed is None else int(seed)
+    return repr(seed)[:200]

@@ -214,7 +214,7 @@ class TrainingTrajectory:
         return self.w[-1]
 
     def _apply(self, V, forward, progress=False, desc=""):
-        from gdsim.dynamics._api import _in_driver
+        from gdsim.dynamics._curvature import _in_driver
 
         if self.diverged_step >= 0:
             raise ValueError(f"the run diverged at step {self.diverged_step}: its training Jacobian is not finite")
@@ -288,7 +288,7 @@ def training_trajectory(m, w0, optimiser, steps, *, lr, seed=0, parallel=None):
     full-batch GD on a model with a fused batched step (the zoo MLPs) agrees with :func:`gdsim.dynamics.gd`
     to rounding. Memory: (T + 1) P floats.
     """
-    from gdsim.dynamics._api import _check_model, _in_driver
+    from gdsim.dynamics._curvature import _check_model, _in_driver
 
     m = _check_model(m)
     w0 = m.weights(w0, "w0")
@@ -446,7 +446,7 @@ def training_jacobian(m, w0, optimiser, steps, k=6, *, lr, method="auto", vector
     the bottom k are then not k distinct values), and values inside the cluster near 1 (the bulk) need the dense
     method.
     """
-    from gdsim.dynamics._api import _check_model
+    from gdsim.dynamics._curvature import _check_model
 
     if not isinstance(method, str) or method not in ("auto", "dense", "lanczos"):
         raise ValueError(f"method must be 'auto', 'dense' or 'lanczos'; got {method!r}")

@@ -258,7 +258,7 @@ def above_batch(prep, hvpc, W, data, thr, kmax, tol, keys, salt, V, counts, out)
 
 # ----------------------------------------------------------------------------------------------- helpers
 def _api():
-    from gdsim.dynamics import _api as api
+    from gdsim.dynamics import _curvature as api  # imported late: the driver imports this module
 
     return api
 
