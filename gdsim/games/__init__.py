@@ -11,6 +11,7 @@ Public (contract) names: payoff constructors (:func:`payoff_t1`, :func:`payoff_t
 from gdsim.games._api import (
     annealing_schedule,
     entropic_equilibrium,
+    gpu_particle_gda,
     grid_moments,
     lipschitz_bound,
     lyapunov_terms,
@@ -20,7 +21,6 @@ from gdsim.games._api import (
     regularised_value,
     wrapped_gaussian,
 )
-from gdsim.games._cuda_api import gpu_particle_gda
 from gdsim.games._payoffs import (
     Payoff,
     payoff_t1,

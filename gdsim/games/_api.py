@@ -12,10 +12,10 @@ import numpy as np
 
 from gdsim._core import records
 from gdsim._core.counter_rng import keys_from_seed
-from gdsim._core.progress import progress_bar, step_chunks
-from gdsim._core.result import Result, Timer
+from gdsim._core.result import Result
 from gdsim._core.rng import as_generator, as_seed_sequence, child_seed, is_seed_list, run_seeds
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
+from gdsim.dynamics._driver import drive, stepped_result
 from gdsim.games import _kernels as k
 from gdsim.games._payoffs import Payoff
 
@@ -294,26 +294,29 @@ def mean_field_pde(payoff, tau, eta, t_final, *, M: int = 128, p0=None, q0=None,
     nsteps = int(math.ceil(t_final / dt - 1e-9))
     dt = t_final / nsteps if nsteps else dt
     rec_steps = records.resolve(nsteps, record_every, n_records, "linear")
-    out_t, ni_tau, ni0, lyap, mom = [], [], [], [], []
-    done = 0
-    with Timer() as timer, progress_bar(nsteps, enabled=progress, desc="mean-field PDE") as bar:
-        for s in rec_steps:
-            k.sg_advance(p, q, A, tau, eta, dt, int(s - done))
-            bar.update(int(s - done))
-            done = s
-            out_t.append(s * dt)
-            ni_tau.append(nikaido_isoda(A, p, q, tau))
-            ni0.append(nikaido_isoda(A, p, q, 0.0))
-            lyap.append(lyapunov_terms(A, p, q, tau, float(eq.value)))
-            mom.append(grid_moments(g, p, q))
-    t = np.array(out_t)
-    return Result(dict(t=t, time=t, step=rec_steps, ni_tau=np.array(ni_tau), ni0=np.array(ni0),
-                       lyapunov=np.array(lyap), moments=np.array(mom), p=p, q=q, grid=g),
-                  dict(config=dict(payoff=payoff.name, tau=tau, eta=eta, t_final=t_final, M=M, dt=dt, reference=_LU),
-                       wall_time_s=timer.seconds),
-                  dims=dict(t=("step",), time=("step",), step=("step",), ni_tau=("step",), ni0=("step",),
-                            lyapunov=("step", "lyapunov_term"), moments=("step", "player", "moment"), p=("grid",),
-                            q=("grid",), grid=("grid",)), coords=("step", "time", "t", "grid"))
+    n_rec = rec_steps.size
+    ni_tau, ni0, lyap, mom = np.empty(n_rec), np.empty(n_rec), np.empty((n_rec, 4)), np.empty((n_rec, 2, 4))
+    value_star = float(eq.value)
+
+    def advance(lo, hi):  # explicit Euler steps lo .. hi-1 (the kernel is stateless between calls: same bits)
+        k.sg_advance(p, q, A, tau, eta, dt, hi - lo)
+
+    def record(i):
+        ni_tau[i] = nikaido_isoda(A, p, q, tau)
+        ni0[i] = nikaido_isoda(A, p, q, 0.0)
+        lyap[i] = lyapunov_terms(A, p, q, tau, value_star)
+        mom[i] = grid_moments(g, p, q)
+
+    wall = drive(rec_steps, advance, record, progress=progress, desc="mean-field PDE")
+    t = rec_steps * dt
+    return stepped_result(dict(t=t, step=rec_steps, ni_tau=ni_tau, ni0=ni0, lyapunov=lyap, moments=mom, p=p, q=q,
+                               grid=g),
+                          dict(t=("step",), step=("step",), ni_tau=("step",), ni0=("step",),
+                               lyapunov=("step", "lyapunov_term"), moments=("step", "player", "moment"), p=("grid",),
+                               q=("grid",), grid=("grid",)),
+                          meta=dict(config=dict(payoff=payoff.name, tau=tau, eta=eta, t_final=t_final, M=M, dt=dt,
+                                                reference=_LU), wall_time_s=wall),
+                          time=t, coords=("step", "grid"))
 
 
 def _prob_vector(v, M, name):
@@ -428,7 +431,7 @@ def _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init, dri
 @renamed_keywords(T="t_final", h="dt")
 @honours_parallel
 def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, dt: float = 2.5e-4, runs: int = 1,
-                 anneal_xi=None, init="uniform", drift: str = "feature", seed=None, n_records: int | None = None,
+                 anneal_xi=None, init="uniform", drift: str = "feature", seed=0, n_records: int | None = None,
                  record_every=None, ni_grid: int = 1024, progress=False, parallel=None) -> Result:
     """Noisy particle gradient descent-ascent (Euler-Maruyama) on T^1 x T^1, batched over independent runs.
 
@@ -458,6 +461,8 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     record_every : int or array_like of int, optional
         The record schedule shared by every family (see :func:`gdsim.record_times`), in steps of ``dt``: every
         k-th step, or the given step indices. Give this or ``n_records``, not both.
+    seed : int, SeedSequence or sequence of seeds
+        Default 0 (reproducible by default; ``None`` draws fresh entropy). A sequence gives one seed per run.
     ni_grid : int
         Grid size for NI_0 at the record times (feature path; 0 disables it, and the NI_0 records are then NaN).
     progress : bool
@@ -476,43 +481,96 @@ def particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None 
     Lu (ICML 2023, arXiv:2212.08791): the many-particle limit is the two-scale mean-field GDA.
     Particle NI_0 is biased upward by finite-N fluctuations (spec pitfall 6): time-average it.
     """
+    return _gda(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init, drift, seed, n_records, record_every,
+                ni_grid, progress, "cpu")
+
+
+@renamed_keywords(T="t_final", h="dt")
+@honours_parallel
+def gpu_particle_gda(payoff, tau, eta, t_final, *, n_x: int = 1000, n_y: int | None = None, dt: float = 2.5e-4,
+                     runs: int = 1, anneal_xi=None, init="uniform", drift: str = "feature", seed=0,
+                     n_records: int | None = None, record_every=None, ni_grid: int = 1024, progress=False,
+                     parallel=None) -> Result:
+    """CUDA variant of :func:`gdsim.games.particle_gda`: same signature, same results (to rounding).
+
+    The same host function as the CPU call with the GPU stepper (``_cuda.stepper``). The noise comes from
+    the same counter-based normal pairs as on the CPU, so a seed gives the same noise on both devices; only
+    the order of the moment sums differs. ``seed`` defaults to 0 (reproducible; ``None`` draws fresh entropy).
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+    """
+    return _gda(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init, drift, seed, n_records, record_every,
+                ni_grid, progress, "cuda")
+
+
+def _gda(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init, drift, seed, n_records, record_every,
+         ni_grid, progress, backend):
+    """The one host function of :func:`particle_gda` and :func:`gpu_particle_gda`: validate, build the stepper
+    (the CPU fused kernels or the CUDA ones), run it through the engine's driver, build the Result.
+
+    The fused kernels record the moments and NI_0 themselves at the record steps inside the range they
+    advance (no host round trip per record), so the driver's record points are (0, steps): one kernel call
+    for the whole run, or about 50 with a progress bar (the driver's chunks; the same bits either way).
+    """
     n_y = n_x if n_y is None else n_y
-    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi, init,
-                                                            drift, seed, n_records, ni_grid,
-                                                            record_every)
+    taus, steps, keys, X0, Y0, rec, grid, config = _prepare(payoff, tau, eta, t_final, n_x, n_y, dt, runs, anneal_xi,
+                                                            init, drift, seed, n_records, ni_grid, record_every)
+    progress = flag(progress, "progress")
     nrec = rec.size
     mom = np.full((runs, nrec, 2, 4), np.nan)
     ni0 = np.full((runs, nrec), np.nan)
     X, Y = X0.copy(), Y0.copy()
-    chunks = step_chunks(steps, progress)
+    if backend == "cuda":
+        from gdsim.games import _cuda
+
+        advance, sync = _cuda.stepper(payoff, taus, eta, dt, steps, drift, keys, rec, grid, X, Y, mom, ni0)
+        desc = "particle GDA (CUDA)"
+    else:
+        advance, sync = _cpu_stepper(payoff, taus, eta, dt, drift, keys, rec, grid, X, Y, mom, ni0)
+        desc = "particle GDA"
+    # one record point pair (0, steps): the fused kernels record inside the range they advance; with a bar the
+    # driver cuts the run into about 50 pieces (the kernels take their first step's index: same bits)
+    wall = drive(np.array([0, steps]), advance, None, sync=sync, progress=progress, desc=desc, n_chunks=50,
+                 bar_scale=float(runs) if runs > 1 else 1.0)
+    tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
+    return gda_result(rec, dt, mom, ni0, tau_t, X, Y, config, backend, wall)
+
+
+def _cpu_stepper(payoff, taus, eta, dt, drift, keys, rec, grid, X, Y, mom, ni0):
+    """(advance, sync) of the CPU fused kernels: ``advance(k0, k1)`` runs steps k0 .. k1-1 of every system and
+    records at the record steps in k0 .. k1; the state lives on the host (no sync)."""
+    runs, n_x = X.shape
+    n_y = Y.shape[1]
     taus_k = taus if taus.size else np.zeros(1)
     # small systems: one serial system per thread; a large one: its particles in parallel (same bits)
     small = drift == "feature" and max(n_x, n_y) < PARALLEL_MIN_PARTICLES
-    with Timer() as timer, progress_bar(runs * max(steps, 1), enabled=progress, desc="particle GDA") as bar:
+
+    def advance(k0, k1):
         if small:
-            for k0, k1 in chunks:
-                k.gda_feature_runs(X, Y, payoff.coef, taus_k, eta, dt, k0, k1, keys, rec, mom, ni0, grid, 2)
-                bar.update(runs * (k1 - k0))
-        for r in range(runs if not small else 0):
-            for k0, k1 in chunks:
-                if drift == "feature":
-                    if not small:
-                        k.gda_feature(X[r], Y[r], payoff.coef, taus_k, eta, dt, k0, k1, keys[r, 0], keys[r, 1], rec,
-                                      mom[r], ni0[r], grid, 2)
-                else:
-                    k.gda_pairwise(X[r], Y[r], payoff.grad_x, payoff.grad_y, payoff.params, taus_k, eta, dt, k0, k1,
-                                   keys[r, 0], keys[r, 1], rec, mom[r], 2)
-                bar.update(k1 - k0)
-    tau_t = np.append(taus, taus[-1] if taus.size else np.nan)[rec] if taus.size else np.full(nrec, np.nan)
-    return gda_result(rec, dt, mom, ni0, tau_t, X, Y, config, "cpu", timer.seconds)
+            k.gda_feature_runs(X, Y, payoff.coef, taus_k, eta, dt, k0, k1, keys, rec, mom, ni0, grid, 2)
+            return
+        for r in range(runs):
+            if drift == "feature":
+                k.gda_feature(X[r], Y[r], payoff.coef, taus_k, eta, dt, k0, k1, keys[r, 0], keys[r, 1], rec, mom[r],
+                              ni0[r], grid, 2)
+            else:
+                k.gda_pairwise(X[r], Y[r], payoff.grad_x, payoff.grad_y, payoff.params, taus_k, eta, dt, k0, k1,
+                               keys[r, 0], keys[r, 1], rec, mom[r], 2)
+
+    return advance, None
 
 
 def gda_result(rec, h, mom, ni0, tau_t, X, Y, config, backend, wall) -> Result:
-    """The labelled result of a particle GDA run (shared by the CPU and CUDA paths): dim ``step`` with the
-    recorded step indices ``step`` and physical times ``time`` (= ``t``, kept for existing code)."""
+    """The labelled result of a particle GDA run (shared by the CPU and CUDA steppers), built by the engine's
+    :func:`~gdsim.dynamics._driver.stepped_result`: dim ``step`` with the integer step coordinate ``step`` and
+    the physical time ``time`` (= ``t``, kept for existing code)."""
     t = rec * h
-    return Result(dict(t=t, time=t, step=rec, moments=np.swapaxes(mom, 0, 1), ni0=ni0.T, tau_t=tau_t, X=X, Y=Y),
-                  dict(config={**config, "backend": backend}, wall_time_s=wall),
-                  dims=dict(t=("step",), time=("step",), step=("step",), moments=("step", "run", "player", "moment"),
-                            ni0=("step", "run"), tau_t=("step",), X=("run", "particle_x"), Y=("run", "particle_y")),
-                  coords=("step", "time", "t"))
+    return stepped_result(dict(t=t, step=rec, moments=np.swapaxes(mom, 0, 1), ni0=ni0.T, tau_t=tau_t, X=X, Y=Y),
+                          dict(t=("step",), step=("step",), moments=("step", "run", "player", "moment"),
+                               ni0=("step", "run"), tau_t=("step",), X=("run", "particle_x"),
+                               Y=("run", "particle_y")),
+                          meta=dict(config={**config, "backend": backend}, wall_time_s=wall), time=t,
+                          coords=("step",))

@@ -130,3 +130,83 @@ def pairwise_kernels(grad_x, grad_y):
             Z[j + 1] = z - math.floor(z)
 
     return drift, move
+
+
+def stepper(payoff, taus, eta, dt, steps, drift, keys, rec, grid, X, Y, mom, ni0):
+    """(advance, sync) of :func:`gdsim.games.gpu_particle_gda`: the engine's injected device stepper.
+
+    ``advance(k0, k1)`` runs steps k0 .. k1-1 of every particle system on the device, recording (moments,
+    NI_0) at the record steps among them, and the last record when k1 is the final step; ``sync()`` copies
+    the particles and records back into the host arrays ``X, Y, mom, ni0``. The state of each run stays on
+    the device between calls. Raises :class:`gdsim.CudaUnavailableError` without a usable device.
+    """
+    import numpy as np
+
+    from gdsim._core.cuda import launch_config
+
+    cu = cuda_module()
+    runs, n_x = X.shape
+    n_y = Y.shape[1]
+    rec_index = {int(s): i for i, s in enumerate(rec)}
+    dev = [dict(X=cu.to_device(X[r]), Y=cu.to_device(Y[r]), mom=cu.to_device(mom[r]), ni0=cu.to_device(ni0[r]))
+           for r in range(runs)]
+    bx, tx = launch_config((n_x + 1) // 2)
+    by, ty = launch_config((n_y + 1) // 2)
+    if drift == "feature":
+        moments, combine, update = feature_kernels()
+        L = payoff.order
+        if L > MAX_L:
+            raise ValueError(f"payoff order L = {L} exceeds the GPU kernel's limit of {MAX_L}")
+        Lm = max(L, 2)
+        nb = max(1, min(64, -(-max(n_x, n_y) // THREADS)))
+        px, py = cu.device_array((nb, 2, Lm + 1)), cu.device_array((nb, 2, Lm + 1))
+        w = cu.device_array((4, 2 * L + 1))
+        d_C, d_g = cu.to_device(payoff.coef), cu.to_device(grid if grid.size else np.zeros(0))
+
+        def combine_at(s, kk):  # moments, payoff weights and (at a record step) the records of step kk
+            moments[nb, THREADS](s["X"], Lm, px)
+            moments[nb, THREADS](s["Y"], Lm, py)
+            combine[1, 1](px, py, n_x, n_y, d_C, L, Lm, w, rec_index.get(kk, -1), s["mom"], s["ni0"], d_g, 2)
+
+        def advance(k0, k1):
+            for r, s in enumerate(dev):
+                for kk in range(k0, k1):
+                    combine_at(s, kk)
+                    tau_k = float(taus[kk])
+                    update[bx, tx](s["X"], w, 0, L, -dt, math.sqrt(2 * tau_k * dt), keys[r, 0], kk)
+                    update[by, ty](s["Y"], w, 2, L, eta * dt, math.sqrt(2 * eta * tau_k * dt), keys[r, 1], kk)
+                if k1 == steps:
+                    combine_at(s, steps)
+    else:
+        drift_k, move = pairwise_kernels(payoff.grad_x, payoff.grad_y)
+        moments, _, _ = feature_kernels()
+        d_p = cu.to_device(payoff.params)
+        dDx, dDy = cu.device_array(n_x), cu.device_array(n_y)
+        bd, td = launch_config(max(n_x, n_y))
+        part = cu.device_array((1, 2, 3))
+
+        def record_at(s, kk):
+            if kk in rec_index:
+                ri = rec_index[kk]
+                for pl, dZ, n in ((0, s["X"], n_x), (1, s["Y"], n_y)):
+                    moments[1, THREADS](dZ, 2, part)
+                    q = part.copy_to_host()[0] / n
+                    s["mom"][ri, pl, :] = np.array([q[0, 1], q[1, 1], q[0, 2], q[1, 2]])
+
+        def advance(k0, k1):
+            for r, s in enumerate(dev):
+                for kk in range(k0, k1):
+                    record_at(s, kk)
+                    drift_k[bd, td](s["X"], s["Y"], d_p, dDx, dDy)
+                    tau_k = float(taus[kk])
+                    move[bx, tx](s["X"], dDx, -dt, math.sqrt(2 * tau_k * dt), keys[r, 0], kk)
+                    move[by, ty](s["Y"], dDy, eta * dt, math.sqrt(2 * eta * tau_k * dt), keys[r, 1], kk)
+                if k1 == steps:
+                    record_at(s, steps)
+
+    def sync():
+        for r, s in enumerate(dev):
+            X[r], Y[r] = s["X"].copy_to_host(), s["Y"].copy_to_host()
+            mom[r], ni0[r] = s["mom"].copy_to_host(), s["ni0"].copy_to_host()
+
+    return advance, sync

@@ -185,8 +185,11 @@ def trig_payoff(coef, name: str = "trig") -> Payoff:
     return Payoff(name, C, _trig_value, _trig_gx, _trig_gy, params)
 
 
-def random_trig_payoff(order: int = 3, seed=None) -> Payoff:
-    """Wang & Chizat's random Fourier payoff: C[k, l] i.i.d. complex standard normal, |k|, |l| <= order."""
+def random_trig_payoff(order: int = 3, seed=0) -> Payoff:
+    """Wang & Chizat's random Fourier payoff: C[k, l] i.i.d. complex standard normal, |k|, |l| <= order.
+
+    ``seed`` defaults to 0 (reproducible by default; ``None`` draws fresh entropy).
+    """
     order = integer(order, "order", lo=1, hi=1024)  # 2049^2 coefficients: far beyond any use
     rng = as_generator(seed)
     n = 2 * order + 1

@@ -650,9 +650,8 @@ def matrix_sensing(problem, r_hat, *, init_scale=1e-3):
     -----
     Flat layout: U (d, r_hat) row-major. Jin, Li, Lyu, Du, Lee (ICML 2023, arXiv:2301.11500).
     """
-    from gdsim.sensing._api import SensingProblem
-
-    if not isinstance(problem, SensingProblem):
+    # duck-typed (gdsim.models imports no family): a SensingProblem is what has zstar, a_packed and y
+    if not all(hasattr(problem, a) for a in ("zstar", "a_packed", "y")):
         raise TypeError(f"problem must be a gdsim.sensing.SensingProblem; got {type(problem).__name__}")
     r_hat = v.integer(r_hat, "r_hat", lo=1, hi=10**5)
     scale = v.real_scalar(init_scale, "init_scale", lo=0.0, lo_open=True)
@@ -660,7 +659,7 @@ def matrix_sensing(problem, r_hat, *, init_scale=1e-3):
     if not isinstance(zs, np.ndarray) or zs.ndim != 2 or zs.shape[0] != zs.shape[1] or zs.shape[0] < 1:
         raise ValueError(f"problem.zstar must be a square (d, d) array; got {getattr(zs, 'shape', type(zs).__name__)}"
                          " (build problems with gdsim.sensing.make_problem)")
-    d = problem.d
+    d = zs.shape[0]
     if problem.a_packed is not None:
         Ap, yy = np.asarray(problem.a_packed), np.asarray(problem.y) if problem.y is not None else None
         if Ap.ndim != 2 or Ap.shape[1] != d * (d + 1) // 2 or yy is None or yy.shape != (Ap.shape[0],):
@@ -684,5 +683,5 @@ def matrix_sensing(problem, r_hat, *, init_scale=1e-3):
     return Model("matrix_sensing", P, _sensing_loss_grad, (Ap, np.ascontiguousarray(problem.y), np.array([float(d)])),
                  hvp=_sensing_hvp, init=draw, layout="U (d, r_hat) row-major", per_sample=(True, True, False),
                  fixed=(2,),
-                 config=dict(d=d, r_hat=r_hat, m=problem.m, init_scale=scale))
+                 config=dict(d=d, r_hat=r_hat, m=Ap.shape[0], init_scale=scale))
 

@@ -9,11 +9,11 @@ import dataclasses
 
 import numpy as np
 
-from gdsim._core.progress import progress_bar
 from gdsim._core.records import record_times
-from gdsim._core.result import Result, Timer
+from gdsim._core.result import Result
 from gdsim._core.rng import as_generator, as_seed_sequence
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
+from gdsim.dynamics._driver import drive, stepped_result
 from gdsim.sensing import _kernels as k
 
 GENERATORS = ("spectrum", "gaussian_text", "uniform_fig")
@@ -86,7 +86,7 @@ class SensingProblem:
 
 @renamed_keywords(m="measurements")
 def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum", measurements: int | None = None,
-                 dtype="float64", seed=None) -> SensingProblem:
+                 dtype="float64", seed=0) -> SensingProblem:
     """Build a matrix-sensing problem.
 
     Parameters
@@ -105,6 +105,7 @@ def make_problem(d: int, rank: int, *, spectrum=None, generator: str = "spectrum
     dtype : {"float64", "float32"}
         Storage of the packed sensing matrices (accumulation is float64 either way).
     seed : int, SeedSequence, Generator or None
+        Default 0 (reproducible by default; ``None`` draws fresh entropy).
 
     Notes
     -----
@@ -173,12 +174,13 @@ def _check_problem(problem):
 
 
 @renamed_keywords(alpha="init_scale")
-def initial_factors(problem, r_hat, init_scale, *, init="gaussian", shared_init=True, seed=None) -> np.ndarray:
+def initial_factors(problem, r_hat, init_scale, *, init="gaussian", shared_init=True, seed=0) -> np.ndarray:
     """U_0 = init_scale * U_bar for each init_scale: (B, d, r_hat).
 
     ``init``: ``"gaussian"`` (N(0, 1) entries, the experiments), ``"gaussian_scaled"`` (N(0, 1/d) entries,
     Xu et al.), ``"unit_norm"`` (normalised to operator norm 1, the theory). ``shared_init``: the same
-    U_bar for every init_scale (an init_scale scan then changes only the scale).
+    U_bar for every init_scale (an init_scale scan then changes only the scale). ``seed`` defaults to 0
+    (reproducible by default; ``None`` draws fresh entropy).
     """
     _check_problem(problem)
     r_hat = integer(r_hat, "r_hat", lo=1)
@@ -255,9 +257,24 @@ def _run_args(problem, shape, steps, record_every, track_tau, progress):
     return steps, record_every, track_tau, progress
 
 
+def _cpu_operator(problem, shape):
+    """The CPU stepper's operator: U -> (M = A*A(Z* - U U^T), loss), the fused sensing pass on the host."""
+    B, d, _ = shape
+    P = d * (d + 1) // 2
+    Zp, Gp = np.empty((B, P)), np.empty((B, P))
+    R = np.empty((B, problem.m or 1))
+    G = np.empty((B, d, d))
+    return lambda U_: _grad_matrix(problem, U_, Zp, R, Gp, G)
+
+
 def _run(problem, U, steps, record_every, update, progress, desc, config, track_tau=False, backend="cpu",
          operator=None):
-    """Shared driver: per step, M = A*A(Z* - U U^T) and ``update(U, M)``; records and learning times."""
+    """The family's stepper on the engine's driver: per step, M = A*A(Z* - U U^T) (``operator``: the CPU
+    fused sensing pass, or the GPU one) and ``update(U, M)``; records, learning times and the Result.
+
+    ``advance(lo, hi)`` runs steps lo .. hi-1 (the operator once per step, cached so that a record at step t
+    and the step from t share it); ``record(i)`` stores record i.
+    """
     steps, record_every, track_tau, progress = _run_args(problem, U.shape, steps, record_every, track_tau, progress)
     B, d, r_hat = U.shape
     rs = problem.rank
@@ -272,39 +289,51 @@ def _run(problem, U, steps, record_every, update, progress, desc, config, track_
     n_tau = min(K, rs)
     tau = np.full((B, n_tau), -1, dtype=np.int64)
     diverged = np.zeros(B, dtype=bool)
-    P = d * (d + 1) // 2
-    Zp, Gp = np.empty((B, P)), np.empty((B, P))
-    R = np.empty((B, problem.m or 1))
-    G = np.empty((B, d, d))
-    grad = operator or (lambda U_: _grad_matrix(problem, U_, Zp, R, Gp, G))
-    ri = 0
-    with progress_bar(steps, enabled=progress, desc=desc) as bar, np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps + 1):
-            M, f = grad(U)
-            need_tau = track_tau and (tau < 0).any()
-            if need_tau or (ri < t_rec.size and t_rec[ri] == t):
-                ev = np.linalg.eigvalsh(np.swapaxes(U, 1, 2) @ U) if np.all(np.isfinite(U)) else \
-                    np.full((B, r_hat), np.nan)
-                ev = ev[:, ::-1][:, :K]
-                if need_tau:
-                    thr = 0.5 * problem.eigvals[:n_tau]
-                    newly = (tau < 0) & (ev[:, :n_tau] >= thr)
-                    tau[newly] = t
-                if ri < t_rec.size and t_rec[ri] == t:
-                    W = U @ np.swapaxes(U, 1, 2)
-                    E[ri] = ((W[:, None] - refs[None]) ** 2).sum(axis=(2, 3)) / ref_norm2
-                    error[ri] = ((W - problem.zstar) ** 2).sum(axis=(1, 2))
-                    eigs[ri], loss[ri] = ev, f
-                    ri += 1
-            if t == steps:
-                break
+    grad = operator or _cpu_operator(problem, U.shape)
+    cur = dict(t=-1, M=None, f=None, tau_t=-1)  # the operator at step cur["t"]; the last step tau was checked at
+
+    def at(t):
+        if cur["t"] != t:
+            cur["M"], cur["f"] = grad(U)
+            cur["t"] = t
+        return cur["M"], cur["f"]
+
+    def spectrum():
+        ev = np.linalg.eigvalsh(np.swapaxes(U, 1, 2) @ U) if np.all(np.isfinite(U)) else np.full((B, r_hat), np.nan)
+        return ev[:, ::-1][:, :K]
+
+    def learn(t, ev):
+        if cur["tau_t"] == t:
+            return
+        cur["tau_t"] = t
+        thr = 0.5 * problem.eigvals[:n_tau]
+        newly = (tau < 0) & (ev[:, :n_tau] >= thr)
+        tau[newly] = t
+
+    def advance(lo, hi):
+        for t in range(lo, hi):
+            M, _ = at(t)
+            if track_tau and cur["tau_t"] != t and (tau < 0).any():
+                learn(t, spectrum())
             update(U, M)
             bad = ~np.isfinite(U).all(axis=(1, 2)) | (np.abs(U).max(axis=(1, 2)) > BLOWUP)
             if bad.any():
-                diverged |= bad
+                diverged[bad] = True
                 U[bad] = np.nan
-            if progress and t % 100 == 0:
-                bar.update(min(100, steps - t))
+
+    def record(ri):
+        t = int(t_rec[ri])
+        _, f = at(t)
+        ev = spectrum()
+        if track_tau and (tau < 0).any():
+            learn(t, ev)
+        W = U @ np.swapaxes(U, 1, 2)
+        E[ri] = ((W[:, None] - refs[None]) ** 2).sum(axis=(2, 3)) / ref_norm2
+        error[ri] = ((W - problem.zstar) ** 2).sum(axis=(1, 2))
+        eigs[ri], loss[ri] = ev, f
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        wall = drive(t_rec, advance, record, progress=progress, desc=desc)
     arrays = dict(t=t_rec, errors=E, eigenvalues=eigs, loss=loss, error=error, diverged=diverged, U=U)
     if track_tau:  # an observable on request: it needs the eigenvalues of U^T U at every step
         arrays["tau"] = tau
@@ -312,7 +341,8 @@ def _run(problem, U, steps, record_every, update, progress, desc, config, track_
                 loss=("step", "run"), error=("step", "run"), tau=("run", "component_learned"), diverged=("run",),
                 U=("run", "row", "factor_col"))
     hints = {} if track_tau else {"tau": "pass track_tau=True (off by default since 0.2: it needs an eigen-decomposition per step)"}
-    return Result(arrays, dict(config={**config, "backend": backend}, hints=hints), dims=dims, coords=("t",))
+    return stepped_result(arrays, dims, meta=dict(config={**config, "backend": backend}, wall_time_s=wall),
+                          batch=(B,), hints=hints)
 
 
 def _common_config(problem, r_hat, init_scale, steps, extra):
@@ -324,7 +354,7 @@ def _common_config(problem, r_hat, init_scale, steps, extra):
 @renamed_keywords(mu="lr", alpha="init_scale")
 @honours_parallel
 def gd(problem, r_hat, init_scale, steps, *, lr, init="gaussian", shared_init=True, record_every=1, track_tau=False,
-       seed=None, progress=False, U0=None, parallel=None) -> Result:
+       seed=0, progress=False, U0=None, parallel=None) -> Result:
     """Gradient descent U <- (I + lr M_t) U, M_t = A*A(Z* - U U^T), from U_0 = init_scale U_bar, batched over init_scale.
 
     Parameters
@@ -339,7 +369,8 @@ def gd(problem, r_hat, init_scale, steps, *, lr, init="gaussian", shared_init=Tr
         Step size (> 0). Stability needs lr * lambda_1(A*A(Z*)) below about 1; larger steps diverge and
         are recorded in ``diverged``, not raised.
     init, shared_init, seed
-        See :func:`initial_factors`. ``U0`` (B, d, r_hat) overrides them.
+        See :func:`initial_factors`. ``U0`` (B, d, r_hat) overrides them. ``seed`` defaults to 0 (reproducible
+        by default; ``None`` draws fresh entropy).
     record_every : int or array_like of int
         The record schedule shared by every family (:func:`gdsim.record_times`): an integer k records every
         k-th step; an array gives the step indices (e.g. ``gdsim.log_steps(steps, 40)`` for log spacing).
@@ -368,16 +399,30 @@ def gd(problem, r_hat, init_scale, steps, *, lr, init="gaussian", shared_init=Tr
     ln(1 + lr lambda_k). The paper prints the gradient without its minus sign; the update is the one
     implemented (spec pitfall 13).
     """
+    return _gd(problem, r_hat, init_scale, steps, lr, init, shared_init, record_every, track_tau, seed, progress, U0,
+               "cpu")
+
+
+def _gd(problem, r_hat, init_scale, steps, lr, init, shared_init, record_every, track_tau, seed, progress, U0, backend):
+    """The one host function of :func:`gd` and its twin :func:`gpu_gd`: they differ only in the stepper's
+    operator (the CPU fused sensing pass, or the GPU one with A resident on the device)."""
     _check_problem(problem)
     lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
     U = _initial(problem, r_hat, init_scale, init, shared_init, seed, U0)
+    operator, desc = None, "matrix sensing GD"
+    if backend == "cuda":
+        from gdsim.sensing import _cuda
+
+        _run_args(problem, U.shape, steps, record_every, track_tau, progress)  # every argument before the device
+        operator, backend = _cuda.operator(problem, U.shape)
+        desc = "matrix sensing GD (CUDA)" if operator is not None else desc
+    config = _common_config(problem, U.shape[2], init_scale, steps, dict(method="gd", lr=lr, init=init))
 
     def update(U_, M):
         U_ += lr * (M @ U_)
 
-    return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD",
-                _common_config(problem, U.shape[2], init_scale, steps, dict(method="gd", lr=lr, init=init)),
-                track_tau=track_tau)
+    return _run(problem, U, steps, record_every, update, progress, desc, config, track_tau=track_tau, backend=backend,
+                operator=operator)
 
 
 def _initial(problem, r_hat, init_scale, init, shared_init, seed, U0):
@@ -394,11 +439,12 @@ def _initial(problem, r_hat, init_scale, init, shared_init, seed, U0):
 @renamed_keywords(eta="lr", alpha="init_scale")
 @honours_parallel
 def scaled_gd(problem, r_hat, init_scale, steps, *, lr, lam, init="gaussian_scaled", shared_init=True, record_every=1,
-              track_tau=False, seed=None, progress=False, U0=None, parallel=None) -> Result:
+              track_tau=False, seed=0, progress=False, U0=None, parallel=None) -> Result:
     """ScaledGD(lambda): U <- U + lr M_t U (U^T U + lambda I)^(-1) (Xu, Shen, Chi, Ma, ICML 2023).
 
     Same results as :func:`gd`. Preconditioning makes the rate independent of the condition number
-    (arXiv:2302.01186, Thm 2); ``lam`` ~ 0.1 sigma_min^2(X*) in the paper's range.
+    (arXiv:2302.01186, Thm 2); ``lam`` ~ 0.1 sigma_min^2(X*) in the paper's range. ``seed`` defaults to 0
+    (reproducible by default; ``None`` draws fresh entropy).
     """
     _check_problem(problem)
     lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
@@ -418,7 +464,7 @@ def scaled_gd(problem, r_hat, init_scale, steps, *, lr, lam, init="gaussian_scal
 @renamed_keywords(eta="lr", alpha="init_scale")
 @honours_parallel
 def asymmetric_gd(target, k_rank, init_scale, steps, *, lr, imbalance=1 / 3, init="orthonormal", record_every=1,
-                  seed=None, progress=False, parallel=None) -> Result:
+                  seed=0, progress=False, parallel=None) -> Result:
     """GD on F G^T with loss (1/2)||F G^T - M||_F^2 (full observation), batched over init_scale.
 
     F <- F - lr R G, G <- G - lr R^T F with R = F G^T - M (simultaneous updates).
@@ -434,6 +480,8 @@ def asymmetric_gd(target, k_rank, init_scale, steps, *, lr, imbalance=1 / 3, ini
         ``orthonormal``: F_0 = init_scale P_1, G_0 = imbalance init_scale P_2 with [P_1 P_2] orthonormal columns, so
         F_0^T F_0 - G_0^T G_0 = (1 - imbalance^2) init_scale^2 I exactly (spec C8); ``gaussian``: N(0, init_scale^2)
         entries (and imbalance init_scale for G).
+    seed : int, SeedSequence, Generator or None
+        Draws the initial factors; default 0 (reproducible by default; ``None`` draws fresh entropy).
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -488,80 +536,54 @@ def asymmetric_gd(target, k_rank, init_scale, steps, *, lr, imbalance=1 / 3, ini
     t_rec = record_times(steps, record_every)
     err = np.full((t_rec.size, init_scale.size), np.nan)
     diverged = np.zeros(init_scale.size, dtype=bool)
-    ri = 0
-    with Timer() as timer, np.errstate(over="ignore", invalid="ignore"), \
-            progress_bar(steps, enabled=progress, desc="asymmetric GD", unit="step") as bar:
-        for t in range(steps + 1):
-            if t and t % 100 == 0:
-                bar.update(100)
-            R = F @ np.swapaxes(G, 1, 2) - M
-            if t_rec[ri] == t:
-                err[ri] = (R**2).sum(axis=(1, 2))
-                ri += 1
-            if t == steps:
-                break
+    st = dict(F=F, G=G, t=-1, R=None)  # the factors, and the residual R = F G^T - M at step st["t"]
+
+    def residual(t):
+        if st["t"] != t:
+            st["R"], st["t"] = st["F"] @ np.swapaxes(st["G"], 1, 2) - M, t
+        return st["R"]
+
+    def advance(lo, hi):
+        for t in range(lo, hi):
+            R = residual(t)
+            F, G = st["F"], st["G"]
             F, G = F - lr * (R @ G), G - lr * (np.swapaxes(R, 1, 2) @ F)
             bad = ~(np.isfinite(F).all(axis=(1, 2)) & np.isfinite(G).all(axis=(1, 2)))
             bad |= (np.abs(F).max(axis=(1, 2)) > BLOWUP) | (np.abs(G).max(axis=(1, 2)) > BLOWUP)
             if bad.any():
-                diverged |= bad
+                diverged[bad] = True
                 F[bad], G[bad] = np.nan, np.nan
-    return Result(dict(t=t_rec, error=err, diverged=diverged, F=F, G=G),
-                  dims=dict(t=("step",), error=("step", "run"), diverged=("run",), F=("run", "row", "factor_col"),
-                            G=("run", "col", "factor_col")), coords=("t",),
-                  meta=dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, lr=lr,
-                                   imbalance=imbalance, init_scale=init_scale.tolist(), init=init, steps=steps,
-                                   reference="Xiong, Ding, Du, ICLR 2024, arXiv:2310.01769"),
-                       wall_time_s=timer.seconds))
+            st["F"], st["G"] = F, G
+
+    def record(i):
+        err[i] = (residual(int(t_rec[i])) ** 2).sum(axis=(1, 2))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        wall = drive(t_rec, advance, record, progress=progress, desc="asymmetric GD")
+    return stepped_result(dict(t=t_rec, error=err, diverged=diverged, F=st["F"], G=st["G"]),
+                          dict(error=("step", "run"), diverged=("run",), F=("run", "row", "factor_col"),
+                               G=("run", "col", "factor_col")),
+                          meta=dict(config=dict(model="asymmetric_factorisation", n1=n1, n2=n2, k=k_rank, lr=lr,
+                                                imbalance=imbalance, init_scale=init_scale.tolist(), init=init,
+                                                steps=steps, reference="Xiong, Ding, Du, ICLR 2024, arXiv:2310.01769"),
+                                    wall_time_s=wall), batch=(init_scale.size,))
 
 
 @renamed_keywords(mu="lr", alpha="init_scale")
 @honours_parallel
 def gpu_gd(problem, r_hat, init_scale, steps, *, lr, init="gaussian", shared_init=True, record_every=1, track_tau=False,
-           seed=None, progress=False, U0=None, parallel=None) -> Result:
+           seed=0, progress=False, U0=None, parallel=None) -> Result:
     """CUDA variant of :func:`gd`: same signature, same results (to rounding).
 
     The sensing operator (the memory-bound hot loop) runs on the GPU with A resident in device memory;
     the small d x d x r_hat products and the records stay on the host. Under full observation there is
-    no operator to offload and the run is the CPU one (``backend`` says which).
+    no operator to offload and the run is the CPU one (``backend`` says which). The same host function as
+    :func:`gd` with the GPU operator swapped in. ``seed`` defaults to 0 (``None`` draws fresh entropy).
 
     Raises
     ------
     gdsim.CudaUnavailableError
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
-    from gdsim._core.cuda import cuda_module, launch_config
-    from gdsim.sensing import _cuda
-
-    _check_problem(problem)
-    lr = real_scalar(lr, "lr", lo=0.0, lo_open=True)
-    U = _initial(problem, r_hat, init_scale, init, shared_init, seed, U0)
-    _run_args(problem, U.shape, steps, record_every, track_tau, progress)  # every argument before the device
-    cuda = cuda_module()
-    config = _common_config(problem, U.shape[2], init_scale, steps, dict(method="gd", lr=lr, init=init))
-
-    def update(U_, M):
-        U_ += lr * (M @ U_)
-
-    if problem.a_packed is None:
-        return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD", config,
-                    track_tau=track_tau, backend="cpu (full observation: no operator to offload)")
-    residuals, gradient = _cuda.kernels()
-    B, d = U.shape[:2]
-    P, m = d * (d + 1) // 2, problem.m
-    dA, dy = cuda.to_device(problem.a_packed), cuda.to_device(problem.y)
-    dR, dG = cuda.device_array((B, m)), cuda.device_array((B, P))
-    Zp = np.empty((B, P))
-    Gfull = np.empty((B, d, d))
-    blocks, tpb = launch_config(P)
-
-    def operator(U_):
-        k.pack_gram(U_, Zp)
-        residuals[m, _cuda.RESIDUAL_THREADS](dA, cuda.to_device(Zp), dy, dR)
-        gradient[blocks, tpb](dA, dR, dG)
-        R = dR.copy_to_host()
-        k.unpack_sym(dG.copy_to_host(), Gfull)
-        return -Gfull, (R**2).sum(axis=1) / (4 * m)
-
-    return _run(problem, U, steps, record_every, update, progress, "matrix sensing GD (CUDA)", config,
-                track_tau=track_tau, backend="cuda", operator=operator)
+    return _gd(problem, r_hat, init_scale, steps, lr, init, shared_init, record_every, track_tau, seed, progress, U0,
+               "cuda")

@@ -53,3 +53,38 @@ def kernels():
             Gp[b, p] = s / m
 
     return residuals, gradient
+
+
+def operator(problem, shape):
+    """The GPU stepper's operator for :func:`gdsim.sensing.gpu_gd`: ``(op, backend)``.
+
+    ``op(U)`` returns (M = A*A(Z* - U U^T), loss) like the CPU operator, with the two passes over A on the
+    device (A and y resident) and M copied back; ``op`` is None under full observation (no operator to
+    offload: the run is the CPU one). Raises :class:`gdsim.CudaUnavailableError` without a usable device.
+    """
+    import numpy as np
+
+    from gdsim._core.cuda import launch_config
+    from gdsim.sensing import _kernels as k
+
+    cu = cuda_module()
+    if problem.a_packed is None:
+        return None, "cpu (full observation: no operator to offload)"
+    residuals, gradient = kernels()
+    B, d = shape[:2]
+    P, m = d * (d + 1) // 2, problem.m
+    dA, dy = cu.to_device(problem.a_packed), cu.to_device(problem.y)
+    dR, dG = cu.device_array((B, m)), cu.device_array((B, P))
+    Zp = np.empty((B, P))
+    Gfull = np.empty((B, d, d))
+    blocks, tpb = launch_config(P)
+
+    def op(U_):
+        k.pack_gram(U_, Zp)
+        residuals[m, RESIDUAL_THREADS](dA, cu.to_device(Zp), dy, dR)
+        gradient[blocks, tpb](dA, dR, dG)
+        R = dR.copy_to_host()
+        k.unpack_sym(dG.copy_to_host(), Gfull)
+        return -Gfull, (R**2).sum(axis=1) / (4 * m)
+
+    return op, "cuda"
