@@ -256,9 +256,14 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
 
 
 @jit(parallel=True)
-def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, batch_size, replace, n_samples, keys,
-            k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
-    """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place)."""
+def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, eps, batch_size, replace, n_samples,
+            keys, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+    """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place).
+
+    ``lr`` (R, G) holds each run's learning rate per parameter group and ``group`` (P,) the group of each
+    parameter: parameter i of run r steps with ``lr[r, group[i]]`` (a per-parameter multiplier; one group,
+    ``group`` all zero, is the scalar lr with the same bits).
+    """
     R, P = W.shape
     for r in prange(R):
         if diverged[r]:
@@ -268,7 +273,9 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
         perm = np.empty(n_samples if batch_size[r] > 0 else 0, dtype=np.int64)
         m1 = M1[r]
         m2 = M2[r]
-        a = lr[r]
+        a = np.empty(P)
+        for i in range(P):
+            a[i] = lr[r, group[i]]
         b1 = beta1[r]
         b2 = beta2[r]
         ep = eps[r]
@@ -281,22 +288,22 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
             big = 0.0
             if kind == GD:
                 for i in range(P):
-                    w[i] -= a * g[i]
+                    w[i] -= a[i] * g[i]
                     big = max(big, abs(w[i]))
             elif kind == HEAVY_BALL:
                 for i in range(P):
                     m1[i] = b1 * m1[i] + g[i]
-                    w[i] -= a * m1[i]
+                    w[i] -= a[i] * m1[i]
                     big = max(big, abs(w[i]))
             elif kind == NESTEROV:
                 for i in range(P):
                     m1[i] = b1 * m1[i] + g[i]
-                    w[i] -= a * (g[i] + b1 * m1[i])
+                    w[i] -= a[i] * (g[i] + b1 * m1[i])
                     big = max(big, abs(w[i]))
             elif kind == RMSPROP:
                 for i in range(P):
                     m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
-                    w[i] -= a * g[i] / (math.sqrt(m2[i]) + ep)
+                    w[i] -= a[i] * g[i] / (math.sqrt(m2[i]) + ep)
                     big = max(big, abs(w[i]))
             else:  # ADAM, bias-corrected (Kingma & Ba)
                 c1 = 1.0 - b1 ** (t + 1)
@@ -304,7 +311,7 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
                 for i in range(P):
                     m1[i] = b1 * m1[i] + (1.0 - b1) * g[i]
                     m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
-                    w[i] -= a * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
+                    w[i] -= a[i] * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
                     big = max(big, abs(w[i]))
             if not (big <= blowup) or not math.isfinite(loss):
                 diverged[r] = True

@@ -217,8 +217,14 @@ def run(m, optimiser, w0, *, lr, steps, record_every=1, observe=("loss",), seed=
         :class:`GD`, :class:`HeavyBall`, :class:`Nesterov`, :class:`SGD`, :class:`Adam` or :class:`RMSProp`.
     w0 : array_like, shape (*batch, P)
         Initial parameters (``m.init(seed=np.arange(S))`` gives one row per seed).
-    lr : float or array_like
-        Learning rates (> 0), broadcast against the batch.
+    lr : float, array_like or dict
+        Learning rates (> 0), broadcast against the batch; or one per parameter group of the model,
+        ``lr={"W0": lr0, "W1": lr1}``: a dict naming every group of ``m.groups`` exactly once (a ValueError
+        names unknown and missing groups), each entry a float or array broadcast against the batch like a
+        scalar lr. Parameter i then steps with its group's lr in every optimiser's update (a per-parameter
+        multiplier of the update; one lr gives the same bits as before). A grid over group lrs is labelled
+        after the groups (dims ``lr_W0``, ``lr_W1``; ``res.lr_W0``), and ``res.lr`` and ``res.threshold``
+        (the stability threshold, e.g. 2 / lr for GD) use the largest group lr per run.
     steps : int
     record_every, observe, seed, progress, parallel
         As in :func:`gdsim.dynamics.gd`.
