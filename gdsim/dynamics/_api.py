@@ -245,6 +245,16 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
 
 
 @honours_parallel
+def _langevin(m, w0, lr, steps, *, temperature, record_every=1, observe=("loss",), seed=0, progress=False,
+              parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Euler-Maruyama Langevin dynamics (run it as ``run(m, Langevin(temperature), ...)``)."""
+    hyper = dict(lr=_lr_arg(lr), temperature=_hyper(temperature, "temperature", lo=0.0, lo_open=False, hi=1e150))
+    return _run(m, w0, steps, kern.LANGEVIN, hyper, record_every=record_every, observe=observe, seed=seed,
+                progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                desc="Langevin", name="langevin")
+
+
+@honours_parallel
 def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe=("loss",), rtol=1e-10, atol=1e-14,
                   max_steps=1_000_000, seed=0, progress=False, parallel=None, lanczos_tol=1e-10, gfs_kwargs=None):
     """Gradient flow dw/dt = -grad L(w) by an adaptive Dormand-Prince 5(4) integrator, batched over runs.

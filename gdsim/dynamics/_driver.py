@@ -320,6 +320,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     beta1 = per_run.get("beta1", np.zeros(R))
     beta2 = per_run.get("beta2", np.zeros(R))
     eps = per_run.get("eps", np.zeros(R))
+    temperature = per_run.get("temperature", np.zeros(R))
     if batch_size is None:
         bs = np.zeros(R, dtype=np.int64)
     else:
@@ -343,8 +344,8 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     labels = labelled_batch_dims(batch, label_src, w0_given)
 
     def advance(lo, hi):
-        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, beta1, beta2, eps, bs, bool(replace),
-                     m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, beta1, beta2, eps, temperature, bs,
+                     bool(replace), m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
 
     def sync():
         pass
@@ -511,6 +512,9 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
         for g in config.get("lr_groups", ()):  # per-group learning rates (res.lr is their maximum)
             arrays[f"lr_{g}"] = per_run[f"lr_{g}"].reshape(batch)
             dims[f"lr_{g}"] = bd
+        if kind == kern.LANGEVIN:
+            arrays["temperature"] = per_run["temperature"].reshape(batch)
+            dims["temperature"] = bd
         thr = _threshold(kind, per_run)
         arrays["threshold"] = thr.reshape(batch)
         dims["threshold"] = bd
