@@ -281,6 +281,7 @@ VALID = {
     "gdsim.dynamics.SGD": (gdyn.SGD, lambda t: dict(batch_size=2, replace=False, momentum=0.5, nesterov=False)),
     "gdsim.dynamics.Adam": (gdyn.Adam, lambda t: dict(beta1=0.9, beta2=0.999, eps=1e-8)),
     "gdsim.dynamics.RMSProp": (gdyn.RMSProp, lambda t: dict(beta=0.99, eps=1e-8)),
+    "gdsim.dynamics.Langevin": (gdyn.Langevin, lambda t: dict(temperature=0.1)),
     "gdsim.dynamics.gpu_gd": (gdyn.gpu_gd, _dyn()),
     "gdsim.dynamics.sgd": (gdyn.sgd, _dyn(batch_size=2)),
     "gdsim.dynamics.momentum": (gdyn.momentum, _dyn()),

@@ -222,3 +222,79 @@ def test_sgd_matches_a_numpy_oracle_of_its_draw_and_update(replace, momentum, ne
             w = w - lr * ((g + momentum * mom) if nesterov else mom)
         # the same operations in the same order up to the kernels' fused loops: a few ulp of |w| ~ 1
         np.testing.assert_allclose(got[r], w, rtol=0, atol=1e-13)
+
+
+# ------------------------------------------------------------------------------------------- Langevin dynamics
+def _numpy_langevin(m, W, lr, temperature, steps, seed):
+    """Euler-Maruyama as in Langevin's docstring, in NumPy, with the noise from the same counter-based normal
+    (its plain-Python form) keyed by (run key ^ LANGEVIN_SALT, step, index)."""
+    from gdsim._core.counter_rng import build_normal_pair, keys_from_seed
+    from gdsim.dynamics._kernels import LANGEVIN_SALT
+
+    normal_pair = build_normal_pair(lambda f: f)
+    keys = keys_from_seed(seed, W.shape[0])
+    W = W.copy()
+    P = W.shape[1]
+    n_even = P + P % 2
+    for r in range(W.shape[0]):
+        key = np.uint64(keys[r]) ^ LANGEVIN_SALT
+        for t in range(steps):
+            with np.errstate(over="ignore"):  # SplitMix64 multiplies modulo 2^64 on purpose
+                xi = np.array([z for j in range(0, P, 2) for z in normal_pair(key, t, n_even, j)])[:P]
+            _, g = m.loss_grad(W[r])
+            W[r] = W[r] - lr * g + np.sqrt(2 * lr * temperature) * xi
+    return W
+
+
+def test_langevin_matches_a_numpy_oracle_of_its_noise_and_update():
+    m = _mlp()  # P = 37 (odd: the last normal pair's second draw is unused)
+    assert m.n_params % 2 == 1
+    w0 = m.init(seed=np.arange(2))
+    got = gdyn.run(m, gdyn.Langevin(temperature=0.3), w0, lr=0.02, steps=5, record_every=5, seed=4).w_final
+    want = _numpy_langevin(m, w0, 0.02, 0.3, 5, seed=4)
+    # the noise is bit-identical (same counters, same arithmetic); the gradients differ from NumPy's by a few ulp
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
+    # with one seed per run, a run's noise depends on its own seed only: the same run alone gives the same bits
+    both = gdyn.run(m, gdyn.Langevin(temperature=0.3), w0, lr=0.02, steps=5, record_every=5, seed=[10, 11]).w_final
+    alone = gdyn.run(m, gdyn.Langevin(temperature=0.3), w0[1:], lr=0.02, steps=5, record_every=5, seed=[11]).w_final
+    np.testing.assert_array_equal(alone[0], both[1])
+
+
+def test_langevin_at_zero_temperature_is_gd_and_its_stationary_variance_is_exact():
+    m = _mlp()
+    w0 = m.init(seed=np.arange(2))
+    a = gdyn.run(m, gdyn.Langevin(temperature=0.0), w0, lr=0.05, steps=8, record_every=8)
+    b = gdyn.gd(m, w0, 0.05, 8, record_every=8)
+    np.testing.assert_array_equal(a.w_final, b.w_final)
+
+    def quadratic(w, h, g):
+        for i in range(w.size):
+            g[i] = h[i] * w[i]
+        return 0.5 * (h * w * w).sum()
+
+    h = np.array([1.0, 4.0])
+    q = gm.custom(quadratic, 2, data=(h,))
+    R, lr, T, steps = 4000, 0.05, 0.2, 400
+    res = gdyn.run(q, gdyn.Langevin(temperature=T), np.zeros((R, 2)), lr=lr, steps=steps, record_every=steps)
+    # the discretised Ornstein-Uhlenbeck chain w <- (1 - lr h) w + sqrt(2 lr T) xi from 0 has variance
+    # 2 lr T (1 - a^(2 steps)) / (1 - a^2), a = 1 - lr h, exactly (not just to O(lr))
+    a_ = 1 - lr * h
+    exact = 2 * lr * T * (1 - a_ ** (2 * steps)) / (1 - a_ ** 2)
+    var = res.w_final.var(axis=0)
+    # the sample variance of R Gaussian draws has relative standard error sqrt(2 / R) = 2.2 %: 5 of them
+    np.testing.assert_allclose(var, exact, rtol=5 * np.sqrt(2 / R))
+    assert abs(np.corrcoef(res.w_final.T)[0, 1]) < 5 / np.sqrt(R)  # independent coordinates
+    assert res.temperature.shape == (R,)
+
+
+def test_langevin_validates_and_runs_on_every_zoo_model():
+    with pytest.raises(ValueError, match="temperature"):
+        gdyn.Langevin(temperature=-1.0)
+    with pytest.raises(TypeError, match="temperature"):
+        gdyn.Langevin(temperature="hot")
+    for m in _zoo():
+        w0 = m.init(seed=np.arange(2)) * 0.5
+        res = gdyn.run(m, gdyn.Langevin(temperature=1e-12), w0, lr=1e-3, steps=3, record_every=3)
+        assert np.all(np.isfinite(res.loss)), m.name
+        # noise of size sqrt(2 lr T) ~ 1e-7.5 per step cannot raise the loss by 1 %
+        assert np.all(res.loss[-1] <= res.loss[0] * (1 + 1e-2) + 1e-12), m.name

@@ -13,7 +13,7 @@ from gdsim._core.jit import honours_parallel
 from gdsim.dynamics import _kernels as kern
 from gdsim.dynamics._driver import drive
 from gdsim.dynamics._curvature import _check_model, _flow_args, _in_driver
-from gdsim.dynamics._driver import BLOWUP, _Observe, _Records, _check_record_budget, _hyper, _result, _run
+from gdsim.dynamics._driver import BLOWUP, _Observe, _Records, _check_record_budget, _hyper, _lr_arg, _result, _run
 
 
 _COMMON_DOC = """
@@ -76,8 +76,12 @@ def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=
     m : gdsim.models.Model
     w0 : array_like, shape (*batch, P)
         Initial parameters (e.g. ``m.init(seed, batch=(8,))``).
-    lr : float or array_like
-        Learning rates (> 0), broadcast against the batch (an lr x seed grid: ``lr[:, None]`` with w0 (S, P)).
+    lr : float, array_like or dict
+        Learning rates (> 0), broadcast against the batch (an lr x seed grid: ``lr[:, None]`` with w0 (S, P)),
+        or one per parameter group: ``{group name: lr}`` with every group of ``m.groups`` named once, each
+        entry broadcast against the batch like a scalar lr (e.g. ``{"W0": lr0[:, None], "W1": lr1}`` for an
+        lr0 x lr1 grid, whose dims are then labelled ``lr_W0``, ``lr_W1``). Parameter i steps with the lr
+        of its group; ``res.lr`` and the threshold use the largest group lr, ``res.lr_<group>`` holds each.
     steps : int
     {common}
 
@@ -95,7 +99,7 @@ def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=
     >>> res.sharpness.shape
     (3, 2)
     """
-    hyper = dict(lr=_hyper(lr, "lr"))
+    hyper = dict(lr=_lr_arg(lr))
     return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
                 blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="GD", name="gd")
 
@@ -111,8 +115,9 @@ def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=Fa
     m : gdsim.models.Model
         With per-sample data (``m.per_sample``).
     w0 : array_like, shape (*batch, P)
-    lr : float or array_like
-        Learning rates (> 0), broadcast against the batch.
+    lr : float, array_like or dict
+        Learning rates (> 0), broadcast against the batch, or ``{group name: lr}`` per parameter group (as in
+        :func:`gd`).
     steps : int
     batch_size : int or array_like of int
         Minibatch size B, 1 <= B <= N, broadcast against the batch.
@@ -141,7 +146,7 @@ def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=Fa
     nesterov = v.flag(nesterov, "nesterov")
     mom = _hyper(momentum, "momentum", lo=0.0, lo_open=False, hi=1.0, hi_open=True)
     kind = kern.NESTEROV if nesterov else (kern.HEAVY_BALL if np.any(mom > 0) else kern.GD)
-    hyper = dict(lr=_hyper(lr, "lr"), beta1=mom)
+    hyper = dict(lr=_lr_arg(lr), beta1=mom)
     return _run(m, w0, steps, kind, hyper, batch_size=bs, replace=replace, record_every=record_every, observe=observe,
                 seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
                 desc="SGD", name="sgd", public_names={"beta1": "momentum"})
@@ -157,8 +162,8 @@ def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, obse
     ----------
     m : gdsim.models.Model
     w0 : array_like, shape (*batch, P)
-    lr : float or array_like
-        (> 0), broadcast against the batch.
+    lr : float, array_like or dict
+        (> 0), broadcast against the batch, or ``{group name: lr}`` per parameter group (as in :func:`gd`).
     steps : int
     beta : float or array_like
         Momentum in [0, 1).
@@ -171,7 +176,7 @@ def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, obse
     (2 + 2 beta) / ((1 + 2 beta) lr) for Nesterov (Cohen et al. 2021, appendix); ``res.threshold`` holds it.
     """
     nesterov = v.flag(nesterov, "nesterov")
-    hyper = dict(lr=_hyper(lr, "lr"), beta1=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True))
+    hyper = dict(lr=_lr_arg(lr), beta1=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True))
     return _run(m, w0, steps, kern.NESTEROV if nesterov else kern.HEAVY_BALL, hyper, record_every=record_every,
                 observe=observe, seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol,
                 gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball",
@@ -188,8 +193,8 @@ def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, 
     ----------
     m : gdsim.models.Model
     w0 : array_like, shape (*batch, P)
-    lr : float or array_like
-        (> 0), broadcast against the batch.
+    lr : float, array_like or dict
+        (> 0), broadcast against the batch, or ``{group name: lr}`` per parameter group (as in :func:`gd`).
     steps : int
     beta1, beta2 : float or array_like
         Moment decay rates in [0, 1).
@@ -203,7 +208,7 @@ def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, 
     Cohen et al. ("Adaptive gradient methods at the edge of stability", 2022) find it hovers at
     (2 + 2 beta1) / ((1 - beta1) lr) (38 / lr at beta1 = 0.9), held in ``res.threshold``.
     """
-    hyper = dict(lr=_hyper(lr, "lr"), beta1=_hyper(beta1, "beta1", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
+    hyper = dict(lr=_lr_arg(lr), beta1=_hyper(beta1, "beta1", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
                  beta2=_hyper(beta2, "beta2", lo=0.0, lo_open=False, hi=1.0, hi_open=True), eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.ADAM, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
                 blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="Adam", name="adam")
@@ -219,8 +224,8 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
     ----------
     m : gdsim.models.Model
     w0 : array_like, shape (*batch, P)
-    lr : float or array_like
-        (> 0), broadcast against the batch.
+    lr : float, array_like or dict
+        (> 0), broadcast against the batch, or ``{group name: lr}`` per parameter group (as in :func:`gd`).
     steps : int
     beta : float or array_like
         Decay rate in [0, 1).
@@ -232,11 +237,21 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
     -----
     Tieleman & Hinton (2012). ``"preconditioned_sharpness"`` uses P = diag(sqrt(s) + eps).
     """
-    hyper = dict(lr=_hyper(lr, "lr"), beta2=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
+    hyper = dict(lr=_lr_arg(lr), beta2=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
                  eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.RMSPROP, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
                 desc="RMSProp", name="rmsprop", public_names={"beta2": "beta"})
+
+
+@honours_parallel
+def _langevin(m, w0, lr, steps, *, temperature, record_every=1, observe=("loss",), seed=0, progress=False,
+              parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+    """Euler-Maruyama Langevin dynamics (run it as ``run(m, Langevin(temperature), ...)``)."""
+    hyper = dict(lr=_lr_arg(lr), temperature=_hyper(temperature, "temperature", lo=0.0, lo_open=False, hi=1e150))
+    return _run(m, w0, steps, kern.LANGEVIN, hyper, record_every=record_every, observe=observe, seed=seed,
+                progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                desc="Langevin", name="langevin")
 
 
 @honours_parallel
@@ -346,7 +361,7 @@ def gpu_gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progr
         A zoo MLP.
     w0 : array_like, shape (*batch, P)
     lr : float or array_like
-        (> 0), broadcast against the batch.
+        (> 0), broadcast against the batch (a per-group dict runs on the CPU engine only: ValueError here).
     steps : int
     {common}
 

@@ -287,6 +287,13 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
     obs = _Observe(observe, m, kind)
+    hyper = dict(hyper)
+    groups = None
+    if isinstance(hyper["lr"], dict):  # one learning rate per parameter group (see _lr_arg)
+        if backend != "cpu":
+            raise ValueError("a per-group lr (a dict) runs on the CPU engine only; give one lr")
+        groups = _group_lrs(m, hyper.pop("lr"))
+        hyper = {**{f"lr_{g}": a for g, a in groups.items()}, **hyper}
     try:
         batch = np.broadcast_shapes(w0.shape[:-1], *(h.shape for h in hyper.values()),
                                     *(() if batch_size is None else (np.shape(batch_size),)))
@@ -298,10 +305,22 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     _check_record_budget(batch, P, t.size, obs, updates=float(R) * steps * P)
     W = np.ascontiguousarray(np.broadcast_to(w0, (*batch, P)).reshape(R, P)).copy()
     per_run = {n: np.ascontiguousarray(np.broadcast_to(h, batch).reshape(R)).astype(np.float64) for n, h in hyper.items()}
-    lr = per_run.get("lr")
+    if groups is None:
+        lr = per_run["lr"]
+        LR = lr.reshape(R, 1)
+        gid = np.zeros(P, dtype=np.int64)
+    else:
+        LR = np.ascontiguousarray(np.stack([per_run[f"lr_{g}"] for g in groups], axis=1))
+        gid = np.empty(P, dtype=np.int64)
+        for q, grp in enumerate(m.groups):
+            gid[grp.start:grp.stop] = q
+        # the diagnostics (threshold, eos ratio, res.lr) use the largest group lr: the first group to leave
+        # its stable range along a direction inside one group
+        lr = per_run["lr"] = LR.max(axis=1)
     beta1 = per_run.get("beta1", np.zeros(R))
     beta2 = per_run.get("beta2", np.zeros(R))
     eps = per_run.get("eps", np.zeros(R))
+    temperature = per_run.get("temperature", np.zeros(R))
     if batch_size is None:
         bs = np.zeros(R, dtype=np.int64)
     else:
@@ -325,15 +344,15 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     labels = labelled_batch_dims(batch, label_src, w0_given)
 
     def advance(lo, hi):
-        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, lr, beta1, beta2, eps, bs, bool(replace),
-                     m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, beta1, beta2, eps, temperature, bs,
+                     bool(replace), m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
 
     def sync():
         pass
 
     if backend == "cuda":
         advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
-    elif m._gd_step_batch is not None and kind == kern.GD and batch_size is None:
+    elif m._gd_step_batch is not None and kind == kern.GD and batch_size is None and groups is None:
         # the model vectorises across runs: structure-of-arrays blocks (see Model._gd_step_batch)
         Wt = np.ascontiguousarray(W.T)
 
@@ -349,7 +368,35 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     return _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall,
                    gfs_kwargs, seed, name, labels=labels, config=dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
-                                                batch_size=None if batch_size is None else np.unique(bs).tolist()))
+                                                batch_size=None if batch_size is None else np.unique(bs).tolist(),
+                                                **({} if groups is None else {"lr_groups": list(groups)})))
+
+
+def _lr_arg(lr, name="lr"):
+    """A validated ``lr``: an array (> 0) broadcast against the batch, or a dict of them, one per group."""
+    if isinstance(lr, dict):
+        if not lr:
+            raise ValueError(f"{name} as a dict needs one entry per parameter group (m.groups); got an empty dict")
+        out = {}
+        for g, a in lr.items():
+            if not isinstance(g, str):
+                raise TypeError(f"{name} dict keys must be parameter-group names (str, from m.groups); got {g!r}")
+            out[g] = _hyper(a, f"{name}[{g!r}]")
+        return out
+    return _hyper(lr, name)
+
+
+def _group_lrs(m, lr):
+    """The per-group learning rates of ``m`` in the order of ``m.groups`` (every group named exactly once)."""
+    names = [g.name for g in m.groups]
+    unknown = [g for g in lr if g not in names]
+    missing = [g for g in names if g not in lr]
+    if unknown or missing:
+        raise ValueError(f"lr as a dict must give one learning rate per parameter group of model {m.name!r}, "
+                         f"groups {names}: " + "; ".join(
+                             ([f"unknown group(s) {unknown}"] if unknown else [])
+                             + ([f"missing group(s) {missing}"] if missing else [])))
+    return {g: lr[g] for g in names}
 
 
 def _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc):
@@ -462,6 +509,12 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
     if kind is not None:
         arrays["lr"] = per_run["lr"].reshape(batch)
         dims["lr"] = bd
+        for g in config.get("lr_groups", ()):  # per-group learning rates (res.lr is their maximum)
+            arrays[f"lr_{g}"] = per_run[f"lr_{g}"].reshape(batch)
+            dims[f"lr_{g}"] = bd
+        if kind == kern.LANGEVIN:
+            arrays["temperature"] = per_run["temperature"].reshape(batch)
+            dims["temperature"] = bd
         thr = _threshold(kind, per_run)
         arrays["threshold"] = thr.reshape(batch)
         dims["threshold"] = bd

@@ -22,12 +22,17 @@ import numba
 import numpy as np
 from numba import prange, types
 
-from gdsim._core.counter_rng import uniform01
+from gdsim._core.counter_rng import build_normal_pair, uniform01
 from gdsim._core.first_class import function_value
 from gdsim._core.jit import jit
 
 # optimiser codes
-GD, HEAVY_BALL, NESTEROV, RMSPROP, ADAM = 0, 1, 2, 3, 4
+GD, HEAVY_BALL, NESTEROV, RMSPROP, ADAM, LANGEVIN = 0, 1, 2, 3, 4, 5
+#: XORed into a run's key for its Langevin noise, so the noise counters (step, index) never meet the
+#: counters of the Lanczos start vectors drawn from the run's own key (salts 1, 2, 3, ...)
+LANGEVIN_SALT = np.uint64(0x4C616E676576E31)
+
+_normal_pair = build_normal_pair(lambda f: jit(f, inline="always"))
 
 
 @jit
@@ -256,9 +261,17 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
 
 
 @jit(parallel=True)
-def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, batch_size, replace, n_samples, keys,
-            k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
-    """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place)."""
+def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, eps, temperature, batch_size, replace,
+            n_samples, keys, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+    """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place).
+
+    ``LANGEVIN`` is Euler-Maruyama: w <- w - lr g + sqrt(2 lr temperature) xi, xi ~ N(0, I) drawn by the
+    counter-based normal keyed by (the run's key ^ LANGEVIN_SALT, step t, index i).
+
+    ``lr`` (R, G) holds each run's learning rate per parameter group and ``group`` (P,) the group of each
+    parameter: parameter i of run r steps with ``lr[r, group[i]]`` (a per-parameter multiplier; one group,
+    ``group`` all zero, is the scalar lr with the same bits).
+    """
     R, P = W.shape
     for r in prange(R):
         if diverged[r]:
@@ -268,10 +281,15 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
         perm = np.empty(n_samples if batch_size[r] > 0 else 0, dtype=np.int64)
         m1 = M1[r]
         m2 = M2[r]
-        a = lr[r]
+        a = np.empty(P)
+        for i in range(P):
+            a[i] = lr[r, group[i]]
         b1 = beta1[r]
         b2 = beta2[r]
         ep = eps[r]
+        temp = temperature[r]
+        nkey = keys[r] ^ LANGEVIN_SALT
+        n_even = P + (P & 1)
         for t in range(k0, k1):
             loss = _step_loss_grad(loss_grad, gather, w, data, g, batch_size[r], replace, keys[r], t, perm)
             if batch_size[r] <= 0:
@@ -281,22 +299,30 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
             big = 0.0
             if kind == GD:
                 for i in range(P):
-                    w[i] -= a * g[i]
+                    w[i] -= a[i] * g[i]
                     big = max(big, abs(w[i]))
             elif kind == HEAVY_BALL:
                 for i in range(P):
                     m1[i] = b1 * m1[i] + g[i]
-                    w[i] -= a * m1[i]
+                    w[i] -= a[i] * m1[i]
                     big = max(big, abs(w[i]))
             elif kind == NESTEROV:
                 for i in range(P):
                     m1[i] = b1 * m1[i] + g[i]
-                    w[i] -= a * (g[i] + b1 * m1[i])
+                    w[i] -= a[i] * (g[i] + b1 * m1[i])
                     big = max(big, abs(w[i]))
+            elif kind == LANGEVIN:
+                for i in range(0, P, 2):
+                    xi0, xi1 = _normal_pair(nkey, t, n_even, i)
+                    w[i] = w[i] - a[i] * g[i] + math.sqrt(2.0 * a[i] * temp) * xi0
+                    big = max(big, abs(w[i]))
+                    if i + 1 < P:
+                        w[i + 1] = w[i + 1] - a[i + 1] * g[i + 1] + math.sqrt(2.0 * a[i + 1] * temp) * xi1
+                        big = max(big, abs(w[i + 1]))
             elif kind == RMSPROP:
                 for i in range(P):
                     m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
-                    w[i] -= a * g[i] / (math.sqrt(m2[i]) + ep)
+                    w[i] -= a[i] * g[i] / (math.sqrt(m2[i]) + ep)
                     big = max(big, abs(w[i]))
             else:  # ADAM, bias-corrected (Kingma & Ba)
                 c1 = 1.0 - b1 ** (t + 1)
@@ -304,7 +330,7 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, beta1, beta2, eps, bat
                 for i in range(P):
                     m1[i] = b1 * m1[i] + (1.0 - b1) * g[i]
                     m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
-                    w[i] -= a * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
+                    w[i] -= a[i] * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
                     big = max(big, abs(w[i]))
             if not (big <= blowup) or not math.isfinite(loss):
                 diverged[r] = True
