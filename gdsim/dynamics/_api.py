@@ -47,6 +47,12 @@ _COMMON_DOC = """
         Residual tolerance of the sharpness/top-k Lanczos (warm-started from the previous record).
     gfs_kwargs : dict, optional
         Passed to :func:`gfs_sharpness` for the ``gfs_sharpness`` observable.
+    lr_schedule : array_like or callable, optional
+        A learning-rate schedule: the lr of step t is ``lr * lr_schedule[t]``, for every run and parameter group
+        (``lr`` stays the per-run, per-group base). An array of ``steps`` multipliers in [0, 1e150], or a
+        function called once on ``numpy.arange(steps)`` that returns them (``lambda t: 1 / np.sqrt(1 + t)``;
+        Daneshmand et al.'s gamma_k, an annealing). None (default): constant lr. ``res.lr`` and
+        ``res.threshold`` refer to the base lr; ``meta["config"]["lr_schedule"]`` summarises the schedule.
 
     Returns
     -------
@@ -68,7 +74,7 @@ def _doc(f):
 @_doc
 @honours_parallel
 def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
-       blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+       blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
     """Full-batch gradient descent w <- w - lr grad L(w), batched over runs.
 
     Parameters
@@ -101,13 +107,15 @@ def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=
     """
     hyper = dict(lr=_lr_arg(lr))
     return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
-                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="GD", name="gd")
+                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule, desc="GD", name="gd")
 
 
 @_doc
 @honours_parallel
 def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=False, record_every=1,
-        observe=("loss",), seed=0, progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+        observe=("loss",), seed=0, progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None,
+        lr_schedule=None):
     """Minibatch SGD (optionally with momentum), batched over runs, one counter-based stream per run.
 
     Parameters
@@ -149,13 +157,14 @@ def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=Fa
     hyper = dict(lr=_lr_arg(lr), beta1=mom)
     return _run(m, w0, steps, kind, hyper, batch_size=bs, replace=replace, record_every=record_every, observe=observe,
                 seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule,
                 desc="SGD", name="sgd", public_names={"beta1": "momentum"})
 
 
 @_doc
 @honours_parallel
 def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, observe=("loss",), seed=0, progress=False,
-             parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+             parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
     """Full-batch heavy-ball (m <- beta m + g, w <- w - lr m) or Nesterov (w <- w - lr (g + beta m)) momentum.
 
     Parameters
@@ -179,14 +188,15 @@ def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, obse
     hyper = dict(lr=_lr_arg(lr), beta1=_hyper(beta, "beta", lo=0.0, lo_open=False, hi=1.0, hi_open=True))
     return _run(m, w0, steps, kern.NESTEROV if nesterov else kern.HEAVY_BALL, hyper, record_every=record_every,
                 observe=observe, seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol,
-                gfs_kwargs=gfs_kwargs or {}, desc="momentum", name="nesterov" if nesterov else "heavy_ball",
+                gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule, desc="momentum", name="nesterov" if nesterov else "heavy_ball",
                 public_names={"beta1": "beta"})
 
 
 @_doc
 @honours_parallel
 def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, observe=("loss",), seed=0,
-         progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+         progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
     """Full-batch Adam (bias-corrected, Kingma & Ba 2015), batched over runs.
 
     Parameters
@@ -211,13 +221,14 @@ def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, 
     hyper = dict(lr=_lr_arg(lr), beta1=_hyper(beta1, "beta1", lo=0.0, lo_open=False, hi=1.0, hi_open=True),
                  beta2=_hyper(beta2, "beta2", lo=0.0, lo_open=False, hi=1.0, hi_open=True), eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.ADAM, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
-                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="Adam", name="adam")
+                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule, desc="Adam", name="adam")
 
 
 @_doc
 @honours_parallel
 def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("loss",), seed=0, progress=False,
-            parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+            parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
     """Full-batch RMSProp: s <- beta s + (1 - beta) g^2, w <- w - lr g / (sqrt(s) + eps).
 
     Parameters
@@ -241,16 +252,18 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
                  eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.RMSPROP, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule,
                 desc="RMSProp", name="rmsprop", public_names={"beta2": "beta"})
 
 
 @honours_parallel
 def _langevin(m, w0, lr, steps, *, temperature, record_every=1, observe=("loss",), seed=0, progress=False,
-              parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+              parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
     """Euler-Maruyama Langevin dynamics (run it as ``run(m, Langevin(temperature), ...)``)."""
     hyper = dict(lr=_lr_arg(lr), temperature=_hyper(temperature, "temperature", lo=0.0, lo_open=False, hi=1e150))
     return _run(m, w0, steps, kern.LANGEVIN, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule,
                 desc="Langevin", name="langevin")
 
 
@@ -349,7 +362,7 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
 @_doc
 @honours_parallel
 def gpu_gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
-           blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None):
+           blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
     """:func:`gd` on a CUDA GPU for the zoo MLPs (:func:`gdsim.models.mlp`, :func:`gdsim.models.deep_linear`).
 
     Same signature and result as :func:`gd`. One GPU thread per run; the record-point observables are
@@ -377,5 +390,6 @@ def gpu_gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progr
         raise ValueError(f"m must be a zoo MLP (gdsim.models.mlp or deep_linear) for gpu_gd; got model {m.name!r}")
     hyper = dict(lr=_hyper(lr, "lr"))
     return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
-                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {}, desc="GD (cuda)", name="gd",
+                blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule, desc="GD (cuda)", name="gd",
                 backend="cuda")

@@ -277,12 +277,16 @@ def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
 
 
 def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
-         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None):
+         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None, lr_schedule=None):
     m = _check_model(m)
     w0_given = w0
     w0 = m.weights(w0, "w0")
     t = record_times(steps, record_every)  # validates both
     steps = int(steps)
+    schedule = lr_schedule_array(lr_schedule, steps)
+    if schedule.size and backend == "cuda":
+        raise ValueError("lr_schedule runs on the CPU engine only (gdsim.dynamics.gd); give lr_schedule=None on "
+                         "the GPU")
     progress = v.flag(progress, "progress")
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
@@ -344,7 +348,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     labels = labelled_batch_dims(batch, label_src, w0_given)
 
     def advance(lo, hi):
-        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, beta1, beta2, eps, temperature, bs,
+        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, schedule, beta1, beta2, eps, temperature, bs,
                      bool(replace), m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
 
     def sync():
@@ -352,7 +356,8 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
 
     if backend == "cuda":
         advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
-    elif m._gd_step_batch is not None and kind == kern.GD and batch_size is None and groups is None:
+    elif (m._gd_step_batch is not None and kind == kern.GD and batch_size is None and groups is None
+          and not schedule.size):
         # the model vectorises across runs: structure-of-arrays blocks (see Model._gd_step_batch)
         Wt = np.ascontiguousarray(W.T)
 
@@ -369,7 +374,10 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
                    gfs_kwargs, seed, name, labels=labels, config=dict(steps=steps, record_every=records_meta(record_every), blowup=blowup,
                                                 lanczos_tol=lanczos_tol, replace=bool(replace), backend=backend,
                                                 batch_size=None if batch_size is None else np.unique(bs).tolist(),
-                                                **({} if groups is None else {"lr_groups": list(groups)})))
+                                                **({} if groups is None else {"lr_groups": list(groups)}),
+                                                **({} if not schedule.size else {"lr_schedule": dict(
+                                                    first=float(schedule[0]), last=float(schedule[-1]),
+                                                    min=float(schedule.min()), max=float(schedule.max()))})))
 
 
 def _lr_arg(lr, name="lr"):
@@ -397,6 +405,34 @@ def _group_lrs(m, lr):
                              ([f"unknown group(s) {unknown}"] if unknown else [])
                              + ([f"missing group(s) {missing}"] if missing else [])))
     return {g: lr[g] for g in names}
+
+
+def lr_schedule_array(lr_schedule, steps):
+    """The validated ``lr_schedule`` as a float64 array of shape (steps,) (empty for a constant lr).
+
+    ``lr_schedule`` is None (constant lr), an array_like of ``steps`` finite multipliers >= 0, or a function
+    of the step index called once on ``numpy.arange(steps)`` that returns them (e.g.
+    ``lambda t: 1 / np.sqrt(1 + t)``). The lr of step t is ``lr * lr_schedule[t]``.
+    """
+    if lr_schedule is None:
+        return np.zeros(0)
+    if callable(lr_schedule):
+        try:
+            vals = lr_schedule(np.arange(steps))
+        except Exception as exc:  # the user's function: say which argument failed and how it was called
+            raise TypeError(f"lr_schedule must be a function of the step index, called once on numpy.arange(steps) "
+                            f"(an integer array); calling it raised {type(exc).__name__}: {exc}") from exc
+        vals = np.broadcast_to(np.asarray(vals, dtype=np.float64), (steps,)) if np.ndim(vals) == 0 else vals
+    else:
+        vals = lr_schedule
+    arr = v.real_array(vals, "lr_schedule")
+    if arr.shape != (steps,):
+        raise ValueError(f"lr_schedule must hold one multiplier per step, shape (steps,) = ({steps},); got shape "
+                         f"{arr.shape}")
+    if np.any(arr < 0.0) or np.any(arr > 1e150):
+        raise ValueError(f"lr_schedule must lie in [0, 1e150] (a multiplier of lr); got values in "
+                         f"[{arr.min()}, {arr.max()}]")
+    return np.ascontiguousarray(arr, dtype=np.float64) if steps else np.zeros(0)
 
 
 def _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc):

@@ -261,8 +261,8 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
 
 
 @jit(parallel=True)
-def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, eps, temperature, batch_size, replace,
-            n_samples, keys, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, schedule, beta1, beta2, eps, temperature, batch_size,
+            replace, n_samples, keys, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
     """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place).
 
     ``LANGEVIN`` is Euler-Maruyama: w <- w - lr g + sqrt(2 lr temperature) xi, xi ~ N(0, I) drawn by the
@@ -270,7 +270,8 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, e
 
     ``lr`` (R, G) holds each run's learning rate per parameter group and ``group`` (P,) the group of each
     parameter: parameter i of run r steps with ``lr[r, group[i]]`` (a per-parameter multiplier; one group,
-    ``group`` all zero, is the scalar lr with the same bits).
+    ``group`` all zero, is the scalar lr with the same bits). ``schedule`` (steps,) multiplies the lr of step t
+    by ``schedule[t]``; an empty ``schedule`` is the constant lr (the same bits, no per-step work).
     """
     R, P = W.shape
     for r in prange(R):
@@ -284,6 +285,8 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, e
         a = np.empty(P)
         for i in range(P):
             a[i] = lr[r, group[i]]
+        scheduled = schedule.size > 0
+        at = np.empty(P) if scheduled else a  # this step's lr per parameter
         b1 = beta1[r]
         b2 = beta2[r]
         ep = eps[r]
@@ -291,6 +294,10 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, e
         nkey = keys[r] ^ LANGEVIN_SALT
         n_even = P + (P & 1)
         for t in range(k0, k1):
+            if scheduled:
+                st = schedule[t]
+                for i in range(P):
+                    at[i] = a[i] * st
             loss = _step_loss_grad(loss_grad, gather, w, data, g, batch_size[r], replace, keys[r], t, perm)
             if batch_size[r] <= 0:
                 if t > 0 and loss > last_loss[r]:
@@ -299,30 +306,30 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, e
             big = 0.0
             if kind == GD:
                 for i in range(P):
-                    w[i] -= a[i] * g[i]
+                    w[i] -= at[i] * g[i]
                     big = max(big, abs(w[i]))
             elif kind == HEAVY_BALL:
                 for i in range(P):
                     m1[i] = b1 * m1[i] + g[i]
-                    w[i] -= a[i] * m1[i]
+                    w[i] -= at[i] * m1[i]
                     big = max(big, abs(w[i]))
             elif kind == NESTEROV:
                 for i in range(P):
                     m1[i] = b1 * m1[i] + g[i]
-                    w[i] -= a[i] * (g[i] + b1 * m1[i])
+                    w[i] -= at[i] * (g[i] + b1 * m1[i])
                     big = max(big, abs(w[i]))
             elif kind == LANGEVIN:
                 for i in range(0, P, 2):
                     xi0, xi1 = _normal_pair(nkey, t, n_even, i)
-                    w[i] = w[i] - a[i] * g[i] + math.sqrt(2.0 * a[i] * temp) * xi0
+                    w[i] = w[i] - at[i] * g[i] + math.sqrt(2.0 * at[i] * temp) * xi0
                     big = max(big, abs(w[i]))
                     if i + 1 < P:
-                        w[i + 1] = w[i + 1] - a[i + 1] * g[i + 1] + math.sqrt(2.0 * a[i + 1] * temp) * xi1
+                        w[i + 1] = w[i + 1] - at[i + 1] * g[i + 1] + math.sqrt(2.0 * at[i + 1] * temp) * xi1
                         big = max(big, abs(w[i + 1]))
             elif kind == RMSPROP:
                 for i in range(P):
                     m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
-                    w[i] -= a[i] * g[i] / (math.sqrt(m2[i]) + ep)
+                    w[i] -= at[i] * g[i] / (math.sqrt(m2[i]) + ep)
                     big = max(big, abs(w[i]))
             else:  # ADAM, bias-corrected (Kingma & Ba)
                 c1 = 1.0 - b1 ** (t + 1)
@@ -330,7 +337,7 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, beta1, beta2, e
                 for i in range(P):
                     m1[i] = b1 * m1[i] + (1.0 - b1) * g[i]
                     m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i]
-                    w[i] -= a[i] * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
+                    w[i] -= at[i] * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + ep)
                     big = max(big, abs(w[i]))
             if not (big <= blowup) or not math.isfinite(loss):
                 diverged[r] = True
