@@ -328,3 +328,37 @@ def test_langevin_validates_and_runs_on_every_zoo_model():
         assert np.all(np.isfinite(res.loss)), m.name
         # noise of size sqrt(2 lr T) ~ 1e-7.5 per step cannot raise the loss by 1 %
         assert np.all(res.loss[-1] <= res.loss[0] * (1 + 1e-2) + 1e-12), m.name
+
+
+# ------------------------------------------------------------------------------------------- stop conditions
+@pytest.mark.parametrize("opt", [gdyn.GD(), gdyn.HeavyBall(beta=0.5), gdyn.Adam(), gdyn.Langevin(temperature=1e-6)],
+                         ids=lambda o: o.name)
+def test_a_run_stops_at_its_first_step_below_stop_loss_and_the_others_keep_their_bits(opt):
+    m = _mlp()
+    w0 = m.init(seed=np.arange(3))
+    lr, steps = 0.05, 60
+    free = gdyn.run(m, opt, w0, lr=lr, steps=steps, record_every=1, observe=("loss", "w"))
+    # thresholds crossed mid-run by runs 0 and 2; run 1 never stops (-inf)
+    stop = np.array([free.loss[20, 0], -np.inf, free.loss[45, 2]])
+    res = gdyn.run(m, opt, w0, lr=lr, steps=steps, record_every=1, observe=("loss", "w"), stop_loss=stop)
+    for r in range(3):
+        hit = np.flatnonzero(free.loss[:, r] <= stop[r])
+        first = int(hit[0]) if hit.size and hit[0] < steps else -1  # the last record has no step after it
+        assert res.stopped_step[r] == first and res.stopped[r] == (first >= 0)
+        if first >= 0:  # frozen at the iterate that met the condition, the same bits as the free run there
+            np.testing.assert_array_equal(res.w[first:, r], np.broadcast_to(free.w[first, r], res.w[first:, r].shape))
+            np.testing.assert_array_equal(res.w[:first + 1, r], free.w[:first + 1, r])
+        else:
+            np.testing.assert_array_equal(res.w[:, r], free.w[:, r])
+    assert res.stopped_step[0] <= 20 and res.stopped_step[2] <= 45
+
+
+def test_stop_loss_refuses_minibatches_and_bad_values():
+    m = _mlp()
+    w0 = m.init(seed=0)
+    with pytest.raises(ValueError, match="stop_loss"):
+        gdyn.run(m, gdyn.SGD(batch_size=4), w0, lr=0.1, steps=3, stop_loss=0.1)
+    with pytest.raises(TypeError, match="stop_loss"):
+        gdyn.gd(m, w0, 0.1, 3, stop_loss="low")
+    with pytest.raises(ValueError, match="broadcast"):
+        gdyn.gd(m, m.init(seed=np.arange(2)), 0.1, 3, stop_loss=np.zeros(3))

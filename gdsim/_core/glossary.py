@@ -13,6 +13,7 @@ from __future__ import annotations
 CANONICAL = {
     "lr": "step size (learning rate) of a discrete-time run; may be an array broadcast against the run batch",
     "lr_schedule": "per-step multipliers of lr (array of shape (steps,) or a function of the step index)",
+    "stop_loss": "per-run stop condition: a run stops at its first step whose full-batch loss is <= stop_loss",
     "steps": "number of steps: the update steps of a run (the Lanczos steps per probe in spectral_density)",
     "runs": "number of independent runs (each with its own seed stream) per grid point",
     "seed": "the run's seed: an int, SeedSequence, sequence of per-run seeds or None (fresh entropy); one "

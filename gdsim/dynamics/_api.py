@@ -53,6 +53,12 @@ _COMMON_DOC = """
         function called once on ``numpy.arange(steps)`` that returns them (``lambda t: 1 / np.sqrt(1 + t)``;
         Daneshmand et al.'s gamma_k, an annealing). None (default): constant lr. ``res.lr`` and
         ``res.threshold`` refer to the base lr; ``meta["config"]["lr_schedule"]`` summarises the schedule.
+    stop_loss : float or array_like, optional
+        Stop condition, per run (broadcast against the batch): a run stops at the first step whose full-batch
+        loss is <= stop_loss (before that step's update) and keeps its parameters from then on, while the
+        other runs go on with the same numbers as without it (e.g. the perceptron at zero hinge loss).
+        ``res.stopped_step`` (-1: never) and ``res.stopped``. Full-batch optimisers only (a ValueError for
+        ``sgd``); the GPU refuses it. None (default): no stopping.
 
     Returns
     -------
@@ -74,7 +80,7 @@ def _doc(f):
 @_doc
 @honours_parallel
 def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
-       blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
+       blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None, stop_loss=None):
     """Full-batch gradient descent w <- w - lr grad L(w), batched over runs.
 
     Parameters
@@ -108,14 +114,14 @@ def gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=
     hyper = dict(lr=_lr_arg(lr))
     return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
                 blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule, desc="GD", name="gd")
+                lr_schedule=lr_schedule, stop_loss=stop_loss, desc="GD", name="gd")
 
 
 @_doc
 @honours_parallel
 def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=False, record_every=1,
         observe=("loss",), seed=0, progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None,
-        lr_schedule=None):
+        lr_schedule=None, stop_loss=None):
     """Minibatch SGD (optionally with momentum), batched over runs, one counter-based stream per run.
 
     Parameters
@@ -157,14 +163,14 @@ def sgd(m, w0, lr, steps, *, batch_size, replace=True, momentum=0.0, nesterov=Fa
     hyper = dict(lr=_lr_arg(lr), beta1=mom)
     return _run(m, w0, steps, kind, hyper, batch_size=bs, replace=replace, record_every=record_every, observe=observe,
                 seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule,
+                lr_schedule=lr_schedule, stop_loss=stop_loss,
                 desc="SGD", name="sgd", public_names={"beta1": "momentum"})
 
 
 @_doc
 @honours_parallel
 def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, observe=("loss",), seed=0, progress=False,
-             parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
+             parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None, stop_loss=None):
     """Full-batch heavy-ball (m <- beta m + g, w <- w - lr m) or Nesterov (w <- w - lr (g + beta m)) momentum.
 
     Parameters
@@ -189,14 +195,16 @@ def momentum(m, w0, lr, steps, *, beta=0.9, nesterov=False, record_every=1, obse
     return _run(m, w0, steps, kern.NESTEROV if nesterov else kern.HEAVY_BALL, hyper, record_every=record_every,
                 observe=observe, seed=seed, progress=progress, blowup=blowup, lanczos_tol=lanczos_tol,
                 gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule, desc="momentum", name="nesterov" if nesterov else "heavy_ball",
+                lr_schedule=lr_schedule, stop_loss=stop_loss,
+                desc="momentum", name="nesterov" if nesterov else "heavy_ball",
                 public_names={"beta1": "beta"})
 
 
 @_doc
 @honours_parallel
 def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, observe=("loss",), seed=0,
-         progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
+         progress=False, parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None,
+         lr_schedule=None, stop_loss=None):
     """Full-batch Adam (bias-corrected, Kingma & Ba 2015), batched over runs.
 
     Parameters
@@ -222,13 +230,13 @@ def adam(m, w0, lr, steps, *, beta1=0.9, beta2=0.999, eps=1e-8, record_every=1, 
                  beta2=_hyper(beta2, "beta2", lo=0.0, lo_open=False, hi=1.0, hi_open=True), eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.ADAM, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
                 blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule, desc="Adam", name="adam")
+                lr_schedule=lr_schedule, stop_loss=stop_loss, desc="Adam", name="adam")
 
 
 @_doc
 @honours_parallel
 def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("loss",), seed=0, progress=False,
-            parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
+            parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None, stop_loss=None):
     """Full-batch RMSProp: s <- beta s + (1 - beta) g^2, w <- w - lr g / (sqrt(s) + eps).
 
     Parameters
@@ -252,18 +260,18 @@ def rmsprop(m, w0, lr, steps, *, beta=0.99, eps=1e-8, record_every=1, observe=("
                  eps=_hyper(eps, "eps"))
     return _run(m, w0, steps, kern.RMSPROP, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule,
+                lr_schedule=lr_schedule, stop_loss=stop_loss,
                 desc="RMSProp", name="rmsprop", public_names={"beta2": "beta"})
 
 
 @honours_parallel
 def _langevin(m, w0, lr, steps, *, temperature, record_every=1, observe=("loss",), seed=0, progress=False,
-              parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
+              parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None, stop_loss=None):
     """Euler-Maruyama Langevin dynamics (run it as ``run(m, Langevin(temperature), ...)``)."""
     hyper = dict(lr=_lr_arg(lr), temperature=_hyper(temperature, "temperature", lo=0.0, lo_open=False, hi=1e150))
     return _run(m, w0, steps, kern.LANGEVIN, hyper, record_every=record_every, observe=observe, seed=seed,
                 progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule,
+                lr_schedule=lr_schedule, stop_loss=stop_loss,
                 desc="Langevin", name="langevin")
 
 
@@ -362,7 +370,7 @@ def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe
 @_doc
 @honours_parallel
 def gpu_gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progress=False, parallel=None,
-           blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None):
+           blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None, stop_loss=None):
     """:func:`gd` on a CUDA GPU for the zoo MLPs (:func:`gdsim.models.mlp`, :func:`gdsim.models.deep_linear`).
 
     Same signature and result as :func:`gd`. One GPU thread per run; the record-point observables are
@@ -391,5 +399,5 @@ def gpu_gd(m, w0, lr, steps, *, record_every=1, observe=("loss",), seed=0, progr
     hyper = dict(lr=_hyper(lr, "lr"))
     return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed, progress=progress,
                 blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
-                lr_schedule=lr_schedule, desc="GD (cuda)", name="gd",
+                lr_schedule=lr_schedule, stop_loss=stop_loss, desc="GD (cuda)", name="gd",
                 backend="cuda")

@@ -277,7 +277,8 @@ def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
 
 
 def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
-         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None, lr_schedule=None):
+         blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None, lr_schedule=None,
+         stop_loss=None):
     m = _check_model(m)
     w0_given = w0
     w0 = m.weights(w0, "w0")
@@ -287,6 +288,16 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     if schedule.size and backend == "cuda":
         raise ValueError("lr_schedule runs on the CPU engine only (gdsim.dynamics.gd); give lr_schedule=None on "
                          "the GPU")
+    if stop_loss is not None:
+        if backend == "cuda":
+            raise ValueError("stop_loss runs on the CPU engine only (gdsim.dynamics.gd); give stop_loss=None on "
+                             "the GPU")
+        if batch_size is not None:
+            raise ValueError("stop_loss needs the full-batch loss at every step: give it to a full-batch optimiser "
+                             "(gd, momentum, adam, rmsprop, Langevin), not sgd")
+        stop_loss = v.real_array(stop_loss, "stop_loss", allow_nonfinite=True)  # -inf: that run never stops
+        if np.any(np.isnan(stop_loss)):
+            raise ValueError("stop_loss must not be NaN (give -inf for a run that should never stop)")
     progress = v.flag(progress, "progress")
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     lanczos_tol = v.real_scalar(lanczos_tol, "lanczos_tol", lo=0.0, hi=1e-1, lo_open=True)
@@ -300,7 +311,8 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
         hyper = {**{f"lr_{g}": a for g, a in groups.items()}, **hyper}
     try:
         batch = np.broadcast_shapes(w0.shape[:-1], *(h.shape for h in hyper.values()),
-                                    *(() if batch_size is None else (np.shape(batch_size),)))
+                                    *(() if batch_size is None else (np.shape(batch_size),)),
+                                    *(() if stop_loss is None else (stop_loss.shape,)))
     except ValueError:
         shapes = {"w0 batch": w0.shape[:-1], **{n: h.shape for n, h in hyper.items()}}
         raise ValueError(f"the batch shapes do not broadcast: {shapes}") from None
@@ -339,6 +351,9 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     diverged_step = np.full(R, -1, dtype=np.int64)
     last_loss = np.full(R, np.inf)
     n_inc = np.zeros(R, dtype=np.int64)
+    stop = (np.zeros(0) if stop_loss is None
+            else np.ascontiguousarray(np.broadcast_to(stop_loss, batch).reshape(R), dtype=np.float64))
+    stopped_step = np.full(R, -1, dtype=np.int64)
     records = _Records(m, obs, t.size, keys)
     chunk = max(1, steps // 100) if progress else max(1, steps)
     names = public_names or {}
@@ -348,8 +363,9 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     labels = labelled_batch_dims(batch, label_src, w0_given)
 
     def advance(lo, hi):
-        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, schedule, beta1, beta2, eps, temperature, bs,
-                     bool(replace), m.n_samples, keys, lo, hi, blowup, diverged, diverged_step, last_loss, n_inc)
+        kern.advance(h.loss_grad, h.gather, m.data, W, M1, M2, kind, LR, gid, schedule, beta1, beta2, eps,
+                     temperature, bs, bool(replace), m.n_samples, keys, lo, hi, blowup, diverged, diverged_step,
+                     last_loss, n_inc, stop, stopped_step)
 
     def sync():
         pass
@@ -357,7 +373,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     if backend == "cuda":
         advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
     elif (m._gd_step_batch is not None and kind == kern.GD and batch_size is None and groups is None
-          and not schedule.size):
+          and not schedule.size and not stop.size):
         # the model vectorises across runs: structure-of-arrays blocks (see Model._gd_step_batch)
         Wt = np.ascontiguousarray(W.T)
 
@@ -377,7 +393,10 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
                                                 **({} if groups is None else {"lr_groups": list(groups)}),
                                                 **({} if not schedule.size else {"lr_schedule": dict(
                                                     first=float(schedule[0]), last=float(schedule[-1]),
-                                                    min=float(schedule.min()), max=float(schedule.max()))})))
+                                                    min=float(schedule.min()), max=float(schedule.max()))}),
+                                                **({} if not stop.size else {"stop_loss": stop_loss.tolist()
+                                                                             if stop_loss.size <= 16 else "array"})),
+                   stopped_step=stopped_step if stop.size else None)
 
 
 def _lr_arg(lr, name="lr"):
@@ -520,7 +539,7 @@ def _eos(t, s, thr, window=0.5):
 
 
 def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_run, kind, wall, gfs_kwargs,
-            seed, name, config, record_dim="step", labels=None):
+            seed, name, config, record_dim="step", labels=None, stopped_step=None):
     R, P = W.shape
     n_rec = t.size
     rec, w_rec, iters = records.values, records.w, records.iters
@@ -528,6 +547,10 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
     arrays = dict(t=t, diverged=diverged.reshape(batch), diverged_step=diverged_step.reshape(batch),
                   w_final=W.reshape((*batch, P)))
     dims = dict(t=(record_dim,), diverged=bd, diverged_step=bd, w_final=(*bd, "param"))
+    if stopped_step is not None:  # stop_loss given: the step each run stopped at (-1: ran to the end)
+        arrays["stopped_step"] = stopped_step.reshape(batch)
+        arrays["stopped"] = (stopped_step >= 0).reshape(batch)
+        dims["stopped_step"] = dims["stopped"] = bd
     per_record = lambda a: a.reshape((n_rec, *batch))  # noqa: E731
     for nm in ("loss", "grad_norm", "test_loss", "test_accuracy", "accuracy", "preconditioned_sharpness"):
         if nm in obs.names:

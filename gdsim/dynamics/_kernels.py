@@ -262,7 +262,8 @@ def _step_loss_grad(loss_grad, gather, w, data, g, batch_size, replace, key, t, 
 
 @jit(parallel=True)
 def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, schedule, beta1, beta2, eps, temperature, batch_size,
-            replace, n_samples, keys, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases):
+            replace, n_samples, keys, k0, k1, blowup, diverged, diverged_step, last_loss, n_increases, stop_loss,
+            stopped_step):
     """Steps k0 .. k1-1 of every run (state W, M1, M2 updated in place).
 
     ``LANGEVIN`` is Euler-Maruyama: w <- w - lr g + sqrt(2 lr temperature) xi, xi ~ N(0, I) drawn by the
@@ -272,10 +273,13 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, schedule, beta1
     parameter: parameter i of run r steps with ``lr[r, group[i]]`` (a per-parameter multiplier; one group,
     ``group`` all zero, is the scalar lr with the same bits). ``schedule`` (steps,) multiplies the lr of step t
     by ``schedule[t]``; an empty ``schedule`` is the constant lr (the same bits, no per-step work).
+    ``stop_loss`` (R,) stops run r at the first step t whose full-batch loss is <= stop_loss[r] (before that
+    step's update; ``stopped_step[r] = t``, its state frozen from then on); an empty one never stops.
     """
     R, P = W.shape
+    stopping = stop_loss.size > 0
     for r in prange(R):
-        if diverged[r]:
+        if diverged[r] or (stopping and stopped_step[r] >= 0):
             continue
         w = W[r]
         g = np.empty(P)
@@ -303,6 +307,9 @@ def advance(loss_grad, gather, data, W, M1, M2, kind, lr, group, schedule, beta1
                 if t > 0 and loss > last_loss[r]:
                     n_increases[r] += 1
                 last_loss[r] = loss
+                if stopping and loss <= stop_loss[r]:
+                    stopped_step[r] = t
+                    break
             big = 0.0
             if kind == GD:
                 for i in range(P):

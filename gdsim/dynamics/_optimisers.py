@@ -275,8 +275,9 @@ def run(m, optimiser, w0, *, lr, steps, record_every=1, observe=("loss",), seed=
     record_every, observe, seed, progress, parallel
         As in :func:`gdsim.dynamics.gd`.
     **kwargs
-        ``blowup``, ``lanczos_tol``, ``gfs_kwargs`` and ``lr_schedule`` (the lr of step t is
-        ``lr * lr_schedule[t]``) as in :func:`gdsim.dynamics.gd`.
+        ``blowup``, ``lanczos_tol``, ``gfs_kwargs``, ``lr_schedule`` (the lr of step t is
+        ``lr * lr_schedule[t]``) and ``stop_loss`` (a run stops once its loss is <= stop_loss) as in
+        :func:`gdsim.dynamics.gd`.
 
     Returns
     -------
@@ -295,7 +296,7 @@ def run(m, optimiser, w0, *, lr, steps, record_every=1, observe=("loss",), seed=
     if not isinstance(optimiser, Optimiser):
         raise TypeError("optimiser must be an optimiser value such as gdsim.dynamics.GD(), HeavyBall(beta=0.9), "
                         f"Nesterov(beta), SGD(batch_size), Adam(), RMSProp() or Langevin(temperature); got {optimiser!r}")
-    unknown = set(kwargs) - {"blowup", "lanczos_tol", "gfs_kwargs", "lr_schedule"}
+    unknown = set(kwargs) - {"blowup", "lanczos_tol", "gfs_kwargs", "lr_schedule", "stop_loss"}
     if unknown:
         raise TypeError(f"run() got unexpected keyword argument(s) {sorted(unknown)}; optimiser hyper-parameters "
                         "belong in the optimiser value (e.g. HeavyBall(beta=0.9))")
