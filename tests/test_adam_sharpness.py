@@ -206,3 +206,24 @@ def test_reproduction_writes_its_figures(tmp_path):
         assert {p.suffix for p in files} >= {".png", ".npz", ".json"}
     d = np.load(tmp_path / "li2025_factorisation.npz")
     assert d["gaussian_sgd_error"].shape == (2,)
+
+
+def test_observables_recorded_by_the_engine_equal_the_functions_on_the_recorded_iterates():
+    # the engine evaluates gas.observe(p) at each record point; the functions applied afterwards to the
+    # recorded iterates must agree exactly, for both problem kinds
+    p = gas.sparse_regression(n_samples=12, d=16, sparsity=2, seed=0)
+    m = gas.label_noise_diagonal(p, noise_std=0.5)
+    res = gdyn.adam(m, m.init(seed=np.arange(2)), 1e-3, 60, record_every=20, observe=("loss", "w", *gas.observe(p)))
+    post = gas.observables(p, res.w)
+    for key, val in post.items():
+        np.testing.assert_array_equal(getattr(res, key), val)
+    fp = gas.factorisation_problem(d=5, rank=1, measurements=20, seed=0)
+    fm = gas.label_noise_factorisation(fp, 2)
+    res = gdyn.gd(fm, fm.init(seed=0), 0.01, 40, record_every=20, observe=("w", *gas.observe(fp)))
+    th, ts = gas.factorisation_traces(fp, res.w)
+    np.testing.assert_array_equal(res.trace_hessian, th)
+    np.testing.assert_array_equal(res.trace_sqrt_diag_hessian, ts)
+    np.testing.assert_array_equal(res.factorisation_error, gas.factorisation_error(fp, res.w))
+    # the problem's population loss and the engine's held-out loss cannot share a name in one run
+    with pytest.raises(ValueError, match="both as a built-in"):
+        gdyn.adam(m, m.init(seed=0), 1e-3, 2, observe=("test_loss", *gas.observe(p)))

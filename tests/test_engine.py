@@ -362,3 +362,38 @@ def test_stop_loss_refuses_minibatches_and_bad_values():
         gdyn.gd(m, w0, 0.1, 3, stop_loss="low")
     with pytest.raises(ValueError, match="broadcast"):
         gdyn.gd(m, m.init(seed=np.arange(2)), 0.1, 3, stop_loss=np.zeros(3))
+
+
+# ---------------------------------------------------------------------------------- declared observables
+def test_observables_are_recorded_at_every_record_point_with_labelled_dims():
+    m = _mlp()
+    w0 = m.init(seed=4)  # one start, three learning rates: the batch axis is labelled lr
+    norm = gdyn.Observable("w_norm", lambda W: np.linalg.norm(W, axis=1), doc="||w||")
+    head = gdyn.Observable("head", lambda W: W[:, :2] ** 2)
+    res = gdyn.run(m, gdyn.HeavyBall(beta=0.5), w0, lr=np.array([0.01, 0.02, 0.03]), steps=30, record_every=10,
+                   observe=("loss", "w", norm, head))
+    np.testing.assert_array_equal(res.w_norm, np.linalg.norm(res.w, axis=-1))  # same W, same function
+    np.testing.assert_array_equal(res.head, res.w[..., :2] ** 2)
+    assert res.to_xarray()["head"].dims == ("step", "lr", "head_0")
+    assert "w_norm" in res.meta["config"]["observe"]
+    flow = gdyn.gradient_flow(m, w0, 0.5, observe=("w", norm))
+    np.testing.assert_allclose(flow.w_norm, np.linalg.norm(flow.w, axis=-1), rtol=0, atol=0)
+
+
+def test_observables_refuse_bad_definitions_by_name():
+    m = _mlp()
+    with pytest.raises(TypeError, match="identifier"):
+        gdyn.Observable("two words", np.sum)
+    with pytest.raises(ValueError, match="taken"):
+        gdyn.Observable("w_final", np.sum)
+    with pytest.raises(TypeError, match="fn"):
+        gdyn.Observable("x", 3.0)
+    bad_shape = gdyn.Observable("total", lambda W: W.sum())
+    with pytest.raises(ValueError, match="total"):
+        gdyn.gd(m, m.init(seed=np.arange(2)), 0.1, 2, observe=(bad_shape,))
+    raises = gdyn.Observable("boom", lambda W: 1 / 0)
+    with pytest.raises(TypeError, match="boom"):
+        gdyn.gd(m, m.init(seed=0), 0.1, 2, observe=(raises,))
+    a = gdyn.Observable("dup", lambda W: W[:, 0])
+    with pytest.raises(ValueError, match="dup"):
+        gdyn.gd(m, m.init(seed=0), 0.1, 2, observe=(a, a))

@@ -181,3 +181,17 @@ def test_reproduction_writes_its_figures(tmp_path):
         assert {p.suffix for p in files} >= {".png", ".npz", ".json"}
     d = np.load(tmp_path / "karnik2025_alpha.npz")
     assert d["grid_test_error"].shape == (3, 2) and np.all(np.isfinite(d["grid_test_error"]))
+
+
+def test_observables_recorded_by_the_engine_equal_the_functions_on_the_recorded_iterates():
+    # the engine evaluates gt.observe(p) at each record point; the same functions applied afterwards to the
+    # recorded iterates (observe "w") must give the same numbers, for every run of a batch and every record
+    p = gt.make_problem(4, 3, 1, measurements=30, seed=1)
+    m = gt.factorisation(p, 4, init_scale=1e-3)
+    res = gdyn.gd(m, m.init(seed=np.arange(2)), lr=0.05, steps=300, record_every=100,
+                  observe=("loss", "w", *gt.observe(p)))
+    np.testing.assert_array_equal(res.test_error, gt.test_error(p, res.w))
+    np.testing.assert_array_equal(res.train_error, gt.train_error(p, res.w))
+    assert res.test_error.shape == (4, 2) and res.test_error[-1].max() < res.test_error[0].min()
+    with pytest.raises(TypeError, match="TubalProblem"):
+        gt.observe("p")

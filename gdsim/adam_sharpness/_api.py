@@ -8,6 +8,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.rng import child_seed
+from gdsim.dynamics import Observable
 from gdsim.adam_sharpness import _kernels as kern
 from gdsim.models import Model
 
@@ -567,3 +568,62 @@ def _factor(p, w):
         raise ValueError(f"w must have last dimension d r + 2 (U, key, clock) with d = {d}; got {P}")
     r = (P - 2) // d
     return w[..., :d * r].reshape(*w.shape[:-1], d, r)
+
+
+def observe(problem, parametrisation="pm"):
+    """The paper's observables as engine observables, recorded at every record point of a run.
+
+    Parameters
+    ----------
+    problem : SparseRegression or FactorisationProblem
+    parametrisation : {"pm", "product"}
+        The diagonal net's parametrisation (as in :func:`label_noise_diagonal`; ignored for factorisation).
+
+    Returns
+    -------
+    tuple of gdsim.dynamics.Observable
+        Sparse regression: ``trace_hessian``, ``trace_sqrt_diag_hessian``, ``l1``, ``l_half``, ``train_loss``,
+        ``test_loss`` (the keys of :func:`observables`). Factorisation: ``trace_hessian``,
+        ``trace_sqrt_diag_hessian`` (:func:`factorisation_traces`) and ``factorisation_error``. Each
+        (n_records, *batch), NaN for a diverged run.
+
+    Notes
+    -----
+    Li, Wen, Lyu (NeurIPS 2025): label-noise SGD reduces tr(H), Adam reduces tr(Diag(H)^{1/2}); recording both
+    along a run shows which one the optimiser drives down. ``train_loss``/``test_loss`` here are the
+    noise-free and population losses of the problem, not the engine's ``"loss"``/``"test_loss"`` (the run
+    refuses both spellings at once).
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.adam_sharpness as gas, gdsim.dynamics as gdyn
+    >>> p = gas.sparse_regression(n_samples=20, d=30, sparsity=3, seed=0)
+    >>> m = gas.label_noise_diagonal(p, noise_std=0.5)
+    >>> res = gdyn.adam(m, m.init(seed=0), 1e-3, 200, record_every=100, observe=("loss", *gas.observe(p)))
+    >>> res.trace_sqrt_diag_hessian.shape
+    (3,)
+    """
+    if isinstance(problem, FactorisationProblem):
+        p = problem
+
+        def traces(W, j):
+            return np.asarray(factorisation_traces(p, W)[j], dtype=np.float64).reshape(-1)
+
+        return (Observable("trace_hessian", lambda W: traces(W, 0), doc="tr(H) at interpolation (closed form)"),
+                Observable("trace_sqrt_diag_hessian", lambda W: traces(W, 1),
+                           doc="tr(Diag(H)^{1/2}) at interpolation (closed form)"),
+                Observable("factorisation_error",
+                           lambda W: np.asarray(factorisation_error(p, W), dtype=np.float64).reshape(-1),
+                           doc="relative error ||U U^T - M*||_F / ||M*||_F"))
+    p = _problem(problem)
+    par = _param(parametrisation)
+    docs = dict(trace_hessian="tr(H) at interpolation (closed form)",
+                trace_sqrt_diag_hessian="tr(Diag(H)^{1/2}) at interpolation (closed form)", l1="||beta||_1",
+                l_half="||beta||_{1/2}", train_loss="noise-free training loss",
+                test_loss="population loss 0.5 ||beta - beta*||^2")
+
+    def one(key):
+        return Observable(key, lambda W: np.asarray(observables(p, W, par)[key], dtype=np.float64).reshape(-1),
+                          doc=docs[key])
+
+    return tuple(one(k) for k in docs)

@@ -32,7 +32,7 @@ Examples
 
 from gdsim.dynamics._api import adam, gd, gpu_gd, gradient_flow, momentum, rmsprop, sgd
 from gdsim.dynamics._curvature import GFS_STATUS, gfs, gfs_sharpness, sharpness, top_eigenpairs, top_eigenvalues
-from gdsim.dynamics._driver import eos_diagnostics
+from gdsim.dynamics._driver import Observable, eos_diagnostics
 from gdsim.dynamics._jacobian import TrainingTrajectory, training_jacobian, training_trajectory
 from gdsim.dynamics._central import central_flow
 from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Langevin, Nesterov, Optimiser, RMSProp, run
@@ -40,7 +40,7 @@ from gdsim.dynamics._spectral import (density_on_grid, eigenvalues_above, hessia
                                       loss_slice, spectral_density)
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
-__all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "Langevin", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
+__all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "Langevin", "Observable", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
            "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius",
            "hessian_trace", "hessian_diagonal", "spectral_density", "density_on_grid", "hessian_blocks",
            "eigenvalues_above", "loss_slice",

@@ -34,7 +34,7 @@ from gdsim.dynamics import _kernels as kern
 from gdsim.dynamics import _spectral
 from gdsim.dynamics._curvature import _check_model, _default_max_iter, _in_driver, gfs_sharpness
 
-__all__ = ["drive", "chunks", "stepped_result"]
+__all__ = ["drive", "chunks", "stepped_result", "Observable"]
 
 
 def chunks(lo: int, hi: int, size: int):
@@ -156,6 +156,72 @@ BLOWUP = 1e8
 
 
 # ------------------------------------------------------------------------------------------------ observables
+class Observable:
+    """A named observable that a family (or a user) declares to the engine: recorded at every record point.
+
+    Parameters
+    ----------
+    name : str
+        The result's key (``res.<name>``); a Python identifier not used by the built-in observables.
+    fn : callable
+        ``fn(W) -> values``: W (R, P) the parameters of the R runs at a record point (host float64; rows of
+        diverged runs are NaN), returning R values, or (R, *shape) arrays (recorded as
+        (n_records, *batch, *shape), extra dims ``<name>_0``, ...). Plain NumPy: it runs on the host between the
+        kernels' record intervals, so it may use anything the family knows (a ground truth, a closed form).
+    doc : str
+        One line saying what it measures (shown in ``meta["config"]["observe"]`` listings and the docs).
+
+    Notes
+    -----
+    The family packages build these for their problems (``gdsim.tubal.observe(problem)``,
+    ``gdsim.adam_sharpness.observe(problem)``, ...), so a run records the paper's quantities directly,
+    ``gdyn.gd(model, w0, lr, steps, observe=("loss", *gt.observe(p)))``, without keeping every iterate.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.models as gm, gdsim.dynamics as gdyn
+    >>> X = np.random.default_rng(0).standard_normal((40, 3)); Y = np.tanh(X[:, :1])
+    >>> m = gm.mlp([3, 8, 1], "tanh", data=(X, Y))
+    >>> norm = gdyn.Observable("w_norm", lambda W: np.linalg.norm(W, axis=1), doc="parameter norm ||w||")
+    >>> res = gdyn.gd(m, m.init(seed=np.arange(2)), lr=0.1, steps=20, record_every=10, observe=("loss", norm))
+    >>> res.w_norm.shape
+    (3, 2)
+    """
+
+    __slots__ = ("name", "fn", "doc")
+
+    def __init__(self, name, fn, doc=""):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"Observable name must be a Python identifier (the result key); got {name!r}")
+        if name in _RESERVED:
+            raise ValueError(f"Observable name {name!r} is taken by a run's own output; choose another")
+        if not callable(fn):
+            raise TypeError(f"Observable fn must be a function fn(W (R, P)) -> (R,) values; got {fn!r}")
+        if not isinstance(doc, str):
+            raise TypeError(f"Observable doc must be a str; got {type(doc).__name__}")
+        self.name, self.fn, self.doc = name, fn, doc
+
+    def __repr__(self):
+        return f"Observable({self.name!r}{', ' + repr(self.doc) if self.doc else ''})"
+
+    def evaluate(self, W) -> np.ndarray:
+        """``fn(W)`` checked: an array with R rows (a clear error naming the observable otherwise)."""
+        try:
+            out = np.asarray(self.fn(W), dtype=np.float64)
+        except Exception as exc:
+            raise TypeError(f"Observable {self.name!r}: fn(W) with W of shape {W.shape} raised "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if out.ndim == 0 or out.shape[0] != W.shape[0]:
+            raise ValueError(f"Observable {self.name!r}: fn(W) must return one value (or array) per run, shape "
+                             f"({W.shape[0]}, ...); got shape {out.shape}")
+        return out
+
+
+#: result keys an Observable may not take
+_RESERVED = ("t", "time", "step", "w_final", "diverged", "diverged_step", "lr", "threshold", "n_loss_increases",
+             "temperature", "stopped", "stopped_step", "first_eos_step", "eos_ratio")
+
+
 class _Observe:
     """Parsed ``observe=``: which in-kernel observables, top-k, and post-hoc ones (gfs, user callables)."""
 
@@ -167,8 +233,14 @@ class _Observe:
         except TypeError:
             raise TypeError(f"observe must be a sequence of observable names or functions; got {observe!r}") from None
         self.names, self.user, self.top_k, self.overlap_k = [], [], 0, 0
+        self.host = []  # Observable values (family or user observables evaluated on the host at record points)
         self.spectral = {}  # the observables of gdsim.dynamics._spectral (trace, spectral_density, ...)
         for it in items:
+            if isinstance(it, Observable):
+                if any(o.name == it.name for o in self.host):
+                    raise ValueError(f"observe holds two Observables named {it.name!r}")
+                self.host.append(it)
+                continue
             if callable(it):
                 name = getattr(it, "__name__", f"user_{len(self.user)}")
                 from gdsim.models._model import as_kernel
@@ -195,6 +267,11 @@ class _Observe:
                                  f"'top_k:K', 'gradient_overlap:K', 'eigenvalues_above:X[:K]', "
                                  f"'spectral_density[:PROBES:STEPS]' or functions; got {it!r}")
             self.names.append(it)
+        taken = {*self.names, *(n for n, _ in self.user), *_spectral.listed(self)}
+        clash = [o.name for o in self.host if o.name in taken]
+        if clash:
+            raise ValueError(f"observe asks for {clash} both as a built-in observable and as an Observable; "
+                             f"rename the Observable")
         if ("test_loss" in self.names or "test_accuracy" in self.names) and m.test_data is None:
             raise ValueError("observe asks for test_loss/test_accuracy but the model has no test_data")
         if ("accuracy" in self.names or "test_accuracy" in self.names) and not m.has_accuracy:
@@ -208,7 +285,7 @@ class _Observe:
         self.keep_w = "w" in self.names or "gfs_sharpness" in self.names or bool(self.user)
         self.listed = [*self.names, *([f"top_k:{self.top_k}"] if self.top_k else []),
                        *([f"gradient_overlap:{self.overlap_k}"] if self.overlap_k else []), *(n for n, _ in self.user),
-                       *_spectral.listed(self)]
+                       *(o.name for o in self.host), *_spectral.listed(self)]
 
 
 
@@ -244,6 +321,8 @@ class _Records:
         kern.fresh_vectors(keys[:self.VP.shape[0]], 2, self.VP)
         self.test_data = m.test_data if m.test_data is not None else m.data
         self.spectral = _spectral.Records(m, obs.spectral, n_rec, keys) if obs.spectral else None
+        self.n_rec = n_rec
+        self.host = {}  # name -> (n_rec, R, *shape), allocated at the first record
 
     def take(self, i, W, t, lanczos_tol, kind=kern.GD, M2=None, beta2=None, eps=None):
         """Record the observables of the state W (R, P) as record ``i`` (step or time ``t``)."""
@@ -265,6 +344,14 @@ class _Records:
             self.w[i] = W
         if self.spectral is not None:
             self.spectral.take(i, W)
+        for o in self.obs.host:
+            val = o.evaluate(W)
+            if o.name not in self.host:
+                self.host[o.name] = np.full((self.n_rec, *val.shape), np.nan)
+            elif self.host[o.name].shape[1:] != val.shape:
+                raise ValueError(f"Observable {o.name!r} changed its shape between records: "
+                                 f"{self.host[o.name].shape[1:]} then {val.shape}")
+            self.host[o.name][i] = val
 
 
 def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
@@ -609,6 +696,10 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             arrays[nm] = out.reshape((n_rec, *batch))
             dims[nm] = (record_dim, *bd)
+    for o in obs.host:  # the declared observables: (n_records, *batch, *shape)
+        val = records.host[o.name]
+        arrays[o.name] = val.reshape((n_rec, *batch, *val.shape[2:]))
+        dims[o.name] = (record_dim, *bd, *(f"{o.name}_{j}" for j in range(val.ndim - 2)))
     extra_coords = () if records.spectral is None else records.spectral.add_to(arrays, dims, batch, bd, record_dim)
     meta = dict(config={**config, "optimiser": name, "observe": obs.listed, "seed": _seed_meta(seed),
                         "batch": list(batch)},

@@ -8,7 +8,8 @@ Descent", ICML 2025 (PMLR 267:29148-29204), arXiv:2410.16247; t-product algebra 
 * the problem and the model: :func:`make_problem` (:class:`TubalProblem`, Gaussian measurements or entry
   completion), :func:`factorisation` (a :class:`gdsim.models.Model` with Numba loss, gradient and exact
   Hessian-vector products: run it with :func:`gdsim.dynamics.gd` or ``gdsim.dynamics.run(m, GD(), ...)``);
-* observables and theory: :func:`test_error`, :func:`train_error`, :func:`slice_values` (tubal singular
+* observables and theory: :func:`observe` (the test and training errors recorded during a run),
+  :func:`test_error`, :func:`train_error`, :func:`slice_values` (tubal singular
   values of U * U^T per Fourier slice), :func:`subspace_sine` (principal angles to the power-method or
   true subspace), :func:`power_method_tensor`, :func:`default_measurements`.
 
@@ -28,9 +29,9 @@ True
 from gdsim.tubal._algebra import (fourier_slices, from_fourier_slices, t_identity, t_product, t_transpose,
                                   tubal_rank, tubal_singular_values)
 from gdsim.tubal._api import (KINDS, TubalProblem, default_measurements, factorisation, factors, make_problem,
-                              power_method_tensor, slice_values, subspace_sine, test_error, train_error)
+                              observe, power_method_tensor, slice_values, subspace_sine, test_error, train_error)
 
 __all__ = ["t_product", "t_transpose", "t_identity", "fourier_slices", "from_fourier_slices",
            "tubal_singular_values", "tubal_rank", "TubalProblem", "KINDS", "make_problem", "default_measurements",
            "factorisation", "factors", "test_error", "train_error", "slice_values", "subspace_sine",
-           "power_method_tensor"]
+           "power_method_tensor", "observe"]

@@ -9,6 +9,7 @@ import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.rng import child_seed
+from gdsim.dynamics import Observable
 from gdsim.models import Model
 from gdsim.tubal import _kernels as kern
 from gdsim.tubal._algebra import fourier_slices, t_product, t_transpose, tubal_singular_values
@@ -439,3 +440,37 @@ def subspace_sine(problem, w, reference="power_method"):
         Q = np.linalg.eigh(Uh @ np.conj(np.swapaxes(Uh, -1, -2)))[1][..., ::-1][..., :r]  # (B, k, n, r)
         out[ok] = np.linalg.norm(proj @ Q, ord=2, axis=(-2, -1))
     return out.reshape(*U.shape[:-3], p.k)
+
+
+def observe(problem):
+    """The paper's observables as engine observables, recorded at every record point of a run.
+
+    Parameters
+    ----------
+    problem : TubalProblem
+
+    Returns
+    -------
+    tuple of gdsim.dynamics.Observable
+        ``test_error`` (:func:`test_error`) and ``train_error`` (:func:`train_error`), each (n_records, *batch);
+        NaN for a diverged run.
+
+    Notes
+    -----
+    Karnik et al. (ICML 2025) plot the relative test error along GD (Figures 2-4); recording it in the run keeps
+    a long run's memory at one value per record instead of every iterate.
+
+    Examples
+    --------
+    >>> import gdsim.tubal as gt, gdsim.dynamics as gdyn
+    >>> p = gt.make_problem(6, 3, 1, measurements=50, seed=0)
+    >>> m = gt.factorisation(p, 12, init_scale=1e-6)
+    >>> res = gdyn.gd(m, m.init(seed=0), lr=0.05, steps=4000, record_every=1000, observe=("loss", *gt.observe(p)))
+    >>> bool(res.test_error[-1] < 1e-4 < res.test_error[0])
+    True
+    """
+    p = _problem(problem)
+    return (Observable("test_error", lambda W: np.asarray(test_error(p, W), dtype=np.float64).reshape(-1),
+                       doc="relative test error ||U * U^T - X*||_F / ||X*||_F"),
+            Observable("train_error", lambda W: np.asarray(train_error(p, W), dtype=np.float64).reshape(-1),
+                       doc="relative training error ||A(U * U^T) - y|| / ||y||"))
