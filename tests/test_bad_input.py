@@ -282,6 +282,7 @@ VALID = {
     "gdsim.dynamics.Adam": (gdyn.Adam, lambda t: dict(beta1=0.9, beta2=0.999, eps=1e-8)),
     "gdsim.dynamics.RMSProp": (gdyn.RMSProp, lambda t: dict(beta=0.99, eps=1e-8)),
     "gdsim.dynamics.Langevin": (gdyn.Langevin, lambda t: dict(temperature=0.1)),
+    "gdsim.dynamics.Observable": (gdyn.Observable, lambda t: dict(name="w_norm", fn=np.linalg.norm, doc="norm")),
     "gdsim.dynamics.gpu_gd": (gdyn.gpu_gd, _dyn()),
     "gdsim.dynamics.sgd": (gdyn.sgd, _dyn(batch_size=2)),
     "gdsim.dynamics.momentum": (gdyn.momentum, _dyn()),
@@ -408,6 +409,7 @@ VALID.update({
                                                                    init_scale=1e-3)),
     "gdsim.tubal.factors": (gtu.factors, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
     "gdsim.tubal.test_error": (gtu.test_error, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
+    "gdsim.tubal.observe": (gtu.observe, lambda t: dict(problem=_tubal_problem())),
     "gdsim.tubal.train_error": (gtu.train_error, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
     "gdsim.tubal.slice_values": (gtu.slice_values, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL)),
     "gdsim.tubal.subspace_sine": (gtu.subspace_sine, lambda t: dict(problem=_tubal_problem(), w=_W_TUBAL,
@@ -428,6 +430,7 @@ VALID.update({
     "gdsim.adam_sharpness.l_half_norm": (gas.l_half_norm, lambda t: dict(predictor=[1.0, 0.0, -0.5])),
     "gdsim.adam_sharpness.test_loss": (gas.test_loss, lambda t: dict(problem=_sparse(), predictor=[1.0, 0.0, -0.5])),
     "gdsim.adam_sharpness.observables": (gas.observables, lambda t: dict(problem=_sparse(), w=_W_DIAG)),
+    "gdsim.adam_sharpness.observe": (gas.observe, lambda t: dict(problem=_sparse(), parametrisation="pm")),
     "gdsim.adam_sharpness.factorisation_problem": (gas.factorisation_problem, lambda t: dict(
         d=3, rank=1, measurements=4, kind="completion", seed=0)),
     "gdsim.adam_sharpness.label_noise_factorisation": (gas.label_noise_factorisation, lambda t: dict(
@@ -449,6 +452,7 @@ FUNCTION_KINDS = {
     ("gdsim.adam_sharpness.label_noise_factorisation", "width"): "int",
     ("gdsim.adam_sharpness.factorisation_problem", "measurements"): "int",
     ("gdsim.adam_sharpness.sparse_regression", "sparsity"): "int",
+    ("gdsim.dynamics.Observable", "doc"): "name", ("gdsim.dynamics.Observable", "fn"): "any",
     **{(f"gdsim.adam_sharpness.{f}", "predictor"): "array" for f in ("fibre_minima", "l1_norm", "l_half_norm",
                                                                        "test_loss")},
 }

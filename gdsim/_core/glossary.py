@@ -34,6 +34,7 @@ CANONICAL = {
 
 #: The other public parameter names, one meaning each.
 TERMS = {
+    "fn": "a function: an Observable's fn(W (R, P)) -> (R,) values", "doc": "a one-line description",
     # models and data
     "m": "a gdsim.models.Model", "w": "parameters (*batch, P)", "w0": "initial parameters (*batch, P)",
     "W": "a weight matrix of the model at hand", "W0": "first-layer initial weights", "W1": "second-layer initial weights",
@@ -49,7 +50,7 @@ TERMS = {
     "fixed": "indices of data arrays that encode the architecture", "accuracy": "compiled accuracy kernel",
     "n_params": "number of parameters P", "per_sample": "whether data rows are samples (SGD can sample them)",
     "layout": "description of the flat parameter layout", "config": "constructor arguments (provenance)",
-    "init": "the initialisation: a scheme name or an initialiser function", "name": "a name (model, data set, payoff)",
+    "init": "the initialisation: a scheme name or an initialiser function", "name": "a name (model, data set, payoff, observable)",
     "activation": "hidden activation function name", "sizes": "layer sizes, or box sizes in cells (box counting)",
     "scaling": "parameterisation ('standard', 'ntk', 'mean_field')", "bias": "whether layers have biases",
     "widths": "hidden widths of a deep matrix factorisation", "rank": "rank of a target matrix", "target": "target matrix or value",
