@@ -105,15 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="figures",
                    help="folder whose JSON sidecars hold the written files and measured runtimes (default: figures)")
     p.set_defaults(func=_cmd_list)
-    p = sub.add_parser("repro", help="regenerate a paper's figures")
+    # the run flags come from gdsim.repro.arg_parser, as for ``python paper_repro/<name>.py``
+    from gdsim.repro import arg_parser as repro_arg_parser
+
+    p = sub.add_parser("repro", help="regenerate a paper's figures", parents=[repro_arg_parser(add_help=False)])
     p.add_argument("name", help="reproduction name (see 'gdsim list') or 'all'")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", dest="mode", action="store_const", const="quick", help="small, fast run (default)")
-    g.add_argument("--full", dest="mode", action="store_const", const="full", help="publication resolution")
-    p.set_defaults(mode="quick")
-    p.add_argument("--out", default="figures", help="output folder (default: figures)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default: the embedded one)")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_repro)
     sub.add_parser("info", help="versions, threads, CUDA availability").set_defaults(func=_cmd_info)
     p = sub.add_parser("cite", help="BibTeX of a reproduction's paper")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gdsim._core.atomic import atomic_write
 from gdsim._core.result import Result
 
 DEFAULT_SEED = 20230722  # ICML 2023 opening day: the embedded default seed of every quick run
@@ -51,10 +52,17 @@ def load(name: str):
     return registry[name].load()
 
 
+def tiers(module) -> dict:
+    """``{tier: config}`` of a reproduction module: ``quick`` and ``full``, plus any named in its ``TIERS``."""
+    return {"quick": module.QUICK, "full": module.FULL, **getattr(module, "TIERS", {})}
+
+
 def config_for(module, mode: str) -> dict:
-    if mode not in {"quick", "full"}:
-        raise ValueError(f"mode must be 'quick' or 'full'; got {mode!r}")
-    cfg = dict(module.QUICK if mode == "quick" else module.FULL)
+    """The config of tier ``mode`` (``quick``, ``full`` or one of the module's ``TIERS``), with ``mode`` set."""
+    known = tiers(module)
+    if mode not in known:
+        raise ValueError(f"mode must be one of {', '.join(repr(t) for t in known)} for {module.NAME}; got {mode!r}")
+    cfg = dict(known[mode])
     cfg["mode"] = mode
     return cfg
 
@@ -90,7 +98,7 @@ def record_runtime(paths: dict, seconds: float, mode: str) -> None:
                 continue
             meta = json.loads(f.read_text())
             meta.update(figure_id=fig_id, wall_time_s=round(float(seconds), 2), mode=mode)
-            f.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+            atomic_write(f, json.dumps(meta, indent=2, sort_keys=True, default=str))
 
 
 def sidecars(name: str, out="figures") -> dict:
@@ -182,17 +190,37 @@ def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool 
     return paths
 
 
-def script_main(module, argv=None) -> dict:
-    """Command line of a reproduction script: ``python paper_repro/<name>.py [--quick|--full] ...``."""
-    parser = argparse.ArgumentParser(prog=f"python paper_repro/{module.NAME}.py", description=module.TITLE)
+def arg_parser(prog: str = "gdsim repro", description: str | None = None, *, tier_choices=None,
+               add_help: bool = True) -> argparse.ArgumentParser:
+    """The one command-line parser of a reproduction run: ``--quick | --full | --tier T``, ``--out``, ``--seed``,
+    ``--no-progress``.
+
+    ``gdsim repro NAME`` (:mod:`gdsim.cli`, as a parent parser with ``add_help=False``) and ``python
+    paper_repro/<name>.py`` (:func:`script_main`) both build their flags here, so the two accept the same ones.
+    The parsed ``mode`` is ``"quick"`` by default; ``tier_choices`` restricts ``--tier`` to a module's tiers
+    (without it an unknown tier is refused by :func:`config_for` with the list of valid ones).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description, add_help=add_help)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="small, fast run (default)")
     group.add_argument("--full", dest="mode", action="store_const", const="full", help="publication resolution")
+    group.add_argument("--tier", dest="mode", metavar="TIER",
+                       choices=sorted(tier_choices) if tier_choices is not None else None,
+                       help=(f"a named tier: {', '.join(sorted(tier_choices))}" if tier_choices is not None else
+                             "a named tier of the reproduction: quick, full, or one of its own (e.g. 'paper' and "
+                             "'reduced' of sohldickstein2024_fractal)"))
+    parser.set_defaults(mode="quick")
     parser.add_argument("--out", default="figures", help="output folder (default: figures)")
-    parser.add_argument("--seed", type=int, default=None, help=f"seed (default {DEFAULT_SEED})")
+    parser.add_argument("--seed", type=int, default=None, help=f"seed (default: the embedded one, {DEFAULT_SEED})")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def script_main(module, argv=None) -> dict:
+    """Command line of a reproduction script: ``python paper_repro/<name>.py [--quick|--full|--tier T] ...``."""
+    parser = arg_parser(f"python paper_repro/{module.NAME}.py", module.TITLE, tier_choices=tiers(module))
     args = parser.parse_args(argv)
-    return run(module.NAME, mode=args.mode or "quick", out=args.out, seed=args.seed, progress=not args.no_progress)
+    return run(module.NAME, mode=args.mode, out=args.out, seed=args.seed, progress=not args.no_progress)
 
 
 def use_headless_backend():

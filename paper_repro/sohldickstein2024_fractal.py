@@ -346,32 +346,14 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
 def cli(argv=None) -> dict:
     """``python paper_repro/sohldickstein2024_fractal.py [--quick | --full | --tier {quick,full,paper,reduced}]``.
 
-    ``--quick``/``--full`` go through :func:`gdsim.repro.run` as for every reproduction; ``--tier paper``
-    runs the paper's settings as resumable tiled sweeps (a GPU job; re-run to resume) and ``--tier
-    reduced`` the same n and steps at a CPU-feasible resolution.
+    The flags are every reproduction's (:func:`gdsim.repro.arg_parser`; ``gdsim repro
+    sohldickstein2024_fractal --tier paper`` is the same run) and every tier goes through
+    :func:`gdsim.repro.run`: ``--tier paper`` runs the paper's settings as resumable tiled sweeps (a GPU job;
+    re-run to resume) and ``--tier reduced`` the same n and steps at a CPU-feasible resolution.
     """
-    import argparse
-    import time
+    import sys
 
-    parser = argparse.ArgumentParser(prog=f"python paper_repro/{NAME}.py", description=TITLE)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", dest="tier", action="store_const", const="quick", help="small, fast run (default)")
-    group.add_argument("--full", dest="tier", action="store_const", const="full", help="publication resolution")
-    group.add_argument("--tier", choices=sorted(TIERS), help="quick, full, paper (n = 16, 1000 steps, 4096^2 "
-                       "resumable tiles: a GPU job) or reduced (the paper's n and steps at CPU resolution)")
-    parser.add_argument("--out", default="figures", help="output folder (default: figures)")
-    parser.add_argument("--seed", type=int, default=None, help=f"seed (default {repro.DEFAULT_SEED})")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    args = parser.parse_args(argv)
-    tier = args.tier or "quick"
-    seed = repro.DEFAULT_SEED if args.seed is None else args.seed
-    if tier in ("quick", "full"):
-        return repro.run(NAME, mode=tier, out=args.out, seed=seed, progress=not args.no_progress)
-    t0 = time.perf_counter()
-    paths = main(dict(TIERS[tier], mode=tier), out=Path(args.out), seed=seed, progress=not args.no_progress)
-    print(f"{NAME} ({tier}): {time.perf_counter() - t0:.1f} s, wrote {sum(len(p) for p in paths.values())} files",
-          flush=True)
-    return paths
+    return repro.script_main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -189,3 +189,36 @@ def test_old_keywords_warn_and_give_the_same_numbers():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gg.particle_gda(pay, 1.0, 1.0, t_final=0.02, T=0.02, **kw)
+
+
+@pytest.mark.parametrize("replace,momentum,nesterov", [(True, 0.0, False), (False, 0.5, False), (True, 0.4, True)])
+def test_sgd_matches_a_numpy_oracle_of_its_draw_and_update(replace, momentum, nesterov):
+    """SGD's convention as its docstring writes it: run r's key is SeedSequence(seed).spawn(R)[r]'s first
+    uint64; minibatch index i of step t is floor(u N) with u = uniform01(key, t, i) (with replacement) or
+    position i of a partial Fisher-Yates shuffle driven by the same counters (without); the update is
+    m <- beta m + g_B, w <- w - lr m (heavy ball) or w <- w - lr (g_B + beta m) (Nesterov)."""
+    from gdsim._core.counter_rng import uniform01_numpy
+
+    m = _mlp()
+    N, B, R, seed, lr, steps = X.shape[0], 5, 2, 7, 0.05, 4
+    w0 = m.init(seed=np.arange(R))
+    got = gdyn.run(m, gdyn.SGD(batch_size=B, replace=replace, momentum=momentum, nesterov=nesterov), w0, lr=lr,
+                   steps=steps, record_every=steps, seed=seed).w_final
+    keys = [np.random.SeedSequence(seed).spawn(R)[r].generate_state(1, np.uint64)[0] for r in range(R)]
+    for r in range(R):
+        w, mom = np.array(w0[r], dtype=float), np.zeros(m.n_params)
+        for t in range(steps):
+            u = uniform01_numpy(keys[r], t, np.arange(N))
+            if replace:
+                idx = np.minimum(N - 1, (u[:B] * N).astype(np.int64))
+            else:
+                perm = np.arange(N)
+                for i in range(B):
+                    j = i + min(N - 1 - i, int(u[i] * (N - i)))
+                    perm[i], perm[j] = perm[j], perm[i]
+                idx = perm[:B]
+            _, g = gm.mlp([4, 5, 2], "tanh", data=(X[idx], Y[idx])).loss_grad(w)
+            mom = momentum * mom + g
+            w = w - lr * ((g + momentum * mom) if nesterov else mom)
+        # the same operations in the same order up to the kernels' fused loops: a few ulp of |w| ~ 1
+        np.testing.assert_allclose(got[r], w, rtol=0, atol=1e-13)

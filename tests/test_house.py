@@ -102,3 +102,120 @@ def test_a_run_depends_on_its_own_seed_only():
     m_alone = gl.mlp_sgd(2.0, 0.01, n_samples=16, d=3, width=4, batch_size=4, runs=1, max_epochs=3, seed=seeds[1:2])
     np.testing.assert_array_equal(m_both.test_error[1], m_alone.test_error[0])
     np.testing.assert_array_equal(m_both.rel_weight_change[1], m_alone.rel_weight_change[0])
+
+
+# ------------------------------------------------------------------------------ house-keeping (issue 28, item 9)
+def test_numba_is_within_the_declared_range_and_first_class_hooks_exist():
+    """gdsim/_core/first_class.py relies on Numba internals, so pyproject.toml bounds numba above; this fails,
+    saying what to do, when the installed Numba leaves that range or the internals it uses are gone."""
+    import tomllib
+
+    import numba
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pyproject = tomllib.loads((PKG.parent / "pyproject.toml").read_text())
+    req = [Requirement(r) for r in pyproject["project"]["dependencies"] if Requirement(r).name == "numba"]
+    assert len(req) == 1, "pyproject.toml must list numba once among the dependencies"
+    spec = req[0].specifier
+    assert any(s.operator in ("<", "<=") for s in spec), (
+        f"pyproject.toml's numba requirement {spec} has no upper bound; gdsim/_core/first_class.py relies on Numba "
+        "internals, so bound it at the next minor release after the one it was checked against")
+    hint = (f"re-check gdsim/_core/first_class.py (it relies on Numba internals: CompileResultWAP, "
+            f"Dispatcher.overloads, unraisable reports from C wrappers) against numba {numba.__version__}, then move "
+            f"the bound in pyproject.toml")
+    assert spec.contains(Version(numba.__version__), prereleases=True), (
+        f"the installed numba {numba.__version__} is outside the range {spec} declared in pyproject.toml: {hint}")
+    # the internals first_class.py uses are still there
+    from numba.core.types.function_type import CompileResultWAP
+
+    from gdsim._core.first_class import function_value, kernel_errors
+    from gdsim._core.jit import jit
+
+    @jit(cache=False)
+    def plus_one(x):
+        if x < 0:
+            raise ValueError("negative")
+        return x + 1.0
+
+    @jit(cache=False)
+    def call(f, x):
+        return f(x)
+
+    assert hasattr(plus_one, "overloads") and hasattr(plus_one, "py_func"), hint
+    fv = function_value(plus_one, (numba.float64,))
+    assert isinstance(fv, CompileResultWAP), hint
+    assert call(fv, 2.0) == 3.0, hint
+    # an exception inside a function value is reported to sys.unraisablehook, which kernel_errors turns into an error
+    with pytest.raises(RuntimeError, match="negative"), kernel_errors("plus_one"):
+        call(fv, -1.0)
+
+
+def test_chunk_seed_ints_is_deprecated_with_the_same_numbers():
+    import numpy as np
+
+    import gdsim.sweep as gs
+    from gdsim._core.deprecation import REMOVAL, GdsimDeprecationWarning
+
+    sw = gs.Sweep("s", axes={"a": [0.1, 0.2, 0.3]}, simulation="tests.sweep_sims:random_walk", seed=3)
+    chunk = sw.chunk((0,))
+    with pytest.warns(GdsimDeprecationWarning, match=f"Chunk.seed_ints.*removed in {REMOVAL}.*chunk.seeds"):
+        old = chunk.seed_ints()
+    new = np.array([s.generate_state(1, np.uint64)[0] for s in chunk.seeds], dtype=np.uint64)
+    np.testing.assert_array_equal(old, new)
+    assert old.dtype == np.uint64 and old.size == chunk.size
+
+
+def test_one_atomic_writer():
+    """Every temp-then-rename write in the package goes through gdsim._core.atomic (one helper, one behaviour)."""
+    import re
+
+    pattern = re.compile(r"os\.replace\(|os\.rename\(|\.rename\(|mkstemp\(|NamedTemporaryFile\(")  # a rename is the tell
+    offenders = [f"{p.relative_to(PKG.parent)}:{i}" for p in PKG.rglob("*.py") if p.name != "atomic.py"
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, f"write atomically through gdsim._core.atomic instead: {offenders}"
+
+
+def test_atomic_writer_keeps_the_old_file_on_failure(tmp_path):
+    import os
+
+    from gdsim._core.atomic import atomic_directory, atomic_write
+
+    target = tmp_path / "f.json"
+    atomic_write(target, "old")
+    def torn(fh):  # a writer that dies half-way
+        fh.write("half")
+        raise RuntimeError("boom")
+
+    for fsync in (True, False):
+        with pytest.raises(RuntimeError):
+            atomic_write(target, torn, fsync=fsync)
+        assert target.read_text() == "old"
+    atomic_write(target, b"new")
+    assert target.read_bytes() == b"new"
+    with pytest.raises(RuntimeError), atomic_directory(tmp_path / "d") as d:
+        (d / "x").write_text("x")
+        raise RuntimeError("boom")
+    assert not (tmp_path / "d").exists()
+    assert sorted(os.listdir(tmp_path)) == ["f.json"]  # no temporary left behind
+
+
+def test_gdsim_repro_and_the_scripts_take_the_same_flags():
+    """`gdsim repro X ...` and `python paper_repro/X.py ...` parse their flags with one builder (gdsim.repro.arg_parser)."""
+    from gdsim import repro
+    from gdsim.cli import build_parser
+
+    def flags(parser):
+        return {s for a in parser._actions for s in a.option_strings}
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["repro"]
+    for name in ("kreisler2023_gfs_sharpness", "sohldickstein2024_fractal"):
+        module = repro.load(name)
+        script = repro.arg_parser(f"python paper_repro/{name}.py", tier_choices=repro.tiers(module))
+        assert flags(sub) == flags(script) >= {"--quick", "--full", "--tier", "--out", "--seed", "--no-progress"}
+        for argv in (["--full", "--seed", "3"], ["--tier", "quick", "--no-progress"], []):
+            a, b = sub.parse_args([name, *argv]), script.parse_args(argv)
+            assert (a.mode, a.seed, a.no_progress, a.out) == (b.mode, b.seed, b.no_progress, b.out)
+    with pytest.raises(ValueError, match="'quick', 'full'"):
+        repro.config_for(repro.load("kreisler2023_gfs_sharpness"), "paper")
+    assert repro.config_for(repro.load("sohldickstein2024_fractal"), "reduced")["mode"] == "reduced"

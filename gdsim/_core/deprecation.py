@@ -63,14 +63,20 @@ def renamed_keywords(since="0.2", **old_to_new):
     return wrap
 
 
-def deprecated_function(replacement, since="0.2"):
-    """Mark a public function as deprecated: calling it warns, naming ``replacement``, and still works."""
+def deprecated_function(replacement, since="0.2", *, name=None):
+    """Mark a public function (or method) as deprecated: calling it warns, naming ``replacement``, and still works.
+
+    ``name`` is the public spelling shown in the warning (default: the function's public module and name;
+    give it for a method, e.g. ``"gdsim.sweep.Chunk.seed_ints"``).
+    """
 
     def wrap(func):
+        shown = name or f"{func.__module__.split('._')[0]}.{func.__name__}"
+
         @functools.wraps(func)
         def inner(*args, **kwargs):
-            warnings.warn(f"{func.__module__.split('._')[0]}.{func.__name__} is deprecated since gdsim {since} and will "
-                          f"be removed in {REMOVAL}; use {replacement}", GdsimDeprecationWarning, stacklevel=2)
+            warnings.warn(f"{shown} is deprecated since gdsim {since} and will be removed in {REMOVAL}; use "
+                          f"{replacement}", GdsimDeprecationWarning, stacklevel=2)
             return func(*args, **kwargs)
 
         inner.__gdsim_deprecated__ = replacement

@@ -7,19 +7,19 @@ dimension names are one vocabulary across families (the README's glossary): ``st
 index (a coordinate holding the step numbers), ``time`` the physical time where a model has one,
 ``run`` the batch of independent runs (``run_0``, ``run_1``, ... for a batch of several dimensions). ``save(path)`` writes ``path.npz`` and a JSON sidecar
 ``path.json``; each is written to a temporary file in the same folder and moved into place with
-``os.replace`` (atomic on POSIX), the JSON last, so a reader never sees a half-written result.
+``os.replace`` (atomic on POSIX; :func:`gdsim._core.atomic.atomic_write`), the JSON last, so a reader never
+sees a half-written result.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from gdsim._core.atomic import atomic_write
 from gdsim._core.provenance import environment, now_iso
 
 
@@ -169,9 +169,8 @@ class Result:
         self._materialise()
         npz = path.with_suffix(".npz")
         sidecar = path.with_suffix(".json")
-        _atomic_write(npz, lambda fh: np.savez_compressed(fh, **self._arrays), binary=True)
-        text = json.dumps(_jsonable(self.meta), indent=2, sort_keys=True)
-        _atomic_write(sidecar, lambda fh: fh.write(text), binary=False)
+        atomic_write(npz, lambda fh: np.savez_compressed(fh, **self._arrays), binary=True)
+        atomic_write(sidecar, json.dumps(_jsonable(self.meta), indent=2, sort_keys=True))
         return npz
 
     @classmethod
@@ -256,20 +255,6 @@ def labelled_batch_dims(batch, hyper: dict, w0=None):
     dims = tuple(names[a] if names[a] else ("run" if len(free) == 1 else f"run_{a}") for a in range(n))
     coords = {names[a]: cands[a][0][1].tolist() for a in range(n) if names[a]}
     return dims, coords
-
-
-def _atomic_write(target: Path, write, *, binary: bool):
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _jsonable(obj):

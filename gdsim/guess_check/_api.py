@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import numba
 import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.jit import honours_parallel
-from gdsim._core.progress import progress_bar
 from gdsim._core.result import Result
 from gdsim._core.rng import run_seeds
+from gdsim.dynamics._driver import drive, stepped_result
 from gdsim.guess_check import _kernels as kern
 from gdsim.guess_check._model import layer_dims, sensing_model
 from gdsim.guess_check._tasks import SensingTask
@@ -166,14 +164,14 @@ def guess_and_check(tasks, width, *, depth=2, activation="linear", loss_threshol
     pr = kern.GAUSSIAN if prior == "gaussian" else kern.UNIFORM
     total = R * n_blocks
     step = total if not progress else max(2 * numba.get_num_threads(), -(-total // 50))
-    t0 = time.perf_counter()
-    with progress_bar(total, enabled=progress, desc=f"G&C ({BLOCK} draws per block)", unit="block") as bar:
-        for lo in range(0, total, step):
-            hi = min(total, lo + step)
-            kern.gc_blocks(keys, A, y, B, b, dims, P, act, slope, pr, normalise, softening, e, draws, BLOCK, lo,
-                           hi, stats, counts)
-            bar.update(hi - lo)
-    wall = time.perf_counter() - t0
+
+    def advance(lo, hi):  # blocks lo .. hi-1 (of every run) in one parallel kernel call
+        kern.gc_blocks(keys, A, y, B, b, dims, P, act, slope, pr, normalise, softening, e, draws, BLOCK, lo, hi,
+                       stats, counts)
+
+    # the engine's driver walks the blocks (its "steps") in chunks of ``step`` with the progress bar
+    wall = drive(np.array([0, total]), advance, None, progress=progress, desc=f"G&C ({BLOCK} draws per block)",
+                 unit="block", chunk=step)
     S = stats.sum(axis=1)
     C = counts.sum(axis=1)
     ok = draws - C[:, 0]
@@ -253,26 +251,28 @@ def gd_generalisation(tasks, width, *, depth=2, activation="linear", lr=0.1, ste
     every = max(1, steps // 100) if record_every is None else record_every
     seeds = run_seeds(seed, len(tl))
     tr, ge, tc, gc_, dv = [], [], [], [], []
-    t = None
-    t0 = time.perf_counter()
-    with progress_bar(len(tl), enabled=progress, desc="GD", unit="task") as bar:
-        for task, s in zip(tl, seeds):
+    t = []
+
+    def advance(lo, hi):  # tasks lo .. hi-1, each a batch of ``inits`` GD runs on the engine
+        for task, s in zip(tl[lo:hi], seeds[lo:hi]):
             m = sensing_model(task, width, depth=depth, activation=activation, negative_slope=negative_slope,
                               init_scale=init_scale)
             res = gdyn.run(m, gdyn.GD(), m.init(seed=s, batch=(inits,)), lr=lr, steps=steps, record_every=every,
                            observe=("loss", "test_loss"))
-            t = res.t
+            t[:] = [res.t]
             tc.append(res.loss)
             gc_.append(res.test_loss)
             tr.append(res.loss[-1])
             ge.append(res.test_loss[-1])
             dv.append(res.diverged)
-            bar.update(1)
-    arrays = dict(t=t, train=np.array(tr), gen=np.array(ge), train_curve=np.stack(tc, axis=1),
+
+    # each task is its own model (its own engine run); the driver walks the tasks one by one with the bar
+    wall = drive(np.array([0, len(tl)]), advance, None, progress=progress, desc="GD", unit="task", chunk=1)
+    arrays = dict(t=t[0], train=np.array(tr), gen=np.array(ge), train_curve=np.stack(tc, axis=1),
                   gen_curve=np.stack(gc_, axis=1), diverged=np.array(dv))
-    dims_out = dict(t=("step",), train=("run", "init"), gen=("run", "init"), train_curve=("step", "run", "init"),
+    dims_out = dict(train=("run", "init"), gen=("run", "init"), train_curve=("step", "run", "init"),
                     gen_curve=("step", "run", "init"), diverged=("run", "init"))
     meta = dict(config=dict(shape=list(tl[0].shape), width=width, depth=depth, activation=activation, lr=lr,
                             steps=steps, init_scale=float(init_scale), inits=inits, optimiser="gd"),
-                wall_time_s=time.perf_counter() - t0, paper=_PAPER)
-    return Result(arrays, meta, dims=dims_out, coords=("t",))
+                wall_time_s=wall, paper=_PAPER)
+    return stepped_result(arrays, dims_out, meta=meta)

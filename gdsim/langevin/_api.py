@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-
 import numpy as np
 
 from gdsim._core.counter_rng import keys_from_seed
 from gdsim._core.deprecation import renamed_keywords
-from gdsim._core.result import Result, Timer
+from gdsim._core.result import Result, labelled_batch_dims
 from gdsim._core.rng import as_seed_sequence, child_seed, run_seeds
 from gdsim._core.jit import honours_parallel
-from gdsim._core.progress import progress_bar, step_chunks
 from gdsim._core.validate import check_budget, flag, integer, real_array, real_scalar
+from gdsim.dynamics._driver import drive, stepped_result
 from gdsim.langevin import _kernels as k
 from gdsim.langevin import _network as kn
 from gdsim.langevin._reference import dyson_ou_width
 
-# The backend of the running call: the gpu_* twins set it, so CPU and GPU functions share one signature.
-_DEVICE = contextvars.ContextVar("gdsim_langevin_device", default="cpu")
-
-
-@contextlib.contextmanager
-def _on_device(backend):
-    token = _DEVICE.set(backend)
-    try:
-        yield
-    finally:
-        _DEVICE.reset(token)
 
 def _grid(values, **names):
     """Positive hyper-parameter arrays broadcast together into the grid points (each named in errors)."""
@@ -52,6 +38,23 @@ def grid_dims(grid) -> tuple[str, ...]:
     return ("point",) if len(grid) == 1 else tuple(f"point_{i}" for i in range(len(grid)))
 
 
+def _run_labels(grid, **hyper):
+    """Dims and coordinates of a (*grid, runs) result (:func:`gdsim._core.result.labelled_batch_dims`): a grid
+    axis along which one hyper-parameter alone varies (with distinct values) is named after it, with its values
+    as coordinate (``temperature=[0.1, 0.2]`` gives the dim ``temperature``, so ``ds.sel(temperature=0.1)``
+    works); other grid axes keep their :func:`grid_dims` name; the runs of a grid point are ``run``.
+    ``hyper`` holds the validated, not yet broadcast, values."""
+    dims, coords = labelled_batch_dims(grid, {name: np.asarray(h) for name, h in hyper.items()})
+    old = grid_dims(grid)
+    return (*(d if d in coords else old[i] for i, d in enumerate(dims)), "run"), coords
+
+
+def _seed_meta(seed):
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return None if seed is None else int(seed)
+    return repr(seed)[:200]
+
+
 _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning and Dyson Brownian motion', "
        "arXiv:2407.16427")
 
@@ -59,7 +62,7 @@ _A0 = ("Aarts, Lucini, Park, 'Stochastic weight matrix dynamics during learning 
 @renamed_keywords(chains="runs", n="d")
 @honours_parallel
 def dyson_ou(d: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: float = 0.01,
-             steps: int = 2000, seed=None, progress: bool = False, parallel=None) -> Result:
+             steps: int = 2000, seed=0, progress: bool = False, parallel=None) -> Result:
     """Sample the beta = 1 Coulomb gas as the stationary law of a GOE matrix Ornstein-Uhlenbeck process.
 
     dM = -(M - kappa I) dt + sqrt(2 dt) G, G GOE with off-diagonal variance sigma^2/2 and diagonal sigma^2;
@@ -77,6 +80,7 @@ def dyson_ou(d: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
     kappa, dt, steps : float, float, int
         Centre of the potential, Euler time step in (0, 1), number of steps.
     seed : int, SeedSequence, Generator, or a sequence of them (one per run)
+        Default 0 (reproducible, the package's one seed policy); ``None`` draws fresh entropy.
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -104,23 +108,21 @@ def dyson_ou(d: int, sigma: float, *, runs: int = 1000, kappa: float = 0.0, dt: 
                  updates=float(runs) * d * d * steps)
     M = np.zeros((runs, d, d)) + kappa * np.eye(d)
     keys = keys_from_seed(seed, runs)
-    with Timer() as timer, progress_bar(steps, enabled=progress, desc="Dyson OU") as bar:
-        for s0, s1 in step_chunks(steps, progress):
-            k.matrix_ou(M, kappa, sigma, dt, s1 - s0, keys, s0)
-            bar.update(s1 - s0)
+    wall = drive(np.array([0, steps]), lambda lo, hi: k.matrix_ou(M, kappa, sigma, dt, hi - lo, keys, lo), None,
+                 progress=progress, desc="Dyson OU", n_chunks=50)
     ev = np.linalg.eigvalsh(M)
-    return Result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
-                  dims=dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
-                            matrices=("run", "row", "col")),
-                  meta=dict(config=dict(d=d, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
-                                        reference=_A0), wall_time_s=timer.seconds,
-                            stationary_sigma=dyson_ou_width(sigma, dt)))
+    return stepped_result(dict(eigenvalues=ev, spacings=np.diff(ev, axis=1), matrices=M),
+                          dict(eigenvalues=("run", "eigenvalue"), spacings=("run", "spacing"),
+                               matrices=("run", "row", "col")), batch=(runs,),
+                          meta=dict(config=dict(d=d, sigma=sigma, runs=runs, kappa=kappa, dt=dt, steps=steps,
+                                                seed=_seed_meta(seed), reference=_A0), wall_time_s=wall,
+                                    stationary_sigma=dyson_ou_width(sigma, dt)))
 
 
 @renamed_keywords(chains="runs", batch="batch_size", init_std="init_scale")
 @honours_parallel
 def teacher_student_2x2(lr: float, noise_std: float, batch_size: int, *, steps: int = 3000, runs: int = 3000,
-                        target: float = 2.0, init_scale: float = 0.1, seed=None, progress: bool = False,
+                        target: float = 2.0, init_scale: float = 0.1, seed=0, progress: bool = False,
                         parallel=None) -> Result:
     """The 2x2 linear teacher-student SGD of Aarts, Lucini, Park (degenerate target W* = target I).
 
@@ -140,6 +142,7 @@ def teacher_student_2x2(lr: float, noise_std: float, batch_size: int, *, steps: 
     target, init_scale : float
         W* = target I; the initial weights are i.i.d. N(0, init_scale^2) (SGD then pulls them to W*).
     seed : int, SeedSequence or Generator
+        Default 0 (reproducible, the package's one seed policy); ``None`` draws fresh entropy.
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -171,15 +174,17 @@ def teacher_student_2x2(lr: float, noise_std: float, batch_size: int, *, steps: 
     init_ss, noise_ss = as_seed_sequence(seed).spawn(2)
     W = init_scale * np.random.default_rng(init_ss).standard_normal((runs, 2, 2))
     keys = keys_from_seed(noise_ss, runs)
-    with Timer() as timer, progress_bar(steps, enabled=progress, desc="2x2 SGD") as bar:
-        for s0, s1 in step_chunks(steps, progress):
-            k.teacher_student_2x2(W, target * np.eye(2), lr, noise_std, batch_size, s1 - s0, keys, s0)
-            bar.update(s1 - s0)
+    wstar = target * np.eye(2)
+    wall = drive(np.array([0, steps]),
+                 lambda lo, hi: k.teacher_student_2x2(W, wstar, lr, noise_std, batch_size, hi - lo, keys, lo), None,
+                 progress=progress, desc="2x2 SGD", n_chunks=50)
     sv = np.linalg.svd(W, compute_uv=False)
-    return Result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
-                  dims=dict(W=("run", "row", "col"), singular_values=("run", "singular_value"), spacing=("run",)),
-                  meta=dict(config=dict(lr=lr, noise_std=noise_std, batch_size=batch_size, steps=steps, runs=runs,
-                                        target=target, init_scale=init_scale, reference=_A0), wall_time_s=timer.seconds))
+    return stepped_result(dict(W=W, singular_values=sv, spacing=sv[:, 0] - sv[:, 1]),
+                          dict(W=("run", "row", "col"), singular_values=("run", "singular_value"), spacing=("run",)),
+                          batch=(runs,),
+                          meta=dict(config=dict(lr=lr, noise_std=noise_std, batch_size=batch_size, steps=steps,
+                                                runs=runs, target=target, init_scale=init_scale, seed=_seed_meta(seed),
+                                                reference=_A0), wall_time_s=wall))
 
 
 # ------------------------------------------------------------------------ Park, Lucini, Aarts network
@@ -263,7 +268,7 @@ def ordered_by_drift_vs_coulomb(W, M, Wstar, Z, x_test, temperature, sigma_w, r)
 @renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size", n_data="n_samples")
 @honours_parallel
 def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, width: int = 16, r: int = 2, batch_size: int = 4,
-                     n_samples: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
+                     n_samples: int | None = None, seed=0, progress: bool = False, parallel=None) -> Result:
     """SGD on the teacher-student network of Park, Lucini, Aarts, batched over (temperature, sigma_W, seed).
 
     y = Z tanh(W tanh(M x)), x in R^3, L = r width hidden features; only W (width x L) is trained, from
@@ -282,7 +287,8 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
     seed : int, SeedSequence, Generator, or a sequence of them, optional
         One seed: its children seed the runs (grid point x run). A sequence: one seed per run (length =
         grid points x ``runs``, grid in C order, runs fastest), e.g. a sweep chunk's per-point seeds, so
-        that a run's result does not depend on which other runs share the call.
+        that a run's result does not depend on which other runs share the call. Default 0 (reproducible,
+        the package's one seed policy); ``None`` draws fresh entropy.
     progress, parallel : bool
         Progress bar over runs; ``parallel=False`` runs the kernels on one thread (same numbers).
 
@@ -292,9 +298,17 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
         Per run, shape (*grid, runs): ``test_mse`` (128 test points, no 1/2), ``train_loss``, ``q`` (overlap
         of initial and final features), ``x`` (*grid, runs, width) squared singular values of W (descending),
         ``x_max``, ``ordered`` (the authors' drift-vs-Coulomb criterion), ``phase`` (0 ferro: test < 1e-3;
-        2 spin glass: q > 0.5; 1 para otherwise).
+        2 spin glass: q > 0.5; 1 para otherwise). A grid axis along which only ``temperature`` (or only
+        ``sigma_w``) varies is the dim of that name, with its values as coordinate
+        (``res.to_xarray().sel(temperature=0.1)``); other grid axes are ``point``/``point_i``; then ``run``.
     """
-    _backend = _DEVICE.get()  # "cuda" inside the gpu_* twin: no private flag in the public signature
+    return _park(temperature, sigma_w, epochs, runs, width, r, batch_size, n_samples, seed, progress, "cpu")
+
+
+def _park(temperature, sigma_w, epochs, runs, width, r, batch_size, n_samples, seed, progress, backend) -> Result:
+    """The one host function of :func:`park_network_sgd` and its GPU twin: ``backend`` picks the stepper
+    (the fused CPU kernel :func:`gdsim.langevin._network.park_sgd` or :func:`_cuda_park`) and its run chunk."""
+    grid_in = dict(temperature=temperature, sigma_w=sigma_w)
     temperature, sigma_w = _grid(temperature="the temperature lr / |B|", sigma_w="the initial weight scale", values=(temperature, sigma_w))
     progress = flag(progress, "progress")
     epochs = integer(epochs, "epochs", lo=0)
@@ -309,49 +323,54 @@ def park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, w
     grid = temperature.shape
     R = temperature.size * runs
     check_budget(f"runs = {runs} per grid point ({temperature.size} points), width = {width}, r = {r}, n_samples = {n_samples} and "
-                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[_backend]) * n_samples * (L + 1) * 2
+                 f"epochs = {epochs}", bytes_needed=8.0 * min(R, _RUN_CHUNK[backend]) * n_samples * (L + 1) * 2
                  + 8.0 * R * (width + 8) + 200.0 * R,
                  updates=float(R) * epochs * n_samples * width * L * 3)
+    train = kn.park_sgd if backend == "cpu" else _cuda_park
     Tf, sf = np.repeat(temperature.ravel(), runs), np.repeat(sigma_w.ravel(), runs)
     children = run_seeds(seed, R)
     x_test = np.random.default_rng(42).standard_normal((N_TEST, 3))
     out = {name: np.empty(R) for name in ("test_mse", "train_loss", "q", "x_max")}
     out["x"] = np.empty((R, width))
     out["ordered"] = np.empty(R, dtype=bool)
-    with Timer() as timer, progress_bar(R, enabled=progress, desc="Park network SGD",
-                                                           unit="run") as bar:
-        for c0 in range(0, R, _RUN_CHUNK[_backend]):
-            idx = range(c0, min(R, c0 + _RUN_CHUNK[_backend]))
-            inst = [_park_instance(children[i], width, L, n_samples, sf[i]) for i in idx]
-            W, S0, Y, Zs = _park_arrays(inst)
-            W_init = W.copy()
-            lrs = Tf[list(idx)] * batch_size
-            if _backend == "cuda":
-                _cuda_park(W, S0, Y, Zs, lrs, batch_size, epochs)
-            else:
-                kn.park_sgd(W, S0, Y, Zs, lrs, batch_size, epochs)
-            for j, i in enumerate(idx):
-                M, Ws, Z, _, _ = inst[j]
-                s0t = np.tanh(x_test @ M.T)
-                phi, yh = _head(W[j], Z, s0t)
-                yt = _head(Ws, Z, s0t)[1]
-                out["test_mse"][i] = np.mean((yt - yh) ** 2)
-                out["train_loss"][i] = 0.5 * np.mean((Y[j] - _head(W[j], Z, S0[j])[1]) ** 2)
-                out["q"][i] = np.mean(_head(W_init[j], Z, s0t)[0] * phi)
-                sv = np.linalg.svd(W[j], compute_uv=False) ** 2
-                out["x"][i], out["x_max"][i] = sv, sv[0]
-                out["ordered"][i] = ordered_by_drift_vs_coulomb(W[j], M, Ws, Z, x_test, Tf[i], sf[i], r)
-            bar.update(len(idx))
+
+    def advance(lo, hi):
+        """Runs lo..hi-1, all epochs: their instances (built per chunk of runs, for memory), training, measures."""
+        idx = range(lo, hi)
+        inst = [_park_instance(children[i], width, L, n_samples, sf[i]) for i in idx]
+        W, S0, Y, Zs = _park_arrays(inst)
+        W_init = W.copy()
+        train(W, S0, Y, Zs, Tf[lo:hi] * batch_size, batch_size, epochs)
+        for j, i in enumerate(idx):
+            M, Ws, Z, _, _ = inst[j]
+            s0t = np.tanh(x_test @ M.T)
+            phi, yh = _head(W[j], Z, s0t)
+            yt = _head(Ws, Z, s0t)[1]
+            out["test_mse"][i] = np.mean((yt - yh) ** 2)
+            out["train_loss"][i] = 0.5 * np.mean((Y[j] - _head(W[j], Z, S0[j])[1]) ** 2)
+            out["q"][i] = np.mean(_head(W_init[j], Z, s0t)[0] * phi)
+            sv = np.linalg.svd(W[j], compute_uv=False) ** 2
+            out["x"][i], out["x_max"][i] = sv, sv[0]
+            out["ordered"][i] = ordered_by_drift_vs_coulomb(W[j], M, Ws, Z, x_test, Tf[i], sf[i], r)
+
+    # the engine's record loop over the runs (each run's epochs are one fused kernel call, no records between)
+    wall = drive(np.array([0, R]), advance, None, progress=progress, desc="Park network SGD", unit="run",
+                 chunk=_RUN_CHUNK[backend])
     phase = np.where(out["test_mse"] < 1e-3, 0, np.where(out["q"] > 0.5, 2, 1)).astype(np.int8)
     arrays = {name: v.reshape(*grid, runs, *v.shape[1:]) for name, v in out.items()}
     arrays["phase"] = phase.reshape(*grid, runs)
-    rd = (*grid_dims(grid), "run")
-    return Result(arrays, dims={**{name: rd for name in arrays}, "x": (*rd, "singular_value")}, meta=dict(config=dict(temperature=temperature.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs, runs=runs, width=width,
-                                           r=r, batch_size=batch_size, n_samples=n_samples, reference=_PARK, backend=_backend),
-                               wall_time_s=timer.seconds))
+    rd, coords = _run_labels(grid, **grid_in)
+    return stepped_result(arrays, {**{name: rd for name in arrays}, "x": (*rd, "singular_value")},
+                          labels=(rd, coords),
+                          meta=dict(config=dict(temperature=temperature.tolist(), sigma_w=sigma_w.tolist(), epochs=epochs,
+                                                runs=runs, width=width, r=r, batch_size=batch_size, n_samples=n_samples,
+                                                seed=_seed_meta(seed), reference=_PARK, backend=backend),
+                                    wall_time_s=wall))
 
 
 def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
+    """The GPU stepper of :func:`gpu_park_network_sgd`: trains the runs' W (R, K, L) in place, as
+    :func:`gdsim.langevin._network.park_sgd` does on the CPU."""
     from gdsim._core import cuda as gcuda
     from gdsim.langevin import _cuda
 
@@ -373,22 +392,22 @@ def _cuda_park(W, S0, Y, Z, lrs, batch, epochs):
 
 
 @renamed_keywords(seeds="runs", T="temperature", K="width", batch="batch_size", n_data="n_samples")
+@honours_parallel
 def gpu_park_network_sgd(temperature, sigma_w, *, epochs: int = 30, runs: int = 1, width: int = 16, r: int = 2, batch_size: int = 4,
-                         n_samples: int | None = None, seed=None, progress: bool = False, parallel=None) -> Result:
+                         n_samples: int | None = None, seed=0, progress: bool = False, parallel=None) -> Result:
     """CUDA variant of :func:`park_network_sgd`: same signature, same results to rounding.
 
-    One run per group of min(32, next power of two >= width) threads, each holding rows of W in registers
-    (while the group's shared memory fits: batch_size x width up to about 256 at 128 threads per block; larger
-    ones run one run per thread).
+    The host side (validation, instances, measures, result, the default ``seed=0``) is
+    :func:`park_network_sgd`'s; only the stepper differs: one run per group of min(32, next power of two
+    >= width) threads, each holding rows of W in registers (while the group's shared memory fits:
+    batch_size x width up to about 256 at 128 threads per block; larger ones run one run per thread).
 
     Raises
     ------
     gdsim.CudaUnavailableError
         When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
     """
-    with _on_device("cuda"):
-        return park_network_sgd(temperature, sigma_w, epochs=epochs, runs=runs, width=width, r=r, batch_size=batch_size, n_samples=n_samples,
-                                seed=seed, progress=progress, parallel=parallel)
+    return _park(temperature, sigma_w, epochs, runs, width, r, batch_size, n_samples, seed, progress, "cuda")
 
 
 # ------------------------------------------------------------------------ Sclocchi et al. perceptron
@@ -418,7 +437,7 @@ def perceptron_data(n_samples: int, d: int, chi: float, rng) -> tuple[np.ndarray
 @renamed_keywords(seeds="runs", T="temperature", P="n_samples")
 @honours_parallel
 def perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
-                   seed=None, progress: bool = False, parallel=None) -> Result:
+                   seed=0, progress: bool = False, parallel=None) -> Result:
     """Hinge-loss perceptron trained by SGD (batch 1, eta = temperature) from w0 = 0 until every training point has
     margin >= 1 (Sclocchi, Geiger, Wyart; the PNAS follow-up's gamma = 1/(1 + chi)).
 
@@ -428,6 +447,12 @@ def perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, run
         Temperatures eta / B (> 0).
     n_samples : int or array_like
         Training-set sizes (>= 1), broadcast with temperature.
+    d, chi : int, float
+        Input dimension (>= 2) and the data's exponent chi (>= 0).
+    runs, max_epochs : int
+        Independent runs per grid point (dim ``run``) and the epoch budget.
+    seed : int, SeedSequence, Generator, or a sequence of them (one per run)
+        Default 0 (reproducible, the package's one seed policy); ``None`` draws fresh entropy.
     progress : bool
         Show a progress bar.
     parallel : bool, optional
@@ -437,15 +462,27 @@ def perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, run
     -------
     Result
         Per run (*grid, runs): ``w1`` (signal, along the teacher), ``w_perp`` (noise norm), ``t_star``
-        (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points).
+        (eta x steps to zero hinge loss), ``steps``, ``converged``, ``test_error`` (2000 fresh points). A grid
+        axis along which only ``temperature`` (or only ``n_samples``) varies is the dim of that name, with its
+        values as coordinate; other grid axes are ``point``/``point_i``; then ``run``.
+
+    Notes
+    -----
+    Each run stops on its own at zero hinge loss (every margin >= 1, checked at the start of each epoch);
+    the other runs' numbers do not depend on it.
     """
-    _backend = _DEVICE.get()  # "cuda" inside the gpu_* twin: no private flag in the public signature
+    return _perceptron(temperature, n_samples, d, chi, runs, max_epochs, seed, progress, "cpu")
+
+
+def _perceptron(temperature, n_samples, d, chi, runs, max_epochs, seed, progress, backend) -> Result:
+    """The one host function of :func:`perceptron_sgd` and its GPU twin (``backend`` picks the stepper)."""
     try:
         P_in = np.asarray(n_samples)
     except (ValueError, TypeError):  # ragged nesting
         P_in = np.asarray(None)
     if isinstance(n_samples, bool) or P_in.dtype.kind not in "iu":
         raise TypeError(f"n_samples (training-set sizes) must be integers >= 1; got {n_samples!r}")
+    grid_in = dict(temperature=temperature, n_samples=P_in)
     temperature, Pf_ = _grid(values=(temperature, P_in), temperature="the temperature eta / B", n_samples="the training-set size")
     n_samples = Pf_.astype(np.int64)
     d = integer(d, "d", lo=2)
@@ -458,56 +495,76 @@ def perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, run
     check_budget(f"runs = {runs} per grid point ({temperature.size} points), n_samples up to {n_samples.max()}, d = {d} and max_epochs = "
                  f"{max_epochs}", bytes_needed=8.0 * R * n_samples.max() * (d + 1) + 8.0 * N_TEST_SCLOCCHI * d,
                  updates=float(R) * n_samples.max() * d * max_epochs)
+    train = kn.perceptron_sgd if backend == "cpu" else _cuda_perceptron
     Tf, Pf = np.repeat(temperature.ravel(), runs), np.repeat(n_samples.ravel(), runs)
     children = run_seeds(seed, R)
     w1, wp, tstar, steps_all, conv, terr = (np.empty(R) for _ in range(6))
-    with Timer() as timer, progress_bar(R, enabled=progress, desc="perceptron SGD",
-                                                           unit="run") as bar:
-        for p_val in np.unique(Pf):  # runs of one n_samples share array shapes
-            idx = np.flatnonzero(Pf == p_val)
-            data = [perceptron_data(int(p_val), d, chi, np.random.default_rng(children[i])) for i in idx]
-            Xs = np.stack([x for x, _ in data])
-            Ys = np.stack([y for _, y in data])
-            W = np.zeros((idx.size, d))
-            steps = np.zeros(idx.size, dtype=np.int64)
-            keys = keys_from_seed([children[i] for i in idx], idx.size)
-            if _backend == "cuda":
-                from gdsim._core.cuda import cuda_module, launch_config
-                from gdsim.langevin import _cuda
+    # runs of one n_samples share array shapes: they are advanced together, in order of n_samples
+    order = np.argsort(Pf, kind="stable")
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(Pf[order])) + 1, [R]))
 
-                cuda = cuda_module()
-                dW, dsteps = cuda.to_device(W), cuda.to_device(steps)
-                blocks, tpb = launch_config(idx.size)
-                _cuda.kernels()[1][blocks, tpb](cuda.to_device(Xs), cuda.to_device(Ys), cuda.to_device(Tf[idx]),
-                                                max_epochs, cuda.to_device(keys), dW, dsteps)
-                W, steps = dW.copy_to_host(), dsteps.copy_to_host()
-            else:
-                kn.perceptron_sgd(Xs, Ys, Tf[idx], max_epochs, keys, W, steps)
-            for j, i in enumerate(idx):
-                # each run's own test set (its seed's child 1), so a run never depends on its batch
-                Xt, Yt = perceptron_data(N_TEST_SCLOCCHI, d, chi, np.random.default_rng(child_seed(children[i], 1)))
-                w1[i], wp[i] = W[j, 0], np.linalg.norm(W[j, 1:])
-                steps_all[i], tstar[i] = steps[j], Tf[i] * steps[j]
-                conv[i] = np.min(Ys[j] * (Xs[j] @ W[j]) / np.sqrt(d)) >= 1
-                terr[i] = np.mean(Yt * (Xt @ W[j]) <= 0)
-            bar.update(idx.size)
+    def advance(lo, hi):
+        """The runs order[lo:hi] (one n_samples), each until zero hinge loss or max_epochs."""
+        idx = order[lo:hi]
+        p_val = int(Pf[idx[0]])
+        data = [perceptron_data(p_val, d, chi, np.random.default_rng(children[i])) for i in idx]
+        Xs = np.stack([x for x, _ in data])
+        Ys = np.stack([y for _, y in data])
+        W = np.zeros((idx.size, d))
+        steps = np.zeros(idx.size, dtype=np.int64)
+        keys = keys_from_seed([children[i] for i in idx], idx.size)
+        train(Xs, Ys, Tf[idx], max_epochs, keys, W, steps)
+        for j, i in enumerate(idx):
+            # each run's own test set (its seed's child 1), so a run never depends on its batch
+            Xt, Yt = perceptron_data(N_TEST_SCLOCCHI, d, chi, np.random.default_rng(child_seed(children[i], 1)))
+            w1[i], wp[i] = W[j, 0], np.linalg.norm(W[j, 1:])
+            steps_all[i], tstar[i] = steps[j], Tf[i] * steps[j]
+            conv[i] = np.min(Ys[j] * (Xs[j] @ W[j]) / np.sqrt(d)) >= 1
+            terr[i] = np.mean(Yt * (Xt @ W[j]) <= 0)
+
+    # the engine's record loop over the groups of runs (one fused kernel call each, no records in between)
+    wall = drive(bounds, advance, None, progress=progress, desc="perceptron SGD", unit="run", chunk=R)
     shape = (*grid, runs)
-    rd = (*grid_dims(grid), "run")
-    return Result(dims={name: rd for name in ("w1", "w_perp", "t_star", "steps", "converged", "test_error")},
-                  arrays=dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
-                       steps=steps_all.reshape(shape), converged=conv.astype(bool).reshape(shape),
-                       test_error=terr.reshape(shape)),
-                  meta=dict(config=dict(temperature=temperature.tolist(), n_samples=n_samples.tolist(), d=d, chi=chi, runs=runs, reference=_SCLOCCHI,
-                                   backend=_backend), wall_time_s=timer.seconds))
+    rd, coords = _run_labels(grid, **grid_in)
+    return stepped_result(dims={name: rd for name in ("w1", "w_perp", "t_star", "steps", "converged", "test_error")},
+                          arrays=dict(w1=w1.reshape(shape), w_perp=wp.reshape(shape), t_star=tstar.reshape(shape),
+                                      steps=steps_all.reshape(shape), converged=conv.astype(bool).reshape(shape),
+                                      test_error=terr.reshape(shape)),
+                          labels=(rd, coords),
+                          meta=dict(config=dict(temperature=temperature.tolist(), n_samples=n_samples.tolist(), d=d,
+                                                chi=chi, runs=runs, max_epochs=max_epochs, seed=_seed_meta(seed),
+                                                reference=_SCLOCCHI, backend=backend), wall_time_s=wall))
+
+
+def _cuda_perceptron(Xs, Ys, etas, max_epochs, keys, W, steps_out):
+    """The GPU stepper of :func:`gpu_perceptron_sgd` (one run per thread): W and steps_out in place, as
+    :func:`gdsim.langevin._network.perceptron_sgd` does on the CPU."""
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.langevin import _cuda
+
+    cuda = cuda_module()
+    dW, dsteps = cuda.to_device(W), cuda.to_device(steps_out)
+    blocks, tpb = launch_config(Xs.shape[0])
+    _cuda.kernels()[1][blocks, tpb](cuda.to_device(Xs), cuda.to_device(Ys), cuda.to_device(etas), max_epochs,
+                                    cuda.to_device(keys), dW, dsteps)
+    W[...] = dW.copy_to_host()
+    steps_out[...] = dsteps.copy_to_host()
 
 
 @renamed_keywords(seeds="runs", T="temperature", P="n_samples")
+@honours_parallel
 def gpu_perceptron_sgd(temperature, n_samples, *, d: int = 32, chi: float = 1.0, runs: int = 6, max_epochs: int = 100_000,
-                       seed=None, progress: bool = False, parallel=None) -> Result:
-    """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results."""
-    with _on_device("cuda"):
-        return perceptron_sgd(temperature, n_samples, d=d, chi=chi, runs=runs, max_epochs=max_epochs, seed=seed, progress=progress,
-                              parallel=parallel)
+                       seed=0, progress: bool = False, parallel=None) -> Result:
+    """CUDA variant of :func:`perceptron_sgd` (one run per GPU thread): same signature, same results.
+
+    The host side (and the default ``seed=0``) is :func:`perceptron_sgd`'s; only the stepper differs.
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+    """
+    return _perceptron(temperature, n_samples, d, chi, runs, max_epochs, seed, progress, "cuda")
 
 
 def stripe_data(P: int, d: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -542,7 +599,7 @@ def _pm1_data(data, P, d):
 @renamed_keywords(h="width", seeds="runs", T="temperature", P="n_samples", batch="batch_size")
 @honours_parallel
 def mlp_sgd(alpha, temperature, *, n_samples: int = 256, d: int = 10, width: int = 64, batch_size: int = 8, runs: int = 3,
-            max_epochs: int = 2000, seed=None, progress: bool = False, parallel=None, data=None) -> Result:
+            max_epochs: int = 2000, seed=0, progress: bool = False, parallel=None, data=None) -> Result:
     """Sclocchi et al.'s alpha-trick SGD on a one-hidden-layer net (stripe task), batched over (alpha, temperature, seed).
 
     f = (1/width) sum_i beta_i sqrt(2) relu(w_i . x / sqrt(d)); F = f(w) - f(w0); hinge(alpha y F)/alpha;
@@ -558,8 +615,9 @@ def mlp_sgd(alpha, temperature, *, n_samples: int = 256, d: int = 10, width: int
     runs, max_epochs : int
         Independent runs per grid point (dim ``run``) and the epoch budget.
     seed : int, SeedSequence, Generator, or a sequence of them (one per run)
+        Default 0 (reproducible, the package's one seed policy); ``None`` draws fresh entropy.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (over epochs).
     parallel : bool, optional
         None or True: the kernels use all Numba threads; False: one thread (the numbers are the same).
     data : tuple (X, y, X_test, y_test), optional
@@ -573,8 +631,15 @@ def mlp_sgd(alpha, temperature, *, n_samples: int = 256, d: int = 10, width: int
         Per run (*grid, runs): ``test_error`` (2000 fresh points, or the given test set), ``rel_weight_change``
         ||w - w0|| / ||w0|| (all parameters), ``t_star`` = eta x steps, ``converged``, ``diverged`` (too
         large a step: non-finite weights or a relative change above ``MLP_BLOWUP`` = 1e6; recorded, NaN
-        outputs).
+        outputs). A grid axis along which only ``alpha`` (or only ``temperature``) varies is the dim of that
+        name, with its values as coordinate; other grid axes are ``point``/``point_i``; then ``run``.
+
+    Notes
+    -----
+    Each run stops on its own once alpha min y F >= 1 (checked at the start of each epoch); the other
+    runs' numbers do not depend on it.
     """
+    grid_in = dict(alpha=alpha, temperature=temperature)
     alpha, temperature = _grid(values=(alpha, temperature), alpha="the output scale of the alpha trick",
                      temperature="the temperature eta / (alpha width B)")
     n_samples, d, width = integer(n_samples, "n_samples", lo=1), integer(d, "d", lo=1), integer(width, "width", lo=1)
@@ -605,9 +670,11 @@ def mlp_sgd(alpha, temperature, *, n_samples: int = 256, d: int = 10, width: int
     steps = np.zeros(R, dtype=np.int64)
     keys = keys_from_seed(children, R)
     etas = Tf * af * width * batch_size
-    with Timer() as timer, progress_bar(1, enabled=progress, desc="alpha-trick SGD") as bar:
-        kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch_size, max_epochs, keys, steps)
-        bar.update(1)
+
+    def advance(lo, hi):  # epochs lo..hi-1 of every run (a run that has stopped stays stopped)
+        kn.mlp_hinge_sgd(W, b, W0, b0, Xs, Ys, etas, af, batch_size, hi - lo, keys, steps)
+
+    wall = drive(np.array([0, max_epochs]), advance, None, progress=progress, desc="alpha-trick SGD", unit="epoch")
     # each run's own test set (its seed's child 1), so a run never depends on its batch_size
     tests = ([stripe_data(N_TEST_SCLOCCHI, d, np.random.default_rng(child_seed(c, 1))) for c in children]
              if pool is None else [(pool[2], pool[3])] * R)
@@ -627,13 +694,16 @@ def mlp_sgd(alpha, temperature, *, n_samples: int = 256, d: int = 10, width: int
     change[diverged] = np.nan
     terr[diverged] = np.nan
     shape = (*grid, runs)
-    rd = (*grid_dims(grid), "run")
-    return Result(dims={name: rd for name in ("test_error", "rel_weight_change", "t_star", "steps", "converged",
-                                               "diverged")},
-                  arrays=dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
-                       t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
-                       converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
-                  meta=dict(config=dict(alpha=alpha.tolist(), temperature=temperature.tolist(), n_samples=n_samples, d=d, width=width, batch_size=batch_size, runs=runs,
-                                   max_epochs=max_epochs, reference=_SCLOCCHI,
-                                   data="stripe" if pool is None else f"given pool of {pool[0].shape[0]} points"),
-                            wall_time_s=timer.seconds))
+    rd, coords = _run_labels(grid, **grid_in)
+    return stepped_result(dims={name: rd for name in ("test_error", "rel_weight_change", "t_star", "steps", "converged",
+                                                       "diverged")},
+                          arrays=dict(test_error=terr.reshape(shape), rel_weight_change=change.reshape(shape),
+                                      t_star=(etas * steps).reshape(shape), steps=steps.reshape(shape),
+                                      converged=(margin >= 1).reshape(shape), diverged=diverged.reshape(shape)),
+                          labels=(rd, coords),
+                          meta=dict(config=dict(alpha=alpha.tolist(), temperature=temperature.tolist(),
+                                                n_samples=n_samples, d=d, width=width, batch_size=batch_size,
+                                                runs=runs, max_epochs=max_epochs, seed=_seed_meta(seed),
+                                                reference=_SCLOCCHI,
+                                                data="stripe" if pool is None else f"given pool of {pool[0].shape[0]} points"),
+                                    wall_time_s=wall))

@@ -254,13 +254,15 @@ def _mlp_output(w, b, x, z):
 
 
 @jit(parallel=True)
-def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, keys, steps_out):
+def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, epochs, keys, steps_out):
     """Sclocchi et al.'s alpha-trick on a one-hidden-layer net, batched over runs (prange).
 
     f(w, x) = (1/h) sum_i beta_i sigma(z_i), z = W x / sqrt(d), sigma = sqrt(2) ReLU (E sigma^2 = 1);
     F = f(w) - f(w0); loss hinge(alpha y F) / alpha per sample; SGD with batches of ``batch`` indices
     drawn with replacement (counter RNG); stop when alpha min_mu y_mu F(x_mu) >= 1 (checked every epoch).
-    W (R, h, d), beta (R, h) in place; Xs (R, P, d), Ys (R, P).
+    W (R, h, d), beta (R, h) in place; Xs (R, P, d), Ys (R, P). Runs ``epochs`` more epochs from the step
+    count in ``steps_out`` (0 at the start; the counter noise is keyed by it): a run split into several calls
+    gives the numbers of one call, and a run that has stopped stays stopped (its check is repeated).
     """
     R, h, d = W.shape
     P = Xs.shape[1]
@@ -276,9 +278,9 @@ def mlp_hinge_sgd(W, beta, W0, beta0, Xs, Ys, etas, alphas, batch, max_epochs, k
         f0 = np.empty(P)
         for mu in range(P):  # f(w0, x_mu)
             f0[mu] = _mlp_output(w0, b0, X[mu], z)
-        step = 0
+        step = steps_out[r]
         per_epoch = max(1, P // batch)
-        for _ in range(max_epochs):
+        for _ in range(epochs):
             m = 1e300
             for mu in range(P):
                 m = min(m, a * Y[mu] * (_mlp_output(w, b, X[mu], z) - f0[mu]))

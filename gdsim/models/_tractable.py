@@ -366,13 +366,3 @@ def deep_matrix_factorisation(target, depth=2, *, widths=None, init_scale=0.1):
                  fixed=(1,),
                  init=draw, layout="W_1 (d_1, d_0), ..., W_L (d_L, d_{L-1}), each row-major, in order",
                  config=dict(shape=[d_out, d_in], depth=depth, widths=widths, init_scale=scale))
-
-
-def split_factors(m, w):
-    """The factors [W_1, ..., W_L] (views) of a flat parameter vector of a deep matrix factorisation model."""
-    dims = m.data[1]
-    out, off = [], 0
-    for r, c in zip(dims[1:], dims[:-1]):
-        out.append(w[off:off + r * c].reshape(r, c))
-        off += r * c
-    return out

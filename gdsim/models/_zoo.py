@@ -13,8 +13,8 @@ import numpy as np
 from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.jit import jit
-from gdsim.models import _mlp
-from gdsim.models._model import Model, _memo, as_data
+from gdsim.models import _mlp, _scalar_codegen
+from gdsim.models._model import Model, as_data
 
 __all__ = ["mlp", "deep_linear", "diagonal_linear", "matrix_factorisation", "scalar_network",
            "squared_regression", "matrix_sensing"]
@@ -415,46 +415,13 @@ def _scalar_gd_step_batch(W, ab, lr, S, L, big):
             S[D, j] *= w
 
 
-def _scalar_gd_step_source(D: int) -> str:
-    """Source of :func:`_scalar_gd_step_batch` specialised to depth ``D``: one run's step is straight-line code whose
-    prefix and suffix products live in registers, and the single run loop vectorises (the technique of
-    :mod:`gdsim.scalar`'s unrolled kernels, measured 7x faster than the loop form at D = 4)."""
-    ind = " " * 8
-    lines = [f"def _scalar_gd_step_d{D}(W, ab, lr, S, L, big):",
-             "    a = ab[0]",
-             "    b = ab[1]",
-             "    for j in range(W.shape[1]):"]
-    lines += [f"{ind}x{i} = W[{i}, j]" for i in range(D)]
-    lines += [f"{ind}p1 = 1.0 * x0"]
-    lines += [f"{ind}p{i} = p{i - 1} * x{i - 1}" for i in range(2, D)]
-    lines += [f"{ind}e = p{D - 1} * x{D - 1} - b",
-              f"{ind}L[j] = 0.5 * a * e * e",
-              f"{ind}s = a * e",
-              f"{ind}n{D - 1} = x{D - 1} - lr[j] * (p{D - 1} * s)",
-              f"{ind}s *= x{D - 1}"]
-    for i in range(D - 2, 0, -1):
-        lines += [f"{ind}n{i} = x{i} - lr[j] * (p{i} * s)", f"{ind}s *= x{i}"]
-    lines += [f"{ind}n0 = x0 - lr[j] * (1.0 * s)"]
-    lines += [f"{ind}W[{i}, j] = n{i}" for i in range(D)]
-    lines += [f"{ind}big[j] = max(" + ", ".join(f"abs(n{i})" for i in range(D)) + ")"]
-    return "\n".join(lines) + "\n"
-
-
-#: depths with a generated, unrolled fused step (larger depths use the loop form)
-_SCALAR_UNROLLED = range(2, 9)
-
-
 def _scalar_gd_step(D: int):
-    """The fused structure-of-arrays GD step of the depth-D scalar network (generated and cached per depth)."""
-    if D not in _SCALAR_UNROLLED:
+    """The fused structure-of-arrays GD step of the depth-D scalar network: generated and unrolled for small depths by
+    :mod:`gdsim.models._scalar_codegen` (the generator shared with :mod:`gdsim.scalar`'s kernels, measured 7x faster
+    than the loop form at D = 4), the loop form :func:`_scalar_gd_step_batch` otherwise."""
+    if D not in _scalar_codegen.UNROLLED_DEPTHS:
         return _scalar_gd_step_batch
-
-    def make():
-        namespace = {"np": np}
-        exec(compile(_scalar_gd_step_source(D), f"<gdsim scalar_network GD step D={D}>", "exec"), namespace)
-        return jit(namespace[f"_scalar_gd_step_d{D}"], cache=False)  # generated code has no file to cache from
-
-    return _memo(("scalar_gd_step", D), make)
+    return _scalar_codegen.fused_step(D)
 
 
 @jit(cache=False)

@@ -15,6 +15,7 @@ from gdsim.particles._api import (
     STEP_SCHEDULES,
     Objective,
     energy_distance,
+    gpu_particle_gd,
     make_objective,
     nn_loss,
     noisy_particle_gd,
@@ -24,7 +25,6 @@ from gdsim.particles._api import (
     sparse_optimum,
     step_sizes,
 )
-from gdsim.particles._cuda_api import gpu_particle_gd
 from gdsim._core.deprecation import deprecated_function as _deprecated_function
 from gdsim._core.records import log_steps as _log_steps
 

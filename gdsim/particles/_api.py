@@ -11,9 +11,9 @@ import numpy as np
 
 from gdsim._core import records
 from gdsim._core.counter_rng import keys_from_seed
-from gdsim._core.progress import progress_bar, step_chunks
-from gdsim._core.result import Result, batch_dims, Timer
+from gdsim._core.result import Result
 from gdsim._core.validate import check_budget, integer, real_array, real_scalar
+from gdsim.dynamics._driver import drive, run_dims, stepped_result
 from gdsim.particles import _kernels as k
 
 OBJECTIVES = ("energy", "energy_uniform", "nn_circle", "w2_sparse", "interaction")
@@ -300,7 +300,7 @@ def _prepare(w0, objective, steps, target, interval, lam, center, step, step_lam
 @honours_parallel
 def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
                 step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=None, record_every=None,
-                seed=None, progress=False, parallel=None) -> Result:
+                seed=0, progress=False, parallel=None) -> Result:
     """(Noisy) particle gradient descent on a function of the empirical measure of n particles.
 
     w_i <- w_i - gamma_k (d F / d w_i + noise_scale * xi_i), xi_i uniform in the unit ball of R^d, for a
@@ -329,7 +329,8 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
         The record schedule shared by every family (see :func:`gdsim.record_times`): every k-th step, or
         the given step indices. Give this or ``n_records``, not both.
     seed : int, SeedSequence, Generator or None
-        Each run gets its own counter-based noise stream keyed from ``seed``.
+        Each run gets its own counter-based noise stream keyed from ``seed``. Default 0 (reproducible, the
+        package's one seed policy); ``None`` draws fresh entropy.
     progress : bool
         tqdm bar over chunks of iterations.
     parallel : bool, optional
@@ -341,72 +342,187 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
         ``k`` (n_rec,) recorded iterations (also as ``step``, the dim name); ``value`` (n_rec, *batch) objective at those iterates;
         ``best_value``, ``best_k`` (*batch) the best iterate over every k in 0..K (evaluated exactly each
         step), ``best_w`` its particles; ``w`` the final particles; ``gamma`` the step sizes.
-
     Notes
     -----
     Daneshmand, Lee, Jin, ICML 2023 (arXiv:2302.04753): Thm 1 (smooth, plain GD, linear rate for
     lambda-displacement convex F) and Thm 2 (Lipschitz, noisy PGD; bounds on the *best* iterate in
     expectation, min_k E[Delta_k]). 1-D objectives cost O(n + m) per step (rank form with an
-    incrementally sorted permutation); ``interaction`` costs O(n^2 d) per step.
+    incrementally sorted permutation); ``interaction`` costs O(n^2 d) per step. The runs go through the
+    engine's record loop (:func:`gdsim.dynamics._driver.drive`) with the fused kernels as the stepper.
     """
+    return _particle_run(w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling,
+                         n_records, record_every, seed, progress, "cpu")
+
+
+@honours_parallel
+def gpu_particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=1.0, center=None,
+                    step="inv_sqrt", step_lambda=None, noise=0.0, noise_scaling="none", n_records=None,
+                    record_every=None, seed=0, progress=False, parallel=None) -> Result:
+    """CUDA variant of :func:`gdsim.particles.particle_gd`: same signature, same result (to rounding).
+
+    The noise comes from the same counter-based generator as on the CPU, so a seed gives the same
+    noise on both devices. 1-D objectives run one GPU thread per run (the batch of runs is the
+    parallelism); ``interaction`` runs one thread per particle, three launches per step. The host side
+    is :func:`particle_gd`'s (parameters, defaults such as ``seed=0``, and result); only the stepper differs.
+
+    Raises
+    ------
+    gdsim.CudaUnavailableError
+        When neither a CUDA GPU nor the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) is usable.
+
+    Notes
+    -----
+    Daneshmand, Lee, Jin, ICML 2023 (arXiv:2302.04753). ``interaction`` needs d <= 16 on the GPU.
+    """
+    return _particle_run(w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling,
+                         n_records, record_every, seed, progress, "cuda")
+
+
+class _State:
+    """The host arrays of a batch of particle runs (the steppers advance them; ``sync`` makes them current)."""
+
+    def __init__(self, obj, w0, R, n, rec):
+        self.nd = obj.name == "interaction"
+        self.rec_val = np.full((R, rec.size), np.nan)
+        if self.nd:
+            d = w0.shape[-1]
+            self.X = np.ascontiguousarray(np.swapaxes(w0.reshape(R, n, d), 1, 2))  # (R, d, n): structure of arrays
+            self.best = np.empty((R, 2))
+            self.best[:, 0], self.best[:, 1] = np.inf, -1
+            self.best_X = self.X.copy()
+        else:
+            self.W = np.ascontiguousarray(w0.reshape(R, n)).copy()
+            self.P = np.tile(np.arange(n, dtype=np.int64), (R, 1))
+            self.best_val = np.full(R, np.inf)
+            self.best_k = np.full(R, -1, dtype=np.int64)
+            self.best_W = self.W.copy()
+
+    def outputs(self, batch, n):
+        """(best_val, best_k, best_w, w_final) in the caller's batch shape."""
+        if self.nd:
+            d = self.X.shape[1]
+            return (self.best[:, 0], self.best[:, 1].astype(np.int64),
+                    np.swapaxes(self.best_X, 1, 2).reshape(*batch, n, d), np.swapaxes(self.X, 1, 2).reshape(*batch, n, d))
+        return self.best_val, self.best_k, self.best_W.reshape(*batch, n), self.W.reshape(*batch, n)
+
+
+def _cpu_stepper(st, obj, gamma, amp, keys, rec, steps):
+    """(advance, sync) of the fused CPU kernels: ``advance(lo, hi)`` takes steps lo..hi-1 of every run and
+    evaluates iterates lo..hi exactly (records, best iterate)."""
+    if st.nd:
+        c = _center(obj, st.X.shape[1])
+        G = np.empty(st.X.shape[1:])
+
+        def advance(lo, hi):
+            for r in range(st.X.shape[0]):
+                k.pgd_nd(st.X[r], gamma, lo, hi, obj.lam, c, amp, keys[r], rec, st.rec_val[r], st.best[r],
+                         st.best_X[r], G)
+    else:
+        def advance(lo, hi):
+            k.pgd_1d(st.W, st.P, gamma, lo, hi, obj.kind, obj.v, obj.scale, amp, keys, rec, st.rec_val, st.best_val,
+                     st.best_k, st.best_W)
+    return advance, None
+
+
+def _cuda_stepper(st, obj, gamma, amp, keys, rec, steps):
+    """(advance, sync) launching the CUDA kernels (:mod:`gdsim.particles._cuda`); ``sync`` copies back."""
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.particles import _cuda
+
+    cuda = cuda_module()
+    pgd_1d, forces, track, update = _cuda.kernels()
+    d_gamma, d_rec = cuda.to_device(gamma if gamma.size else np.zeros(1)), cuda.to_device(rec)
+    if st.nd:
+        R, d, n = st.X.shape
+        if d > _cuda.MAX_D:
+            raise ValueError(f"particle dimension d = {d} exceeds the GPU kernel's limit of {_cuda.MAX_D}")
+        c = cuda.to_device(_center(obj, d))
+        blocks, tpb = launch_config(n)
+        dG, dpart, dimp = cuda.device_array((d, n)), cuda.device_array(n), cuda.device_array(1, dtype=np.int64)
+        dev = [dict(X=cuda.to_device(st.X[r]), bX=cuda.to_device(st.best_X[r]), rv=cuda.to_device(st.rec_val[r]),
+                    best=cuda.to_device(np.array([np.inf, -1.0])), state=cuda.to_device(np.zeros(1)))
+               for r in range(R)]
+
+        def evaluate(dv, kk, r, do_step):
+            forces[n, _cuda.REDUCE_THREADS](dv["X"], obj.lam, c, dG, dpart)
+            track[1, _cuda.REDUCE_THREADS](dpart, kk, d_rec, dv["rv"], dv["state"], dv["best"], dimp)
+            update[blocks, tpb](dv["X"], dG, float(gamma[kk]) if do_step else 0.0, amp, keys[r], kk, dimp, dv["bX"],
+                                do_step)
+
+        def advance(lo, hi):
+            for r, dv in enumerate(dev):
+                for kk in range(lo, hi):
+                    evaluate(dv, kk, r, True)
+                if hi == steps:  # the last iterate is evaluated too (records, best iterate)
+                    evaluate(dv, hi, r, False)
+            cuda.synchronize()
+
+        def sync():
+            for r, dv in enumerate(dev):
+                st.X[r], st.best_X[r] = dv["X"].copy_to_host(), dv["bX"].copy_to_host()
+                st.rec_val[r], st.best[r] = dv["rv"].copy_to_host(), dv["best"].copy_to_host()
+    else:
+        # (n, runs) layout: thread r reads column r, so a warp's accesses are contiguous (coalesced)
+        dev = dict(W=cuda.to_device(np.ascontiguousarray(st.W.T)), P=cuda.to_device(np.ascontiguousarray(st.P.T)),
+                   G=cuda.device_array(st.W.T.shape), rv=cuda.to_device(st.rec_val), bv=cuda.to_device(st.best_val),
+                   bk=cuda.to_device(st.best_k), bW=cuda.to_device(st.best_W), v=cuda.to_device(obj.v),
+                   keys=cuda.to_device(keys))
+        blocks, tpb = launch_config(st.W.shape[0])
+
+        def advance(lo, hi):
+            pgd_1d[blocks, tpb](dev["W"], dev["P"], dev["G"], d_gamma, lo, hi, obj.kind, dev["v"], obj.scale, amp,
+                                dev["keys"], d_rec, dev["rv"], dev["bv"], dev["bk"], dev["bW"])
+            cuda.synchronize()
+
+        def sync():
+            st.W[...] = dev["W"].copy_to_host().T
+            st.best_W[...] = dev["bW"].copy_to_host()
+            st.rec_val[...] = dev["rv"].copy_to_host()
+            st.best_val[...] = dev["bv"].copy_to_host()
+            st.best_k[...] = dev["bk"].copy_to_host()
+    return advance, sync
+
+
+_STEPPERS = {"cpu": _cpu_stepper, "cuda": _cuda_stepper}
+
+
+def _particle_run(w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling,
+                  n_records, record_every, seed, progress, backend) -> Result:
+    """The one host function of :func:`particle_gd` and :func:`gpu_particle_gd` (``backend`` picks the stepper)."""
     obj, w0, batch, n, R, steps, amp, gamma, rec, keys, config = _prepare(
         w0, objective, steps, target, interval, lam, center, step, step_lambda, noise, noise_scaling, n_records, seed,
         record_every)
-    nrec = rec.size
-    with Timer() as timer:
-        if obj.name == "interaction":
-            d = w0.shape[-1]
-            Xs = np.ascontiguousarray(np.swapaxes(w0.reshape(R, n, d), 1, 2))  # (R, d, n)
-            rec_val = np.full((R, nrec), np.nan)
-            best = np.empty((R, 2))
-            best[:, 0], best[:, 1] = np.inf, -1
-            best_X = Xs.copy()
-            c = _center(obj, d)
-            G = np.empty((d, n))
-            with progress_bar(R * max(steps, 1), enabled=progress, desc="particle GD (d>=2)") as bar:
-                for r in range(R):
-                    for k0, k1 in _chunks(steps, progress):
-                        k.pgd_nd(Xs[r], gamma, k0, k1, obj.lam, c, amp, keys[r], rec, rec_val[r], best[r],
-                                 best_X[r], G)
-                        bar.update(max(k1 - k0, 1 if steps == 0 else 0))
-            w_final = np.swapaxes(Xs, 1, 2).reshape(*batch, n, d)
-            best_w = np.swapaxes(best_X, 1, 2).reshape(*batch, n, d)
-            best_val, best_k = best[:, 0], best[:, 1].astype(np.int64)
-        else:
-            W = np.ascontiguousarray(w0.reshape(R, n)).copy()
-            P = np.tile(np.arange(n, dtype=np.int64), (R, 1))
-            rec_val = np.full((R, nrec), np.nan)
-            best_val = np.full(R, np.inf)
-            best_k = np.full(R, -1, dtype=np.int64)
-            best_W = W.copy()
-            with progress_bar(max(steps, 1), enabled=progress, desc="particle GD") as bar:
-                for k0, k1 in _chunks(steps, progress):
-                    k.pgd_1d(W, P, gamma, k0, k1, obj.kind, obj.v, obj.scale, amp, keys, rec, rec_val,
-                             best_val, best_k, best_W)
-                    bar.update(max(k1 - k0, 1 if steps == 0 else 0))
-            w_final = W.reshape(*batch, n)
-            best_w = best_W.reshape(*batch, n)
-    return particle_result(rec, rec_val, best_val, best_k, best_w, w_final, gamma, batch, config, "cpu", timer.seconds)
+    st = _State(obj, w0, R, n, rec)
+    advance, sync = _STEPPERS[backend](st, obj, gamma, amp, keys, rec, steps)
+
+    def record(i):  # a run without steps: its one iterate is evaluated (recorded, best) by an empty advance
+        advance(0, 0)
+        if sync is not None:
+            sync()
+
+    desc = "particle GD (d>=2)" if st.nd else "particle GD"
+    wall = drive(np.array([0, steps]) if steps else np.array([0]), advance, None if steps else record, sync=sync,
+                 progress=progress, desc=desc + (" (CUDA)" if backend == "cuda" else ""), n_chunks=40)
+    best_val, best_k, best_w, w_final = st.outputs(batch, n)
+    return particle_result(rec, st.rec_val, best_val, best_k, best_w, w_final, gamma, batch, config, backend, wall)
 
 
 def particle_result(rec, rec_val, best_val, best_k, best_w, w_final, gamma, batch, config, backend, wall) -> Result:
-    """The labelled result of a particle GD run (shared by the CPU and CUDA paths)."""
+    """The labelled result of a particle GD run (shared by the CPU and CUDA steppers), built by the engine's
+    :func:`gdsim.dynamics._driver.stepped_result`: the recorded iterations ``k`` are the ``step`` coordinate."""
     nrec = rec.size
-    bd = batch_dims(batch)
+    bd = run_dims(batch)
     pdims = (*bd, "particle") if w_final.ndim == len(batch) + 1 else (*bd, "particle", "coord")
     arrays = dict(k=rec, step=rec, value=rec_val.T.reshape(nrec, *batch), best_value=best_val.reshape(batch),
                   best_k=best_k.reshape(batch), best_w=best_w, w=w_final, gamma=gamma)
     dims = dict(k=("step",), step=("step",), value=("step", *bd), best_value=bd, best_k=bd, best_w=pdims, w=pdims,
                 gamma=("iteration",))
-    return Result(arrays, dict(config={**config, "backend": backend}, wall_time_s=wall), dims=dims,
-                  coords=("step", "k"))
+    return stepped_result(arrays, dims, meta=dict(config={**config, "backend": backend}, wall_time_s=wall),
+                          batch=batch, coords=("step", "k"))
 
 
 def noisy_particle_gd(w0, objective, steps, *, noise=0.05, **kwargs) -> Result:
-    """:func:`particle_gd` with ball noise of amplitude ``noise`` (default 0.05, the paper's experiments)."""
+    """:func:`particle_gd` with ball noise of amplitude ``noise`` (default 0.05, the paper's experiments).
+
+    Every other keyword is :func:`particle_gd`'s, with its defaults (``seed=0``)."""
     return particle_gd(w0, objective, steps, noise=noise, **kwargs)
-
-
-def _chunks(steps, progress, n_chunks=40):
-    """(k0, k1) pairs covering 0..steps: one pair unless a progress bar needs updates."""
-    return step_chunks(steps, progress, n_chunks)

@@ -7,17 +7,15 @@ arXiv:2305.13064.
 
 from __future__ import annotations
 
-import time
-
 import warnings
 
 import numpy as np
 
 from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
-from gdsim._core.progress import progress_bar
 from gdsim._core.records import meta as records_meta, record_times
-from gdsim._core.result import Result, batch_dims
+from gdsim._core.result import Result, labelled_batch_dims
+from gdsim.dynamics._driver import drive, run_dims, stepped_result
 from gdsim.scalar import _kernels as k
 
 #: Batches smaller than this run the serial kernels: thread start-up costs more than the work.
@@ -134,21 +132,70 @@ def gd(w0, lr, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=None
     >>> bool(r.gfs_sharpness[-1] <= r.gfs_sharpness[0])
     True
     """
+    return _gd(w0, lr, steps, a, b, record_every, blowup, parallel, progress, observe, backend="cpu")
+
+
+def _gd(w0, lr, steps, a, b, record_every, blowup, parallel, progress, observe, *, backend):
+    """The one host function of :func:`gd` and :func:`gpu_gd`: validate, pick the stepper, drive, record.
+
+    ``backend="cpu"`` advances with the fused (depth-unrolled) Numba kernel on the host state; ``"cuda"`` swaps
+    in the device stepper (one GPU thread per trajectory, a copy back before each record). Everything else,
+    records and the result included, is shared.
+    """
+    lr_given = lr
     w0, lr, steps, a, b, record_every, blowup = validate_gd_args(w0, lr, steps, a, b, record_every, blowup)
+    labels = labelled_batch_dims(w0.shape[:-1], {"lr": v.positive_array(lr_given, "lr")})
     observe = validate_observe(observe)
     progress = v.flag(progress, "progress")
     batch, D = w0.shape[:-1], w0.shape[-1]
+    if backend == "cuda":
+        from gdsim.scalar import _cuda
+
+        if D > _cuda.MAX_D:
+            raise ValueError(f"w0 depth D = {D} exceeds the GPU kernel's limit of {_cuda.MAX_D}; use gd()")
     W = _soa(w0)
     eta_flat = lr.reshape(-1).copy()
     use_par = _use_parallel(parallel, W.shape[1])
+    if backend == "cuda":
+        advance, sync = _cuda_stepper(W, eta_flat, a, b, blowup)
+    else:
+        advance, sync = _cpu_stepper(W, eta_flat, a, b, blowup, use_par)
+    return _run_recorded(W, batch, steps, record_every, advance, _scalar_observer(a, b, use_par), progress,
+                         config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
+                                     record_every=records_meta(record_every), blowup=blowup, lr=eta_meta(lr),
+                                     backend="cuda" if backend == "cuda" else
+                                     "cpu-parallel" if use_par else "cpu-serial"),
+                         sync=sync, desc="scalar GD (CUDA)" if backend == "cuda" else "GD", observe=observe,
+                         labels=labels)
 
-    def step_to(state, t_from, t_to):
-        k.gd_advance(state, eta_flat, a, b, int(t_to - t_from), blowup, parallel=use_par)
 
-    return run_recorded(W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
-                        config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
-                                    record_every=records_meta(record_every), blowup=blowup, lr=eta_meta(lr),
-                                    backend="cpu-parallel" if use_par else "cpu-serial"), observe=observe)
+def _cpu_stepper(W, eta, a, b, blowup, use_par):
+    """(advance, sync) of the host: the fused GD kernel over whole record intervals; no copy back."""
+    def advance(lo, hi):
+        k.gd_advance(W, eta, a, b, int(hi - lo), blowup, parallel=use_par)
+
+    return advance, None
+
+
+def _cuda_stepper(W, eta, a, b, blowup):
+    """(advance, sync) on the GPU: the CUDA kernel advances the device copy of ``W``; ``sync`` copies it back."""
+    from gdsim._core.cuda import cuda_module, launch_config
+    from gdsim.scalar import _cuda
+
+    cuda = cuda_module()
+    kernel = _cuda.gd_advance_kernel()
+    d_W = cuda.to_device(W)
+    d_eta = cuda.to_device(eta)
+    blocks, tpb = launch_config(W.shape[1])
+
+    def advance(lo, hi):
+        kernel[blocks, tpb](d_W, d_eta, a, b, int(hi - lo), blowup)
+        cuda.synchronize()
+
+    def sync():
+        d_W.copy_to_host(W)
+
+    return advance, sync
 
 
 def eta_meta(eta):
@@ -179,23 +226,15 @@ def validate_observe(observe, allowed=OBSERVABLES) -> tuple[str, ...]:
     return names
 
 
-def _chunks(lo, hi, size):
-    while lo < hi:
-        nxt = min(hi, lo + size)
-        yield lo, nxt
-        lo = nxt
+def _run_recorded(W, batch, steps, record_every, advance, observer, progress, config, *, sync=None, desc="GD",
+                  observe=("loss",), labels=None):
+    """The scalar family's adapter onto the engine's driver (:func:`gdsim.dynamics._driver.drive`): records and result.
 
-
-def run_recorded(W, batch, steps, record_every, step_to, observer, progress, config, finish=None, desc="GD",
-                 observe=("loss",)):
-    """Driver shared by every GD variant: advance between record points, record the observables.
-
-    ``W`` is the (D, B) structure-of-arrays state (host or device); ``step_to(state, t_from, t_to)``
-    advances it; ``finish(state)`` returns a host copy (GPU); ``observer(W_host, want, loss, sharp, phi)``
-    fills the wanted observables (``want`` = three flags) of one record. The observables named in
-    ``observe`` are computed during the run; the others are lazy outputs of the result, computed from the
-    recorded weights on first access by the same kernel (same bits). The progress bar advances once per
-    recorded chunk.
+    ``W`` is the host (D, B) structure-of-arrays state; ``advance(lo, hi)`` runs steps ``lo .. hi-1`` of every
+    trajectory (the family's fused kernel, on the host or on the GPU), ``sync()`` makes ``W`` current (a GPU
+    stepper's copy back); ``observer(W, want, loss, sharp, phi)`` fills the wanted observables (``want`` = three
+    flags) of one record. The observables named in ``observe`` are computed during the run; the others are lazy
+    outputs of the result, computed from the recorded weights on first access by the same kernel (same bits).
     """
     t = record_times(steps, record_every)
     D, B = W.shape
@@ -204,22 +243,15 @@ def run_recorded(W, batch, steps, record_every, step_to, observer, progress, con
     to_soa = k.to_soa_parallel if B >= PARALLEL_MIN_BATCH else k.to_soa_serial
     want = tuple(name in observe for name in OBSERVABLES)
     loss, sharp, phi = (np.empty((R, B)) if w else np.empty((0, 0)) for w in want)
-    chunk = max(1, steps // 100) if progress else max(1, steps)
-    t0 = time.perf_counter()
-    with progress_bar(steps, enabled=progress, desc=desc, unit="step") as bar:
-        for r in range(R):
-            if r > 0:
-                # long intervals go in chunks so the bar moves; the arithmetic is identical
-                for lo, hi in _chunks(int(t[r - 1]), int(t[r]), chunk):
-                    step_to(W, lo, hi)
-                    bar.update(hi - lo)
-            host = finish(W) if finish is not None else W
-            to_soa(host.T, w_rec[r].T)  # (D, B) state -> (B, D) record
-            if any(want):
-                observer(host, want, loss[r] if want[0] else loss, sharp[r] if want[1] else sharp,
-                         phi[r] if want[2] else phi)
-    wall = time.perf_counter() - t0
-    diverged = ~np.all(np.isfinite(host), axis=0)
+
+    def record(r):
+        to_soa(W.T, w_rec[r].T)  # (D, B) state -> (B, D) record
+        if any(want):
+            observer(W, want, loss[r] if want[0] else loss, sharp[r] if want[1] else sharp,
+                     phi[r] if want[2] else phi)
+
+    wall = drive(t, advance, record, sync=sync, progress=progress, desc=desc)
+    diverged = ~np.all(np.isfinite(W), axis=0)
     eager = {name: arr.reshape((R, *batch)) for name, arr, w in zip(OBSERVABLES, (loss, sharp, phi), want) if w}
 
     def later(i):
@@ -232,14 +264,12 @@ def run_recorded(W, batch, steps, record_every, step_to, observer, progress, con
             return out.reshape((R, *batch))
         return compute
 
-    bdims = batch_dims(batch)
-    dims = dict(t=("step",), w=("step", *bdims, "param"), diverged=bdims,
-                **{name: ("step", *bdims) for name in OBSERVABLES})
-    arrays = dict(t=t, w=w_rec.reshape((R, *batch, D)), **eager,
-                  diverged=diverged.reshape(batch))
+    bdims = run_dims(batch, labels)
+    dims = dict(w=("step", *bdims, "param"), diverged=bdims, **{name: ("step", *bdims) for name in OBSERVABLES})
+    arrays = dict(t=t, w=w_rec.reshape((R, *batch, D)), **eager, diverged=diverged.reshape(batch))
     lazy = {name: later(i) for i, name in enumerate(OBSERVABLES) if not want[i]}
-    return Result(arrays, dict(config={**config, "observe": list(observe)}, wall_time_s=wall), dims=dims,
-                  coords=("t",), lazy=lazy)
+    return stepped_result(arrays, dims, meta=dict(config={**config, "observe": list(observe)}, wall_time_s=wall),
+                          batch=batch, labels=labels, lazy=lazy)
 
 
 # ----------------------------------------------------------------------------------------------- observables
@@ -395,30 +425,4 @@ def gpu_gd(w0, lr, steps, *, a=1.0, b=1.0, record_every=1, blowup=1e6, parallel=
     -----
     Kreisler et al., ICML 2023 (arXiv:2305.13064). Depth is limited to ``MAX_D = 64`` on the GPU.
     """
-    from gdsim._core.cuda import cuda_module, launch_config
-    from gdsim.scalar import _cuda
-
-    w0, lr, steps, a, b, record_every, blowup = validate_gd_args(w0, lr, steps, a, b, record_every, blowup)
-    observe = validate_observe(observe)
-    progress = v.flag(progress, "progress")
-    batch, D = w0.shape[:-1], w0.shape[-1]
-    if D > _cuda.MAX_D:
-        raise ValueError(f"w0 depth D = {D} exceeds the GPU kernel's limit of {_cuda.MAX_D}; use gd()")
-    W = _soa(w0)
-    B = W.shape[1]
-    use_par = _use_parallel(parallel, B)
-    cuda = cuda_module()
-    kernel = _cuda.gd_advance_kernel()
-    d_W = cuda.to_device(W)
-    d_eta = cuda.to_device(lr.reshape(-1).copy())
-    blocks, tpb = launch_config(B)
-
-    def step_to(state, t_from, t_to):
-        kernel[blocks, tpb](state, d_eta, a, b, int(t_to - t_from), blowup)
-        cuda.synchronize()
-
-    return run_recorded(d_W, batch, steps, record_every, step_to, _scalar_observer(a, b, use_par), progress,
-                        config=dict(model="scalar_network", D=D, batch=list(batch), steps=steps, a=a, b=b,
-                                    record_every=records_meta(record_every), blowup=blowup, lr=eta_meta(lr),
-                                    backend="cuda"),
-                        finish=lambda state: state.copy_to_host(), desc="scalar GD (CUDA)", observe=observe)
+    return _gd(w0, lr, steps, a, b, record_every, blowup, parallel, progress, observe, backend="cuda")

@@ -20,7 +20,8 @@ from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.records import meta as records_meta
 from gdsim.scalar import _sqreg_kernels as k
-from gdsim.scalar._api import _soa, _use_parallel, check_gd_budget, eta_meta, run_recorded, validate_observe
+from gdsim._core.result import labelled_batch_dims
+from gdsim.scalar._api import _run_recorded, _soa, _use_parallel, check_gd_budget, eta_meta, validate_observe
 
 __all__ = ["gd", "sharpness", "gfs", "gfs_sharpness", "reference_instance"]
 
@@ -86,7 +87,8 @@ def gd(w0, lr, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progre
     X, y = _data(X, y)
     w0 = _weights(w0, X, "w0")
     batch = w0.shape[:-1]
-    lr = v.broadcast_to_batch(v.positive_array(lr, "lr"), batch, "lr", "w0")
+    lr_given = v.positive_array(lr, "lr")
+    lr = v.broadcast_to_batch(lr_given, batch, "lr", "w0")
     steps = v.integer(steps, "steps", lo=0)
     blowup = v.real_scalar(blowup, "blowup", lo=0.0, lo_open=True)
     observe = validate_observe(observe)
@@ -95,11 +97,14 @@ def gd(w0, lr, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progre
     W = _soa(w0)
     eta_flat = lr.reshape(-1).copy()
     use_par = _use_parallel(parallel, W.shape[1])
-    advance = k.gd_advance_parallel if use_par else k.gd_advance_serial
+    kernel = k.gd_advance_parallel if use_par else k.gd_advance_serial
     obs = k.observables_parallel if use_par else k.observables_serial
-    return run_recorded(
-        W, batch, steps, record_every,
-        lambda state, t0, t1: advance(state, eta_flat, X, y, int(t1 - t0), blowup),
+
+    def advance(lo, hi):
+        kernel(W, eta_flat, X, y, int(hi - lo), blowup)
+
+    return _run_recorded(
+        W, batch, steps, record_every, advance,
         lambda Wh, want, loss, sharp, phi: obs(Wh, X, y, *want, loss, sharp, phi),
         progress,
         config=dict(model="squared_regression", N=X.shape[0], d=X.shape[1], batch=list(batch), steps=steps,
@@ -107,6 +112,7 @@ def gd(w0, lr, steps, *, X, y, record_every=1, blowup=1e6, parallel=None, progre
                     backend="cpu-parallel" if use_par else "cpu-serial"),
         desc="squared regression GD",
         observe=observe,
+        labels=labelled_batch_dims(batch, {"lr": lr_given}),
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from gdsim._core import validate as v
 from gdsim._core.provenance import arrays_sha256
 from gdsim._core.result import Result
+from gdsim.dynamics._driver import drive
 from gdsim.stability import _kernels as kern
 
 __all__ = ["STATUS", "second_order_map", "second_order_flow_limit", "separable_data", "logistic_map",
@@ -43,6 +43,24 @@ def _grid_axes(a, a_name, b, b_name, lo_open_b=False):
         raise ValueError(f"{a_name} x {b_name} = {a.size} x {b.size} cells exceeds {MAX_CELLS}: tile the grid "
                          "through gdsim.sweep")
     return a, b
+
+
+def _whole_run(steps, kernel):
+    """Run a whole-run kernel (no records between step 0 and ``steps``) through the engine's driver.
+
+    The fused kernels run every step of every cell in one call (their stopping and periodicity tests need the
+    whole trajectory), so the driver calls ``advance(0, steps)`` once. Returns the kernel's return value and
+    the wall-clock seconds.
+    """
+    value = []
+
+    def advance(lo, hi):
+        if lo != 0 or hi != steps:  # pragma: no cover - chunk=steps gives one call over the whole run
+            raise RuntimeError("a whole-run stability kernel cannot be chunked")
+        value.append(kernel())
+
+    wall = drive(np.array([0, steps]), advance, None, chunk=steps)
+    return value[0], wall
 
 
 def _unit_direction(angle):
@@ -94,15 +112,15 @@ def second_order_map(lr, eps_y, steps, *, angle=0.3, tol=1e-12):
     L, E = np.meshgrid(lr, eps_y, indexing="ij")
     out = {k: np.empty(n) for k in ("final_lr_ntk", "max_lr_ntk", "final_residual")}
     status = np.empty(n, np.int8)
-    t0 = time.perf_counter()
-    kern.second_order_grid(L.ravel(), E.ravel(), g0, g1, steps, tol, out["final_lr_ntk"], out["max_lr_ntk"],
-                           out["final_residual"], status)
+    _, wall = _whole_run(steps, lambda: kern.second_order_grid(L.ravel(), E.ravel(), g0, g1, steps, tol,
+                                                            out["final_lr_ntk"], out["max_lr_ntk"],
+                                                            out["final_residual"], status))
     arrays = {k: a.reshape(L.shape) for k, a in out.items()}
     arrays.update(status=status.reshape(L.shape), lr=lr, eps_y=eps_y)
     dims = {k: ("lr", "eps_y") for k in (*out, "status")}
     dims.update(lr=("lr",), eps_y=("eps_y",))
     meta = dict(model="second_order_regression (P = 2, D = 1)", steps=steps, angle=float(angle), tol=tol,
-                status_codes={str(k): s for k, s in STATUS.items()}, wall_s=time.perf_counter() - t0)
+                status_codes={str(k): s for k, s in STATUS.items()}, wall_s=wall)
     return Result(arrays, meta, dims=dims, coords=("lr", "eps_y"))
 
 
@@ -255,8 +273,8 @@ def logistic_map(data, lr, l2, steps, *, tol=1e-8):
     loss, gn = np.empty(n_cells), np.empty(n_cells)
     status = np.empty(n_cells, np.int8)
     conv = np.empty(n_cells, np.int64)
-    t0 = time.perf_counter()
-    kern.logistic_grid(A, y, L.ravel(), R.ravel(), steps, tol, loss, gn, status, conv)
+    _, wall = _whole_run(steps, lambda: kern.logistic_grid(A, y, L.ravel(), R.ravel(), steps, tol, loss, gn, status,
+                                                        conv))
     shape = L.shape
     arrays = dict(final_loss=loss.reshape(shape), grad_norm=gn.reshape(shape), converged_step=conv.reshape(shape),
                   status=status.reshape(shape), lr=lr, l2=l2)
@@ -264,7 +282,7 @@ def logistic_map(data, lr, l2, steps, *, tol=1e-8):
     dims.update(lr=("lr",), l2=("l2",))
     meta = dict(model="logistic_regression", n=A.shape[0], d=A.shape[1], steps=steps, tol=tol,
                 data_sha256=arrays_sha256(A, y), status_codes={str(k): s for k, s in STATUS.items()},
-                wall_s=time.perf_counter() - t0)
+                wall_s=wall)
     return Result(arrays, meta, dims=dims, coords=("lr", "l2"))
 
 
@@ -295,7 +313,9 @@ def logistic_separation_steps(data, lr, *, max_steps=10**6):
     if lr_arr.size < 1 or np.any(lr_arr <= 0):
         raise ValueError("lr must hold values > 0")
     max_steps = v.integer(max_steps, "max_steps", lo=1, hi=10**9)
-    out = np.array([kern.steps_to_separate(A, y, float(g), max_steps, False) for g in lr_arr.ravel()])
+    # one run per step size, each to separation (or max_steps) in one kernel call
+    out = np.array([_whole_run(max_steps, lambda g=g: kern.steps_to_separate(A, y, float(g), max_steps, False))[0]
+                    for g in lr_arr.ravel()])
     return out.reshape(lr_arr.shape) if lr_arr.ndim else int(out[0])
 
 
@@ -319,7 +339,7 @@ def perceptron_steps(data, *, max_steps=10**6):
     """
     A, y = _logistic_data(data)
     max_steps = v.integer(max_steps, "max_steps", lo=1, hi=10**9)
-    return int(kern.steps_to_separate(A, y, 1.0, max_steps, True))
+    return int(_whole_run(max_steps, lambda: kern.steps_to_separate(A, y, 1.0, max_steps, True))[0])
 
 
 def _sigmoid_neg(w):

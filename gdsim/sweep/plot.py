@@ -1,4 +1,4 @@
-"""The standard sweep picture: one output as a heat map over two axes (other axes reduced)."""
+"""The standard sweep picture: one output as a heat map over two axes (other axes reduced), drawn by xarray."""
 
 from __future__ import annotations
 
@@ -36,11 +36,13 @@ def select(ds, sel: dict):
 def heatmap(ds, output: str, x: str, y: str, *, reduce: str = "mean", log_x: bool = False, log_y: bool = False,
             log_color: bool = False, ax=None, cmap: str = "viridis", title: str | None = None,
             sel: dict | None = None):
-    """Heat map of ``output`` over axes ``x`` (horizontal) and ``y`` (vertical).
+    """Heat map of ``output`` over axes ``x`` (horizontal) and ``y`` (vertical), drawn by xarray.
 
     ``sel`` (``{axis: value}``) first picks one slice of other grid axes (see :func:`select`). The axes left
     (and an output's own extra dims) are reduced with ``reduce`` (NaN-aware, so unfinished points are
-    ignored), and the colour bar's label names them. Returns the matplotlib ``Axes``.
+    ignored), and the colour bar's label names them. The labelled result is drawn with
+    ``DataArray.plot.pcolormesh`` (cells centred on the grid values, geometric midpoints on a log axis;
+    unfinished points left blank). Returns the matplotlib ``Axes``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
@@ -65,25 +67,25 @@ def heatmap(ds, output: str, x: str, y: str, *, reduce: str = "mean", log_x: boo
             da = da.isel({d: 0 for d in rest})
         else:
             da = getattr(da, reduce)(dim=rest, skipna=True)
-    z = da.transpose(y, x).values
-    xs, ys = ds[x].values.astype(float), ds[y].values.astype(float)
+    for axis, log in ((x, log_x), (y, log_y)):
+        values = da[axis].values.astype(float)
+        if log and (values <= 0).any():
+            raise ValueError("a log axis needs positive values")
+        if values.size == 1:
+            da = _widen(da, axis, float(values[0]), log)
+    da = da.sortby([x, y])  # xarray infers the cell edges from increasing coordinates
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 4.2), constrained_layout=True)
-    finite = z[np.isfinite(z)]
+    finite = da.values[np.isfinite(da.values)]
     norm = None
     if log_color and finite.size and (finite > 0).any():
         pos = finite[finite > 0]
         norm = LogNorm(vmin=pos.min(), vmax=pos.max())
-    mesh = ax.pcolormesh(_edges(xs, log_x), _edges(ys, log_y), np.ma.masked_invalid(z), cmap=cmap, norm=norm,
-                         shading="flat")
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
+    label = output if not rest else f"{output} ({reduce} over {', '.join(rest)})"
+    da.plot.pcolormesh(x=x, y=y, ax=ax, cmap=cmap, norm=norm, xscale="log" if log_x else "linear",
+                       yscale="log" if log_y else "linear", cbar_kwargs={"label": label})
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    label = output if not rest else f"{output} ({reduce} over {', '.join(rest)})"
-    ax.figure.colorbar(mesh, ax=ax, label=label)
     fixed = ", ".join(f"{k} = {ds[k].values.item():g}" if np.issubdtype(ds[k].dtype, np.number)
                       else f"{k} = {ds[k].values.item()}" for k in sel)
     default = ds.attrs.get("name", "") + (f" ({fixed})" if fixed else "")
@@ -91,15 +93,12 @@ def heatmap(ds, output: str, x: str, y: str, *, reduce: str = "mean", log_x: boo
     return ax
 
 
-def _edges(v: np.ndarray, log: bool) -> np.ndarray:
-    """Cell edges around sorted-or-not axis values (midpoints; geometric midpoints on a log axis)."""
-    if v.size == 1:
-        return np.array([v[0] * 0.9, v[0] * 1.1]) if log else np.array([v[0] - 0.5, v[0] + 0.5])
+def _widen(da, axis: str, value: float, log: bool):
+    """A one-value axis as two equal cells whose inferred edges span value -/+ 0.5 (value x/÷ 1.1 on a log axis),
+    so xarray draws it as one visible strip (it infers a zero-width cell from a single coordinate)."""
     if log:
-        if (v <= 0).any():
-            raise ValueError("a log axis needs positive values")
-        lv = np.log(v)
-        mid = (lv[1:] + lv[:-1]) / 2
-        return np.exp(np.concatenate([[2 * lv[0] - mid[0]], mid, [2 * lv[-1] - mid[-1]]]))
-    mid = (v[1:] + v[:-1]) / 2
-    return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
+        lo, hi = value / 1.1, value * 1.1
+        centres = np.array([lo ** 0.75 * hi ** 0.25, lo ** 0.25 * hi ** 0.75])
+    else:
+        centres = np.array([value - 0.25, value + 0.25])
+    return da.isel({axis: [0, 0]}).assign_coords({axis: centres})

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from gdsim._core.deprecation import deprecated_function
 from gdsim._core.rng import seed_for_key
 
 
@@ -196,8 +197,15 @@ class Chunk:
         """One independent ``numpy.random.Generator`` per point."""
         return [np.random.default_rng(s) for s in self.seeds]
 
+    @deprecated_function("chunk.seeds (one SeedSequence per point; [s.generate_state(1, np.uint64)[0] for s in "
+                         "chunk.seeds] gives the same integers)", name="gdsim.sweep.Chunk.seed_ints")
     def seed_ints(self) -> np.ndarray:
-        """One 64-bit integer seed per point (for kernels that take integer seeds)."""
+        """One 64-bit integer seed per point (for kernels that take integer seeds).
+
+        .. deprecated:: 0.2
+            Nothing in gdsim uses it; removed in 0.3 (:data:`gdsim._core.deprecation.REMOVAL`). Use
+            :attr:`seeds` (``[s.generate_state(1, np.uint64)[0] for s in chunk.seeds]`` gives the same numbers).
+        """
         return np.array([s.generate_state(1, np.uint64)[0] for s in self.seeds], dtype=np.uint64)
 
     def run_batched(self, call: Callable, by: tuple[str, ...] = ()):

@@ -19,30 +19,16 @@ import asyncio
 import json
 import os
 import socket
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from gdsim._core.atomic import atomic_directory, atomic_write
 from gdsim._core.provenance import environment, now_iso
 from gdsim.sweep.spec import SpecError, Sweep
 
 DONE_DIR = "_gdsim_done"
 LOCK_FILE = "_gdsim_lock"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        # No fsync: like zarr's own chunk writes, this survives a killed process (the page cache is
-        # the kernel's); a power cut may lose a marker, and then that chunk is recomputed.
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class SweepStore:
@@ -92,9 +78,13 @@ class SweepStore:
         import zarr
 
         # Build in a sibling temporary directory and rename, so a half-created store is never seen.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=f".{self.path.name}.tmp-"))
-        g = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        with atomic_directory(self.path) as tmp:
+            self._create(zarr.open_group(str(tmp), mode="w", zarr_format=3), sweep)
+        return True
+
+    @staticmethod
+    def _create(g, sweep: Sweep) -> None:
+        """Write the coordinate arrays, the empty outputs, the attributes and the markers' group into ``g``."""
         axes = list(sweep.axes)
         for k, v in sweep.axes.items():
             a = g.create_array(k, shape=v.shape, dtype=v.dtype, chunks=v.shape, dimension_names=[k])
@@ -110,10 +100,6 @@ class SweepStore:
                         "gdsim_provenance": {**environment(), "created": now_iso()}})
         # The markers live in a (zarr) subgroup so zarr and xarray see a valid hierarchy.
         g.create_group(DONE_DIR, attributes={"about": "one marker file per finished sweep chunk"})
-        if self.path.exists():
-            self.path.rmdir()
-        os.replace(tmp, self.path)
-        return True
 
     # ---------------------------------------------------------------------------------- chunks
     def done_ids(self) -> set[str]:
@@ -129,7 +115,9 @@ class SweepStore:
             self._loop = asyncio.new_event_loop()
             self._arrays = self._loop.run_until_complete(self._open_async(list(sweep.outputs)))
         self._loop.run_until_complete(self._write_async(chunk.slices, outputs))
-        _atomic_write_text(self.done_dir / chunk.id, json.dumps({"finished": now_iso(), **(info or {})}))
+        # No fsync: like zarr's own chunk writes, a marker survives a killed process (the page cache is the
+        # kernel's); a power cut may lose one, and then that chunk is recomputed.
+        atomic_write(self.done_dir / chunk.id, json.dumps({"finished": now_iso(), **(info or {})}), fsync=False)
 
     async def _open_async(self, names):
         import zarr.api.asynchronous as za
@@ -168,7 +156,7 @@ class SweepStore:
             if other.get("host") == me["host"] and _pid_alive(other.get("pid")) and other.get("pid") != me["pid"]:
                 raise SpecError(f"store {str(self.path)!r} is being written by process {other['pid']} on this "
                                 "machine; wait for it or stop it first")
-        _atomic_write_text(lock, json.dumps(me))
+        atomic_write(lock, json.dumps(me), fsync=False)
 
     def release(self) -> None:
         try:
