@@ -10,7 +10,7 @@ import numpy as np
 from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.progress import progress_bar
-from gdsim._core.rng import as_generator
+from gdsim._core.rng import as_generator, as_seed_sequence, child_seed
 from gdsim.fractal import _kernels as k
 
 #: Largest width n: the generated step unrolls n accumulators (registers spill beyond ~24).
@@ -390,13 +390,14 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         ``n`` and ``activation`` may be left at their defaults or must agree with it. Passing
         ``problem(n, activation, steps, seed, ...)`` gives the same bits as the call with those arguments.
     optimizer : gdsim.dynamics optimiser value, optional
-        ``None`` (default): plain GD on the fused SIMD kernel (the paper's map, unchanged bits). An optimiser
-        value (``gdsim.dynamics.GD()``, ``HeavyBall(beta=0.9)``, ``Nesterov(beta)``, ``Adam(...)``,
-        ``RMSProp(...)``, ``SGD(batch_size)``) runs every cell on the engine instead: the net as
-        :func:`model` with parameter groups ``"W0"`` and ``"W1"``, ``gdsim.dynamics.run(m, optimizer, w0,
-        lr={"W0": lr0, "W1": lr1}, steps=steps - 1, record_every=1, observe=("loss",))`` in blocks of
+        ``None`` (default) or ``gdsim.dynamics.GD()``: plain GD on the fused SIMD kernel (the paper's map,
+        unchanged bits; the engine's fast path for GD). Any other optimiser value (``HeavyBall(beta=0.9)``,
+        ``Nesterov(beta)``, ``Adam(...)``, ``RMSProp(...)``, ``SGD(batch_size)``) runs every cell on the engine:
+        the net as :func:`model` with parameter groups ``"W0"`` and ``"W1"``, ``gdsim.dynamics.run(m, optimizer,
+        w0, lr={"W0": lr0, "W1": lr1}, steps=steps - 1, record_every=1, observe=("loss",))`` in blocks of
         ``ENGINE_CELLS_PER_CALL`` cells, the same score from the recorded losses v_0 .. v_{steps-1}. Full
-        batch only (``batch_size`` must be None; ``SGD(batch_size)`` draws its own minibatches per cell).
+        batch only (``batch_size`` must be None); ``SGD(batch_size)`` draws its own minibatches, cell c
+        (row-major in (lr0, lr1)) from the stream ``child_seed(seed, c)``.
 
     Returns
     -------
@@ -414,12 +415,13 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
 
     Under an optimiser value the per-layer learning rates are the optimiser's lr per parameter group:
     heavy ball b <- beta b + g, W <- W - lr_l b; Adam W <- W - lr_l m_hat / (sqrt(v_hat) + eps) (moments per
-    parameter, bias-corrected; :class:`gdsim.dynamics.Adam`). ``optimizer=gdsim.dynamics.GD()`` computes
-    the fused kernel's map on the engine: the scores agree to rounding (the fused kernel rounds its
-    multiply-adds once, FMA; the engine's gradient and update round twice), so converged and diverged cells
-    agree to about 1e-12 relative except at the boundary, where the dynamics are chaotic and a rounding
-    difference can decide the phase of a cell (tested). Runs that leave |w| <= 1e150 or whose loss stops
-    being finite are NaN from then on (the sentinel 1e6 enters the score, as in the fused kernel). For
+    parameter, bias-corrected; :class:`gdsim.dynamics.Adam`). On the engine (``gdsim.fractal.model`` with
+    ``gdsim.dynamics.run(..., GD(), ...)``) plain GD agrees with the fused kernel to rounding, not to the bit
+    (the fused kernel rounds its multiply-adds once, FMA; the engine's gradient and update round twice):
+    converged and diverged cells agree to about 1e-12 relative except at the boundary, where the dynamics
+    are chaotic and a rounding difference can decide the phase of a cell (tested). Runs that leave
+    |w| <= 1e150 or whose loss stops being finite are NaN from then on (the sentinel 1e6 enters the score,
+    as in the fused kernel). For
     ``lr0 x lr1`` labelled, see :func:`trainability_dataset`.
 
     Examples
@@ -518,8 +520,10 @@ def _scores_from_losses(loss, steps):
         return np.where(s3 / tail < 1.0, -s1, s2)
 
 
-def _score_cells_engine(prob: Problem, lr0, lr1, steps, optimizer, *, parallel, progress, desc):
-    """Scores of flat cell lists on the engine (:func:`gdsim.dynamics.run` with per-group lr), in blocks."""
+def _score_cells_engine(prob: Problem, lr0, lr1, steps, optimizer, *, parallel, progress, desc, seed=0):
+    """Scores of flat cell lists on the engine (:func:`gdsim.dynamics.run` with per-group lr), in blocks.
+
+    Cell c's stream (SGD's minibatches) is ``child_seed(seed, c)``: keyed by the cell's index, not its block."""
     import gdsim.dynamics as gdyn
     from gdsim.fractal._model import net_model
 
@@ -529,21 +533,25 @@ def _score_cells_engine(prob: Problem, lr0, lr1, steps, optimizer, *, parallel, 
     out = np.empty(C)
     # records 0 .. steps-1 are the losses before steps 0 .. steps-1 (the fused kernel's v_t)
     n_steps = max(1, steps - 1)
+    stochastic = isinstance(optimizer, gdyn.SGD)
+    root = as_seed_sequence(seed) if stochastic else None
     with progress_bar(C, enabled=progress, desc=f"{desc} ({optimizer.name})", unit="cell") as bar:
         for c0 in range(0, C, ENGINE_CELLS_PER_CALL):
             c1 = min(C, c0 + ENGINE_CELLS_PER_CALL)
+            seeds = [child_seed(root, c) for c in range(c0, c1)] if stochastic else 0
             res = gdyn.run(m, optimizer, w0, lr={"W0": lr0[c0:c1], "W1": lr1[c0:c1]}, steps=n_steps, record_every=1,
-                           observe=("loss",), parallel=parallel, blowup=1e150)
+                           observe=("loss",), parallel=parallel, blowup=1e150, seed=seeds)
             out[c0:c1] = _scores_from_losses(np.asarray(res.loss)[:steps], steps)
             bar.update(c1 - c0)
     return out
 
 
-def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False, optimizer=None):
+def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False, optimizer=None,
+                 seed=0):
     """Scores of the cells (c0[k], c1[k]): (lr0, lr1), or (offset, lr) with one lr for both layers."""
     if optimizer is not None:
         return _score_cells_engine(prob, c0, c1, steps, optimizer, parallel=parallel, progress=progress,
-                                   desc="trainability map")
+                                   desc="trainability map", seed=seed)
     lr0, off = (c1, c0) if offset_mode else (c0, np.zeros_like(c0))
     return _score_cells(prob, lr0, c1, off, steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
                         desc="offset map" if offset_mode else "trainability map", gpu=gpu)
@@ -557,7 +565,7 @@ def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_samples,
     _check_size(axis0.size * axis1.size, prob, steps)
     A, B = np.meshgrid(axis0, axis1, indexing="ij")
     s = _score_pairs(prob, A.ravel(), B.ravel(), steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
-                     gpu=gpu, optimizer=optimizer)
+                     gpu=gpu, optimizer=optimizer, seed=start[0])
     return s.reshape(A.shape)
 
 
@@ -565,13 +573,13 @@ def _trainability_map(lr0, lr1, n, activation, steps, start, n_samples, batch_si
                       optimizer=None):
     a0, a1 = _axis(lr0, "lr0"), _axis(lr1, "lr1")
     _check_optimizer(optimizer, batch_size)
-    if gpu and optimizer is not None:
-        from gdsim.dynamics import GD
+    from gdsim.dynamics import GD
 
-        if not isinstance(optimizer, GD):
-            raise NotImplementedError(f"gpu_trainability_map runs plain GD only (the fused CUDA kernel); got "
-                                      f"optimizer={optimizer!r}: use trainability_map(..., optimizer=...) on the CPU")
-        optimizer = None  # GD on the GPU is the fused kernel's GD
+    if isinstance(optimizer, GD):
+        optimizer = None  # the engine's fast path: plain GD is the fused kernel's GD (same bits as None)
+    if gpu and optimizer is not None:
+        raise NotImplementedError(f"gpu_trainability_map runs plain GD only (the fused CUDA kernel); got "
+                                  f"optimizer={optimizer!r}: use trainability_map(..., optimizer=...) on the CPU")
     return _grid_map(a0, a1, False, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu,
                      optimizer)
 

@@ -75,19 +75,27 @@ def _make_loss_grad(phi, delta, tanh):
         inv_n = 1.0 / n
         for q in range(g.size):
             g[q] = 0.0
-        hb = w[:n] * 0.0  # one row's activations (w's type: real, or complex under the complex step)
+        ab = w[:n] * 0.0  # one row's pre-activations (w's type: real, or complex under the complex step)
+        hb = w[:n] * 0.0  # and activations
         db = np.zeros(n)  # and phi' (relu, identity)
+        dlb = w[:n] * 0.0  # and the back-propagated deltas
         sj = w[:n] * 0.0  # W1_j / n (times sqrt(2) for tanh)
         for j in range(n):
             sj[j] = w[nn + j] * (s_scale * inv_n)
         lsum = 0.0 * w[0]
         for d in range(N):
+            # a_j = sum_i X[d, i] W0[i, j], summed over i in order (the fused kernel's order); j innermost
+            x0 = X[d, 0]
+            for j in range(n):
+                ab[j] = x0 * w[j]
+            for i in range(1, n):
+                xi = X[d, i]
+                row = i * n
+                for j in range(n):
+                    ab[j] = xi * w[row + j] + ab[j]
             f = 0.0 * w[0]
             for j in range(n):
-                a = X[d, 0] * w[j]
-                for i in range(1, n):
-                    a = X[d, i] * w[i * n + j] + a
-                h, dp = phi(a, isn)
+                h, dp = phi(ab[j], isn)
                 hb[j] = h
                 db[j] = dp
                 f = h * w[nn + j] + f
@@ -96,9 +104,12 @@ def _make_loss_grad(phi, delta, tanh):
             for j in range(n):
                 h = hb[j]
                 g[nn + j] = r * h + g[nn + j]
-                dl = delta(r, sj[j], h, db[j])
-                for i in range(n):
-                    g[i * n + j] = X[d, i] * dl + g[i * n + j]
+                dlb[j] = delta(r, sj[j], h, db[j])
+            for i in range(n):
+                xi = X[d, i]
+                row = i * n
+                for j in range(n):
+                    g[row + j] = xi * dlb[j] + g[row + j]
         c1 = 2.0 / N * inv_n
         c0 = 2.0 / N * isn
         for j in range(n):
