@@ -395,7 +395,7 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         ``Nesterov(beta)``, ``Adam(...)``, ``RMSProp(...)``, ``SGD(batch_size)``) runs every cell on the engine:
         the net as :func:`model` with parameter groups ``"W0"`` and ``"W1"``, ``gdsim.dynamics.run(m, optimizer,
         w0, lr={"W0": lr0, "W1": lr1}, steps=steps - 1, record_every=1, observe=("loss",))`` in blocks of
-        ``ENGINE_CELLS_PER_CALL`` cells, the same score from the recorded losses v_0 .. v_{steps-1}. Full
+        ``ENGINE_VALUES_PER_CALL // steps`` cells, the same score from the recorded losses v_0 .. v_{steps-1}. Full
         batch only (``batch_size`` must be None); ``SGD(batch_size)`` draws its own minibatches, cell c
         (row-major in (lr0, lr1)) from the stream ``child_seed(seed, c)``.
 
@@ -480,8 +480,9 @@ def trainability_dataset(lr0, lr1, n: int = 8, activation: str = "tanh", steps: 
     return Result(arrays, meta, dims=dims, coords=("lr0", "lr1"))
 
 
-#: Cells per engine call of a map under an optimiser value (one progress-bar tick; bounds the records' memory).
-ENGINE_CELLS_PER_CALL = 1024
+#: Recorded loss values per engine call of a map under an optimiser value (cells per call x steps; 32 MB):
+#: bounds the records' memory; fewer, larger calls amortise the engine's per-step parallel launches.
+ENGINE_VALUES_PER_CALL = 4_000_000
 
 
 def _check_optimizer(optimizer, batch_size, prob=None):
@@ -536,8 +537,9 @@ def _score_cells_engine(prob: Problem, lr0, lr1, steps, optimizer, *, parallel, 
     stochastic = isinstance(optimizer, gdyn.SGD)
     root = as_seed_sequence(seed) if stochastic else None
     with progress_bar(C, enabled=progress, desc=f"{desc} ({optimizer.name})", unit="cell") as bar:
-        for c0 in range(0, C, ENGINE_CELLS_PER_CALL):
-            c1 = min(C, c0 + ENGINE_CELLS_PER_CALL)
+        block = max(1, ENGINE_VALUES_PER_CALL // steps)
+        for c0 in range(0, C, block):
+            c1 = min(C, c0 + block)
             seeds = [child_seed(root, c) for c in range(c0, c1)] if stochastic else 0
             res = gdyn.run(m, optimizer, w0, lr={"W0": lr0[c0:c1], "W1": lr1[c0:c1]}, steps=n_steps, record_every=1,
                            observe=("loss",), parallel=parallel, blowup=1e150, seed=seeds)
