@@ -123,6 +123,7 @@ def compute(cfg, progress=False) -> dict:
         d["maps"][label] = dict(score=score, fraction=gf.converged_fraction(score))
         side = min(mask.shape)
         sizes = [q for q in range(2, side // 16 + 1) if side % q == 0]  # the calibrated estimator's sizes
+        sizes = sizes if len(sizes) >= 2 else None  # (a tiny window: box_counts' default sizes)
         d["zooms"][label] = dict(score=zs, axis0=z0, axis1=z1, center=np.asarray(c), fraction=gf.converged_fraction(zs),
                                  dimension=gf.box_counting_dimension(mask), curve=gf.box_counts(mask, sizes),
                                  saturated=saturated(mask), boundary_cells=int(mask.sum()))
