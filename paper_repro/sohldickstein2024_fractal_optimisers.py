@@ -137,8 +137,9 @@ def claims(d) -> dict:
     step = float(d["slice_lr1"][1] / d["slice_lr1"][0] - 1.0)  # relative spacing of the slice
     for label in ("GD", "heavy ball"):
         ratio = d["slices"][label]["edge"] / d["thresholds"][label]
-        out[f"{label} edge / threshold"] = dict(value=ratio, threshold=d["thresholds"][label], tolerance=EDGE_TOL + step,
-                                                holds=bool(abs(ratio - 1.0) <= EDGE_TOL + step))
+        tol = EDGE_TOL + step
+        out[f"{label} edge / threshold"] = dict(value=ratio, threshold=d["thresholds"][label], tolerance=tol,
+                                                holds=bool(abs(ratio - 1.0) <= tol))
     out["heavy ball / GD edge (1 + beta)"] = dict(value=d["slices"]["heavy ball"]["edge"] / d["slices"]["GD"]["edge"],
                                                    predicted=1.0 + BETA)
     out["Adam edge"] = dict(value=d["slices"]["Adam"]["edge"], holds=None)
@@ -179,7 +180,8 @@ def _figure(cfg, d, cl):
         axes[0, q].plot(*z["center"], "k+", ms=9, mew=1.5)
         sat = " (every 10-cell box mixed)" if z["saturated"] else ""
         _imshow(axes[1, q], z["axis0"], z["axis1"], z["score"],
-                f"{label}, zoom at +: {100 * z['fraction']:.0f}% trained,\nbox-counting dimension {z['dimension']:.2f}{sat}")
+                f"{label}, zoom at +: {100 * z['fraction']:.0f}% trained,\n"
+                f"box-counting dimension {z['dimension']:.2f}{sat}")
         axes[1, q].ticklabel_format(useOffset=False)
     ax = axes[0, 3]
     x = d["slice_lr1"] * d["lam"] / 2.0

@@ -360,7 +360,7 @@ def _map_args(n, activation, steps, start, n_samples, batch_size, parallel, prog
 def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                      n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
                      progress: bool = False, problem: Problem | None = None, optimizer=None) -> np.ndarray:
-    """Convergence score of GD for every pair of per-layer learning rates (lr0[i], lr1[j]).
+    """Convergence score of GD (or of an optimiser value) for every pair of per-layer learning rates (lr0[i], lr1[j]).
 
     Parameters
     ----------
@@ -472,11 +472,11 @@ def trainability_dataset(lr0, lr1, n: int = 8, activation: str = "tanh", steps: 
     a0, a1 = _axis(lr0, "lr0"), _axis(lr1, "lr1")
     arrays = dict(score=score, converged=score < 0, lr0=a0, lr1=a1)
     dims = dict(score=("lr0", "lr1"), converged=("lr0", "lr1"), lr0=("lr0",), lr1=("lr1",))
-    meta = dict(config=dict(n=int(n) if problem is None else problem.n, activation=activation if problem is None
-                            else problem.activation, steps=int(steps), seed=seed if isinstance(seed, int) else repr(seed),
-                            n_samples=n_samples, batch_size=batch_size, explicit_problem=problem is not None,
-                            optimizer=None if optimizer is None else repr(optimizer)),
-                converged_fraction=converged_fraction(score))
+    config = dict(n=int(n) if problem is None else problem.n,
+                  activation=activation if problem is None else problem.activation, steps=int(steps),
+                  seed=seed if isinstance(seed, int) else repr(seed), n_samples=n_samples, batch_size=batch_size,
+                  explicit_problem=problem is not None, optimizer=None if optimizer is None else repr(optimizer))
+    meta = dict(config=config, converged_fraction=converged_fraction(score))
     return Result(arrays, meta, dims=dims, coords=("lr0", "lr1"))
 
 
