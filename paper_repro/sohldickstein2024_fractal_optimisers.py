@@ -22,7 +22,11 @@ eigenvalue lambda = 2 sigma_max(H)^2 / (N n^2) gives the linear-stability thresh
 slice must lie within ``EDGE_TOL`` (relative) of each threshold: at 100 steps a cell within ~1% of its
 threshold has neither decayed nor grown enough for the score to tell (measured: GD 1.010, heavy ball 0.995 of
 their thresholds at n = 4 and 8). Adam has no such threshold (its step is normalised by sqrt(v_hat)); its
-slice edge is reported, not claimed.
+slice edge is reported, not claimed. Past its first diverged cell the GD slice has a converged island
+(chaotic cells near the edge), hence "first diverged". The thresholds hold for the 100-step tiers: over longer
+runs the edge moves out (measured at n = 4, 300 steps: heavy ball 1.03 of its threshold; Nesterov at 1000
+steps 1.17), because a run that starts to diverge in W1 drives W0 through its large gradient (even at
+lr0 = 1e-6), which can lower the output layer's curvature and catch the run, a catapult through W0.
 
 Fidelity notes:
 * The optimiser maps run on the engine (``gdsim.dynamics.run`` with per-group learning rates on the
