@@ -48,15 +48,18 @@ def test_optimiser_map_matches_a_numpy_oracle(opt, name):
     assert (got < 0).any() and (got > 0).any()  # both phases are exercised
 
 
-def test_engine_gd_on_the_net_model_agrees_with_the_fused_kernel():
-    # the fused kernel rounds each multiply-add once (FMA), the engine twice: away from the boundary the scores
-    # agree to rounding; at the boundary a chaotic cell may change phase, so only most signs must agree
+@pytest.mark.parametrize("opt", [gdyn.GD(), gdyn.HeavyBall(beta=0.9), gdyn.Nesterov(beta=0.5)])
+def test_engine_on_the_net_model_agrees_with_the_fused_kernel(opt):
+    # GD, heavy ball and Nesterov map on the fused kernel; the same optimiser on the engine (the net as a Model,
+    # per-group lr) computes the same map up to rounding: the fused kernel rounds each multiply-add once (FMA),
+    # the engine twice. Away from the boundary the scores agree to rounding; at the boundary a chaotic cell may
+    # change phase, so only most signs must agree
     p = _problem()
     lr = np.logspace(-1, 3, 16)
-    ref = gf.trainability_map(lr, lr, steps=STEPS, problem=p)
+    ref = gf.trainability_map(lr, lr, steps=STEPS, problem=p, optimizer=opt)
     m = gf.model(p)
     A, B = np.meshgrid(lr, lr, indexing="ij")
-    res = gdyn.run(m, gdyn.GD(), m.init(), lr={"W0": A.ravel(), "W1": B.ravel()}, steps=STEPS - 1, record_every=1,
+    res = gdyn.run(m, opt, m.init(), lr={"W0": A.ravel(), "W1": B.ravel()}, steps=STEPS - 1, record_every=1,
                    blowup=1e150)
     v = np.where(np.isfinite(res.loss), res.loss, 1e6)
     v = np.minimum(v / v[0], 1e6)
@@ -64,6 +67,14 @@ def test_engine_gd_on_the_net_model_agrees_with_the_fused_kernel():
     assert np.mean(np.sign(score) == np.sign(ref)) >= 0.97
     rel = np.abs(score - ref) / np.abs(ref)
     assert np.median(rel) < 1e-12
+
+
+def test_array_beta_runs_on_the_engine_with_the_fused_numbers():
+    # an array of betas cannot take the fused path (one beta per kernel): the engine runs it, to rounding
+    lr = np.array([0.1, 1.0, 3e3])
+    fused = gf.trainability_map(lr, lr, n=N_WIDTH, steps=STEPS, optimizer=gdyn.HeavyBall(beta=0.9))
+    engine = gf.trainability_map(lr, lr, n=N_WIDTH, steps=STEPS, optimizer=gdyn.HeavyBall(beta=np.array(0.9)))
+    np.testing.assert_allclose(engine, fused, rtol=1e-9)
 
 
 def test_output_layer_edge_is_the_linear_stability_threshold():

@@ -297,13 +297,16 @@ def _score_cells_gpu(prob: Problem, lr0, lr1, off, steps, *, offset_mode, progre
     return out
 
 
-def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, progress, desc, gpu=False):
-    """Scores of flat cell lists on the CPU, in calls of CELLS_PER_CALL cells (or on the GPU)."""
+def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, progress, desc, gpu=False,
+                 momentum=k.PLAIN, beta=0.0):
+    """Scores of flat cell lists on the CPU, in calls of CELLS_PER_CALL cells (or on the GPU); ``momentum``
+    (``k.HEAVY_BALL`` or ``k.NESTEROV``, coefficient ``beta``) picks the fused momentum step."""
     if gpu:
         return _score_cells_gpu(prob, lr0, lr1, off, steps, offset_mode=offset_mode, progress=progress, desc=desc)
     C = lr0.size
     out = np.empty(C)
-    kern = k.block_kernel(prob.n, prob.activation, bool(offset_mode), bool(parallel))
+    kern = k.block_kernel(prob.n, prob.activation, bool(offset_mode), bool(parallel), momentum)
+    args = (float(beta),) if momentum else ()
     with progress_bar(C, enabled=progress, desc=desc, unit="cell") as bar:
         for c0 in range(0, C, CELLS_PER_CALL):
             c1 = min(C, c0 + CELLS_PER_CALL)
@@ -314,7 +317,7 @@ def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, 
             o = np.full(pad, off[c1 - 1])
             a[:m], b[:m], o[:m] = lr0[c0:c1], lr1[c0:c1], off[c0:c1]
             res = np.empty(pad)
-            kern(prob.W0, prob.W1, prob.X, prob.Y, prob.rows, a, b, o, steps, res)
+            kern(prob.W0, prob.W1, prob.X, prob.Y, prob.rows, a, b, o, steps, res, *args)
             out[c0:c1] = res[:m]
             bar.update(m)
     return out
@@ -391,11 +394,13 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         ``problem(n, activation, steps, seed, ...)`` gives the same bits as the call with those arguments.
     optimizer : gdsim.dynamics optimiser value, optional
         ``None`` (default) or ``gdsim.dynamics.GD()``: plain GD on the fused SIMD kernel (the paper's map,
-        unchanged bits; the engine's fast path for GD). Any other optimiser value (``HeavyBall(beta=0.9)``,
-        ``Nesterov(beta)``, ``Adam(...)``, ``RMSProp(...)``, ``SGD(batch_size)``) runs every cell on the engine:
-        the net as :func:`model` with parameter groups ``"W0"`` and ``"W1"``, ``gdsim.dynamics.run(m, optimizer,
-        w0, lr={"W0": lr0, "W1": lr1}, steps=steps - 1, record_every=1, observe=("loss",))`` in blocks of
-        ``ENGINE_VALUES_PER_CALL // steps`` cells, the same score from the recorded losses v_0 .. v_{steps-1}. Full
+        unchanged bits; the engine's fast path for GD). ``HeavyBall(beta)`` and ``Nesterov(beta)`` with one
+        scalar beta also run on the fused kernel (its momentum variant; about as fast as GD). Any other
+        optimiser value (``Adam(...)``, ``RMSProp(...)``, ``SGD(batch_size)``, an array of betas) runs every
+        cell on the engine: the net as :func:`model` with parameter groups ``"W0"`` and ``"W1"``,
+        ``gdsim.dynamics.run(m, optimizer, w0, lr={"W0": lr0, "W1": lr1}, steps=steps - 1, record_every=1,
+        observe=("loss",))`` in blocks of ``ENGINE_VALUES_PER_CALL // steps`` cells, the same score from the
+        recorded losses v_0 .. v_{steps-1} (about 20x slower per cell than the fused kernel at n = 8). Full
         batch only (``batch_size`` must be None); ``SGD(batch_size)`` draws its own minibatches, cell c
         (row-major in (lr0, lr1)) from the stream ``child_seed(seed, c)``.
 
@@ -415,7 +420,9 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
 
     Under an optimiser value the per-layer learning rates are the optimiser's lr per parameter group:
     heavy ball b <- beta b + g, W <- W - lr_l b; Adam W <- W - lr_l m_hat / (sqrt(v_hat) + eps) (moments per
-    parameter, bias-corrected; :class:`gdsim.dynamics.Adam`). On the engine (``gdsim.fractal.model`` with
+    parameter, bias-corrected; :class:`gdsim.dynamics.Adam`). The fused momentum step forms the layer's
+    gradient G, then b <- fma(beta, b, G) and w <- w - lr b (heavy ball) or w <- w - lr fma(beta, b, G)
+    (Nesterov), b = 0 at the start: the engine's formulas, rounded with FMAs. On the engine (``gdsim.fractal.model`` with
     ``gdsim.dynamics.run(..., GD(), ...)``) plain GD agrees with the fused kernel to rounding, not to the bit
     (the fused kernel rounds its multiply-adds once, FMA; the engine's gradient and update round twice):
     converged and diverged cells agree to about 1e-12 relative except at the boundary, where the dynamics
@@ -501,6 +508,16 @@ def _check_optimizer(optimizer, batch_size, prob=None):
     return optimizer
 
 
+def _fused_momentum(optimizer):
+    """The fused kernel's momentum variant for ``optimizer`` (HeavyBall or Nesterov with one scalar beta), or
+    None (the engine runs it)."""
+    from gdsim.dynamics import HeavyBall, Nesterov
+
+    if type(optimizer) not in (HeavyBall, Nesterov) or np.ndim(optimizer.beta) != 0:
+        return None
+    return k.HEAVY_BALL if type(optimizer) is HeavyBall else k.NESTEROV
+
+
 def _scores_from_losses(loss, steps):
     """The fused kernel's convergence score (:func:`gdsim.fractal._kernels._score_update_py` and
     ``_score_final_py``) of loss traces ``loss`` (steps, C): the same operations in the same order."""
@@ -551,6 +568,11 @@ def _score_cells_engine(prob: Problem, lr0, lr1, steps, optimizer, *, parallel, 
 def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False, optimizer=None,
                  seed=0):
     """Scores of the cells (c0[k], c1[k]): (lr0, lr1), or (offset, lr) with one lr for both layers."""
+    fused = _fused_momentum(optimizer)
+    if fused is not None:
+        return _score_cells(prob, c0, c1, np.zeros_like(c0), steps, offset_mode=False, parallel=parallel,
+                            progress=progress, desc=f"trainability map ({optimizer.name})", momentum=fused,
+                            beta=float(optimizer.beta))
     if optimizer is not None:
         return _score_cells_engine(prob, c0, c1, steps, optimizer, parallel=parallel, progress=progress,
                                    desc="trainability map", seed=seed)
