@@ -29,10 +29,11 @@ steps 1.17), because a run that starts to diverge in W1 drives W0 through its la
 lr0 = 1e-6), which can lower the output layer's curvature and catch the run, a catapult through W0.
 
 Fidelity notes:
-* The optimiser maps run on the engine (``gdsim.dynamics.run`` with per-group learning rates on the
-  fractal net as a ``gdsim.models.Model``, ``gdsim.fractal.model``), not on the fused SIMD kernel of the
-  GD map: about 20x slower per cell at n = 8 (see the report of issue 28); the engine and fused kernels
-  compute GD to rounding (not to the bit: the fused kernel uses FMAs), so boundary cells can change phase.
+* GD and heavy ball run on the fused SIMD kernel of the map (heavy ball on its momentum variant, about as
+  fast as GD); Adam runs on the engine (``gdsim.dynamics.run`` with per-group learning rates on the fractal
+  net as a ``gdsim.models.Model``, ``gdsim.fractal.model``), about 20x slower per cell at n = 8. The fused
+  kernel and the engine agree to rounding, not to the bit (the fused kernel uses FMAs), so chaotic boundary
+  cells can change phase between them.
 * Heavy ball and Adam use the engine's conventions (docstrings of ``gdsim.dynamics.HeavyBall`` and
   ``Adam``): b starts at 0; Adam bias-corrected with eps added to sqrt(v_hat). beta = 0.9 and Adam's
   defaults (0.9, 0.999, 1e-8) [chosen here: the paper uses GD only].
@@ -53,7 +54,7 @@ NAME = "sohldickstein2024_fractal_optimisers"
 TITLE = "The fractal trainability boundary under GD, heavy-ball momentum and Adam (beyond Sohl-Dickstein, 2024)"
 FIGURES = {"boundaries": "trainability maps, zoomed boundaries and their box-counting dimensions under GD, "
                          "heavy ball and Adam; the lr0 -> 0 edge against the linear-stability thresholds"}
-RUNTIME = {"quick": "~50 s (52 s measured on 2 cores shared with other jobs, load 6; 22 s of CPU)",
+RUNTIME = {"quick": "~40 s (37 s measured on 2 cores shared with other jobs, load 9, compilation included)",
            "full": "about an hour on 2 cores (estimated from the per-cell engine cost at n = 8)"}
 BIBTEX = """
 @article{sohldickstein2024boundary,
