@@ -55,7 +55,8 @@ TITLE = "The fractal trainability boundary under GD, heavy-ball momentum and Ada
 FIGURES = {"boundaries": "trainability maps, zoomed boundaries and their box-counting dimensions under GD, "
                          "heavy ball and Adam; the lr0 -> 0 edge against the linear-stability thresholds"}
 RUNTIME = {"quick": "~40 s (37 s measured on 2 cores shared with other jobs, load 9, compilation included)",
-           "full": "about an hour on 2 cores (estimated from the per-cell engine cost at n = 8)"}
+           "full": "about 30 min on 2 cores (estimated: Adam's two 384^2 maps on the engine at ~6 ms per cell, n = 8; "
+                   "GD and heavy ball take seconds on the fused kernel)"}
 BIBTEX = """
 @article{sohldickstein2024boundary,
   title   = {The boundary of neural network trainability is fractal},
