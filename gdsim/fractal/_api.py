@@ -422,14 +422,14 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     heavy ball b <- beta b + g, W <- W - lr_l b; Adam W <- W - lr_l m_hat / (sqrt(v_hat) + eps) (moments per
     parameter, bias-corrected; :class:`gdsim.dynamics.Adam`). The fused momentum step forms the layer's
     gradient G, then b <- fma(beta, b, G) and w <- w - lr b (heavy ball) or w <- w - lr fma(beta, b, G)
-    (Nesterov), b = 0 at the start: the engine's formulas, rounded with FMAs. On the engine (``gdsim.fractal.model`` with
-    ``gdsim.dynamics.run(..., GD(), ...)``) plain GD agrees with the fused kernel to rounding, not to the bit
-    (the fused kernel rounds its multiply-adds once, FMA; the engine's gradient and update round twice):
-    converged and diverged cells agree to about 1e-12 relative except at the boundary, where the dynamics
-    are chaotic and a rounding difference can decide the phase of a cell (tested). Runs that leave
-    |w| <= 1e150 or whose loss stops being finite are NaN from then on (the sentinel 1e6 enters the score,
-    as in the fused kernel). For
-    ``lr0 x lr1`` labelled, see :func:`trainability_dataset`.
+    (Nesterov), b = 0 at the start: the engine's formulas, rounded with FMAs. On the engine
+    (``gdsim.fractal.model`` with ``gdsim.dynamics.run``) GD, heavy ball and Nesterov agree with the fused
+    kernel to rounding, not to the bit (the fused kernel rounds its multiply-adds once, FMA; the engine's
+    gradient and update round twice): converged and diverged cells agree to about 1e-12 relative except at
+    the boundary, where the dynamics are chaotic and a rounding difference can decide the phase of a cell
+    (tested). On the engine, runs that leave |w| <= 1e150 or whose loss stops being finite are NaN from then
+    on (the sentinel 1e6 enters the score, as in the fused kernel). For ``lr0 x lr1`` labelled, see
+    :func:`trainability_dataset`.
 
     Examples
     --------

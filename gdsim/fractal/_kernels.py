@@ -154,7 +154,7 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
         "    vinv_n = vsplat(inv_n)",
     ]
     if momentum:  # the gradients' scales (the plain step folds them into c0, c1 with -lr)
-        lines += [f"    k1 = vsplat(2.0 / M * inv_n)", f"    k0 = vsplat(2.0 / M * isn)"]
+        lines += ["    k1 = vsplat(2.0 / M * inv_n)", "    k0 = vsplat(2.0 / M * isn)"]
     if activation == "tanh":
         lines.append("    TANH_SCALE = -2.0 * SQRT2 * isn")  # b = TANH_SCALE * A for tanh_neg_half
     lines += [
