@@ -48,12 +48,13 @@ def test_optimiser_map_matches_a_numpy_oracle(opt, name):
     assert (got < 0).any() and (got > 0).any()  # both phases are exercised
 
 
-@pytest.mark.parametrize("opt", [gdyn.GD(), gdyn.HeavyBall(beta=0.9), gdyn.Nesterov(beta=0.5)])
+@pytest.mark.parametrize("opt", [gdyn.GD(), gdyn.HeavyBall(beta=0.9), gdyn.Nesterov(beta=0.5), gdyn.Adam(),
+                                 gdyn.RMSProp()])
 def test_engine_on_the_net_model_agrees_with_the_fused_kernel(opt):
-    # GD, heavy ball and Nesterov map on the fused kernel; the same optimiser on the engine (the net as a Model,
-    # per-group lr) computes the same map up to rounding: the fused kernel rounds each multiply-add once (FMA),
-    # the engine twice. Away from the boundary the scores agree to rounding; at the boundary a chaotic cell may
-    # change phase, so only most signs must agree
+    # GD, heavy ball, Nesterov, Adam and RMSProp map on the fused kernel; the same optimiser on the engine (the
+    # net as a Model, per-group lr) computes the same map up to rounding: the fused kernel rounds each
+    # multiply-add once (FMA), the engine twice. Away from the boundary the scores agree to rounding; at the
+    # boundary a chaotic cell may change phase, so only most signs must agree
     p = _problem()
     lr = np.logspace(-1, 3, 16)
     ref = gf.trainability_map(lr, lr, steps=STEPS, problem=p, optimizer=opt)
@@ -69,12 +70,14 @@ def test_engine_on_the_net_model_agrees_with_the_fused_kernel(opt):
     assert np.median(rel) < 1e-12
 
 
-def test_array_beta_runs_on_the_engine_with_the_fused_numbers():
+def test_array_hyper_parameters_run_on_the_engine_with_the_fused_numbers():
     # an array of betas cannot take the fused path (one beta per kernel): the engine runs it, to rounding
     lr = np.array([0.1, 1.0, 3e3])
-    fused = gf.trainability_map(lr, lr, n=N_WIDTH, steps=STEPS, optimizer=gdyn.HeavyBall(beta=0.9))
-    engine = gf.trainability_map(lr, lr, n=N_WIDTH, steps=STEPS, optimizer=gdyn.HeavyBall(beta=np.array(0.9)))
-    np.testing.assert_allclose(engine, fused, rtol=1e-9)
+    for opt, arr in [(gdyn.HeavyBall(beta=0.9), gdyn.HeavyBall(beta=np.array([0.9]))),
+                     (gdyn.Adam(), gdyn.Adam(beta2=np.array([0.999])))]:
+        fused = gf.trainability_map(lr, lr, n=N_WIDTH, steps=STEPS, optimizer=opt)
+        engine = gf.trainability_map(lr, lr, n=N_WIDTH, steps=STEPS, optimizer=arr)
+        np.testing.assert_allclose(engine, fused, rtol=1e-9)
 
 
 def test_output_layer_edge_is_the_linear_stability_threshold():
@@ -135,7 +138,8 @@ def test_bad_optimizer_values_are_refused_clearly():
 def test_reproduction_tiny_config(tmp_path):
     from paper_repro import sohldickstein2024_fractal_optimisers as mod
 
-    cfg = dict(mod.QUICK, resolution=12, zoom_resolution=17, slice_points=150, mode="quick")
+    # n = 4: the kernels the tests above compiled
+    cfg = dict(mod.QUICK, n=N_WIDTH, resolution=12, zoom_resolution=17, slice_points=150, mode="quick")
     paths = mod.main(cfg, out=tmp_path)
     assert set(paths) == set(mod.FIGURES)
     assert all(p.exists() for p in paths["boundaries"])

@@ -131,6 +131,11 @@ def _rank1_lines(indent: int, n: int, group: int, var: str, stop: str, scalar, v
 #: Momentum variants of the fused step (``momentum`` of :func:`block_kernel`): none (plain GD), heavy ball
 #: (b <- beta b + g, w <- w - lr b) and Nesterov (b <- beta b + g, w <- w - lr (g + beta b)), b starting at 0.
 PLAIN, HEAVY_BALL, NESTEROV = 0, 1, 2
+#: Adaptive variants: Adam (bias-corrected, w <- w - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps))
+#: and RMSProp (s <- beta s + (1 - beta) G^2, w <- w - lr G / (sqrt(s) + eps)); moments start at 0. Their
+#: updates run as scalar loops over the block's parameters after the backward pass (the engine's formulas,
+#: operation by operation).
+ADAM, RMSPROP = 3, 4
 
 
 def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) -> str:
@@ -140,7 +145,8 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
     lane-splatted coefficient ``vbeta``; plain GD's source is unchanged."""
     J = range(n)
     L = LANES
-    extra = ", B0, B1, vbeta" if momentum else ""
+    adaptive = momentum in (ADAM, RMSPROP)
+    extra = ", M0, V0, M1, V1, GB0, GB1, LR, hyp" if adaptive else ", B0, B1, vbeta" if momentum else ""
     lines = [
         f"def run_block(W0, W1, X, Y, rows, lr0, lr1, off, steps, H, DP, DL, R, LV, acc{extra}):",
         "    N = Y.shape[0]",
@@ -201,7 +207,9 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
             lines += [f"            vstore(DL, {at}, vmul(vmul(r, s{j}), vload(DP, (d * {n} + {j}) * {L})))"]
         else:
             lines += [f"            rs = vmul(r, s{j})", f"            vstore(DL, {at}, vfnma(vmul(rs, h), h, rs))"]
-    if momentum:
+    if adaptive:
+        lines += [f"        vstore(GB1, {j * L}, vmul(k1, g{j}))" for j in J]
+    elif momentum:
         for j in J:
             lines += [f"        G = vmul(k1, g{j})", f"        b = vfma(vbeta, vload(B1, {j * L}), G)",
                       f"        vstore(B1, {j * L}, b)"]
@@ -216,6 +224,8 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
         at = f"W0, ((i + {p}) * {n} + {j}) * {L}"
         if not momentum:
             return f"vstore({at}, vfma(c0, {acc}, vload({at})))"
+        if adaptive:
+            return f"vstore(GB0, ((i + {p}) * {n} + {j}) * {L}, vmul(k0, {acc}))"
         bt = f"B0, ((i + {p}) * {n} + {j}) * {L}"
         step = "b" if momentum == HEAVY_BALL else "vfma(vbeta, b, G)"
         return (f"G = vmul(k0, {acc}); b = vfma(vbeta, vload({bt}), G); vstore({bt}, b); "
@@ -224,6 +234,21 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
     lines += [f"        for ig in range({n // group}):", f"            i = {group} * ig"]
     lines += _rank1_lines(12, n, group, "k", "M", lambda p: f"X[rw[k] * {n} + i + {p}]",
                           lambda j: f"DL, (k * {n} + {j}) * {L}", update_w0)
+    if adaptive:  # the engine's update, per parameter and lane (LR: lr0 lanes, then lr1 lanes)
+        lines += ["        b1 = hyp[0]", "        b2 = hyp[1]", "        ep = hyp[2]"]
+        if momentum == ADAM:
+            lines += ["        c1t = 1.0 - b1 ** (t + 1)", "        c2t = 1.0 - b2 ** (t + 1)"]
+        for W, M, V, size, base in (("W0", "M0", "V0", n * n * L, 0), ("W1", "M1", "V1", n * L, L)):
+            G = "GB0" if W == "W0" else "GB1"
+            lines += [f"        for e in range({size}):", f"            g = {G}[e]",
+                      f"            a = LR[{base} + e % {L}]"]
+            if momentum == ADAM:
+                lines += [f"            {M}[e] = b1 * {M}[e] + (1.0 - b1) * g",
+                          f"            {V}[e] = b2 * {V}[e] + (1.0 - b2) * g * g",
+                          f"            {W}[e] -= a * ({M}[e] / c1t) / (math.sqrt({V}[e] / c2t) + ep)"]
+            else:  # RMSProp: hyp = (beta, beta, eps)
+                lines += [f"            {V}[e] = b2 * {V}[e] + (1.0 - b2) * g * g",
+                          f"            {W}[e] -= a * g / (math.sqrt({V}[e]) + ep)"]
     # dead block: every lane NaN in W1 -> NaN forever; only the sentinel losses remain
     lines += [
         "        dead = True",
@@ -247,7 +272,8 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
     (``lr0``, ``lr1``, ``off`` padded to a multiple of 8) from the shared start ``W0i`` (n, n),
     ``W1i`` (n,) and writes one score per cell into ``out``. Not cached on disk: the source is generated.
     With ``momentum`` (:data:`HEAVY_BALL` or :data:`NESTEROV`) the driver takes the coefficient ``beta``
-    (a float) after ``out``; the momentum buffers start at 0 in every cell.
+    (a float) after ``out``; with :data:`ADAM` or :data:`RMSPROP` the array ``hyp`` = (beta1, beta2, eps)
+    (RMSProp: (beta, beta, eps)). Buffers and moments start at 0 in every cell.
     """
     if momentum:
         return _momentum_kernel(n, activation, offset, parallel, momentum)
@@ -287,7 +313,8 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
 
 
 def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int):
-    """:func:`block_kernel` for heavy ball / Nesterov: the plain driver plus zeroed buffers and ``beta``."""
+    """:func:`block_kernel` for heavy ball / Nesterov (the plain driver plus zeroed buffers and ``beta``) and
+    Adam / RMSProp (zeroed moments, gradient buffers, the lanes' learning rates and ``hyp``)."""
     namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
                      tanh_neg_half=tanh_neg_half, math=math,
@@ -321,4 +348,30 @@ def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, mome
             for lane in range(L):
                 out[b * L + lane] = _score_final(acc, lane, steps)
 
-    return jit(drive, parallel=parallel, cache=False)
+    def drive_adaptive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out, hyp):
+        N = Y.shape[0]
+        M = rows.shape[1]
+        nblocks = lr0.shape[0] // L
+        Xf = X.ravel()
+        for b in prange(nblocks):
+            W0 = np.empty(nn * L)
+            W1 = np.empty(n * L)
+            for e in range(nn):
+                for lane in range(L):
+                    W0[e * L + lane] = W0i[e // n, e % n]
+            for j in range(n):
+                for lane in range(L):
+                    W1[j * L + lane] = W1i[j]
+            LR = np.empty(2 * L)
+            for lane in range(L):
+                LR[lane] = lr0[b * L + lane]
+                LR[L + lane] = lr1[b * L + lane]
+            acc = np.zeros((L, 4))
+            run(W0, W1, Xf, Y, rows, simd.vload(lr0, b * L), simd.vload(lr1, b * L), simd.vload(off, b * L),
+                steps, np.empty(N * n * L), np.empty(N * dp_lanes), np.empty(M * n * L), np.empty(N * L),
+                np.empty(L), acc, np.zeros(nn * L), np.zeros(nn * L), np.zeros(n * L), np.zeros(n * L),
+                np.empty(nn * L), np.empty(n * L), LR, hyp)
+            for lane in range(L):
+                out[b * L + lane] = _score_final(acc, lane, steps)
+
+    return jit(drive_adaptive if momentum in (ADAM, RMSPROP) else drive, parallel=parallel, cache=False)
