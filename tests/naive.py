@@ -375,3 +375,59 @@ def sgd_second_moment_radius(hessians, lr, batch, replacement):
         out = sum(S @ E @ S for S in steps) / len(steps)
         T[:, k] = [np.sum(B * out) for B in basis]
     return float(np.max(np.abs(np.linalg.eigvals(T))))
+
+
+def trainability_score_optimiser(W0, W1, X, Y, lr0, lr1, steps, optimiser, beta=0.9, beta1=0.9, beta2=0.999,
+                                 eps=1e-8):
+    """Oracle of one trainability-map cell under an optimiser, in NumPy (np.tanh; the loss before each step).
+
+    ``optimiser``: "heavy_ball" (b <- beta b + g, w <- w - lr b), "nesterov" (b <- beta b + g,
+    w <- w - lr (g + beta b)), "adam" (bias-corrected, w <- w - lr m_hat / (sqrt(v_hat) + eps)) or "rmsprop"
+    (s <- beta s + (1 - beta) g^2, w <- w - lr g / (sqrt(s) + eps)); lr0 for W0's entries, lr1 for W1's; the
+    notebook's convergence score of the full-batch losses v_0 .. v_{steps-1}.
+    """
+    W0 = np.array(W0, float)
+    W1 = np.array(W1, float)
+    X = np.asarray(X, float)
+    Y = np.asarray(Y, float)
+    n = W0.shape[0]
+    s2 = np.sqrt(2.0)
+    w = np.concatenate((W0.ravel(), W1))
+    lr = np.concatenate((np.full(n * n, float(lr0)), np.full(n, float(lr1))))
+
+    def loss_grad(w):
+        A, B = w[:n * n].reshape(n, n), w[n * n:]
+        h = np.tanh(s2 * (X @ A) / np.sqrt(n))
+        r = h @ B / n - Y
+        c = 2.0 / len(Y)
+        g1 = c * h.T @ r / n
+        delta = np.outer(r, B) / n * s2 * (1.0 - h**2)
+        g0 = c * X.T @ delta / np.sqrt(n)
+        return float(np.mean(r**2)), np.concatenate((g0.ravel(), g1))
+
+    m1 = np.zeros_like(w)
+    m2 = np.zeros_like(w)
+    vs = []
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            loss, g = loss_grad(w)
+            vs.append(loss)
+            if optimiser == "heavy_ball":
+                m1 = beta * m1 + g
+                w = w - lr * m1
+            elif optimiser == "nesterov":
+                m1 = beta * m1 + g
+                w = w - lr * (g + beta * m1)
+            elif optimiser == "rmsprop":
+                m2 = beta * m2 + (1.0 - beta) * g * g
+                w = w - lr * g / (np.sqrt(m2) + eps)
+            else:
+                m1 = beta1 * m1 + (1.0 - beta1) * g
+                m2 = beta2 * m2 + (1.0 - beta2) * g * g
+                w = w - lr * (m1 / (1.0 - beta1 ** (t + 1))) / (np.sqrt(m2 / (1.0 - beta2 ** (t + 1))) + eps)
+        v = np.array(vs)
+        v = np.where(np.isfinite(v), v, 1e6)
+        v = v / v[0]
+        v = np.minimum(v, 1e6)
+        converged = np.mean(v[-20:]) < 1
+        return float(-np.sum(v) if converged else np.sum(1 / v))

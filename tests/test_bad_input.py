@@ -212,6 +212,9 @@ VALID = {
     "gdsim.fractal.trainability_map": (gf.trainability_map, lambda t: dict(lr0=[0.1, 1.0], lr1=[0.1], n=2, steps=2)),
     "gdsim.fractal.gpu_trainability_map": (gf.gpu_trainability_map, lambda t: dict(lr0=[0.1, 1.0], lr1=[0.1], n=2,
                                                                                    steps=2)),
+    "gdsim.fractal.trainability_dataset": (gf.trainability_dataset, lambda t: dict(
+        lr0=[0.1, 1.0], lr1=[0.1], n=2, steps=2, optimizer=gdyn.HeavyBall(beta=0.9))),
+    "gdsim.fractal.model": (gf.model, lambda t: dict(problem=gf.problem(n=2, steps=2))),
     "gdsim.fractal.offset_map": (gf.offset_map, lambda t: dict(offset=[0.1, 1.0], lr=[0.1], n=2, steps=2)),
     "gdsim.fractal.gpu_offset_map": (gf.gpu_offset_map, lambda t: dict(offset=[0.1, 1.0], lr=[0.1], n=2, steps=2)),
     "gdsim.fractal.problem": (gf.problem, lambda t: dict(n=2, steps=2)),
@@ -366,6 +369,7 @@ KINDS = {
     "sharpness": "array", "jacobian": "array", "quadratic": "array", "l2": "array", "eps_y": "array",
     "hessians": "array", "replacement": "bool", "widths": "any", "factors": "obj", "balance_tol": "float",
     "angle": "float", "margin": "float", "classes": "any", "standardise": "bool",
+    "optimizer": "obj",
 }
 
 # ------------------------------------------------------ gdsim.tubal and gdsim.adam_sharpness (issue 30 item 6)

@@ -73,7 +73,12 @@ TERMS = {
     "angle": "angle of the second-order regression map", "factors": "factor matrices of a DMF",
     "balance_tol": "tolerance of the balancedness check",
     # optimisers and engine
-    "optimiser": "an optimiser value (gdsim.dynamics.GD(), Adam(), ...)", "beta": "momentum / decay coefficient",
+    "optimiser": "an optimiser value (gdsim.dynamics.GD(), Adam(), ...)",
+    "optimizer": "the contract's spelling (issue 28) of a family's optimiser argument: None (the family's own fused "
+                 "kernel) or an optimiser value of gdsim.dynamics (GD(), HeavyBall(beta), Nesterov(beta), "
+                 "SGD(batch_size), Adam(), RMSProp()), as for `optimiser`; the family's fused kernel runs the "
+                 "values it implements, the engine the rest",
+    "beta": "momentum / decay coefficient",
     "beta1": "Adam's first-moment decay", "beta2": "Adam's second-moment decay", "eps": "denominator offset of adaptive methods",
     "momentum": "SGD momentum coefficient", "nesterov": "Nesterov instead of heavy-ball momentum",
     "observe": "observables recorded at the record points", "blowup": "divergence threshold on |w|",

@@ -26,8 +26,10 @@ from gdsim.fractal._api import (
     gpu_offset_map,
     gpu_trainability_map,
     densest_boundary_center,
+    model,
     offset_map,
     problem,
+    trainability_dataset,
     trainability_map,
     window_axes,
     window_map,
@@ -36,6 +38,8 @@ from gdsim.fractal._api import (
 
 __all__ = [
     "trainability_map",
+    "trainability_dataset",
+    "model",
     "gpu_trainability_map",
     "offset_map",
     "gpu_offset_map",

@@ -10,7 +10,7 @@ import numpy as np
 from gdsim._core.deprecation import renamed_keywords
 from gdsim._core import validate as v
 from gdsim._core.progress import progress_bar
-from gdsim._core.rng import as_generator
+from gdsim._core.rng import as_generator, as_seed_sequence, child_seed
 from gdsim.fractal import _kernels as k
 
 #: Largest width n: the generated step unrolls n accumulators (registers spill beyond ~24).
@@ -210,6 +210,47 @@ def problem(n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *, n
     return Problem(W0, W1, X, Y, rows, activation)
 
 
+def model(problem: Problem):
+    """The fractal net of a :class:`Problem` as a :class:`gdsim.models.Model`, to run on the engine.
+
+    Parameters
+    ----------
+    problem : Problem
+        The shared start (:func:`problem`): weights, data (full batch) and activation.
+
+    Returns
+    -------
+    gdsim.models.Model
+        P = n^2 + n parameters, ``w[i * n + j] = W0[i, j]`` then ``w[n^2 + j] = W1[j]``; parameter groups
+        ``"W0"`` and ``"W1"`` (so ``lr={"W0": lr0, "W1": lr1}`` gives per-layer learning rates); data
+        ``(X, Y)``; ``m.init()`` returns the problem's start for every seed; exact Hessian-vector products
+        (complex step), so every observable of :func:`gdsim.dynamics.run` applies.
+
+    Notes
+    -----
+    Sohl-Dickstein (2024), arXiv:2402.06184: f(x) = phi(x W0 / sqrt(n)) W1 / n, loss (1/N) sum (f - y)^2;
+    the loss and gradient follow the fused map kernel operation by operation (its Padé tanh and summation
+    orders) without its fused multiply-adds, so they agree with it to rounding.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.fractal as gf, gdsim.dynamics as gdyn
+    >>> m = gf.model(gf.problem(n=4, seed=0))
+    >>> res = gdyn.run(m, gdyn.HeavyBall(beta=0.9), m.init(), lr={"W0": 0.5, "W1": np.array([1.0, 2.0])},
+    ...                steps=10)
+    >>> res.loss.shape
+    (11, 2)
+    """
+    from gdsim.fractal._model import net_model
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gdsim.fractal.Problem (gdsim.fractal.problem(...)); got {problem!r}")
+    if not problem.full_batch:
+        raise ValueError("model() takes a full-batch problem (its minibatch rows are the fused kernel's): draw it "
+                         "with batch_size=None and use gdsim.dynamics.SGD(batch_size) for minibatches")
+    return net_model(problem)
+
+
 def _axis(x, name, *, positive=True):
     """A non-empty 1-D finite float64 axis (> 0 everywhere unless ``positive=False``)."""
     arr = v.positive_array(x, name) if positive else v.real_array(x, name)
@@ -256,13 +297,17 @@ def _score_cells_gpu(prob: Problem, lr0, lr1, off, steps, *, offset_mode, progre
     return out
 
 
-def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, progress, desc, gpu=False):
-    """Scores of flat cell lists on the CPU, in calls of CELLS_PER_CALL cells (or on the GPU)."""
+def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, progress, desc, gpu=False,
+                 momentum=k.PLAIN, beta=0.0):
+    """Scores of flat cell lists on the CPU, in calls of CELLS_PER_CALL cells (or on the GPU); ``momentum``
+    (``k.HEAVY_BALL`` or ``k.NESTEROV`` with the float ``beta``; ``k.ADAM`` or ``k.RMSPROP`` with the
+    hyper-parameter array ``beta``) picks the fused optimiser step."""
     if gpu:
         return _score_cells_gpu(prob, lr0, lr1, off, steps, offset_mode=offset_mode, progress=progress, desc=desc)
     C = lr0.size
     out = np.empty(C)
-    kern = k.block_kernel(prob.n, prob.activation, bool(offset_mode), bool(parallel))
+    kern = k.block_kernel(prob.n, prob.activation, bool(offset_mode), bool(parallel), momentum)
+    args = (beta,) if momentum else ()
     with progress_bar(C, enabled=progress, desc=desc, unit="cell") as bar:
         for c0 in range(0, C, CELLS_PER_CALL):
             c1 = min(C, c0 + CELLS_PER_CALL)
@@ -273,7 +318,7 @@ def _score_cells(prob: Problem, lr0, lr1, off, steps, *, offset_mode, parallel, 
             o = np.full(pad, off[c1 - 1])
             a[:m], b[:m], o[:m] = lr0[c0:c1], lr1[c0:c1], off[c0:c1]
             res = np.empty(pad)
-            kern(prob.W0, prob.W1, prob.X, prob.Y, prob.rows, a, b, o, steps, res)
+            kern(prob.W0, prob.W1, prob.X, prob.Y, prob.rows, a, b, o, steps, res, *args)
             out[c0:c1] = res[:m]
             bar.update(m)
     return out
@@ -318,8 +363,8 @@ def _map_args(n, activation, steps, start, n_samples, batch_size, parallel, prog
 @renamed_keywords(n_data="n_samples")
 def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                      n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
-                     progress: bool = False, problem: Problem | None = None) -> np.ndarray:
-    """Convergence score of GD for every pair of per-layer learning rates (lr0[i], lr1[j]).
+                     progress: bool = False, problem: Problem | None = None, optimizer=None) -> np.ndarray:
+    """Convergence score of GD (or of an optimiser value) for every pair of per-layer learning rates (lr0[i], lr1[j]).
 
     Parameters
     ----------
@@ -348,6 +393,18 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
         map exactly. It replaces ``seed``, ``n_samples`` and ``batch_size`` (leave those at their defaults);
         ``n`` and ``activation`` may be left at their defaults or must agree with it. Passing
         ``problem(n, activation, steps, seed, ...)`` gives the same bits as the call with those arguments.
+    optimizer : gdsim.dynamics optimiser value, optional
+        ``None`` (default) or ``gdsim.dynamics.GD()``: plain GD on the fused SIMD kernel (the paper's map,
+        unchanged bits; the engine's fast path for GD). ``HeavyBall(beta)``, ``Nesterov(beta)``,
+        ``Adam(beta1, beta2, eps)`` and ``RMSProp(beta, eps)`` with scalar hyper-parameters run on the fused
+        kernel's optimiser variants (at n = 8: 1.0x GD's time for momentum, 1.5x for Adam and RMSProp). Any
+        other optimiser value (``SGD(batch_size)``, arrays of hyper-parameters) runs every cell on the
+        engine: the net as :func:`model` with parameter groups ``"W0"`` and ``"W1"``,
+        ``gdsim.dynamics.run(m, optimizer, w0, lr={"W0": lr0, "W1": lr1}, steps=steps - 1, record_every=1,
+        observe=("loss",))`` in blocks of ``ENGINE_VALUES_PER_CALL // steps`` cells, the same score from the
+        recorded losses v_0 .. v_{steps-1} (about 20x slower per cell than the fused kernel at n = 8). Full
+        batch only (``batch_size`` must be None); ``SGD(batch_size)`` draws its own minibatches, cell c
+        (row-major in (lr0, lr1)) from the stream ``child_seed(seed, c)``.
 
     Returns
     -------
@@ -363,6 +420,20 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     scaling f(x) = phi(x W0 / sqrt(n)) W1 / n, loss mean (f - y)^2, W0 <- W0 - lr0 dL/dW0 and
     W1 <- W1 - lr1 dL/dW1. The tracked loss is the full-batch loss even for minibatch runs.
 
+    Under an optimiser value the per-layer learning rates are the optimiser's lr per parameter group:
+    heavy ball b <- beta b + g, W <- W - lr_l b; Adam W <- W - lr_l m_hat / (sqrt(v_hat) + eps) (moments per
+    parameter, bias-corrected; :class:`gdsim.dynamics.Adam`). The fused momentum step forms the layer's
+    gradient G, then b <- fma(beta, b, G) and w <- w - lr b (heavy ball) or w <- w - lr fma(beta, b, G)
+    (Nesterov), b = 0 at the start: the engine's formulas, rounded with FMAs; Adam and RMSProp update each
+    parameter with the engine's formulas operation by operation, from the fused gradient. On the engine
+    (``gdsim.fractal.model`` with ``gdsim.dynamics.run``) every optimiser agrees with the fused
+    kernel to rounding, not to the bit (the fused kernel rounds its multiply-adds once, FMA; the engine's
+    gradient and update round twice): converged and diverged cells agree to about 1e-12 relative except at
+    the boundary, where the dynamics are chaotic and a rounding difference can decide the phase of a cell
+    (tested). On the engine, runs that leave |w| <= 1e150 or whose loss stops being finite are NaN from then
+    on (the sentinel 1e6 enters the score, as in the fused kernel). For ``lr0 x lr1`` labelled, see
+    :func:`trainability_dataset`.
+
     Examples
     --------
     >>> import numpy as np, gdsim.fractal as gf
@@ -371,38 +442,191 @@ def trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int 
     >>> converged = score < 0
     """
     return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_samples, batch_size, parallel, progress,
-                             False)
+                             False, optimizer)
 
 
-def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False):
+@renamed_keywords(n_data="n_samples")
+def trainability_dataset(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
+                         n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
+                         progress: bool = False, problem: Problem | None = None, optimizer=None):
+    """:func:`trainability_map` as a labelled :class:`gdsim.Result`: dims ``("lr0", "lr1")`` with coordinates.
+
+    Parameters
+    ----------
+    lr0, lr1, n, activation, steps, seed, n_samples, batch_size, parallel, progress, problem, optimizer
+        As in :func:`trainability_map` (the same scores, bit for bit).
+
+    Returns
+    -------
+    Result
+        ``score`` (lr0, lr1), ``converged`` (``score < 0``), coordinates ``lr0`` and ``lr1``;
+        ``res.to_xarray().score.sel(lr0=..., lr1=..., method="nearest")``. ``meta`` records the start (n,
+        activation, seed) and the optimiser.
+
+    Notes
+    -----
+    Sohl-Dickstein (2024), arXiv:2402.06184. :func:`trainability_map` keeps returning the bare ndarray.
+
+    Examples
+    --------
+    >>> import numpy as np, gdsim.fractal as gf
+    >>> lr = np.logspace(-1, 2, 8)
+    >>> ds = gf.trainability_dataset(lr, lr, n=4, steps=20).to_xarray()
+    >>> ds.score.dims
+    ('lr0', 'lr1')
+    """
+    from gdsim._core.result import Result
+
+    score = trainability_map(lr0, lr1, n, activation, steps, seed, n_samples=n_samples, batch_size=batch_size,
+                             parallel=parallel, progress=progress, problem=problem, optimizer=optimizer)
+    a0, a1 = _axis(lr0, "lr0"), _axis(lr1, "lr1")
+    arrays = dict(score=score, converged=score < 0, lr0=a0, lr1=a1)
+    dims = dict(score=("lr0", "lr1"), converged=("lr0", "lr1"), lr0=("lr0",), lr1=("lr1",))
+    config = dict(n=int(n) if problem is None else problem.n,
+                  activation=activation if problem is None else problem.activation, steps=int(steps),
+                  seed=seed if isinstance(seed, int) else repr(seed), n_samples=n_samples, batch_size=batch_size,
+                  explicit_problem=problem is not None, optimizer=None if optimizer is None else repr(optimizer))
+    meta = dict(config=config, converged_fraction=converged_fraction(score))
+    return Result(arrays, meta, dims=dims, coords=("lr0", "lr1"))
+
+
+#: Recorded loss values per engine call of a map under an optimiser value (cells per call x steps; 32 MB):
+#: bounds the records' memory; fewer, larger calls amortise the engine's per-step parallel launches.
+ENGINE_VALUES_PER_CALL = 4_000_000
+
+
+def _check_optimizer(optimizer, batch_size, prob=None):
+    """``optimizer``: None or an optimiser value of :mod:`gdsim.dynamics` (full batch problems only)."""
+    if optimizer is None:
+        return None
+    from gdsim.dynamics import Optimiser
+
+    if not isinstance(optimizer, Optimiser):
+        raise TypeError("optimizer must be None (the fused GD kernel) or an optimiser value of gdsim.dynamics, e.g. "
+                        f"gdsim.dynamics.HeavyBall(beta=0.9) or Adam(); got {optimizer!r}")
+    if batch_size is not None or (prob is not None and not prob.full_batch):
+        raise ValueError("optimizer runs full-batch maps only (the fused kernel's minibatch rows are shared by every "
+                         "cell); leave batch_size=None, or use optimizer=gdsim.dynamics.SGD(batch_size=...) for "
+                         "per-cell minibatches")
+    return optimizer
+
+
+def _fused_variant(optimizer):
+    """``(variant, hyper-parameters)`` of the fused kernel for ``optimizer`` (HeavyBall, Nesterov, Adam or
+    RMSProp with scalar hyper-parameters), or None (the engine runs it: SGD, arrays of hyper-parameters)."""
+    from gdsim.dynamics import Adam, HeavyBall, Nesterov, RMSProp
+
+    kind = type(optimizer)
+    if kind not in (HeavyBall, Nesterov, Adam, RMSProp):
+        return None
+    if any(np.ndim(x) != 0 for x in optimizer.hyper().values()):
+        return None
+    if kind in (HeavyBall, Nesterov):
+        return (k.HEAVY_BALL if kind is HeavyBall else k.NESTEROV), float(optimizer.beta)
+    if kind is Adam:
+        return k.ADAM, np.array([optimizer.beta1, optimizer.beta2, optimizer.eps], dtype=np.float64)
+    return k.RMSPROP, np.array([optimizer.beta, optimizer.beta, optimizer.eps], dtype=np.float64)
+
+
+def _scores_from_losses(loss, steps):
+    """The fused kernel's convergence score (:func:`gdsim.fractal._kernels._score_update_py` and
+    ``_score_final_py``) of loss traces ``loss`` (steps, C): the same operations in the same order."""
+    v = np.where(np.isfinite(loss), loss, k.MAX_VAL)
+    v0 = v[0].copy()
+    s1 = np.zeros(v.shape[1])
+    s2 = np.zeros(v.shape[1])
+    s3 = np.zeros(v.shape[1])
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            x = v[t] / v0
+            x = np.where(x > k.MAX_VAL, k.MAX_VAL, x)
+            s1 += x
+            s2 += 1.0 / x
+            if t >= steps - k.TAIL:
+                s3 += x
+        tail = min(k.TAIL, steps)
+        return np.where(s3 / tail < 1.0, -s1, s2)
+
+
+def _score_cells_engine(prob: Problem, lr0, lr1, steps, optimizer, *, parallel, progress, desc, seed=0):
+    """Scores of flat cell lists on the engine (:func:`gdsim.dynamics.run` with per-group lr), in blocks.
+
+    Cell c's stream (SGD's minibatches) is ``child_seed(seed, c)``: keyed by the cell's index, not its block."""
+    import gdsim.dynamics as gdyn
+    from gdsim.fractal._model import net_model
+
+    m = net_model(prob)
+    w0 = m.init()
+    C = lr0.size
+    out = np.empty(C)
+    # records 0 .. steps-1 are the losses before steps 0 .. steps-1 (the fused kernel's v_t)
+    n_steps = max(1, steps - 1)
+    stochastic = isinstance(optimizer, gdyn.SGD)
+    root = as_seed_sequence(seed) if stochastic else None
+    with progress_bar(C, enabled=progress, desc=f"{desc} ({optimizer.name})", unit="cell") as bar:
+        block = max(1, ENGINE_VALUES_PER_CALL // steps)
+        for c0 in range(0, C, block):
+            c1 = min(C, c0 + block)
+            seeds = [child_seed(root, c) for c in range(c0, c1)] if stochastic else 0
+            res = gdyn.run(m, optimizer, w0, lr={"W0": lr0[c0:c1], "W1": lr1[c0:c1]}, steps=n_steps, record_every=1,
+                           observe=("loss",), parallel=parallel, blowup=1e150, seed=seeds)
+            out[c0:c1] = _scores_from_losses(np.asarray(res.loss)[:steps], steps)
+            bar.update(c1 - c0)
+    return out
+
+
+def _score_pairs(prob: Problem, c0, c1, steps, *, offset_mode, parallel, progress, gpu=False, optimizer=None,
+                 seed=0):
     """Scores of the cells (c0[k], c1[k]): (lr0, lr1), or (offset, lr) with one lr for both layers."""
+    fused = _fused_variant(optimizer)
+    if fused is not None:
+        return _score_cells(prob, c0, c1, np.zeros_like(c0), steps, offset_mode=False, parallel=parallel,
+                            progress=progress, desc=f"trainability map ({optimizer.name})", momentum=fused[0],
+                            beta=fused[1])
+    if optimizer is not None:
+        return _score_cells_engine(prob, c0, c1, steps, optimizer, parallel=parallel, progress=progress,
+                                   desc="trainability map", seed=seed)
     lr0, off = (c1, c0) if offset_mode else (c0, np.zeros_like(c0))
     return _score_cells(prob, lr0, c1, off, steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
                         desc="offset map" if offset_mode else "trainability map", gpu=gpu)
 
 
-def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu):
+def _grid_map(axis0, axis1, offset_mode, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu,
+              optimizer=None):
     """The (a, b) map over two validated axes: (lr0, lr1), or (offset, lr) when ``offset_mode``."""
     prob, steps = _map_args(n, activation, steps, start, n_samples, batch_size, parallel, progress)
+    _check_optimizer(optimizer, batch_size, prob)
     _check_size(axis0.size * axis1.size, prob, steps)
     A, B = np.meshgrid(axis0, axis1, indexing="ij")
     s = _score_pairs(prob, A.ravel(), B.ravel(), steps, offset_mode=offset_mode, parallel=parallel, progress=progress,
-                     gpu=gpu)
+                     gpu=gpu, optimizer=optimizer, seed=start[0])
     return s.reshape(A.shape)
 
 
-def _trainability_map(lr0, lr1, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu):
-    return _grid_map(_axis(lr0, "lr0"), _axis(lr1, "lr1"), False, n, activation, steps, start,
-                     n_samples, batch_size, parallel, progress, gpu)
+def _trainability_map(lr0, lr1, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu,
+                      optimizer=None):
+    a0, a1 = _axis(lr0, "lr0"), _axis(lr1, "lr1")
+    _check_optimizer(optimizer, batch_size)
+    from gdsim.dynamics import GD
+
+    if isinstance(optimizer, GD):
+        optimizer = None  # the engine's fast path: plain GD is the fused kernel's GD (same bits as None)
+    if gpu and optimizer is not None:
+        raise NotImplementedError(f"gpu_trainability_map runs plain GD only (the fused CUDA kernel); got "
+                                  f"optimizer={optimizer!r}: use trainability_map(..., optimizer=...) on the CPU")
+    return _grid_map(a0, a1, False, n, activation, steps, start, n_samples, batch_size, parallel, progress, gpu,
+                     optimizer)
 
 
 @renamed_keywords(n_data="n_samples")
 def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: int = 100, seed=0, *,
                          n_samples: int | None = None, batch_size: int | None = None, parallel: bool = True,
-                         progress: bool = False, problem: Problem | None = None) -> np.ndarray:
+                         progress: bool = False, problem: Problem | None = None, optimizer=None) -> np.ndarray:
     """CUDA twin of :func:`trainability_map`: same signature, same scores to rounding.
 
     One GPU thread per cell; ``parallel`` is accepted for the identical signature and ignored.
+    ``optimizer``: None or ``gdsim.dynamics.GD()`` (both the fused GD kernel); any other optimiser value
+    raises NotImplementedError (run it with :func:`trainability_map` on the CPU engine).
     Cells whose trajectories are chaotic (at the boundary) can change phase under any change of
     rounding, so a few boundary cells may differ in sign from the CPU map.
 
@@ -416,7 +640,7 @@ def gpu_trainability_map(lr0, lr1, n: int = 8, activation: str = "tanh", steps: 
     Sohl-Dickstein (2024), arXiv:2402.06184; see :func:`trainability_map`.
     """
     return _trainability_map(lr0, lr1, n, activation, steps, (seed, problem), n_samples, batch_size, parallel, progress,
-                             True)
+                             True, optimizer)
 
 
 @renamed_keywords(n_data="n_samples")

@@ -128,12 +128,27 @@ def _rank1_lines(indent: int, n: int, group: int, var: str, stop: str, scalar, v
     return lines + [f"{pad}{store(p, j, f'a{p}_{j}')}" for p in range(group) for j in range(n)]
 
 
-def _block_source(n: int, activation: str, offset: bool) -> str:
-    """Python source of one block's training run for width ``n`` (the j loops unrolled)."""
+#: Momentum variants of the fused step (``momentum`` of :func:`block_kernel`): none (plain GD), heavy ball
+#: (b <- beta b + g, w <- w - lr b) and Nesterov (b <- beta b + g, w <- w - lr (g + beta b)), b starting at 0.
+PLAIN, HEAVY_BALL, NESTEROV = 0, 1, 2
+#: Adaptive variants: Adam (bias-corrected, w <- w - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps))
+#: and RMSProp (s <- beta s + (1 - beta) G^2, w <- w - lr G / (sqrt(s) + eps)); moments start at 0. Their
+#: updates run as scalar loops over the block's parameters after the backward pass (the engine's formulas,
+#: operation by operation).
+ADAM, RMSPROP = 3, 4
+
+
+def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) -> str:
+    """Python source of one block's training run for width ``n`` (the j loops unrolled).
+
+    ``momentum`` (heavy ball or Nesterov) adds the buffers B0, B1 (b of W0 and W1, block layout) and the
+    lane-splatted coefficient ``vbeta``; plain GD's source is unchanged."""
     J = range(n)
     L = LANES
+    adaptive = momentum in (ADAM, RMSPROP)
+    extra = ", M0, V0, M1, V1, GB0, GB1, LR, hyp" if adaptive else ", B0, B1, vbeta" if momentum else ""
     lines = [
-        "def run_block(W0, W1, X, Y, rows, lr0, lr1, off, steps, H, DP, DL, R, LV, acc):",
+        f"def run_block(W0, W1, X, Y, rows, lr0, lr1, off, steps, H, DP, DL, R, LV, acc{extra}):",
         "    N = Y.shape[0]",
         "    M = rows.shape[1]",
         "    n_rows = rows.shape[0]",
@@ -144,6 +159,8 @@ def _block_source(n: int, activation: str, offset: bool) -> str:
         f"    c0 = vmul(lr0, vsplat(-2.0 / M * isn))",  # W0 -= lr0 * (2/M) (1/sqrt n) sum x delta
         "    vinv_n = vsplat(inv_n)",
     ]
+    if momentum:  # the gradients' scales (the plain step folds them into c0, c1 with -lr)
+        lines += ["    k1 = vsplat(2.0 / M * inv_n)", "    k0 = vsplat(2.0 / M * isn)"]
     if activation == "tanh":
         lines.append("    TANH_SCALE = -2.0 * SQRT2 * isn")  # b = TANH_SCALE * A for tanh_neg_half
     lines += [
@@ -190,17 +207,48 @@ def _block_source(n: int, activation: str, offset: bool) -> str:
             lines += [f"            vstore(DL, {at}, vmul(vmul(r, s{j}), vload(DP, (d * {n} + {j}) * {L})))"]
         else:
             lines += [f"            rs = vmul(r, s{j})", f"            vstore(DL, {at}, vfnma(vmul(rs, h), h, rs))"]
-    lines += [f"        vstore(W1, {j * L}, vfma(c1, g{j}, w{j}))" for j in J]
+    if adaptive:
+        lines += [f"        vstore(GB1, {j * L}, vmul(k1, g{j}))" for j in J]
+    elif momentum:
+        for j in J:
+            lines += [f"        G = vmul(k1, g{j})", f"        b = vfma(vbeta, vload(B1, {j * L}), G)",
+                      f"        vstore(B1, {j * L}, b)"]
+            step = "b" if momentum == HEAVY_BALL else "vfma(vbeta, b, G)"
+            lines += [f"        vstore(W1, {j * L}, vfnma(lr1, {step}, w{j}))"]
+    else:
+        lines += [f"        vstore(W1, {j * L}, vfma(c1, g{j}, w{j}))" for j in J]
     # 5. grad W0 fused with the update: two rows i per pass share each delta load (odd n: one at a time)
     group = 2 if n % 2 == 0 else 1
 
     def update_w0(p, j, acc):
         at = f"W0, ((i + {p}) * {n} + {j}) * {L}"
-        return f"vstore({at}, vfma(c0, {acc}, vload({at})))"
+        if not momentum:
+            return f"vstore({at}, vfma(c0, {acc}, vload({at})))"
+        if adaptive:
+            return f"vstore(GB0, ((i + {p}) * {n} + {j}) * {L}, vmul(k0, {acc}))"
+        bt = f"B0, ((i + {p}) * {n} + {j}) * {L}"
+        step = "b" if momentum == HEAVY_BALL else "vfma(vbeta, b, G)"
+        return (f"G = vmul(k0, {acc}); b = vfma(vbeta, vload({bt}), G); vstore({bt}, b); "
+                f"vstore({at}, vfnma(lr0, {step}, vload({at})))")
 
     lines += [f"        for ig in range({n // group}):", f"            i = {group} * ig"]
     lines += _rank1_lines(12, n, group, "k", "M", lambda p: f"X[rw[k] * {n} + i + {p}]",
                           lambda j: f"DL, (k * {n} + {j}) * {L}", update_w0)
+    if adaptive:  # the engine's update, per parameter and lane (LR: lr0 lanes, then lr1 lanes)
+        lines += ["        b1 = hyp[0]", "        b2 = hyp[1]", "        ep = hyp[2]"]
+        if momentum == ADAM:
+            lines += ["        c1t = 1.0 - b1 ** (t + 1)", "        c2t = 1.0 - b2 ** (t + 1)"]
+        for W, M, V, size, base in (("W0", "M0", "V0", n * n * L, 0), ("W1", "M1", "V1", n * L, L)):
+            G = "GB0" if W == "W0" else "GB1"
+            lines += [f"        for e in range({size}):", f"            g = {G}[e]",
+                      f"            a = LR[{base} + e % {L}]"]
+            if momentum == ADAM:
+                lines += [f"            {M}[e] = b1 * {M}[e] + (1.0 - b1) * g",
+                          f"            {V}[e] = b2 * {V}[e] + (1.0 - b2) * g * g",
+                          f"            {W}[e] -= a * ({M}[e] / c1t) / (math.sqrt({V}[e] / c2t) + ep)"]
+            else:  # RMSProp: hyp = (beta, beta, eps)
+                lines += [f"            {V}[e] = b2 * {V}[e] + (1.0 - b2) * g * g",
+                          f"            {W}[e] -= a * g / (math.sqrt({V}[e]) + ep)"]
     # dead block: every lane NaN in W1 -> NaN forever; only the sentinel losses remain
     lines += [
         "        dead = True",
@@ -217,13 +265,18 @@ def _block_source(n: int, activation: str, offset: bool) -> str:
 
 
 @lru_cache(maxsize=None)
-def block_kernel(n: int, activation: str, offset: bool, parallel: bool):
-    """The compiled driver for one (width, activation, offset mode); compiled on first use.
+def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int = PLAIN):
+    """The compiled driver for one (width, activation, offset mode, momentum variant); compiled on first use.
 
     ``drive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out)`` trains every block of eight cells
     (``lr0``, ``lr1``, ``off`` padded to a multiple of 8) from the shared start ``W0i`` (n, n),
     ``W1i`` (n,) and writes one score per cell into ``out``. Not cached on disk: the source is generated.
+    With ``momentum`` (:data:`HEAVY_BALL` or :data:`NESTEROV`) the driver takes the coefficient ``beta``
+    (a float) after ``out``; with :data:`ADAM` or :data:`RMSPROP` the array ``hyp`` = (beta1, beta2, eps)
+    (RMSProp: (beta, beta, eps)). Buffers and moments start at 0 in every cell.
     """
+    if momentum:
+        return _momentum_kernel(n, activation, offset, parallel, momentum)
     namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
                      tanh_neg_half=tanh_neg_half, math=math,
@@ -257,3 +310,68 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool):
                 out[b * L + lane] = _score_final(acc, lane, steps)
 
     return jit(drive, parallel=parallel, cache=False)
+
+
+def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int):
+    """:func:`block_kernel` for heavy ball / Nesterov (the plain driver plus zeroed buffers and ``beta``) and
+    Adam / RMSProp (zeroed moments, gradient buffers, the lanes' learning rates and ``hyp``)."""
+    namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
+                     vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
+                     tanh_neg_half=tanh_neg_half, math=math,
+                     SQRT2=math.sqrt(2.0), score_update=_score_update)
+    src = _block_source(n, activation, offset, momentum)
+    exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset} momentum={momentum}>", "exec"),
+         namespace)
+    run = jit(namespace["run_block"], cache=False, boundscheck=False)
+    L = LANES
+    nn = n * n
+    dp_lanes = n * L if _stores_dp(activation) else 0
+
+    def drive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out, beta):
+        N = Y.shape[0]
+        M = rows.shape[1]
+        nblocks = lr0.shape[0] // L
+        Xf = X.ravel()
+        for b in prange(nblocks):
+            W0 = np.empty(nn * L)
+            W1 = np.empty(n * L)
+            for e in range(nn):
+                for lane in range(L):
+                    W0[e * L + lane] = W0i[e // n, e % n]
+            for j in range(n):
+                for lane in range(L):
+                    W1[j * L + lane] = W1i[j]
+            acc = np.zeros((L, 4))
+            run(W0, W1, Xf, Y, rows, simd.vload(lr0, b * L), simd.vload(lr1, b * L), simd.vload(off, b * L),
+                steps, np.empty(N * n * L), np.empty(N * dp_lanes), np.empty(M * n * L), np.empty(N * L),
+                np.empty(L), acc, np.zeros(nn * L), np.zeros(n * L), simd.vsplat(beta))
+            for lane in range(L):
+                out[b * L + lane] = _score_final(acc, lane, steps)
+
+    def drive_adaptive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out, hyp):
+        N = Y.shape[0]
+        M = rows.shape[1]
+        nblocks = lr0.shape[0] // L
+        Xf = X.ravel()
+        for b in prange(nblocks):
+            W0 = np.empty(nn * L)
+            W1 = np.empty(n * L)
+            for e in range(nn):
+                for lane in range(L):
+                    W0[e * L + lane] = W0i[e // n, e % n]
+            for j in range(n):
+                for lane in range(L):
+                    W1[j * L + lane] = W1i[j]
+            LR = np.empty(2 * L)
+            for lane in range(L):
+                LR[lane] = lr0[b * L + lane]
+                LR[L + lane] = lr1[b * L + lane]
+            acc = np.zeros((L, 4))
+            run(W0, W1, Xf, Y, rows, simd.vload(lr0, b * L), simd.vload(lr1, b * L), simd.vload(off, b * L),
+                steps, np.empty(N * n * L), np.empty(N * dp_lanes), np.empty(M * n * L), np.empty(N * L),
+                np.empty(L), acc, np.zeros(nn * L), np.zeros(nn * L), np.zeros(n * L), np.zeros(n * L),
+                np.empty(nn * L), np.empty(n * L), LR, hyp)
+            for lane in range(L):
+                out[b * L + lane] = _score_final(acc, lane, steps)
+
+    return jit(drive_adaptive if momentum in (ADAM, RMSPROP) else drive, parallel=parallel, cache=False)
