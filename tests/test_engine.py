@@ -398,3 +398,50 @@ def test_observables_refuse_bad_definitions_by_name():
     a = gdyn.Observable("dup", lambda W: W[:, 0])
     with pytest.raises(ValueError, match="dup"):
         gdyn.gd(m, m.init(seed=0), 0.1, 2, observe=(a, a))
+
+
+# ------------------------------------------------------------------------------------- descent-ascent (games)
+def test_gda_matches_a_numpy_oracle_of_simultaneous_descent_ascent():
+    rng = np.random.default_rng(2)
+    m = gm.matrix_factorisation(rng.standard_normal((3, 3)), 2)  # groups U, V: min over U, max over V
+    names = [g.name for g in m.groups]
+    w0 = m.init(seed=np.arange(2)) * 0.3
+    ratio = np.array([0.5, 2.0])
+    res = gdyn.run(m, gdyn.GDA(ascent=names[1], ratio=ratio), w0, lr=0.01, steps=7, record_every=7)
+    want = w0.copy()
+    vs = slice(m.groups[1].start, m.groups[1].stop)
+    for r in range(2):
+        for _ in range(7):
+            _, g = m.loss_grad(want[r])
+            step = -0.01 * g
+            step[vs] = ratio[r] * 0.01 * g[vs]  # the ascent player climbs, ratio times faster
+            want[r] = want[r] + step
+    # the kernel's w - (-ratio lr) g against the oracle's w + ratio lr g: a few ulp of |w| ~ 0.3
+    np.testing.assert_allclose(res.w_final, want, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(res.ratio, ratio)
+    # ascent by index gives the same bits as ascent by group name
+    by_index = gdyn.run(m, gdyn.GDA(ascent=m.groups[1].start, ratio=ratio), w0, lr=0.01, steps=7, record_every=7)
+    np.testing.assert_array_equal(by_index.w_final, res.w_final)
+
+
+def test_gda_converges_to_the_saddle_of_a_strongly_convex_concave_game_and_refuses_bad_players():
+    def game(w, g):  # f(x, y) = x y + x^2 / 2 - y^2 / 2: the saddle (0, 0); GDA contracts for small lr
+        g[0] = w[1] + w[0]
+        g[1] = w[0] - w[1]
+        return w[0] * w[1] + 0.5 * w[0] ** 2 - 0.5 * w[1] ** 2
+
+    m = gm.custom(game, 2)
+    res = gdyn.run(m, gdyn.GDA(ascent=1), np.array([[1.0, 1.0], [-2.0, 0.5]]), lr=0.1, steps=300, record_every=300)
+    # the linear map [[1 - lr, -lr], [lr, 1 - lr]] has spectral radius |1 - lr + i lr| = 0.906: 0.906^300 ~ 1e-13
+    assert np.abs(res.w_final).max() < 1e-10
+    # plain GD on the same f runs away along y (f is concave in y): the ascent sign matters
+    gd = gdyn.gd(m, np.array([1.0, 1.0]), 0.1, 300, record_every=300)
+    assert gd.diverged or np.abs(gd.w_final).max() > 1e3
+    with pytest.raises(ValueError, match="groups"):
+        gdyn.run(_mlp(), gdyn.GDA(ascent="nope"), _mlp().init(seed=0), lr=0.1, steps=2)
+    with pytest.raises(ValueError, match="ascent"):
+        gdyn.run(m, gdyn.GDA(ascent=2), np.zeros(2), lr=0.1, steps=2)
+    with pytest.raises(TypeError, match="ascent"):
+        gdyn.GDA()
+    with pytest.raises(ValueError, match="ratio"):
+        gdyn.GDA(ascent=1, ratio=0.0)

@@ -34,6 +34,8 @@ CANONICAL = {
 
 #: The other public parameter names, one meaning each.
 TERMS = {
+    "ascent": "the maximising player's parameters in descent-ascent (group names, or an index k: parameters k..)",
+    "ratio": "time-scale ratio of the ascent player's step to the descent player's (GDA)",
     "fn": "a function: an Observable's fn(W (R, P)) -> (R,) values", "doc": "a one-line description",
     # models and data
     "m": "a gdsim.models.Model", "w": "parameters (*batch, P)", "w0": "initial parameters (*batch, P)",

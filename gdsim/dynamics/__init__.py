@@ -5,7 +5,7 @@ against the batch), parallel over runs with numbers independent of the thread co
 only when asked for, divergence recorded (never raised), results labelled (:class:`gdsim.Result`).
 
 * the engine's entry point :func:`run` with optimiser values :class:`GD`, :class:`HeavyBall`, :class:`Nesterov`,
-  :class:`SGD`, :class:`Adam`, :class:`RMSProp`, :class:`Langevin`;
+  :class:`SGD`, :class:`Adam`, :class:`RMSProp`, :class:`Langevin`, :class:`GDA`;
 * optimisers as functions: :func:`gd`, :func:`sgd`, :func:`momentum`, :func:`adam`, :func:`rmsprop`, :func:`gradient_flow`
   (and :func:`gpu_gd`, the CUDA twin of :func:`gd` for the zoo MLPs);
 * curvature: :func:`top_eigenvalues`, :func:`top_eigenpairs`, :func:`sharpness` (Lanczos on exact Hessian-vector products),
@@ -35,12 +35,12 @@ from gdsim.dynamics._curvature import GFS_STATUS, gfs, gfs_sharpness, sharpness,
 from gdsim.dynamics._driver import Observable, eos_diagnostics
 from gdsim.dynamics._jacobian import TrainingTrajectory, training_jacobian, training_trajectory
 from gdsim.dynamics._central import central_flow
-from gdsim.dynamics._optimisers import GD, SGD, Adam, HeavyBall, Langevin, Nesterov, Optimiser, RMSProp, run
+from gdsim.dynamics._optimisers import GD, GDA, SGD, Adam, HeavyBall, Langevin, Nesterov, Optimiser, RMSProp, run
 from gdsim.dynamics._spectral import (density_on_grid, eigenvalues_above, hessian_blocks, hessian_diagonal, hessian_trace,
                                       loss_slice, spectral_density)
 from gdsim.dynamics._stability import sgd_stability_radius, sgd_stability_threshold
 
-__all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "Langevin", "Observable", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
+__all__ = ["run", "Optimiser", "GD", "HeavyBall", "Nesterov", "SGD", "Adam", "RMSProp", "Langevin", "GDA", "Observable", "gd", "sgd", "momentum", "adam", "rmsprop", "gradient_flow", "gpu_gd", "top_eigenvalues", "top_eigenpairs", "sharpness",
            "gfs_sharpness", "gfs", "eos_diagnostics", "sgd_stability_threshold", "sgd_stability_radius",
            "hessian_trace", "hessian_diagonal", "spectral_density", "density_on_grid", "hessian_blocks",
            "eigenvalues_above", "loss_slice",

@@ -275,6 +275,43 @@ def _langevin(m, w0, lr, steps, *, temperature, record_every=1, observe=("loss",
                 desc="Langevin", name="langevin")
 
 
+def ascent_mask(m, ascent) -> np.ndarray:
+    """The (P,) mask of the parameters that ascend: ``ascent`` names groups of ``m.groups`` (a str or a tuple of
+    them), or is an int k (parameters k .. P-1, the second player of a custom model)."""
+    P = m.n_params
+    mask = np.zeros(P, dtype=np.bool_)
+    if isinstance(ascent, (int, np.integer)) and not isinstance(ascent, bool):
+        k = v.integer(int(ascent), "ascent", lo=1, hi=P - 1)
+        mask[k:] = True
+        return mask
+    names = (ascent,) if isinstance(ascent, str) else ascent
+    if not isinstance(names, (tuple, list)) or not names or not all(isinstance(g, str) for g in names):
+        raise TypeError(f"ascent must name parameter groups (a str or a tuple of str from m.groups) or be an int k "
+                        f"(parameters k.. ascend); got {ascent!r}")
+    groups = {g.name: g for g in m.groups}
+    unknown = [g for g in names if g not in groups]
+    if unknown:
+        raise ValueError(f"ascent names unknown group(s) {unknown}; model {m.name!r} has groups {list(groups)} "
+                         f"(or give an int k: parameters k.. ascend)")
+    for g in names:
+        mask[groups[g].start:groups[g].stop] = True
+    if mask.all():
+        raise ValueError(f"ascent covers every parameter of model {m.name!r}: a descent-ascent needs both players")
+    return mask
+
+
+@honours_parallel
+def _gda(m, w0, lr, steps, *, ascent, ratio=1.0, record_every=1, observe=("loss",), seed=0, progress=False,
+         parallel=None, blowup=BLOWUP, lanczos_tol=1e-10, gfs_kwargs=None, lr_schedule=None, stop_loss=None):
+    """Gradient descent-ascent (run it as ``run(m, GDA(ascent, ratio), ...)``)."""
+    m = _check_model(m)
+    mask = ascent_mask(m, ascent)
+    hyper = dict(lr=_lr_arg(lr), ratio=_hyper(ratio, "ratio", hi=1e150))
+    return _run(m, w0, steps, kern.GD, hyper, record_every=record_every, observe=observe, seed=seed,
+                progress=progress, blowup=blowup, lanczos_tol=lanczos_tol, gfs_kwargs=gfs_kwargs or {},
+                lr_schedule=lr_schedule, stop_loss=stop_loss, desc="GDA", name="gda", ascent=mask)
+
+
 @honours_parallel
 def gradient_flow(m, w0, t_final, *, record_interval=None, n_records=11, observe=("loss",), rtol=1e-10, atol=1e-14,
                   max_steps=1_000_000, seed=0, progress=False, parallel=None, lanczos_tol=1e-10, gfs_kwargs=None):

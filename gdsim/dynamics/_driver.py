@@ -365,7 +365,7 @@ def _hyper(x, name, *, lo=0.0, lo_open=True, hi=None, hi_open=False):
 
 def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_every, observe, seed, progress,
          blowup, lanczos_tol, gfs_kwargs, desc, name, backend="cpu", public_names=None, lr_schedule=None,
-         stop_loss=None):
+         stop_loss=None, ascent=None):
     m = _check_model(m)
     w0_given = w0
     w0 = m.weights(w0, "w0")
@@ -420,6 +420,10 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
         # the diagnostics (threshold, eos ratio, res.lr) use the largest group lr: the first group to leave
         # its stable range along a direction inside one group
         lr = per_run["lr"] = LR.max(axis=1)
+    if ascent is not None:  # descent-ascent: the ascent parameters step with -ratio x their group's lr
+        G = LR.shape[1]
+        LR = np.ascontiguousarray(np.concatenate([LR, -per_run["ratio"][:, None] * LR], axis=1))
+        gid = gid + G * ascent.astype(np.int64)
     beta1 = per_run.get("beta1", np.zeros(R))
     beta2 = per_run.get("beta2", np.zeros(R))
     eps = per_run.get("eps", np.zeros(R))
@@ -460,7 +464,7 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     if backend == "cuda":
         advance, sync = _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc)
     elif (m._gd_step_batch is not None and kind == kern.GD and batch_size is None and groups is None
-          and not schedule.size and not stop.size):
+          and not schedule.size and not stop.size and ascent is None):
         # the model vectorises across runs: structure-of-arrays blocks (see Model._gd_step_batch)
         Wt = np.ascontiguousarray(W.T)
 
@@ -661,6 +665,9 @@ def _result(m, obs, t, batch, W, records, diverged, diverged_step, n_inc, per_ru
         if kind == kern.LANGEVIN:
             arrays["temperature"] = per_run["temperature"].reshape(batch)
             dims["temperature"] = bd
+        if "ratio" in per_run:  # descent-ascent's time-scale ratio
+            arrays["ratio"] = per_run["ratio"].reshape(batch)
+            dims["ratio"] = bd
         thr = _threshold(kind, per_run)
         arrays["threshold"] = thr.reshape(batch)
         dims["threshold"] = bd
