@@ -48,7 +48,8 @@ FIGURES = {
     "beyond_mlp": "sharpness, GFS sharpness and loss along GD for a two-layer tanh MLP at four step sizes",
     "beyond_dln": "the same for a depth-3 deep linear network",
 }
-RUNTIME = {"quick": "~90 s (40 s of it compilation)", "full": "~15 min"}
+RUNTIME = {"quick": "480 s measured on 2 cores shared with other jobs (load 6-8; phi at 161 records x 4 step sizes)",
+           "full": "~30 min (estimated: phi now at every step, twice the records of the 15 min measured before)"}
 BIBTEX = """
 @inproceedings{kreisler2023gradient,
   title     = {Gradient Descent Monotonically Decreases the Sharpness of Gradient Flow Solutions in Scalar Networks and Beyond},
