@@ -202,9 +202,10 @@ def _figure(kind, label, cfg, out, meta, seed, progress):
     repro.legend_outside(axes[0, -1])
     repro.legend_outside(axes[1, -1], title="loss")
     k = int(cfg["record_every"])
-    fig.suptitle(f"{label} ({data['n_params']} parameters): GFS sharpness along GD "
-                 f"($\\phi$ accurate to {data['phi_error']:.0e} relative; $S$ and the loss recorded every step, "
-                 f"$\\phi$ at steps ${k}k$ and ${k}k+1$)")
+    mant, ex = f"{float(data['phi_error']):.0e}".split("e")
+    fig.suptitle(f"{label}, {data['n_params']} parameters: GFS sharpness along GD\n"
+                 f"($\\phi$ accurate to ${mant}\\times 10^{{{int(ex)}}}$ relative; $S$ and the loss recorded every "
+                 f"step, $\\phi$ at steps ${k}k$ and ${k}k+1$)")
     lines = summary_lines(kind, data)
     if progress:
         print("\n".join(lines))
