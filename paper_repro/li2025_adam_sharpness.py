@@ -330,7 +330,7 @@ def _tex(line: str) -> str:
 
 
 def _save(fig, out, stem, data, meta, cfg):
-    # the project's >= 150 dpi (save_figure's default is 110 in quick mode)
+    # the project's >= 150 dpi (repro.PNG_DPI, also save_figure's default)
     return repro.save_figure(fig, out, stem, data, meta, pdf=cfg["pdf"], dpi=160)
 
 
