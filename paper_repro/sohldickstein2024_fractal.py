@@ -201,7 +201,7 @@ def _zoom(cfg, out, meta, progress):
     seq = gf.zoom_sequence(center, hw, cfg["zoom_levels"], factor=cfg["zoom_factor"], resolution=cfg["resolution"],
                            n=cfg["n"], steps=cfg["steps"], seed=cfg["problem_seed"],
                            store_dir=_store(cfg, "zoom"), progress=progress, gpu=cfg.get("gpu", False))
-    ncol = 4
+    ncol = min(4, len(seq) + 1)
     nrow = -(-(len(seq) + 1) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.5 * nrow))
     axes = axes.ravel()
@@ -223,10 +223,13 @@ def _zoom(cfg, out, meta, progress):
         ax.yaxis.set_major_locator(MaxNLocator(5))
         if lvl + 1 < len(seq):  # where the next level sits (a square, or a cross when too small to see)
             nc, nh = seq[lvl + 1]["center"], seq[lvl + 1]["half_width"]
+            lims = ax.get_xlim(), ax.get_ylim()  # the square may reach past the window: keep the window's limits
             ax.add_patch(Rectangle((nc[0] - nh, nc[1] - nh), 2 * nh, 2 * nh, fill=False, ec="k", lw=1.4))
             ax.add_patch(Rectangle((nc[0] - nh, nc[1] - nh), 2 * nh, 2 * nh, fill=False, ec="w", lw=0.6))
             ax.plot(nc[0], nc[1], "+", color="k", ms=10, mew=1.6)
             ax.plot(nc[0], nc[1], "+", color="w", ms=8, mew=0.7)
+            ax.set_xlim(lims[0])
+            ax.set_ylim(lims[1])
         data[f"score_{lvl}"], data[f"center_{lvl}"] = e["score"], e["center"]
         data[f"half_width_{lvl}"] = e["half_width"]
     ax = axes[len(seq)]
