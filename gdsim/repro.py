@@ -164,8 +164,10 @@ def _hide_temporary_paths():
 
 
 def begin(name: str, config: dict, out, seed) -> tuple[Path, dict]:
-    """Common start of every reproduction's ``main``: headless matplotlib, the output folder, the metadata."""
+    """Common start of every reproduction's ``main``: headless matplotlib with the shared style
+    (:func:`apply_style`), the output folder, the metadata."""
     use_headless_backend()
+    apply_style()
     return Path(out), dict(reproduction=name, config=dict(config), seed=seed)
 
 
@@ -173,15 +175,17 @@ def save_figure(fig, out: Path, stem: str, data: dict, meta: dict, *, pdf: bool 
                 dpi: float | None = None) -> list[Path]:
     """Save ``fig`` as ``out/stem.png`` (and ``.pdf``) with ``data`` in ``stem.npz`` + ``stem.json``.
 
-    ``dpi`` of the PNG: default 110 (200 with ``pdf``)."""
+    ``dpi`` of the PNG: default :data:`PNG_DPI` (160; 200 with ``pdf``); always ``bbox_inches="tight"``, so
+    legends placed outside the axes (:func:`legend_outside`) are kept, not clipped."""
     import matplotlib.pyplot as plt
 
+    apply_style()  # idempotent; the savefig defaults hold even for a figure made before begin()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [Result({k: np.asarray(v) for k, v in data.items()}, meta).save(out / stem)]
     paths.append(out / f"{stem}.json")
     png = out / f"{stem}.png"
-    fig.savefig(png, dpi=dpi if dpi is not None else (110 if not pdf else 200), bbox_inches="tight")
+    fig.savefig(png, dpi=dpi if dpi is not None else (PNG_DPI if not pdf else 200), bbox_inches="tight")
     paths.append(png)
     if pdf:
         fig.savefig(out / f"{stem}.pdf", bbox_inches="tight")
@@ -228,3 +232,72 @@ def use_headless_backend():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+
+
+#: Okabe & Ito (2008) colour-blind-safe palette, in cycle order (black last; yellow late, it is faint on white).
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+#: Default resolution of every reproduction PNG (the project's >= 150 dpi rule).
+PNG_DPI = 160
+
+#: The shared plotting style of every reproduction (matplotlib rcParams): mathtext in the same sans-serif face
+#: as the text, the Okabe-Ito cycle, 160 dpi PNGs saved with a tight bounding box.
+STYLE = {
+    "mathtext.fontset": "dejavusans",
+    "mathtext.default": "it",
+    "axes.formatter.use_mathtext": True,
+    "axes.titlesize": "medium",
+    "axes.labelsize": "medium",
+    "axes.grid": False,
+    "legend.fontsize": "small",
+    "legend.framealpha": 0.9,
+    "figure.dpi": 100,
+    "savefig.dpi": PNG_DPI,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+    "image.cmap": "viridis",
+}
+
+
+def apply_style() -> None:
+    """Apply the one plotting style of all reproductions to matplotlib's rcParams (idempotent).
+
+    Called by :func:`begin` (before a reproduction draws anything) and by :func:`save_figure`. Sets
+    mathtext-friendly defaults (write quantities as ``r"$\\lambda_{\\max}$"``), the Okabe-Ito colour-blind-safe
+    colour cycle (:data:`OKABE_ITO`, so ``"C0"``..``"C7"`` name its colours), the perceptually uniform,
+    colour-blind-safe ``viridis`` as default colour map, and 160-dpi PNGs saved with
+    ``bbox_inches="tight"`` (:data:`STYLE`).
+    """
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update(STYLE)
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=list(OKABE_ITO))
+
+
+def legend_outside(ax, *, loc: str = "right", **kw):
+    """Put ``ax``'s legend outside its data area: ``loc="right"`` (beside the axes, the default) or
+    ``"below"``/``"above"`` (centred under/over the axes, entries in up to ``ncol`` columns, default 3).
+
+    Further keywords go to :meth:`matplotlib.axes.Axes.legend` (``handles``, ``labels``, ``title``,
+    ``ncol``, ``fontsize``, ...). :func:`save_figure` saves with ``bbox_inches="tight"``, so the legend is kept
+    in the PNG. Returns the legend (``None`` when ``ax`` has nothing labelled and no ``handles`` were given).
+    """
+    places = {"right": dict(loc="center left", bbox_to_anchor=(1.02, 0.5)),
+              "below": dict(loc="upper center", bbox_to_anchor=(0.5, -0.18)),
+              "above": dict(loc="lower center", bbox_to_anchor=(0.5, 1.02))}
+    if loc not in places:
+        raise ValueError(f"legend_outside: loc must be one of {sorted(places)}; got {loc!r}")
+    handles, labels = kw.pop("handles", None), kw.pop("labels", None)
+    if handles is None:
+        handles, found = ax.get_legend_handles_labels()
+        labels = found if labels is None else labels
+    elif labels is None:
+        labels = [h.get_label() for h in handles]
+    if not handles:
+        return None
+    opts = dict(places[loc], borderaxespad=0.0, frameon=False)
+    if loc != "right":
+        opts["ncol"] = min(len(handles), 3)
+    opts.update(kw)
+    return ax.legend(handles, labels, **opts)

@@ -80,9 +80,10 @@ def eos_start(phi0: float, D: int) -> np.ndarray:
 def _teaser(cfg, out, meta, progress):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 4, figsize=(16, 6.4), sharex="col", gridspec_kw=dict(height_ratios=(2, 1)))
+    fig, axes = plt.subplots(2, 4, figsize=(16, 6.4), sharex="col", gridspec_kw=dict(height_ratios=(2, 1)),
+                             layout="constrained")
     data = {}
-    runs = []
+    runs, rises, n_steps = [], [], []
     for w0, r, steps in TEASER_RUNS:
         phi0 = float(gfs_sharpness(w0))
         eta = 2 * r / phi0
@@ -94,18 +95,26 @@ def _teaser(cfg, out, meta, progress):
     for col, (label, eta, res) in enumerate(runs):
         key = label.replace(" ", "").replace("=", "")
         top, bottom = axes[0, col], axes[1, col]
-        top.plot(res.t, res.sharpness, color="tab:blue", lw=1.0, label=r"sharpness $S(w_t)$")
-        top.plot(res.t, res.gfs_sharpness, color="tab:red", lw=2.0, label=r"GFS sharpness $\phi(w_t)$")
+        top.plot(res.t, res.sharpness, color="C0", lw=1.0, label=r"sharpness $S(w_t)$")
+        top.plot(res.t, res.gfs_sharpness, color="C3", lw=2.0, label=r"GFS sharpness $\phi(w_t)$")
         top.axhline(2 / eta, color="k", ls="--", lw=1.0, label=r"$2/\eta$")
-        top.set_title(f"{label}, $\\eta\\phi_0/2$ = {eta * res.gfs_sharpness[0] / 2:.2f}")
-        bottom.semilogy(res.t, np.maximum(res.loss, 1e-32), color="tab:gray", lw=1.0)
-        bottom.set_xlabel("GD iteration t")
+        name = f"scalar network ${label}$" if label.startswith("D") else label
+        top.set_title(f"{name}, $\\eta\\phi_0/2$ = {eta * res.gfs_sharpness[0] / 2:.2f}")
+        bottom.semilogy(res.t, res.loss, color="C7", lw=1.0)  # flattens at float64 round-off (~1e-32)
+        bottom.set_xlabel("GD iteration $t$")
+        phi = np.asarray(res.gfs_sharpness, dtype=float)
+        rises.append(int(np.sum(phi[1:] > phi[:-1] * (1 + 1e-12))))
+        n_steps.append(phi.size - 1)
         data.update({f"{key}_t": res.t, f"{key}_loss": res.loss, f"{key}_sharpness": res.sharpness,
                      f"{key}_gfs_sharpness": res.gfs_sharpness, f"{key}_eta": eta})
     axes[0, 0].set_ylabel("sharpness")
-    axes[1, 0].set_ylabel("loss")
-    axes[0, 0].legend(loc="upper right", fontsize=8)
-    fig.suptitle("GD at the edge of stability: the loss and S(w_t) oscillate, the GFS sharpness only decreases")
+    axes[1, 0].set_ylabel("loss $L(w_t)$\n(flat at the end:\nfloat64 round-off)")
+    repro.legend_outside(axes[0, -1])
+    verdict = ("never rises" if sum(rises) == 0 else
+               f"rises (by more than 1e-12 relative) at {sum(rises)} of {sum(n_steps)} steps")
+    fig.suptitle(f"GD at the edge of stability: the loss and $S(w_t)$ oscillate; the GFS sharpness $\\phi(w_t)$ "
+                 f"{verdict} (all four runs)")
+    data["phi_rises"] = np.array(rises)
     return repro.save_figure(fig, out, "kreisler2023_teaser", data, meta, pdf=cfg["pdf"])
 
 
@@ -159,18 +168,19 @@ def _eos_map(cfg, out, meta, progress):
                        interpolation="nearest")
         xx = np.linspace(max(xs[0], 1 / ys[-1]), min(xs[-1], 1 / ys[0]), 200)
         ax.plot(xx, 1 / xx, "w--", lw=1.5)  # phi0 = 2/eta: GF tracking below-left, EoS above-right
-        ax.axvline(1.0, color="r", lw=1.2)  # 2/eta = D: no stable minimum to the right
+        ax.axvline(1.0, color="C3", lw=1.5)  # 2/eta = D: no stable minimum to the right
         ax.set_xlim(xs[0], xs[-1])
         ax.set_ylim(ys[0], ys[-1])
-        ax.set_title(f"D = {D}")
+        ax.set_title(f"$D = {D}$")
         ax.set_xlabel(r"$\eta D/2$  (= $D/(2/\eta)$)")
     axes[0].set_ylabel(r"initial GFS sharpness $\phi_0 / D$")
     fig.colorbar(im, ax=axes, label=r"final sharpness $\times\ \eta/2$", shrink=0.9)
-    axes[-1].legend(handles=[Patch(color="black", label="diverged"), Patch(color="0.75", label="not converged"),
-                             plt.Line2D([], [], color="w", ls="--", label=r"$\phi_0 = 2/\eta$"),
-                             plt.Line2D([], [], color="r", label=r"$2/\eta = D$")],
-                    loc="upper right", fontsize=7, facecolor="0.5")
-    fig.suptitle("Where GD tracks gradient flow (S = phi0), ends at the edge of stability (S*eta/2 ~ 1), or fails")
+    fig.legend(handles=[Patch(color="black", label="diverged"), Patch(color="0.75", label="not converged"),
+                        plt.Line2D([], [], color="w", ls="--", label=r"$\phi_0 = 2/\eta$"),
+                        plt.Line2D([], [], color="C3", lw=1.5, label=r"$2/\eta = D$")],
+               loc="outside lower center", ncol=4, frameon=True, facecolor="0.55")
+    fig.suptitle(r"Where GD tracks gradient flow (final $S = \phi_0$), ends at the edge of stability "
+                 r"(final $S\,\eta/2 \approx 1$), or fails")
     return repro.save_figure(fig, out, "kreisler2023_eos_map", data, meta, pdf=cfg["pdf"])
 
 
@@ -202,14 +212,15 @@ def _one_step(cfg, out, seed, meta, progress):
     import matplotlib.pyplot as plt
 
     data = one_step_data(cfg, seed, progress)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
     for D, frac in zip(data["depths"], data["fraction_increased"]):
-        ax.plot(data["r"], frac, marker="o", ms=3, label=f"D = {D}")
-    ax.axvline(math.sqrt(2), color="k", ls="--", lw=1, label=r"$\sqrt{2}$ (exact for D = 2)")
+        ax.plot(data["r"], frac, marker="o", ms=3, label=f"$D = {D}$")
+    ax.axvline(math.sqrt(2), color="k", ls="--", lw=1, label=r"$\sqrt{2}$ (exact for $D = 2$)")
     ax.set_xlabel(r"$r = \eta\,\phi(w)/2$")
     ax.set_ylabel(r"fraction with $\phi(w_{t+1}) > \phi(w_t)$")
-    ax.set_title(f"One GD step from {cfg['one_step_states']} random states per depth, prod(w) in (0, 2)")
-    ax.legend(fontsize=8)
+    ax.set_title(f"One GD step from {cfg['one_step_states']} random states per depth, "
+                 r"product of the $w_i$ in $(0, 2)$")
+    repro.legend_outside(ax)
     ax.grid(alpha=0.3)
     return repro.save_figure(fig, out, "kreisler2023_one_step", data, meta, pdf=cfg["pdf"])
 

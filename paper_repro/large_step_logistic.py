@@ -163,33 +163,54 @@ def _curves_figure(cfg, out, meta, seed, progress):
 
     c = curves(cfg, seed, progress)
     s = separation(cfg, seed)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), constrained_layout=True)
-    colors = plt.cm.plasma(np.linspace(0, 0.85, c["gamma"].size))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2), constrained_layout=True)
+    colors = plt.cm.viridis(np.linspace(0, 0.85, c["gamma"].size))
+    settle = 10  # from this step on, the largest gamma's loss barely moves: say by how much, from the data
     for j, col in enumerate(colors):
-        axes[0].semilogy(c["t"], np.maximum(c["loss"][:, j], 1e-300), color=col, lw=1.0,
-                         label=f"gamma = {c['gamma'][j]:g}")
+        lab = f"$\\gamma = {c['gamma'][j]:g}$"
+        if j == c["gamma"].size - 1:
+            drop = 1 - c["loss"][-1, j] / c["loss"][settle, j]
+            lab += f" (falls {100 * drop:.2g}% from step {settle} to {int(c['t'][-1])})"
+        axes[0].semilogy(c["t"], np.maximum(c["loss"][:, j], 1e-300), color=col, lw=1.0, label=lab)
     axes[0].set_ylim(1e-12, None)
-    axes[0].set_xlabel("GD step t")
-    axes[0].set_ylabel("logistic loss (lambda = 0)")
-    axes[0].set_title(f"separable data, n = {s['n_points']}, d = {cfg['d']}: huge steps, non-monotone loss",
+    axes[0].set_xlabel("GD step $t$")
+    axes[0].set_ylabel(r"logistic loss $L(w_t)$ ($\lambda = 0$)")
+    axes[0].set_title(f"separable data, $n = {s['n_points']}$, $d = {cfg['d']}$: huge steps, non-monotone loss",
                       fontsize=9)
-    axes[0].legend(fontsize=8)
+    repro.legend_outside(axes[0], loc="below", ncol=2)
     ok = s["steps"] > 0
     axes[1].loglog(s["gamma"][ok], s["steps"][ok], "o-", label="logistic GD: steps to separate")
     axes[1].axhline(s["perceptron"], color="k", ls="--", label=f"batch perceptron: {s['perceptron']} steps")
     g0 = s["gamma"][0]
-    axes[1].loglog(s["gamma"][:3], s["steps"][0] * g0 / s["gamma"][:3], ":", color="0.4", label="1/gamma")
-    axes[1].set_xlabel("step size gamma")
+    axes[1].loglog(s["gamma"][:3], s["steps"][0] * g0 / s["gamma"][:3], "-", color="0.6", lw=4, alpha=0.6, zorder=1,
+                   label=r"$\propto 1/\gamma$ (through the first point)")
+    axes[1].set_xlabel(r"step size $\gamma$")
     axes[1].set_ylabel("steps until every margin > 0")
-    axes[1].legend(fontsize=8)
-    axes[1].set_title("the gamma -> infinity limit is the batch perceptron", fontsize=9)
+    repro.legend_outside(axes[1], loc="below", ncol=2)
+    axes[1].set_title(r"the $\gamma \to \infty$ limit is the batch perceptron", fontsize=9)
+    floor = np.finfo(float).eps * abs(float(c["ridge_l_star"]))  # round-off of L*: no smaller gap is resolved
+    thr = float(c["ridge_local_threshold"])
+    reach = []
     for j, lr in enumerate(c["ridge_lr"]):
-        axes[2].semilogy(c["ridge_t"], np.maximum(c["suboptimality"][:, j], 1e-16), lw=1.0, label=f"eta = {lr:g}")
-    axes[2].set_xlabel("GD step t")
-    axes[2].set_ylabel("L(w_t) - L*")
-    axes[2].set_title(f"lambda = {cfg['ridge']:g}: large steps converge faster "
-                      f"(local threshold 2/L''(w*) = {c['ridge_local_threshold']:.0f})", fontsize=9)
-    axes[2].legend(fontsize=8)
+        sub = c["suboptimality"][:, j]
+        hit = np.flatnonzero(sub <= 1e-12)
+        reach.append(int(c["ridge_t"][hit[0]]) if hit.size else -1)
+        when = (f"gap $\\leq 10^{{-12}}$ at step {reach[-1]}" if hit.size else
+                f"gap at the end {sub[-1]:.1e}")
+        axes[2].semilogy(c["ridge_t"], np.maximum(sub, floor), lw=1.0, label=f"$\\eta = {lr:g}$: {when}")
+    axes[2].axhline(floor, color="0.5", ls=":", lw=1.0, label=r"float64 round-off of $L^*$")
+    axes[2].set_xlabel("GD step $t$")
+    axes[2].set_ylabel(r"$L(w_t) - L^*$")
+    faster = [lr for lr, n in zip(c["ridge_lr"], reach) if n > 0]
+    final_gap = c["suboptimality"][-1]
+    stuck = [f"{lr:g}" for lr, g in zip(c["ridge_lr"], final_gap) if lr > thr and not g < 1e-6]
+    fastest = (f"fastest $\\eta = {faster[int(np.argmin([n for n in reach if n > 0]))]:g}$" if faster else
+               f"no $\\eta$ reaches a gap of $10^{{-12}}$ in {int(c['ridge_t'][-1])} steps")
+    axes[2].set_title(f"$\\lambda = {cfg['ridge']:g}$: local threshold $2/L''(w^*) = {thr:.1f}$; {fastest}"
+                      + (f"; $\\eta = {', '.join(stuck)}$ above it does not converge" if stuck else ""),
+                      fontsize=9)
+    repro.legend_outside(axes[2], loc="below", ncol=2)
+    c = {**c, "ridge_steps_to_1e-12": np.array(reach)}
     fig.suptitle("Gradient descent with large step sizes on logistic regression")
     lines = [f"gamma = {g:g}: {n} steps to separate" for g, n in zip(s["gamma"], s["steps"])]
     lines.append(f"batch perceptron: {s['perceptron']} steps")
@@ -205,26 +226,30 @@ def _map_figure(cfg, out, meta, seed, progress):
     from matplotlib.patches import Patch
 
     maps = {"1d": phase_map(cfg, True, seed, progress), "separable": phase_map(cfg, False, seed, progress)}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
-    cmap = ListedColormap(["tab:blue", "tab:orange", "tab:purple", "0.15"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), constrained_layout=True)
+    colours = (repro.OKABE_ITO[0], repro.OKABE_ITO[1], repro.OKABE_ITO[4], "0.15")
+    cmap = ListedColormap(colours)
     for ax, (key, d) in zip(axes, maps.items()):
         ll, l2 = np.log10(d["lr"]), np.log10(d["l2"])
         ax.imshow(d["status"].T, origin="lower", aspect="auto", interpolation="nearest", cmap=cmap, vmin=-0.5,
                   vmax=3.5, extent=(ll[0], ll[-1], l2[0], l2[-1]))
-        lab = "exact threshold 2/L''(w*)" if key == "1d" else "local threshold 2/lambda_max(H(w*))"
+        lab = r"exact threshold $2/L''(w^*)$" if key == "1d" else r"local threshold $2/\lambda_{\max}(H(w^*))$"
         ax.plot(np.log10(d["threshold"]), l2, "w-", lw=1.5, label=lab)
         ax.plot(np.log10(d["scaling"]), l2, "w:", lw=1.5, label=r"$1/(\lambda\ln(1/\lambda))$")
         ax.set_xlim(ll[0], ll[-1])
-        ax.set_xlabel(r"log10 step size $\eta$")
-        ax.set_ylabel(r"log10 $\lambda$")
+        ax.set_xlabel(r"$\log_{10}$ step size $\eta$")
+        ax.set_ylabel(r"$\log_{10}\lambda$")
         ax.set_title("one data point (1-D)" if key == "1d" else
                      f"{cfg['map_n']} Gaussian points in {cfg['map_d']} dimensions", fontsize=10)
-        handles = [Patch(color="tab:blue", label="converged"), Patch(color="tab:orange", label="2-, 4-, 8-cycle"),
-                   Patch(color="tab:purple", label="not converged"), Patch(color="0.15", label="diverged"),
-                   *ax.get_legend_handles_labels()[0]]
-        ax.legend(handles=handles, fontsize=7, loc="lower left", facecolor="0.7")
-    fig.suptitle("Regularised logistic regression: GD converges below a critical step ~ 1/(lambda ln(1/lambda)) "
-                 "(grid on gdsim.sweep)", fontsize=11)
+        line_handles = ax.get_legend_handles_labels()[0]  # white lines: the legend gets a grey face
+        n_steps = int(cfg["map_1d_steps"] if key == "1d" else cfg["map_steps"])
+        handles = [Patch(color=colours[0], label="converged"), Patch(color=colours[1], label="2-, 4-, 8-cycle"),
+                   Patch(color=colours[2], label=f"not converged in {n_steps} steps"),
+                   Patch(color=colours[3], label="diverged"),
+                   *line_handles]
+        repro.legend_outside(ax, loc="below", handles=handles, ncol=3, frameon=True, facecolor="0.6")
+    fig.suptitle(r"Regularised logistic regression: GD converges below a critical step "
+                 r"$\sim 1/(\lambda\ln(1/\lambda))$ (grid on gdsim.sweep)", fontsize=11)
     data = {f"{k}_{name}": v for k, d in maps.items() for name, v in d.items()}
     return repro.save_figure(fig, out, "large_step_logistic_phase", data, meta, pdf=cfg["pdf"])
 

@@ -171,7 +171,8 @@ def _trajectory_figure(cfg, out, meta, data):
     fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 4.0), constrained_layout=True)
     S = data["sgd_l1"].shape[1]
     for ax, (key, label, ref) in zip(axes, panels):
-        for o, name in (("sgd", f"label-noise SGD, lr {cfg['sgd_lr']}"), ("adam", f"Adam, lr {cfg['adam_lr']}")):
+        for o, name in (("sgd", f"label-noise SGD, $\\eta = {cfg['sgd_lr']:g}$"),
+                        ("adam", f"Adam, $\\eta = {cfg['adam_lr']:g}$")):
             y = data[f"{o}_{key}"]
             ax.plot(t, np.median(y, axis=1), color=COLOURS[o], label=f"{name} (median of {S})")
             ax.fill_between(t, y.min(axis=1), y.max(axis=1), color=COLOURS[o], alpha=0.2, lw=0)
@@ -186,9 +187,9 @@ def _trajectory_figure(cfg, out, meta, data):
         e_s = np.median(data[f"sgd_{key}"][-1])
         e_a = np.median(data[f"adam_{key}"][-1])
         ax.set_title(f"final median: SGD {e_s:.3g}, Adam {e_a:.3g}", fontsize=8)
-    axes[0].legend(loc="lower right", fontsize=7)
-    fig.suptitle(rf"Diagonal net $\beta = u^2 - v^2$, d = {cfg['d']}, n = {cfg['n']}, k = {cfg['k']}, "
-                 rf"label noise $\delta$ = {cfg['delta']}, {cfg['steps']:.0e} steps")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle(rf"Diagonal net $\beta = u^2 - v^2$, $d = {cfg['d']}$, $n = {cfg['n']}$, $k = {cfg['k']}$, "
+                 rf"label noise $\delta = {cfg['delta']}$, {_sci(cfg['steps'])} steps (band: range over seeds)")
     lines = [f"{k}: final median SGD {np.median(data[f'sgd_{k}'][-1]):.4g}, Adam {np.median(data[f'adam_{k}'][-1]):.4g}"
              for k, _, _ in panels]
     return _save(fig, out, "li2025_trajectories", data, {**meta, "summary": lines}, cfg)
@@ -215,12 +216,14 @@ def _seeds_figure(cfg, out, meta, data):
         ax.set_ylabel(f"Adam: end {label}")
         ax.set_title(f"{who} smaller on {won} of {c['seeds']} seeds (median Adam/SGD - 1 = "
                      f"{c['trace_rel_diff_median' if who == 'SGD' else 'sqrt_rel_diff_median']:+.3f})", fontsize=9)
-        ax.legend(loc="upper left", fontsize=8)
+        repro.legend_outside(ax, loc="below")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"End values (mean over the last {w:.0%} of {cfg['steps']:.0e} steps): paper's claim (Adam smaller "
-                 f"tr(Diag(H)^1/2) and SGD smaller tr(H) on >= 80% of seeds) holds: {c['holds']}\n"
-                 f"end / fibre minimum at beta* - 1: tr(H) <= {c['trace_excess_max']:+.3f}; tr(Diag(H)^1/2): SGD <= "
-                 f"{c['sqrt_excess_sgd_max']:+.3f}, Adam <= {c['sqrt_excess_adam_max']:+.3f}", fontsize=10)
+    fig.suptitle(_tex(f"End values (mean over the last {w:.0%} of {_sci(cfg['steps'])} steps): the paper's claim "
+                      f"(Adam smaller tr(Diag(H)^1/2) and SGD smaller tr(H) on at least 80% of seeds) holds: "
+                      f"{'yes' if c['holds'] else 'no'}\n"
+                      f"end / fibre minimum at beta* - 1: tr(H) <= {c['trace_excess_max']:+.3f}; tr(Diag(H)^1/2): "
+                      f"SGD <= {c['sqrt_excess_sgd_max']:+.3f}, Adam <= {c['sqrt_excess_adam_max']:+.3f}"),
+                 fontsize=10)
     lines = [f"Adam smaller tr(Diag(H)^1/2) on {c['adam_smaller_sqrt_diag']}/{c['seeds']} seeds "
              f"(last record: {c['adam_smaller_sqrt_diag_last']}), SGD smaller tr(H) on {c['sgd_smaller_trace']}/"
              f"{c['seeds']} (last record: {c['sgd_smaller_trace_last']}); claim holds: {c['holds']}",
@@ -296,7 +299,7 @@ def _factorisation_figure(cfg, out, meta, seed, progress):
             ax.set_xlabel(f"label-noise SGD: {label}")
             ax.set_ylabel(f"Adam: {label}")
             ax.set_title(f"{kind}: Adam smaller on {adam_smaller} of {xs.size} seeds", fontsize=9)
-            ax.legend(loc="upper left", fontsize=8)
+            repro.legend_outside(ax, loc="below")
             ax.grid(alpha=0.3)
         raw = int((d[f"{kind}_adam_error_raw"] > d[f"{kind}_sgd_error_raw"]).sum())
         counts[f"{kind}_adam_worse_raw"] = raw
@@ -305,16 +308,29 @@ def _factorisation_figure(cfg, out, meta, seed, progress):
                      f"{xs.size}); Adam smaller tr(Diag(H)^1/2) on "
                      f"{counts[f'{kind}_trace_sqrt_diag_hessian_adam_smaller']}/{xs.size}, SGD smaller tr(H) on "
                      f"{xs.size - counts[f'{kind}_trace_hessian_adam_smaller']}/{xs.size}")
-    fig.suptitle(rf"Symmetric factorisation $UU^\top$ (d = {c['d']}, rank {c['rank']}, width {c['width']}), "
-                 f"label noise "
-                 f"{cfg['delta']}, {c['steps']:.0e} steps, then {c['project_steps']:.0e} noise-free GD steps onto the "
-                 "manifold\n" + "\n".join(lines), fontsize=9)
+    fig.suptitle(rf"Symmetric factorisation $UU^\top$ ($d = {c['d']}$, rank {c['rank']}, width {c['width']}), "
+                 rf"label noise $\delta = {cfg['delta']}$, {_sci(c['steps'])} steps, then {_sci(c['project_steps'])} "
+                 "noise-free GD steps onto the manifold\n" + "\n".join(_tex(ln) for ln in lines), fontsize=9)
     return _save(fig, out, "li2025_factorisation", {**d, **{f"count_{k}": v_ for k, v_ in counts.items()}},
                  {**meta, "summary": lines}, cfg)
 
 
+def _sci(x) -> str:
+    """``200000`` -> ``$2\\times 10^{5}$`` (``$10^{5}$`` for a power of ten) for titles."""
+    mant, ex = f"{float(x):.0e}".split("e")
+    return f"$10^{{{int(ex)}}}$" if mant == "1" else f"${mant}\\times 10^{{{int(ex)}}}$"
+
+
+def _tex(line: str) -> str:
+    """A summary line (plain text, for the sidecar) with its quantities as mathtext, for a title."""
+    for a, b in (("tr(Diag(H)^1/2)", r"$\mathrm{tr}(\mathrm{Diag}(H)^{1/2})$"), ("tr(H)", r"$\mathrm{tr}(H)$"),
+                 ("beta*", r"$\beta^\star$"), ("<=", r"$\leq$")):
+        line = line.replace(a, b)
+    return line
+
+
 def _save(fig, out, stem, data, meta, cfg):
-    # the project's >= 150 dpi (save_figure's default is 110 in quick mode)
+    # the project's >= 150 dpi (repro.PNG_DPI, also save_figure's default)
     return repro.save_figure(fig, out, stem, data, meta, pdf=cfg["pdf"], dpi=160)
 
 

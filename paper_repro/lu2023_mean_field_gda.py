@@ -90,18 +90,19 @@ def _two_scale(cfg, out, meta, progress):
     import matplotlib.pyplot as plt
 
     d = two_scale_data(cfg, progress)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8.4, 4.4), constrained_layout=True)
     colors = plt.cm.plasma(np.linspace(0, 0.85, len(ETAS_A)))
     for eta, c in zip(ETAS_A, colors):
         y = d[f"ni_tau_eta{eta:g}"]
         t0 = 0.3 * d["t"][-1]  # [3, 10] for T = 10, as in the spec
         sel = d["t"] >= t0
         rate = -np.polyfit(d["t"][sel], np.log(y[sel]), 1)[0]
-        ax.semilogy(d["t"], y, color=c, lw=2, label=f"eta = {eta:g} (rate on [{t0:g}, {d['t'][-1]:g}]: {rate:.2f})")
-    ax.set_xlabel("t (min player's clock)")
+        ax.semilogy(d["t"], y, color=c, lw=2,
+                    label=f"$\\eta = {eta:g}$ (rate on $[{t0:g}, {d['t'][-1]:g}]$: {rate:.2f})")
+    ax.set_xlabel("$t$ (min player's clock)")
     ax.set_ylabel(r"$NI_\tau(\mu_t, \nu_t)$")
-    ax.set_title(f"Fig A: two-scale mean-field GDA (PDE, T2, tau = 0.3, M = {cfg['a_M']})")
-    ax.legend(fontsize=8)
+    ax.set_title(f"Fig A: two-scale mean-field GDA (PDE, T2, $\\tau = 0.3$, $M = {cfg['a_M']}$)")
+    repro.legend_outside(ax, title="fitted exponential rate")
     return repro.save_figure(fig, out, "lu2023_two_scale", d, meta, pdf=cfg["pdf"])
 
 
@@ -128,21 +129,32 @@ def _lyapunov(cfg, out, meta):
     import matplotlib.pyplot as plt
 
     d = lyapunov_data(cfg)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.0), constrained_layout=True)
+    from matplotlib.colors import ListedColormap
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    yes_no = ListedColormap([repro.OKABE_ITO[3], repro.OKABE_ITO[0]])  # vermillion: no, blue: yes
     for ax, idx, title in ((axes[0], 0, r"fast ascent: $L_1 + \gamma L_2$ non-increasing?"),
                            (axes[1], 1, r"fast descent: $L_3 + \gamma L_4$ non-increasing?")):
-        ax.imshow(d["monotone"][idx].astype(float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", origin="lower")
+        mono = d["monotone"][idx]
+        ax.imshow(mono.astype(float), cmap=yes_no, vmin=0, vmax=1, aspect="auto", origin="lower")
+        for (i, j), v in np.ndenumerate(mono):
+            ax.text(j, i, "yes" if v else "no", ha="center", va="center", color="w", fontsize=9)
         ax.set_xticks(range(len(GAMMAS)), [f"{g:g}" for g in GAMMAS])
         ax.set_yticks(range(d["etas"].size), [f"{e:g}" for e in d["etas"]])
         ax.set_xlabel(r"$\gamma$")
-        ax.set_ylabel(r"$\eta$")
-        ax.set_title(title + " (green: yes)", fontsize=10)
+        ax.set_ylabel(r"timescale ratio $\eta$")
+        ax.set_title(f"{title}\n(yes in {int(mono.sum())} of {mono.size} cells)", fontsize=10)
+    floor = 1e-13  # below this the gap is round-off of the equilibrium solver: not drawn
     for eta in d["etas"]:
-        axes[2].semilogy(d["t"], d[f"L_ascent_eta{eta:g}"], lw=1.5, label=f"L1+L2, eta = {eta:g}")
-    axes[2].set_xlabel("t")
-    axes[2].set_title(r"$L_1 + L_2$ (= $NI_\tau$-type gap) vs t", fontsize=10)
-    axes[2].legend(fontsize=7)
-    fig.suptitle(f"Fig B: Lu's Lyapunov functions, PDE on T2, tau = 1, M = {cfg['b_M']}")
+        y = d[f"L_ascent_eta{eta:g}"]
+        axes[2].semilogy(d["t"], np.where(y > floor, y, np.nan), lw=1.5, label=f"$\\eta = {eta:g}$")
+    axes[2].axhline(floor, color="0.5", ls=":", lw=1.0, label="round-off level\n(smaller values not drawn)")
+    axes[2].set_ylim(floor / 3, None)
+    axes[2].set_xlabel("$t$")
+    axes[2].set_ylabel(r"$L_1 + L_2$")
+    axes[2].set_title(r"$L_1 + L_2$ (an $NI_\tau$-type gap) along the flow", fontsize=10)
+    repro.legend_outside(axes[2])
+    fig.suptitle(f"Fig B: Lu's Lyapunov functions, PDE on T2, $\\tau = 1$, $M = {cfg['b_M']}$")
     return repro.save_figure(fig, out, "lu2023_lyapunov", d, meta, pdf=cfg["pdf"])
 
 
@@ -204,22 +216,23 @@ def _particles(cfg, out, meta, seed, progress):
     d = particles_data(cfg, seed, progress)
     err = d["error"].mean(axis=-1)  # (n, h)
     rich = d["richardson"].mean(axis=-1)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5.0), constrained_layout=True)
     for j, h in enumerate(d["h"]):
-        a1.loglog(d["n"], err[:, j], "o-", color=f"C{j}", alpha=0.6, label=f"h = {h:g}")
-        a1.loglog(d["n"], rich[:, j], "D--", color=f"C{j}", label=f"Richardson 2m(h) - m(2h), h = {h:g}")
+        a1.loglog(d["n"], err[:, j], "o-", color=f"C{j}", alpha=0.6, label=f"$h = {h:g}$")
+        a1.loglog(d["n"], rich[:, j], "D--", color=f"C{j}", label=f"Richardson $2m(h) - m(2h)$, $h = {h:g}$")
     a1.loglog(d["n"], rich[0, -1] * np.sqrt(d["n"][0] / d["n"]), "k:", label=r"$N^{-1/2}$")
-    a1.set_xlabel("particles per player N")
-    a1.set_ylabel("max |time-averaged moment - MNE moment|")
-    a1.set_title("error vs N (mean over seeds); Richardson removes the O(h) bias", fontsize=10)
-    a1.legend(fontsize=8)
+    a1.set_xlabel("particles per player $N$")
+    a1.set_ylabel("max |time-averaged moment $-$ MNE moment|")
+    a1.set_title("error vs $N$ (mean over seeds); Richardson removes the $O(h)$ bias", fontsize=10)
+    repro.legend_outside(a1, loc="below", ncol=2)
     for i, n in enumerate(d["n"]):
-        a2.loglog(d["h"], err[i], "s-", label=f"N = {n}")
-    a2.loglog(d["h"], err[-1, 0] * d["h"] / d["h"][0], "k:", label="O(h)")
-    a2.set_xlabel("step h")
-    a2.set_title("error vs h: the O(h) bias shows once N is large", fontsize=10)
-    a2.legend(fontsize=8)
-    fig.suptitle("Fig C: particles vs the mean-field equilibrium (T3, tau = 1, eta = 1; grid on gdsim.sweep)")
+        a2.loglog(d["h"], err[i], "s-", label=f"$N = {n}$")
+    a2.loglog(d["h"], err[-1, 0] * d["h"] / d["h"][0], "k:", label="$O(h)$")
+    a2.set_xlabel("step $h$")
+    a2.set_ylabel("max |time-averaged moment $-$ MNE moment|")
+    a2.set_title("error vs $h$: the $O(h)$ bias shows once $N$ is large", fontsize=10)
+    repro.legend_outside(a2, loc="below", ncol=4)
+    fig.suptitle(r"Fig C: particles vs the mean-field equilibrium (T3, $\tau = 1$, $\eta = 1$; grid on gdsim.sweep)")
     return repro.save_figure(fig, out, "lu2023_particles", d, meta, pdf=cfg["pdf"])
 
 
@@ -238,15 +251,17 @@ def _annealing(cfg, out, meta, seed, progress):
 
     d = annealing_data(cfg, seed, progress)
     fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
-    ax.plot(d["t"], d["ni0"], color="C0", lw=1.2, alpha=0.8, label="particles: NI_0 (N = %d)" % cfg["d_n"])
+    ax.plot(d["t"], d["ni0"], color="C0", lw=1.2, alpha=0.8, label=f"particles: $NI_0$ ($N = {cfg['d_n']}$)")
     k = 5
     smooth = np.convolve(d["ni0"], np.ones(k) / k, mode="same")
-    ax.plot(d["t"][k:-k], smooth[k:-k], color="C0", lw=2.5, label="running mean")
+    ax.plot(d["t"][k:-k], smooth[k:-k], color="C1", lw=2.5, label=f"running mean of {k} records")
     ax.plot(d["t"], d["ni0_star"], "k--", lw=2, label=r"$NI_0^*(\tau_t)$ of the exact entropic MNE")
-    ax.set_xlabel("t")
-    ax.set_ylabel(r"$NI_0$")
-    ax.set_title(r"Fig D: annealing $\tau_t = 1/\log(e + t)$ on T1: tracking from above", fontsize=10)
-    ax.legend(fontsize=8)
+    above = float(np.mean(smooth[k:-k] >= d["ni0_star"][k:-k]))
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"Nikaido-Isoda gap $NI_0$")
+    ax.set_title(r"Fig D: annealing $\tau_t = 1/\log(e + t)$ on T1: running mean above $NI_0^*$ "
+                 f"at {above:.0%} of records", fontsize=10)
+    repro.legend_outside(ax, loc="below", ncol=2)
     return repro.save_figure(fig, out, "lu2023_annealing", d, meta, pdf=cfg["pdf"])
 
 
@@ -264,14 +279,15 @@ def _bias(cfg, out, meta):
 
     d = bias_data(cfg)
     fig, ax = plt.subplots(figsize=(6.0, 4.2), constrained_layout=True)
-    ax.loglog(d["tau"], d["ni0_t1"], "o-", label="T1/T2: 2(1 - I1(1/tau)/I0(1/tau)) (closed form)")
-    ax.loglog(d["tau"], d["ni0_t3"], "s-", label="T3 (grid solver, M = 256)")
-    ax.loglog(d["tau"], d["tau"], "k:", label=r"$\tau$ (c = 1)")
+    ax.loglog(d["tau"], d["ni0_t1"], "o-", label=r"T1/T2: $2(1 - I_1(1/\tau)/I_0(1/\tau))$ (closed form)")
+    ax.loglog(d["tau"], d["ni0_t3"], "s-", label="T3 (grid solver, $M = 256$)")
+    ax.loglog(d["tau"], d["tau"], "k:", label=r"$c\,\tau$ with $c = 1$")
     slope = np.polyfit(np.log(d["tau"][-3:]), np.log(d["ni0_t3"][-3:]), 1)[0]
     ax.set_xlabel(r"temperature $\tau$")
     ax.set_ylabel(r"$NI_0(\mu^*_\tau, \nu^*_\tau)$")
-    ax.set_title(f"Fig E: regularisation bias ~ c tau as tau -> 0 (T3 small-tau slope {slope:.2f})", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(f"Fig E: regularisation bias $\\sim c\\,\\tau$ as $\\tau \\to 0$ (T3 small-$\\tau$ slope "
+                 f"{slope:.2f})", fontsize=10)
+    repro.legend_outside(ax, loc="below", ncol=1)
     return repro.save_figure(fig, out, "lu2023_bias", d, meta, pdf=cfg["pdf"])
 
 

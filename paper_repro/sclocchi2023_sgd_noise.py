@@ -196,42 +196,49 @@ def signal_data(cfg, seed, progress=False) -> dict:
 
 def _signal(cfg, out, meta, d):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
     for ax, chi in zip(axes, (1.0, 0.0)):
         tag = f"chi{int(chi)}"
         Ps = d[f"P_{tag}"]
         for i, T in enumerate(d["T"]):
-            ax.loglog(Ps, d[f"w1_{tag}"][i], "o-", label=f"T = {T:g}: fitted gamma {d[f'gamma_{tag}'][i]:.2f}")
+            ax.loglog(Ps, d[f"w1_{tag}"][i], "o-",
+                      label=f"$T = {T:g}$: fitted $\\gamma$ = {d[f'gamma_{tag}'][i]:.2f}")
         g = 1 / (1 + chi)
-        ax.loglog(Ps, d[f"w1_{tag}"][0, 0] * (Ps / Ps[0]) ** g, "k:", label=f"P^(1/(1+chi)) = P^{g:g}")
-        ax.set_xlabel("training-set size P")
+        ax.loglog(Ps, d[f"w1_{tag}"][0, 0] * (Ps / Ps[0]) ** g, "k:", label=f"$P^{{1/(1+\\chi)}} = P^{{{g:g}}}$")
+        ax.set_xlabel("training-set size $P$")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels (3x10^2, 4x10^2) collide: label the P run
+        ax.set_xticks(Ps, [f"{p:g}" for p in Ps])
         ax.set_ylabel(r"signal $w_1$ at zero hinge loss (median)")
-        ax.set_title(f"chi = {chi:g}: gamma = 1/(1 + chi) = {g:g}", fontsize=10)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"Perceptron (d = {cfg['d']}, batch 1, eta = T): w_1 ~ T^delta P^gamma")
+        ax.set_title(f"$\\chi = {chi:g}$: $\\gamma = 1/(1 + \\chi) = {g:g}$", fontsize=10)
+        repro.legend_outside(ax, loc="below", ncol=2)
+    fig.suptitle(f"Perceptron ($d = {cfg['d']}$, batch 1, $\\eta = T$): $w_1 \\sim T^\\delta P^\\gamma$")
     return repro.save_figure(fig, out, "sclocchi2023_signal", d, meta, pdf=cfg["pdf"])
 
 
 def _noise_time(cfg, out, meta, d):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
     Ps = d["P_chi1"]
     for j, P in enumerate(Ps):
-        a1.loglog(d["T"], d["w_perp_chi1"][:, j], "o-", label=f"P = {P}")
-    a1.loglog(d["T"], d["w_perp_chi1"][0, 0] * d["T"] / d["T"][0], "k:", label="~ T")
-    a1.set_xlabel("T")
-    a1.set_ylabel(r"noise $\|w_\perp\|$")
-    a1.set_title("chi = 1: the noise grows with T and saturates in P", fontsize=10)
-    a1.legend(fontsize=8)
+        a1.loglog(d["T"], d["w_perp_chi1"][:, j], "o-", label=f"$P = {P}$")
+    a1.loglog(d["T"], d["w_perp_chi1"][0, 0] * d["T"] / d["T"][0], "k:", label=r"$\propto T$")
+    a1.set_xlabel("temperature $T$")
+    a1.set_ylabel(r"noise $\|w_\perp\|$ (median)")
+    a1.set_title(r"$\chi = 1$: the noise grows with $T$ and saturates in $P$", fontsize=10)
+    repro.legend_outside(a1)
     for i, T in enumerate(d["T"]):
         b = np.polyfit(np.log(Ps), np.log(d["t_star_chi1"][i]), 1)[0]
-        a2.loglog(Ps, d["t_star_chi1"][i], "s-", label=f"T = {T:g} (slope {b:.2f})")
-    a2.set_xlabel("P")
-    a2.set_ylabel(r"$t^* = \eta \times$ steps")
-    a2.set_title("training time to zero hinge loss (chi = 1)", fontsize=10)
-    a2.legend(fontsize=8)
+        a2.loglog(Ps, d["t_star_chi1"][i], "s-", label=f"$T = {T:g}$ (slope {b:.2f})")
+    a2.set_xlabel("training-set size $P$")
+    a2.xaxis.set_minor_formatter(NullFormatter())  # minor labels (3x10^2, 4x10^2) collide: label the P run
+    a2.set_xticks(Ps, [f"{p:g}" for p in Ps])
+    a2.set_ylabel(r"$t^* = \eta \times$ steps (median)")
+    a2.set_title(r"training time to zero hinge loss ($\chi = 1$)", fontsize=10)
+    repro.legend_outside(a2)
     return repro.save_figure(fig, out, "sclocchi2023_noise_time", d, meta, pdf=cfg["pdf"])
 
 
@@ -250,16 +257,16 @@ def _test_error(cfg, out, meta, d):
                       shading="flat")
     a1.set_xticks(np.arange(d["P"].size) + 0.5, [str(p) for p in d["P"]])
     a1.set_yticks(np.arange(d["T"].size) + 0.5, [f"{t:g}" for t in d["T"]])
-    a1.set_xlabel("P")
-    a1.set_ylabel("T")
-    a1.set_title("test error (median over seeds), chi = 1", fontsize=10)
+    a1.set_xlabel("training-set size $P$")
+    a1.set_ylabel("temperature $T$")
+    a1.set_title(r"test error (median over seeds), $\chi = 1$", fontsize=10)
     plt.colorbar(m, ax=a1, label="test error")
     for j, P in enumerate(d["P"]):
-        a2.semilogx(d["T"], d["test_error"][:, j], "o-", label=f"P = {P}")
-    a2.set_xlabel("T")
+        a2.semilogx(d["T"], d["test_error"][:, j], "o-", label=f"$P = {P}$")
+    a2.set_xlabel("temperature $T$")
     a2.set_ylabel("test error (median)")
-    a2.set_title("cuts at fixed P: noise costs most at small P", fontsize=10)
-    a2.legend(fontsize=8)
+    a2.set_title("cuts at fixed $P$: noise costs most at small $P$", fontsize=10)
+    repro.legend_outside(a2)
     return repro.save_figure(fig, out, "sclocchi2023_test_error", d, meta, pdf=cfg["pdf"])
 
 
@@ -306,38 +313,51 @@ def crossover_data(cfg, seed, progress=False, data="stripe") -> dict:
 def _crossover(cfg, out, meta, d, stem="sclocchi2023_crossover"):
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4), constrained_layout=True)
-    top = 20.0
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
+    top = 20.0  # the panel's upper edge: larger (blown-up) changes are drawn at it, as triangles
+    n_open = n_clipped = 0
     for j, P in enumerate(d["P"]):
-        (line,) = a1.loglog(d["T"], d["weight_change"][:, j], "o-", label=f"P = {P}")
-        bad = ~np.isfinite(d["weight_change"][:, j]) & (d["diverged"][:, j] < 1)
+        y = d["weight_change"][:, j]
+        (line,) = a1.loglog(d["T"], np.minimum(y, top), "o-", label=f"$P = {P}$")
+        over = np.isfinite(y) & (y > top)
+        n_clipped += int(over.sum())
+        a1.loglog(d["T"][over], np.full(over.sum(), top), "^", ms=8, color=line.get_color())
+        bad = ~np.isfinite(y) & (d["diverged"][:, j] < 1) & np.isfinite(d["weight_change_all"][:, j])
+        n_open += int(bad.sum())
         a1.loglog(d["T"][bad], np.clip(d["weight_change_all"][bad, j], None, top), "o", mfc="none",
                   color=line.get_color())
         if np.isfinite(d["T_c"][j]):
             a1.plot(d["T_c"][j], CROSSOVER_CHANGE, "*", ms=12, color=line.get_color())
-    a1.axhline(CROSSOVER_CHANGE, color="k", ls=":", lw=1, label=f"T_c criterion: change = {CROSSOVER_CHANGE:g}")
-    a1.plot([], [], "ko", mfc="none", label=f"open: no majority of runs fit (clipped at {top:g})")
-    a1.set_ylim(None, 1.5 * top)
-    a1.set_xlabel(r"T = $\eta/(\alpha h B)$")
+    a1.axhline(CROSSOVER_CHANGE, color="k", ls=":", lw=1, label=f"$T_c$ criterion: change = {CROSSOVER_CHANGE:g}")
+    a1.plot([], [], "k*", ms=10, ls="none", label="$T_c(P)$ (interpolated crossing)")
+    if n_clipped:  # legend entries only for markers that are drawn
+        a1.plot([], [], "k^", ls="none", label=f"change > {top:g}, drawn at {top:g} ({n_clipped} point{'s' if n_clipped > 1 else ''})")
+    if n_open:
+        a1.plot([], [], "ko", mfc="none", ls="none", label=f"open: most runs did not fit ({n_open} point{'s' if n_open > 1 else ''})")
+    a1.set_ylim(None, 1.25 * top)
+    a1.set_xlim(d["T"][0] / 1.3, d["T"][-1] * 1.3)  # markers at the end points stay inside the axes
+    a1.set_xlabel(r"temperature $T = \eta/(\alpha h B)$")
     a1.set_ylabel(r"relative weight change $\|w - w_0\|/\|w_0\|$ (median)")
-    a1.set_title(f"alpha = {d['alpha']:g} (lazy): noise takes the net out of the kernel regime", fontsize=10)
-    a1.legend(fontsize=8)
+    a1.set_title(f"$\\alpha = {d['alpha']:g}$ (lazy): noise takes the net out of the kernel regime", fontsize=10)
+    repro.legend_outside(a1)
     ok = np.isfinite(d["T_c"])
-    a2.loglog(d["P"][ok], d["T_c"][ok], "o", label="measured T_c")
+    a2.loglog(d["P"][ok], d["T_c"][ok], "o", color="C0", label="measured $T_c$")
     if np.isfinite(d["a"]):
         c = np.exp(np.mean(np.log(d["T_c"][ok]) + d["a"] * np.log(d["P"][ok])))
-        a2.loglog(d["P"], c * d["P"] ** -d["a"], "k-", lw=1, label=f"fit: T_c ~ P^-{d['a']:.2f}")
+        a2.loglog(d["P"], c * d["P"] ** -d["a"], "k-", lw=1, label=f"fit: $T_c \\propto P^{{-{d['a']:.2f}}}$")
     if np.isfinite(d["gamma"]) and np.isfinite(d["a"]):
         ga = d["gamma"] / d["delta"]
         c2 = np.exp(np.mean(np.log(d["T_c"][ok]) + ga * np.log(d["P"][ok])))
         a2.loglog(d["P"], c2 * d["P"] ** -ga, "k:", lw=1,
-                  label=f"gamma/delta = {d['gamma']:.2f}/{d['delta']:.2f} = {ga:.2f} (change ~ T^delta P^gamma)")
-    a2.set_xlabel("training-set size P")
+                  label=f"$\\gamma/\\delta$ = {d['gamma']:.2f}/{d['delta']:.2f} = {ga:.2f}\n"
+                        r"(fit of change $\propto T^\delta P^\gamma$)")
+    a2.set_xlabel("training-set size $P$")
     a2.set_ylabel(r"crossover temperature $T_c$")
-    a2.set_title(f"T_c ~ P^-a: fitted a = {d['a']:.2f}", fontsize=10)
-    a2.legend(fontsize=8)
-    task = "stripe task (d = 10)" if d["data"] == "stripe" else f"{d['data']} parity (real data, offline)"
-    fig.suptitle(f"One-hidden-layer net, {task}, h = 64, batch 8: crossover temperature T_c(P)")
+    a2.set_title(f"$T_c \\propto P^{{-a}}$: fitted $a$ = {d['a']:.2f} ({int(ok.sum())} of {ok.size} $P$ "
+                 "with a crossing)", fontsize=10)
+    repro.legend_outside(a2)
+    task = "stripe task ($d = 10$)" if d["data"] == "stripe" else f"{d['data']} parity (real data, offline)"
+    fig.suptitle(f"One-hidden-layer net, {task}, $h = 64$, batch 8: crossover temperature $T_c(P)$")
     return repro.save_figure(fig, out, stem, d, meta, pdf=cfg["pdf"])
 
 
@@ -352,7 +372,7 @@ def _mlp_map(cfg, out, meta, seed, progress=False):
         zz = np.where(d["diverged"] > 0.5, np.nan, z)
         m = ax.pcolormesh(np.arange(d["T"].size + 1), np.arange(d["alpha"].size + 1), zz, norm=norm, cmap="viridis",
                           shading="flat")
-        plt.colorbar(m, ax=ax)
+        plt.colorbar(m, ax=ax, label=title)
         for i in range(d["alpha"].size):
             for j in range(d["T"].size):
                 if d["diverged"][i, j] > 0.5:
@@ -361,10 +381,10 @@ def _mlp_map(cfg, out, meta, seed, progress=False):
                     ax.text(j + 0.5, i + 0.5, "not fit", ha="center", va="center", fontsize=7, color="w")
         ax.set_xticks(np.arange(d["T"].size) + 0.5, [f"{t:g}" for t in d["T"]])
         ax.set_yticks(np.arange(d["alpha"].size) + 0.5, [f"{a:g}" for a in d["alpha"]])
-        ax.set_xlabel(r"T = $\eta/(\alpha h B)$")
+        ax.set_xlabel(r"temperature $T = \eta/(\alpha h B)$")
         ax.set_ylabel(r"output scale $\alpha$ (large: lazy)")
         ax.set_title(title, fontsize=10)
-    fig.suptitle(f"One-hidden-layer net, stripe task (P = {cfg['mlp_P']}, h = 64): SGD noise vs the lazy regime")
+    fig.suptitle(f"One-hidden-layer net, stripe task ($P = {cfg['mlp_P']}$, $h = 64$): SGD noise vs the lazy regime")
     return repro.save_figure(fig, out, "sclocchi2023_mlp_map", d, meta, pdf=cfg["pdf"])
 
 

@@ -148,8 +148,8 @@ def _imshow(ax, a0, a1, score, title, xlabel, ylabel):
 
 def _labels(phase_space):
     if phase_space == "offset_vs_lr":
-        return "log10 offset added to W0", "log10 lr (both layers)"
-    return "log10 lr0 (input layer)", "log10 lr1 (output layer)"
+        return r"$\log_{10}$ offset added to $W_0$", r"$\log_{10}\eta$ (both layers)"
+    return r"$\log_{10}\eta_0$ (input layer)", r"$\log_{10}\eta_1$ (output layer)"
 
 
 def _condition(label):
@@ -177,7 +177,7 @@ def _conditions(cfg, out, meta, progress):
         fractions[label] = gf.converged_fraction(score)
         _imshow(ax, a0, a1, score, f"{label}: {100 * fractions[label]:.0f}% trained", *_labels(ps))
         data[f"score_{key}"], data[f"axis0_{key}"], data[f"axis1_{key}"] = score, a0, a1
-    fig.suptitle(f"Trainability of a one-hidden-layer net (n = {cfg['n']}, {cfg['steps']} GD steps): "
+    fig.suptitle(f"Trainability of a one-hidden-layer net ($n = {cfg['n']}$, {cfg['steps']} GD steps): "
                  "blue trains, red diverges", fontsize=11)
     fig.tight_layout()
     m = dict(meta, converged_fraction=fractions)
@@ -194,14 +194,16 @@ def saturated(shape, sizes, counts) -> bool:
 
 def _zoom(cfg, out, meta, progress):
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
 
     center, hw = FIRST_VIEW["lr_vs_lr"]
     seq = gf.zoom_sequence(center, hw, cfg["zoom_levels"], factor=cfg["zoom_factor"], resolution=cfg["resolution"],
                            n=cfg["n"], steps=cfg["steps"], seed=cfg["problem_seed"],
                            store_dir=_store(cfg, "zoom"), progress=progress, gpu=cfg.get("gpu", False))
-    ncol = 4
+    ncol = min(4, len(seq) + 1)
     nrow = -(-(len(seq) + 1) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.2 * nrow))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.5 * nrow))
     axes = axes.ravel()
     data, dims, cal, sat, masks, curves = {}, [], [], [], [], []
     for lvl, (ax, e) in enumerate(zip(axes, seq)):
@@ -211,28 +213,41 @@ def _zoom(cfg, out, meta, progress):
         dims.append(gf.box_counting_dimension(masks[-1], method="porespy"))
         cal.append(gf.box_counting_dimension(masks[-1]))
         sat.append(saturated(masks[-1].shape, *curves[-1][:2]))
-        slope = "every box mixed" if sat[-1] else f"dim {dims[-1]:.2f} (porespy), {cal[-1]:.2f} (calibrated)"
+        slope = "every box mixed" if sat[-1] else f"dim {dims[-1]:.2f} / {cal[-1]:.2f}"
+        mant, ex = f"{e['half_width']:.1e}".split("e")
         _imshow(ax, e["axis0"], e["axis1"], e["score"],
-                f"level {lvl}: width 2x{e['half_width']:.1e} dec\n{100 * frac:.0f}% trained, {slope}",
-                "log10 lr0", "log10 lr1")
+                f"level {lvl}: half-width ${mant}\\times 10^{{{int(ex)}}}$ decades\n{100 * frac:.0f}% trained, {slope}",
+                r"$\log_{10}\eta_0$", r"$\log_{10}\eta_1$")
         ax.ticklabel_format(useOffset=True, style="plain")
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        if lvl + 1 < len(seq):  # where the next level sits (a square, or a cross when too small to see)
+            nc, nh = seq[lvl + 1]["center"], seq[lvl + 1]["half_width"]
+            lims = ax.get_xlim(), ax.get_ylim()  # the square may reach past the window: keep the window's limits
+            ax.add_patch(Rectangle((nc[0] - nh, nc[1] - nh), 2 * nh, 2 * nh, fill=False, ec="k", lw=1.4))
+            ax.add_patch(Rectangle((nc[0] - nh, nc[1] - nh), 2 * nh, 2 * nh, fill=False, ec="w", lw=0.6))
+            ax.plot(nc[0], nc[1], "+", color="k", ms=10, mew=1.6)
+            ax.plot(nc[0], nc[1], "+", color="w", ms=8, mew=0.7)
+            ax.set_xlim(lims[0])
+            ax.set_ylim(lims[1])
         data[f"score_{lvl}"], data[f"center_{lvl}"] = e["score"], e["center"]
         data[f"half_width_{lvl}"] = e["half_width"]
     ax = axes[len(seq)]
     for lvl, (sizes, counts, _) in enumerate(curves):
-        ax.loglog(sizes, counts, "o-", ms=3, label=f"level {lvl}")
-    ax.set_xlabel("box edge (cells)", fontsize=8)
-    ax.set_ylabel("boxes on the boundary", fontsize=8)
+        ax.loglog(sizes, counts, "o-", ms=3, color=f"C{lvl % 8}", label=f"level {lvl}")
+    ax.set_xlabel("box edge $s$ (cells)", fontsize=8)
+    ax.set_ylabel("boxes on the boundary $N(s)$", fontsize=8)
     ax.set_title("box counts per level", fontsize=9)
-    ax.legend(fontsize=6)
+    repro.legend_outside(ax, fontsize=7)
     for extra in axes[len(seq) + 1:]:
         extra.axis("off")
     kept = [m for m, s in zip(masks, sat) if not s]
     pooled = gf.box_counting_dimension(kept, method="porespy") if kept else float("nan")
     pooled_cal = gf.box_counting_dimension(kept) if kept else float("nan")
-    fig.suptitle(f"Zooming into the tanh boundary ({len(seq)} levels, x{cfg['zoom_factor']:g} each): both phases stay "
-                 f"interleaved; dimension of the unsaturated levels {pooled:.2f} (porespy), {pooled_cal:.2f} "
-                 "(calibrated)", fontsize=10)
+    fig.suptitle(f"Zooming into the tanh boundary ({len(seq)} levels, $\\times{cfg['zoom_factor']:g}$ each; the square "
+                 f"and cross mark where the next level sits): both phases stay interleaved\nbox-counting dimension "
+                 f"(porespy / calibrated) of the unsaturated levels pooled: {pooled:.2f} / {pooled_cal:.2f}",
+                 fontsize=10)
     fig.tight_layout()
     m = dict(meta, zoom_dimension_per_level=dims, zoom_dimension_calibrated_per_level=cal, zoom_saturated=sat,
              zoom_dimension_pooled=pooled, zoom_dimension_calibrated_pooled=pooled_cal, zoom_levels=len(seq))

@@ -10,7 +10,8 @@ Figures
 -------
 1. ``threshold``: eta*_1 tr(H) over random instances (<= 2, equal to 2 for orthogonal equal-norm per-sample
    gradients); eta*_B lambda_max against B with and without replacement (GD's 2 at B = n without
-   replacement); the interpolating combination eta*_B (tr(H)/B + (1 - 1/B) lambda_max) <= 2.
+   replacement); the interpolating combination eta*_B (tr(H)/B + (1 - 1/B) lambda_max) against 2 (an
+   observation, not a bound: the panel counts the measured counter-examples).
 2. ``diagonal_net``: eta tr(H) and eta lambda_max at the end of SGD (B = 1) and GD on a diagonal linear network
    f(x) = <u*u - v*v, x>, against eta; and eta / eta*_1(w_end), the end point's exact threshold.
 
@@ -187,44 +188,52 @@ def _threshold_figure(cfg, out, meta, seed):
     r = random_instances(cfg, seed)
     c = batch_curve(seed)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), constrained_layout=True)
-    axes[0].hist(r["lr_trace_B1"], bins=30, color="tab:blue", alpha=0.8, label="random instances, B = 1")
-    axes[0].hist(r["threshold_B_n"] * r["trace"], bins=30, color="tab:red", alpha=0.5,
-                 label="B = n, with replacement")
-    axes[0].axvline(2.0, color="k", lw=1.2)
-    axes[0].axvline(r["orthogonal_lr_trace"], color="tab:green", ls="--", lw=2,
-                    label=f"orthogonal g_i: {r['orthogonal_lr_trace']:.9f}")
+    axes[0].hist(r["lr_trace_B1"], bins=30, color="C0", alpha=0.8, label="random instances, $B = 1$")
+    axes[0].hist(r["threshold_B_n"] * r["trace"], bins=30, color="C3", alpha=0.5,
+                 label="$B = n$, with replacement")
+    axes[0].axvline(2.0, color="k", lw=1.2, label="2")
+    axes[0].axvline(r["orthogonal_lr_trace"], color="C2", ls="--", lw=2,
+                    label=f"orthogonal $g_i$ ($B = 1$): {r['orthogonal_lr_trace']:.9f}")
     axes[0].set_xlabel(r"$\eta^*_B\ \mathrm{tr}(H)$")
-    axes[0].set_ylabel("instances")
-    axes[0].set_title(f"tr(H) <= 2/eta is a B = 1 statement\n(max at B = 1: {np.max(r['lr_trace_B1']):.3f})",
+    axes[0].set_ylabel("number of instances")
+    b1_max = np.max(r["lr_trace_B1"])
+    bn_over = int(np.sum(r["threshold_B_n"] * r["trace"] > 2))
+    axes[0].set_title(f"$\\eta^*_1\\,\\mathrm{{tr}}(H) \\leq 2$ at $B = 1$ (max {b1_max:.3f} over "
+                      f"{r['trace'].size} instances);\nat $B = n$ (with replacement) {bn_over} of them exceed 2",
                       fontsize=9)
-    axes[0].legend(fontsize=8)
-    axes[1].plot(c["B"], c["with_replacement"], "o-", label="with replacement")
-    axes[1].plot(c["B"], c["without_replacement"], "s-", label="without replacement")
-    axes[1].plot(c["B"], c["trace_bound"], "k:", label=r"$2/(\mathrm{tr}H/B + (1-1/B)\lambda_{max})$ (interpolation)")
+    repro.legend_outside(axes[0], loc="below", ncol=2)
+    axes[1].plot(c["B"], c["with_replacement"], "o-", color="C0", label="with replacement")
+    axes[1].plot(c["B"], c["without_replacement"], "s-", color="C1", label="without replacement")
+    axes[1].plot(c["B"], c["trace_bound"], "k:",
+                 label=r"$\lambda_{\max}\cdot 2/(\mathrm{tr}H/B + (1-1/B)\lambda_{\max})$ (interpolation)")
     axes[1].axhline(2.0, color="k", lw=1.0)
-    axes[1].set_xlabel("batch size B")
-    axes[1].set_ylabel(r"$\eta^*_B\ \lambda_{max}(H)$")
-    axes[1].set_title(f"one instance, n = {c['B'][-1]}: GD's 2/lambda_max\nreached at B = n without replacement",
+    axes[1].set_xlabel("batch size $B$")
+    axes[1].set_ylabel(r"$\eta^*_B\ \lambda_{\max}(H)$")
+    gd_gap = abs(c["without_replacement"][-1] - 2.0)
+    axes[1].set_title(f"one instance, $n = {c['B'][-1]}$: without replacement $\\eta^*_n\\lambda_{{\\max}}$ = "
+                      f"{c['without_replacement'][-1]:.6f}\n(GD's $2/\\lambda_{{\\max}}$, off by {gd_gap:.0e})",
                       fontsize=9)
-    axes[1].legend(fontsize=8)
+    repro.legend_outside(axes[1], loc="below", ncol=1)
     for j, b in enumerate(r["batches"]):
-        axes[2].hist(r["combination"][:, j], bins=30, alpha=0.6, label=f"B = {b}")
+        axes[2].hist(r["combination"][:, j], bins=30, histtype="step", lw=1.6, color=f"C{j}", label=f"$B = {b}$")
     axes[2].axvline(2.0, color="k", lw=1.2)
-    axes[2].set_xlabel(r"$\eta^*_B\,(\mathrm{tr}H/B + (1-1/B)\lambda_{max})$")
+    axes[2].set_xlabel(r"$\eta^*_B\,(\mathrm{tr}H/B + (1-1/B)\lambda_{\max})$")
+    axes[2].set_ylabel("number of instances")
     small = r["n"][:, None] >= 2 * r["batches"][None, :]
     ce = counter_examples(seed)
-    axes[2].set_title(f"the spec's interpolation is not a bound: max {np.max(r['combination'][small]):.4f} here "
-                      f"for B <= n/2,\nbut {ce['exceed']} of {ce['combination'].size} random n = {ce['n']}, "
-                      f"d = {ce['d']}, B = {ce['batch_size']} instances exceed 2 (max {np.max(ce['combination']):.3f})",
+    axes[2].set_title(f"an observation, not a bound: max {np.max(r['combination'][small]):.4f} here for "
+                      f"$B \\leq n/2$,\nbut {ce['exceed']} of {ce['combination'].size} random $n = {ce['n']}$, "
+                      f"$d = {ce['d']}$, $B = {ce['batch_size']}$ instances exceed 2 (max {np.max(ce['combination']):.3f})",
                       fontsize=9)
-    axes[2].legend(fontsize=8)
-    fig.suptitle("Exact mean-square stability threshold of SGD at a minimum (the d^2 x d^2 operator)")
+    repro.legend_outside(axes[2], loc="below", ncol=3, bbox_to_anchor=(0.5, -0.24))
+    fig.suptitle(r"Exact mean-square stability threshold $\eta^*_B$ of SGD at a minimum (the $d^2 \times d^2$ "
+                 "operator)")
     lines = [f"B = 1: max eta* tr(H) = {np.max(r['lr_trace_B1']):.4f} over {r['trace'].size} instances",
              f"orthogonal case: eta* tr(H) = {r['orthogonal_lr_trace']:.12f}",
              f"B = n with replacement: max eta* tr(H) = {np.max(r['threshold_B_n'] * r['trace']):.3f}",
              f"combination: max {np.max(r['combination']):.4f} (B <= n/2: "
              f"{np.max(r['combination'][r['n'][:, None] >= 2 * r['batches'][None, :]]):.4f})",
-             f"not a bound: {ce['exceed']} of {ce['combination'].size} random n = {ce['n']}, d = {ce['d']}, "
+             f"an observation, not a bound: {ce['exceed']} of {ce['combination'].size} random n = {ce['n']}, d = {ce['d']}, "
              f"B = {ce['batch_size']} instances (with replacement) exceed 2, max {np.max(ce['combination']):.4f}"]
     return repro.save_figure(fig, out, "wu2023_threshold", {**r, **{f"curve_{k}": v for k, v in c.items()},
                                                              "counter_example_combination": ce["combination"]},
@@ -237,27 +246,37 @@ def _diag_figure(cfg, out, meta, seed, progress):
     e = end_points(cfg, seed, progress)
     lr = e["lr"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
-    for s in range(e["sgd_lr_trace"].shape[0]):
-        kw = dict(label="SGD (B = 1): eta tr(H)") if s == 0 else {}
-        axes[0].plot(lr, e["sgd_lr_trace"][s], "o", color="tab:blue", ms=5, **kw)
-        kw = dict(label="SGD: eta lambda_max") if s == 0 else {}
-        axes[0].plot(lr, e["sgd_lr_lam_max"][s], "x", color="tab:blue", ms=5, **kw)
-    axes[0].plot(lr, e["gd_lr_trace"], "s-", color="tab:red", ms=4, label="GD: eta tr(H)")
-    axes[0].plot(lr, e["gd_lr_lam_max"], "+-", color="tab:red", ms=6, label="GD: eta lambda_max")
-    axes[0].axhline(2.0, color="k", lw=1.2)
+    S = e["sgd_lr_trace"].shape[0]
+    for s in range(S):
+        kw = dict(label=rf"SGD ($B = 1$, {S} seeds): $\eta\,\mathrm{{tr}}(H)$") if s == 0 else {}
+        axes[0].plot(lr, e["sgd_lr_trace"][s], "o", color="C0", ms=5, **kw)
+        kw = dict(label=r"SGD: $\eta\,\lambda_{\max}(H)$") if s == 0 else {}
+        axes[0].plot(lr, e["sgd_lr_lam_max"][s], "x", color="C0", ms=5, **kw)
+    axes[0].plot(lr, e["gd_lr_trace"], "s-", color="C3", ms=4, label=r"GD: $\eta\,\mathrm{tr}(H)$")
+    axes[0].plot(lr, e["gd_lr_lam_max"], "+-", color="C3", ms=6, label=r"GD: $\eta\,\lambda_{\max}(H)$")
+    axes[0].axhline(2.0, color="k", lw=1.2, label="2")
     n_div = int(np.sum(~e["sgd_converged"]))
+    n_all = e["sgd_converged"].size
     axes[0].set_xlabel(r"learning rate $\eta$")
-    axes[0].set_title(f"end points (missing: {n_div} SGD runs that did not converge)", fontsize=9)
-    axes[0].legend(fontsize=8)
-    for s in range(e["sgd_lr_over_threshold"].shape[0]):
-        axes[1].plot(lr, e["sgd_lr_over_threshold"][s], "o", color="tab:blue", ms=5)
-    axes[1].axhline(1.0, color="k", lw=1.2)
+    axes[0].set_ylabel(r"$\eta \times$ curvature at the end point")
+    missing = (f"all {n_all} SGD runs converged" if n_div == 0 else
+               f"{n_div} of {n_all} SGD runs did not converge: not shown")
+    ex = int(np.floor(np.log10(float(cfg["converged_loss"]))))
+    axes[0].set_title(f"end points (converged: loss $< 10^{{{ex}}}$; {missing})", fontsize=9)
+    repro.legend_outside(axes[0], loc="below", ncol=2)
+    for s in range(S):
+        axes[1].plot(lr, e["sgd_lr_over_threshold"][s], "o", color="C0", ms=5,
+                     label=f"SGD end points ({S} seeds)" if s == 0 else None)
+    axes[1].axhline(1.0, color="k", lw=1.2, label=r"$\eta = \eta^*_1(w_{end})$")
     axes[1].set_ylim(0, 1.2)
     axes[1].set_xlabel(r"learning rate $\eta$")
     axes[1].set_ylabel(r"$\eta / \eta^*_1(w_{end})$")
-    axes[1].set_title("SGD ends only at minima that are mean-square stable at its eta", fontsize=9)
-    fig.suptitle(f"Diagonal linear network (n = {cfg['n']}, d = {cfg['d']}): SGD's stability bounds tr(H), "
-                 "GD's only lambda_max")
+    worst = np.nanmax(e["sgd_lr_over_threshold"])
+    axes[1].set_title(f"SGD ends only at minima mean-square stable at its $\\eta$ (max ratio {worst:.3f})",
+                      fontsize=9)
+    repro.legend_outside(axes[1], loc="below", ncol=2)
+    fig.suptitle(f"Diagonal linear network ($n = {cfg['n']}$, $d = {cfg['d']}$): SGD's stability bounds "
+                 r"$\mathrm{tr}(H)$, GD's only $\lambda_{\max}(H)$")
     lines = [f"SGD max eta tr(H) over converged runs: {np.nanmax(e['sgd_lr_trace']):.3f}; "
              f"GD max eta tr(H): {np.nanmax(e['gd_lr_trace']):.3f}; SGD runs not converged: {n_div}"]
     if progress:
