@@ -174,7 +174,7 @@ def _spectrum_figure(cfg, runs, out, meta):
         ax.set_yscale("log")
         ax.set_xlabel("SGD step $t$")
         ax.set_ylabel(f"top {2 * k} Hessian eigenvalues $\\lambda_i$")
-        ax.set_title(f"{d['name']} ({k} classes), SGD lr = {r['lr'][0]:g}: {k} outliers (colour) above the next {k} "
+        ax.set_title(f"{d['name']} ({k} classes), SGD $\\eta$ = {r['lr'][0]:g}: {k} outliers (colour) above the next {k} "
                      "(grey)", fontsize=9)
         # the whole spectrum at the end of training, from the dense Hessian
         lam = np.linalg.eigvalsh(m.hessian(r["w"][-1, 0, 0]))[::-1]
@@ -217,10 +217,10 @@ def _overlap_figure(cfg, runs, out, meta):
                 f = r["overlap"][:, 0, j]
                 lo = min(lo, np.nanmin(f[f > 0]))
                 ax.plot(r["t"], r["overlap"][:, 0, j], ls, color=col, lw=1.2,
-                        label=f"{opt.upper()} lr = {r['lr'][j]:g}: late mean {mm[opt]['overlap_late'][0, j]:.2g}, "
+                        label=f"{opt.upper()} $\\eta$ = {r['lr'][j]:g}: late mean {mm[opt]['overlap_late'][0, j]:.2g}, "
                               f"final $\\eta\\lambda_1/2$ = {r['lr'][j] * r['top'][-1, 0, j, 0] / 2:.2f}")
                 data[f"{d['name']}_{opt}_overlap_lr{r['lr'][j]:g}"] = r["overlap"][:, 0, j]
-        ax.axhline(k / d["n_params"], color="k", ls=":", lw=1.0, label=f"random {k}-dim subspace: k/P")
+        ax.axhline(k / d["n_params"], color="k", ls=":", lw=1.0, label=f"random {k}-dim subspace: $k/P$")
         t_init = cfg["initial_fraction"] * cfg["steps"]
         ax.axvline(t_init, color="0.7", lw=0.8, label=f"end of the initial phase ($t$ = {t_init:g}): late means from here")
         ax.set_yscale("log")
@@ -236,19 +236,19 @@ def _overlap_figure(cfg, runs, out, meta):
                          f"{np.array2string(mm[opt]['overlap_min_late'][0], precision=3)}; outliers at the end "
                          f"{mm[opt]['outliers_final'][0]}; final lr S/2 "
                          f"{np.array2string(mm[opt]['lr'] * d[opt]['top'][-1, 0, :, 0] / 2, precision=3)}")
-        axes[-1].plot(mm["persistence_t"], mm["persistence"], "o-", ms=3, label=f"{d['name']} (k = {k})")
+        axes[-1].plot(mm["persistence_t"], mm["persistence"], "o-", ms=3, label=f"{d['name']} ($k$ = {k})")
         data[f"{d['name']}_persistence"] = mm["persistence"]
         lines.append(f"{d['name']} persistence of the top-{k} space (from step {mm['persistence_ref']:g}): min after "
                      f"it {mm['persistence'][mm['persistence_t'] >= mm['persistence_ref']].min():.3f}")
     axes[-1].set_ylim(0, 1.05)
-    axes[-1].set_xlabel("SGD step $t$ (smaller lr)")
+    axes[-1].set_xlabel("SGD step $t$ (smaller $\\eta$)")
     axes[-1].set_ylabel(r"$(1/k)\,\|V_t^\top V_{t'}\|_F^2$")
     axes[-1].set_title("the top subspace persists ($t'$ = end of the initial phase)", fontsize=10)
     t_ref = float(mm["persistence_ref"])
     axes[-1].axvline(t_ref, color="0.7", lw=0.8, label=f"$t'$ = {t_ref:g}")
     repro.legend_outside(axes[-1], loc="below", ncol=1, fontsize=7)
     fig.suptitle("After a short initial phase SGD's gradient lies in the top-$k$ Hessian eigenspace "
-                 "(GD at a small lr leaves it)")
+                 "(GD at a small $\\eta$ leaves it)")
     return repro.save_figure(fig, out, "gurari2018_tiny_subspace_overlap", data, {**meta, "summary": lines},
                              pdf=cfg["pdf"]), lines
 
