@@ -244,7 +244,7 @@ PNG_DPI = 160
 #: as the text, the Okabe-Ito cycle, 160 dpi PNGs saved with a tight bounding box.
 STYLE = {
     "mathtext.fontset": "dejavusans",
-    "mathtext.default": "it",
+    "mathtext.default": "normal",  # letters italic, digits and operators upright (as in TeX)
     "axes.formatter.use_mathtext": True,
     "axes.titlesize": "medium",
     "axes.labelsize": "medium",

@@ -160,30 +160,43 @@ def _trajectories_figure(cfg, out, meta, seed, progress):
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), constrained_layout=True)
     colors = plt.cm.viridis(np.linspace(0, 0.9, tr["lr"].size))
     for j, c in enumerate(colors):
-        axes[0].plot(tr["t"], tr["lr_ntk"][:, j], color=c, lw=1.0, label=f"eta = {tr['lr'][j]:.2f}")
+        axes[0].plot(tr["t"], tr["lr_ntk"][:, j], color=c, lw=1.0, label=f"$\\eta$ = {tr['lr'][j]:.2f}")
         axes[0].axhline(tr["gf_lr_ntk"][j], color=c, ls="--", lw=1.0)
-        axes[1].semilogy(tr["t"], np.maximum(tr["residual"][:, j], 1e-17), color=c, lw=1.0)
-    axes[0].axhline(2.0, color="k", lw=1.2)
+        axes[1].semilogy(tr["t"], np.maximum(tr["residual"][:, j], 1e-17), color=c, lw=1.0,
+                         label=f"$\\eta$ = {tr['lr'][j]:.2f}")
+    axes[0].axhline(2.0, color="k", lw=1.2, label=r"$\eta\lambda = 2$")
     axes[0].set_xscale("symlog", linthresh=10)
     axes[0].set_xlim(0, tr["t"][-1])
-    axes[0].set_xlabel("GD step t")
+    axes[0].set_xlabel("GD step $t$")
     axes[0].set_ylabel(r"$\eta\lambda_t$")
-    axes[0].set_title(f"two-parameter model, eps y = {cfg['eps_y']}: GD (solid), gradient-flow limit (dashed)",
-                      fontsize=9)
-    axes[0].legend(fontsize=8)
+    axes[0].set_title(f"two-parameter model, $\\epsilon y$ = {cfg['eps_y']}: GD (solid), gradient-flow limit "
+                      "(dashed)", fontsize=9)
+    repro.legend_outside(axes[0], loc="below", ncol=3)
     axes[1].set_xscale("symlog", linthresh=10)
     axes[1].set_xlim(0, tr["t"][-1])
-    axes[1].set_xlabel("GD step t")
-    axes[1].set_ylabel("|z_t|")
-    axes[1].set_title("residual", fontsize=9)
+    axes[1].set_xlabel("GD step $t$")
+    axes[1].set_ylabel(r"residual $|z_t|$")
+    # the flat tails are float64 round-off: GD has converged to |z| ~ eps * (size of the terms summed)
+    floor = tr["final_residual"]
+    axes[1].set_title(f"residual; the flat tails ({floor.min():.0e} to {floor.max():.0e}) are float64 round-off",
+                      fontsize=9)
+    repro.legend_outside(axes[1], loc="below", ncol=2)
     axes[2].plot(rs["lr"], rs["gf_lr_ntk"], "k--", label=r"gradient flow $\eta\lambda_\infty$")
-    axes[2].plot(rs["lr"], rs["final_lr_ntk"], "o-", color="tab:red", ms=3, label=r"GD final $\eta\lambda$")
-    axes[2].axhline(2.0, color="k", lw=1.2)
+    axes[2].plot(rs["lr"], rs["final_lr_ntk"], "o-", color="C3", ms=3, label=r"GD final $\eta\lambda$")
+    axes[2].axhline(2.0, color="k", lw=1.2, label=r"$\eta\lambda = 2$")
     axes[2].set_xlabel(r"$\eta$ ($\lambda_0 = 1$)")
     axes[2].set_ylabel(r"$\eta\lambda$ at the end")
-    axes[2].set_title(f"random model P = {rs['P']} (missing points: GD diverged)", fontsize=9)
-    axes[2].legend(fontsize=8)
-    fig.suptitle("Progressive sharpening: gradient flow would end above 2/eta, GD ends just below it")
+    n_div = int(np.sum(~rs["converged"]))
+    axes[2].set_title(f"random model $P$ = {rs['P']}: GD converged at {rs['lr'].size - n_div} of {rs['lr'].size} "
+                      f"step sizes" + (" (missing points: not converged)" if n_div else ""), fontsize=9)
+    repro.legend_outside(axes[2], loc="below", ncol=2)
+    # the claim, read off the data: where gradient flow would end above 2, GD's final eta*lambda (both models)
+    above_tr, above_rs = tr["gf_lr_ntk"] > 2, (rs["gf_lr_ntk"] > 2) & rs["converged"]
+    parts = [f"{name}: final $\\eta\\lambda$ {v.min():.3f} to {v.max():.3f}" for name, v in
+             (("two-parameter model", tr["final_lr_ntk"][above_tr]), ("random model", rs["final_lr_ntk"][above_rs]))
+             if v.size]
+    fig.suptitle(r"Progressive sharpening: where gradient flow would end above $2/\eta$, GD ends below it"
+                 + (f" ({'; '.join(parts)})" if parts else ""), fontsize=11)
     lines = [f"eta = {e:.2f}: GD final eta*lambda {f:.4f} (max {mx:.4f}), gradient flow {g:.4f}"
              for e, f, mx, g in zip(tr["lr"], tr["final_lr_ntk"], tr["max_lr_ntk"], tr["gf_lr_ntk"])]
     if progress:
@@ -203,7 +216,7 @@ def _map_figure(cfg, out, meta, progress):
     fig, ax = plt.subplots(figsize=(7.5, 5.5), constrained_layout=True)
     other = np.where(st == 0, np.nan, st).astype(float)
     ax.imshow(other.T, origin="lower", extent=extent, aspect="auto", interpolation="nearest",
-              cmap=ListedColormap(["tab:orange", "tab:purple", "0.15"]), vmin=0.5, vmax=3.5)
+              cmap=ListedColormap(["C1", "C4", "0.15"]), vmin=0.5, vmax=3.5)
     conv = np.where(st == 0, d["final_lr_ntk"], np.nan)
     im = ax.imshow(conv.T, origin="lower", extent=extent, aspect="auto", interpolation="nearest", cmap="viridis",
                    vmin=0, vmax=2)
@@ -214,12 +227,13 @@ def _map_figure(cfg, out, meta, progress):
     ax.set_xlabel(r"$\eta\lambda_0$")
     ax.set_ylabel(r"$\epsilon y$")
     fig.colorbar(im, ax=ax, label=r"final $\eta\lambda$ (converged)")
-    ax.legend(handles=[Patch(color="tab:orange", label="2-, 4- or 8-cycle"),
-                       Patch(color="tab:purple", label="not converged (chaos)"),
-                       Patch(color="0.15", label="diverged"),
-                       plt.Line2D([], [], color="w", ls="--", label="gradient flow ends at 2/eta"),
-                       plt.Line2D([], [], color="w", label=r"$\eta\lambda_0 = 2$")],
-              loc="lower left", fontsize=8, facecolor="0.6")
+    counts = {c: int(np.sum(st == c)) for c in (0, 1, 2, 3)}
+    repro.legend_outside(ax, loc="below", ncol=3, fontsize=8, facecolor="0.6", frameon=True,
+                         handles=[Patch(color="C1", label=f"2-, 4- or 8-cycle ({counts[1]} cells)"),
+                                  Patch(color="C4", label=f"not converged, chaos ({counts[2]})"),
+                                  Patch(color="0.15", label=f"diverged ({counts[3]})"),
+                                  plt.Line2D([], [], color="w", ls="--", label=r"gradient flow ends at $2/\eta$"),
+                                  plt.Line2D([], [], color="w", label=r"$\eta\lambda_0 = 2$")])
     ax.set_title(f"GD on the two-parameter second-order model ({cfg['map_steps']} steps; grid on gdsim.sweep)",
                  fontsize=10)
     return repro.save_figure(fig, out, "agarwala2022_phase_map", d, meta, pdf=cfg["pdf"])

@@ -168,7 +168,14 @@ def depth_claims(d) -> dict:
 
 
 def _save(fig, out, stem, data, meta, pdf):
-    return repro.save_figure(fig, out, stem, data, meta, pdf=pdf, dpi=DPI)  # >= 150 dpi (the default is 110)
+    return repro.save_figure(fig, out, stem, data, meta, pdf=pdf, dpi=DPI)  # the shared style's 160 dpi
+
+
+def _sci(x) -> str:
+    """``x`` as mathtext scientific notation: 4e+05 -> $4\\times10^{5}$, 1e+06 -> $10^{6}$."""
+    e = int(np.floor(np.log10(abs(x))))
+    m = x / 10.0 ** e
+    return f"$10^{{{e}}}$" if np.isclose(m, 1.0) else f"${m:g}\\times10^{{{e}}}$"
 
 
 def _width_figure(cfg, out, meta, seed, progress):
@@ -185,7 +192,8 @@ def _width_figure(cfg, out, meta, seed, progress):
         ax.plot(w, d["gc"][:, s], color=C_GC, alpha=0.25, lw=0.8)
     ax.errorbar(w, g, yerr=2 * gse, color=C_GC, marker="o", lw=2, capsize=3,
                 label=rf"G&C, $\epsilon={c['eps']:g}$ (mean of {d['gc'].shape[1]} tasks, $\pm 2$ s.e.)")
-    ax.plot(w, np.nanmedian(d["gd"], axis=(1, 2)), color=C_GD, marker="s", lw=2, label="GD (median)")
+    ax.plot(w, np.nanmedian(d["gd"], axis=(1, 2)), color=C_GD, marker="s", lw=2, label="GD (median)",
+            clip_on=False)  # medians near 0 sit on the axis: draw the whole marker
     ax.axhline(cl["prior"], color=C_PRIOR, ls="--", lw=1.2, label="prior mean (exact)")
     ax.set_xscale("log", base=2)
     ax.set_xticks(w, [str(x) for x in w])
@@ -208,8 +216,8 @@ def _width_figure(cfg, out, meta, seed, progress):
     ax.set_title(f"share of the prior's error G&C removes: {cl['removed_first']:.2f} at width {w[0]}, "
                  f"{cl['removed_last']:.2f} at width {w[-1]}", fontsize=9)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
-    fig.suptitle(f"Guess & Check against width: {c['shape']}x{c['shape']} rank-1 target, {c['measurements']} "
-                 f"measurements, {c['samples']:.0e} prior draws per task and width", fontsize=10)
+    fig.suptitle(f"Guess & Check against width: ${c['shape']}\\times{c['shape']}$ rank-1 target, "
+                 f"{c['measurements']} measurements, {_sci(c['samples'])} prior draws per task and width", fontsize=10)
     lines = [f"G&C generalisation, mean over tasks: {cl['gc_first']:.4f} (width {w[0]}) -> {cl['gc_last']:.4f} "
              f"(width {w[-1]}); gap per task {np.round(cl['gap_per_task'], 4).tolist()} (s.e. "
              f"{np.round(cl['gap_se_per_task'], 4).tolist()})",
@@ -232,7 +240,8 @@ def _depth_figure(cfg, out, meta, seed, progress):
     for e, (eps, col) in enumerate(zip(d["eps"], (C_GC, C_GC2, "#CC79A7"))):
         ax.errorbar(dep, g[:, e], yerr=2 * gse[:, e], color=col, marker="o", lw=2, capsize=3,
                     label=rf"G&C, $\epsilon={eps:g}$ (mean of {d['gc'].shape[1]} tasks, $\pm 2$ s.e.)")
-    ax.plot(dep, cl["gd_median"], color=C_GD, marker="s", lw=2, label="GD (median)")
+    ax.plot(dep, cl["gd_median"], color=C_GD, marker="s", lw=2, label="GD (median)",
+            clip_on=False)  # medians near 0 sit on the axis: draw the whole marker
     ax.axhline(cl["prior"], color=C_PRIOR, ls="--", lw=1.2, label="prior mean (exact, normalised)")
     ax.set_xticks(dep)
     ax.set_xlabel(f"depth $d$ (width {c['width']}, linear)")
@@ -252,8 +261,9 @@ def _depth_figure(cfg, out, meta, seed, progress):
     ax.set_title(f"acceptance at $\\epsilon={d['eps'][0]:g}$: {acc[0]:.1e} (depth {dep[0]}) to {acc[-1]:.1e} "
                  f"(depth {dep[-1]})", fontsize=9)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
-    fig.suptitle(f"Guess & Check against depth: {c['shape']}x{c['shape']} rank-1 target, {c['measurements']} "
-                 f"measurements, output normalised, {c['samples']:.0e} prior draws per task and depth", fontsize=10)
+    fig.suptitle(f"Guess & Check against depth: ${c['shape']}\\times{c['shape']}$ rank-1 target, "
+                 f"{c['measurements']} measurements, output normalised, {_sci(c['samples'])} prior draws per task "
+                 "and depth", fontsize=10)
     lines = [f"G&C generalisation (eps {e:g}), mean over tasks: {a:.4f} (depth {dep[0]}) -> {b:.4f} "
              f"(depth {dep[-1]}), drop {x:.4f} +- {s:.4f}"
              for e, a, b, x, s in zip(d["eps"], cl["gc_first"], cl["gc_last"], cl["drop"], cl["drop_se"])]

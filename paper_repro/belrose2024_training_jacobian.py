@@ -291,11 +291,11 @@ def _spectrum_figure(cfg, d, out, meta):
     ax = axes[0]
     data = {}
     for i, r in enumerate(d["runs"]):
-        ax.plot(r["s"], color=COLORS[i], lw=1.3, label=f"seed +{i}: sigma_1 = {r['s'][0]:.3g}")
+        ax.plot(r["s"], color=COLORS[i], lw=1.3, label=f"seed +{i}: $\\sigma_1$ = {r['s'][0]:.3g}")
         data[f"s_seed{i}"] = r["s"]
         data[f"s_full_seed{i}"] = r["s_full"]
     sh = d["shuffled"]
-    ax.plot(sh["s"], color="k", ls="--", lw=1.0, label=f"shuffled labels: sigma_1 = {sh['s'][0]:.3g}")
+    ax.plot(sh["s"], color="k", ls="--", lw=1.0, label=f"shuffled labels: $\\sigma_1$ = {sh['s'][0]:.3g}")
     data["s_shuffled"] = sh["s"]
     ax.axhline(1.0, color="0.5", lw=0.8)
     c, b, s = d["runs"][0]["regions"][tau]
@@ -304,9 +304,9 @@ def _spectrum_figure(cfg, d, out, meta):
     ax.set_yscale("log")
     ax.set_xlabel(r"index $j$ (descending $\sigma_j$)")
     ax.set_ylabel(r"singular value $\sigma_j$ of $J$ (non-trivial block)")
-    ax.set_title(f"seed +0, tau = {tau:g}: chaotic {c}, bulk {b} (shaded), stable {s} of P' = {d['runs'][0]['P_net']}",
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"seed +0, $\\tau$ = {tau:g}: chaotic {c}, bulk {b} (shaded), stable {s} of $P'$ = "
+                 f"{d['runs'][0]['P_net']}", fontsize=9)
+    repro.legend_outside(ax, loc="below", ncol=2, fontsize=7)
     ax = axes[1]
     r0 = d["runs"][0]
     ax.semilogy(np.abs(r0["s"] - 1), color=COLORS[0], lw=1.3,
@@ -317,8 +317,9 @@ def _spectrum_figure(cfg, d, out, meta):
         ax.axhline(t, color="0.6", lw=0.6, ls=":")
     ax.set_xlabel(r"index $j$")
     ax.set_ylabel(r"$|\sigma_j - 1|$")
-    ax.set_title(f"bulk = |sigma - 1| < tau (dotted: tau = {', '.join(f'{t:g}' for t in d['taus'])})", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"bulk: $|\\sigma_j - 1| < \\tau$ (dotted: $\\tau$ = {', '.join(f'{t:g}' for t in d['taus'])})",
+                 fontsize=9)
+    repro.legend_outside(ax, loc="below", ncol=2, fontsize=8)
     ax = axes[2]
     names = list(d["regimes"])
     tops = [d["regimes"][n]["top"][0] for n in names]
@@ -331,13 +332,13 @@ def _spectrum_figure(cfg, d, out, meta):
         g = d["regimes"][n]
         lab = n.replace(", ", ",\n")
         if "lam_min" in g:
-            lab += (f"\nmax $\\eta\\lambda_{{max}}$ = {g['lr_lam_max']:.2f}"
+            lab += (f"\nmax $\\eta\\lambda_{{\\max}}$ = {g['lr_lam_max']:.2f}"
                     f"\nmin Ritz $\\lambda$ = {g['lam_min'].min():.2g}"
                     + (f"\nexact $\\sigma_1$ = {g['exact_sigma_1']:.4g}" if "exact_sigma_1" in g else ""))
         labels.append(lab)
     ax.set_xticklabels(labels, fontsize=7)
     ax.set_ylabel(r"top singular value $\sigma_1$ (GD: Lanczos lower bound)")
-    ax.set_title(r"$\sigma_1 \leq 1$ when $\eta\lambda_{max} < 2$ and $H$ is PSD; negative curvature or momentum "
+    ax.set_title(r"$\sigma_1 \leq 1$ when $\eta\lambda_{\max} < 2$ and $H$ is PSD; negative curvature or momentum "
                  "break it", fontsize=9)
     ax.set_ylim(0.3, 3.0 * max(tops))
     for i, t in enumerate(tops):
@@ -357,13 +358,13 @@ def _alignment_figure(cfg, d, out, meta):
     ax.plot(r0["align"], ".", ms=2.5, color=COLORS[0], label=f"real labels: bulk mean {r0['bulk_alignment']:.4f}")
     ax.plot(sh["align"], ".", ms=2.5, color=COLORS[1], label=f"shuffled labels: bulk mean {sh['bulk_alignment']:.4f}")
     c, b, _ = r0["regions"][d["tau"]]
-    ax.axvspan(c, c + b, color=COLORS[2], alpha=0.15, label=f"bulk of seed +0 (tau = {d['tau']:g})")
+    ax.axvspan(c, c + b, color=COLORS[2], alpha=0.15, label=f"bulk of seed +0 ($\\tau$ = {d['tau']:g})")
     ax.set_xlabel(r"index $j$ (descending $\sigma_j$)")
     ax.set_ylabel(r"$u_j \cdot v_j$")
     ax.set_ylim(-1.05, 1.05)
     ax.set_title(f"left/right alignment: top 10% mean {r0['chaotic_alignment']:.2f}, bottom 10% mean "
                  f"{r0['stable_alignment']:.2f}", fontsize=9)
-    ax.legend(fontsize=7, loc="lower left")
+    repro.legend_outside(ax, loc="below", ncol=3, fontsize=7)
     ax = axes[1]
     keys = list(d["overlaps"])
     x = np.arange(len(keys))
@@ -371,14 +372,15 @@ def _alignment_figure(cfg, d, out, meta):
     for j, (kind, col) in enumerate((("bulk", COLORS[2]), ("chaotic", COLORS[5]), ("stable", COLORS[0]),
                                      ("random", "0.6"))):
         ax.bar(x + (j - 1.5) * wdt, [d["overlaps"][k][kind] for k in keys], wdt, color=col,
-               label=kind if kind != "random" else "random level k/P'")
+               label=kind if kind != "random" else "random level $k/P'$")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"seeds {k}\nk = {d['overlaps'][k]['k']}" if "shuffled" not in k else
-                        f"seed 0 vs shuffled\nk = {d['overlaps'][k]['k']}" for k in keys], fontsize=8)
+    ax.set_xticklabels([f"seeds {k}\n$k$ = {d['overlaps'][k]['k']}" if "shuffled" not in k else
+                        f"seed 0 vs shuffled\n$k$ = {d['overlaps'][k]['k']}" for k in keys], fontsize=8)
     ax.set_ylabel(r"subspace overlap $\|V_a^\top V_b\|_F^2 / k$")
     ax.set_ylim(0, 1.05)
-    ax.set_title("overlap of right-singular subspaces (k = smaller bulk count of the pair)", fontsize=9)
-    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1.0), loc="upper left")
+    ax.set_title("overlap of right-singular subspaces ($k$ = smaller bulk count of the pair)", fontsize=9)
+    ax.set_xlabel("pair of training runs")
+    repro.legend_outside(ax, loc="right", fontsize=7)
     data = {"align_seed0": r0["align"], "align_shuffled": sh["align"],
             **{f"overlap_{k}_{kind}": d["overlaps"][k][kind] for k in keys for kind in ("bulk", "chaotic", "stable",
                                                                                         "random", "k")}}

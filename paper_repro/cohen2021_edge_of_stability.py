@@ -129,30 +129,37 @@ def _eos_figure(cfg, out, meta, seed, progress):
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), constrained_layout=True)
     colors = plt.cm.viridis(np.linspace(0, 0.85, d["lr"].size))
     for j, c in enumerate(colors):
-        axes[0].plot(d["t"], d["sharpness"][:, j], color=c, lw=1.0, label=f"lr = {d['lr'][j]:g}")
+        axes[0].plot(d["t"], d["sharpness"][:, j], color=c, lw=1.0,
+                     label=f"$\\eta$ = {d['lr'][j]:g}: last 20% mean $\\eta\\lambda_{{\\max}}/2$ = "
+                           f"{d['tail_ratio'][j]:.2f}")
         axes[0].axhline(2 / d["lr"][j], color=c, ls=":", lw=1.0)
         axes[1].plot(d["t"], d["loss"][:, j], color=c, lw=0.8)
-    axes[0].set_xlabel("GD step")
-    axes[0].set_ylabel("sharpness (dotted: 2/lr)")
+    axes[0].set_xlabel("GD step $t$")
+    axes[0].set_ylabel(r"sharpness $\lambda_{\max}$ (dotted: $2/\eta$)")
     axes[0].set_title("progressive sharpening, then the edge of stability", fontsize=10)
-    axes[0].legend(fontsize=8)
+    repro.legend_outside(axes[0], loc="below", ncol=1, fontsize=8)
     axes[1].set_yscale("log")
-    axes[1].set_xlabel("GD step")
+    axes[1].set_xlabel("GD step $t$")
     axes[1].set_ylabel("train loss (MSE)")
-    axes[1].set_title("the loss falls over long times, not monotonically", fontsize=10)
+    axes[1].set_title(f"the loss falls over long times, not monotonically ({int(np.sum(d['loss_increases']))} "
+                      "increases between records)", fontsize=10)
     j = int(np.argmax(d["lr"]))
     lr = d["lr"][j]
-    axes[2].plot(d["t"] * lr, d["sharpness"][:, j], color=colors[j], lw=1.0, label=f"GD, lr = {lr:g} (time = lr x step)")
+    axes[2].plot(d["t"] * lr, d["sharpness"][:, j], color=colors[j], lw=1.0,
+                 label=f"GD, $\\eta$ = {lr:g} (time = $\\eta\\times$ step)")
     axes[2].plot(d["flow_time"], d["flow_sharpness"], "k-", lw=1.5, label="gradient flow, same start")
     if d["phi"].size:
-        axes[2].plot(d["phi_t"] * lr, d["phi"], "o", color="tab:red", ms=5, label=r"GFS sharpness $\phi(w_t)$ along GD")
+        axes[2].plot(d["phi_t"] * lr, d["phi"], "o", color="C3", ms=5, label=r"GFS sharpness $\phi(w_t)$ along GD")
     axes[2].set_xlim(0, d["flow_time"][-1])
-    axes[2].axhline(2 / lr, color=colors[j], ls=":", lw=1.0)
-    axes[2].set_xlabel("time t")
-    axes[2].set_ylabel("sharpness")
-    axes[2].set_title("gradient flow keeps sharpening; GD stays at 2/lr", fontsize=10)
-    axes[2].legend(fontsize=8)
-    fig.suptitle(f"Full-batch GD on digits (n = {cfg['n']}, MLP {list(cfg['sizes'])} tanh, P = {d['n_params']}, MSE)")
+    axes[2].axhline(2 / lr, color=colors[j], ls=":", lw=1.0, label=f"$2/\\eta$ = {2 / lr:g}")
+    axes[2].set_xlabel(r"time $t$ ($= \eta \times$ GD step)")
+    axes[2].set_ylabel(r"sharpness $\lambda_{\max}$")
+    end = d["flow_sharpness"][-1]
+    axes[2].set_title(f"gradient flow sharpens to {end:.2f} by $t$ = {d['flow_time'][-1]:g}; GD stays at $2/\\eta$",
+                      fontsize=10)
+    repro.legend_outside(axes[2], loc="below", ncol=1, fontsize=8)
+    fig.suptitle(f"Full-batch GD on digits ($n$ = {cfg['n']}, MLP {list(cfg['sizes'])} tanh, $P$ = {d['n_params']}, "
+                 "MSE)")
     lines = summary_lines("tanh/mse", d)
     if d["phi"].size:
         lines.append("phi along GD at lr = %g: %s" % (lr, np.array2string(d["phi"], precision=2)))
@@ -170,19 +177,28 @@ def _variants_figure(cfg, out, meta, seed, progress):
     data, lines = {}, []
     for k, (act, loss, lrs) in enumerate(cfg["variants"]):
         d, *_ = run_gd(cfg, act, loss, lrs, cfg["variant_steps"], seed, progress)
-        colors = plt.cm.plasma(np.linspace(0, 0.8, d["lr"].size))
+        colors = [f"C{i}" for i in range(d["lr"].size)]
         for j, c in enumerate(colors):
-            axes[0, k].plot(d["t"], d["sharpness"][:, j], color=c, lw=1.0, label=f"lr = {d['lr'][j]:g}")
+            axes[0, k].plot(d["t"], d["sharpness"][:, j], color=c, lw=1.0,
+                            label=f"$\\eta$ = {d['lr'][j]:g}: last 20% mean $\\eta\\lambda_{{\\max}}/2$ = "
+                                  f"{d['tail_ratio'][j]:.2f}")
             axes[0, k].axhline(2 / d["lr"][j], color=c, ls=":", lw=1.0)
             axes[1, k].plot(d["t"], d["loss"][:, j], color=c, lw=0.8)
-        axes[0, k].set_title(f"{act} MLP, {loss.replace('_', '-')}", fontsize=10)
-        axes[0, k].legend(fontsize=8)
+        loss_name = "MSE" if loss == "mse" else loss.replace("_", "-")
+        at_edge = int(np.sum(d["tail_ratio"] > 0.9))
+        verdict = (f"at the edge for {at_edge} of {d['lr'].size} step sizes" if at_edge else
+                   "below the edge: the sharpness decays as the cross-entropy falls"
+                   if loss != "mse" else "below the edge")
+        axes[0, k].set_title(f"{act} MLP, {loss_name}: {verdict} (late $\\eta\\lambda_{{\\max}}/2 > 0.9$)"
+                             if at_edge else f"{act} MLP, {loss_name}: {verdict}", fontsize=10)
         axes[1, k].set_yscale("log")
-        axes[1, k].set_xlabel("GD step")
+        axes[1, k].set_xlabel("GD step $t$")
+        axes[0, k].set_ylabel(r"sharpness $\lambda_{\max}$ (dotted: $2/\eta$)")
+        axes[1, k].set_ylabel(f"train loss ({loss_name})")
+        repro.legend_outside(axes[1, k], loc="below", ncol=1, fontsize=8,
+                             handles=axes[0, k].get_legend_handles_labels()[0])
         data.update({f"{act}_{loss}_{name}": v for name, v in d.items()})
         lines += summary_lines(f"{act}/{loss}", d)
-    axes[0, 0].set_ylabel("sharpness (dotted: 2/lr)")
-    axes[1, 0].set_ylabel("train loss")
     fig.suptitle("Edge of stability for other activations and losses (digits)")
     if progress:
         print("\n".join(lines))

@@ -246,14 +246,16 @@ def _spectrum_figure(cfg, d, out, meta, seed, progress):
         ax.set_ylim(1e-4, 3 * max(rho.max(), rho_ex.max()))
         ax.set_xlabel(r"eigenvalue $\lambda$")
         ax.set_ylabel(r"spectral density $\rho(\lambda)$")
-        ax.set_title(f"{name} ($t$ = {t})\n{sp['n_out_dense']} outliers above the bulk (SLQ {sp['n_out_slq']}), "
+        nd = int(sp["n_out_dense"])
+        ax.set_title(f"{name} ($t$ = {t})\n{nd} outlier{'' if nd == 1 else 's'} above the bulk "
+                     f"(SLQ {sp['n_out_slq']}), "
                      f"$W_1$ = {sp['w1']:.1e}", fontsize=10)
         data.update({f"eigs_{i}": e, f"nodes_{i}": sp["nodes"], f"weights_{i}": sp["weights"], f"grid_{i}": grid,
                      f"rho_slq_{i}": rho, f"rho_exact_{i}": rho_ex, f"tau_{i}": sp["tau"], f"w1_{i}": sp["w1"],
                      f"n_out_dense_{i}": sp["n_out_dense"], f"n_out_slq_{i}": sp["n_out_slq"]})
-    axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    repro.legend_outside(axes[0, -1], loc="right", fontsize=8)
     fig.suptitle(f"Hessian spectrum along GD at $\\eta$ = {s['lr']:g} (digits, MLP {list(cfg['sizes'])} tanh, "
-                 f"P = {s['n_params']}): SLQ vs exact")
+                 f"$P$ = {s['n_params']}): SLQ against exact")
     lines = spectrum_claims(s)
     if progress:
         print("\n".join(lines))
@@ -285,8 +287,10 @@ def _figure(cfg, out, meta, seed, progress, d=None):
         ax.set_yscale("log")
         ax.set_xlabel("step $t$")
         ax.set_ylabel("train loss (MSE)")
+        edge = d["cf_first_edge"][j]
         ax.set_title(f"$\\eta$ = {lr:g}: median rel. error {d['median_rel_err_predicted'][j]:.3f} over the EoS "
-                     "phase", fontsize=10)
+                     "phase" + (f"\n(from $t$ = {edge:g}, dash-dot, where the central flow reaches $2/\\eta$)"
+                                if edge >= 0 else ""), fontsize=10)
         ax = axes[j, 1]
         ax.plot(d["gd_sharpness_t"], d["gd_sharpness"][:, j], color=c_gd, lw=1.0, marker=".", ms=3, label="GD")
         ax.plot(t, d["cf_sharpness"][:, j], color=c_cf, lw=1.4, label="central flow")
@@ -302,13 +306,14 @@ def _figure(cfg, out, meta, seed, progress, d=None):
         ax.plot(t, d["cf_oscillation"][:, j], color=c_pred, lw=1.0, ls="--",
                 label=r"predicted oscillation $\sqrt{\mathrm{tr}\,\Sigma}$")
         ax.set_xlabel("step $t$")
-        ax.set_ylabel("distance")
-        ax.set_title(f"at $t$ = {t[-1]}: GF {d['final_distance_ratio'][j]:.1f}x farther from GD", fontsize=10)
-    for k in range(3):
-        axes[0, k].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0) if k == 2 else None,
-                          framealpha=0.9)
-    fig.suptitle(f"GD and its central flow on digits (n = {cfg['n']}, MLP {list(cfg['sizes'])} tanh, "
-                 f"P = {d['n_params']}, MSE)")
+        ax.set_ylabel("distance in weight space")
+        ax.set_title(f"at $t$ = {t[-1]}: GF {d['final_distance_ratio'][j]:.1f}$\\times$ farther from GD than the "
+                     "central flow", fontsize=10)
+    for k in range(3):  # one legend per column, under its bottom panel
+        h, lab = axes[0, k].get_legend_handles_labels()
+        repro.legend_outside(axes[-1, k], loc="below", ncol=2, fontsize=7, handles=h, labels=lab)
+    fig.suptitle(f"GD and its central flow on digits ($n$ = {cfg['n']}, MLP {list(cfg['sizes'])} tanh, "
+                 f"$P$ = {d['n_params']}, MSE)")
     lines = claims(d)
     if progress:
         print("\n".join(lines))

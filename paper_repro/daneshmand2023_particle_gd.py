@@ -75,11 +75,26 @@ READINGS = ("none", "sqrt_n")
 READING_LABEL = {"none": "noise U[-0.05, 0.05]", "sqrt_n": r"noise U[-0.05, 0.05]$/\sqrt{n}$"}
 
 
+def _runs(r) -> str:
+    """``"1 run"`` / ``"10 runs"``."""
+    return f"{int(r)} run" + ("" if int(r) == 1 else "s")
+
+
+def _sci(x) -> str:
+    """``x`` as mathtext scientific notation: 3e+05 -> $3\\times10^{5}$, 1e+05 -> $10^{5}$."""
+    e = int(np.floor(np.log10(abs(x))))
+    m = x / 10.0 ** e
+    return f"$10^{{{e}}}$" if np.isclose(m, 1.0) else f"${m:g}\\times10^{{{e}}}$"
+
+
 # ----------------------------------------------------------------------------------------- Fig. 1
 
 
+FIG1_N = 100  # particles and target atoms of Fig. 1
+
+
 def fig1_data(cfg, seed, progress=False) -> dict:
-    n, K, runs = 100, cfg["fig1_steps"], cfg["fig1_runs"]
+    n, K, runs = FIG1_N, cfg["fig1_steps"], cfg["fig1_runs"]
     ss = np.random.SeedSequence(seed)
     data_rng = np.random.default_rng(ss.spawn(1)[0])
     v = data_rng.uniform(size=(runs, n))  # target redrawn per run
@@ -107,18 +122,18 @@ def _fig1(cfg, out, meta, seed, progress):
     sel = k >= 1
     for reading, color in zip(READINGS, ("C0", "C2")):
         mean = d[f"E_{reading}"].mean(axis=0)
-        ax.loglog(k[sel], mean[sel], color=color, lw=2, label=f"mean of {cfg['fig1_runs']} runs, {READING_LABEL[reading]}")
         slope = np.polyfit(np.log(k[k >= 10]), np.log(mean[k >= 10]), 1)[0]
-        ax.text(0.02, 0.06 + 0.07 * READINGS.index(reading), f"fitted slope (k >= 10): {slope:.2f}", color=color,
-                transform=ax.transAxes)
+        ax.loglog(k[sel], mean[sel], color=color, lw=2,
+                  label=f"mean of {_runs(cfg['fig1_runs'])}, {READING_LABEL[reading]}: fitted slope {slope:.2f} "
+                        r"($k \geq 10$)")
     i10 = int(np.argmin(np.abs(k - 10)))
     anchor = d["E_none"].mean(axis=0)[i10] * 1.5
-    ax.loglog(k[sel], anchor * np.sqrt(k[i10] / k[sel]), "r--", label="slope -1/2 (Thm 2(b) rate)")
+    ax.loglog(k[sel], anchor * np.sqrt(k[i10] / k[sel]), "--", color="C3", label="slope $-1/2$ (Thm 2(b) rate)")
     ax.loglog(k[sel], d["bound"][sel], "k:", label=r"Thm 2(b): $(W_0^2 + L^2 + 1)/\sqrt{k}$")
-    ax.set_xlabel("iteration k")
-    ax.set_ylabel(r"$E(\mu_k, \nu) - E(\hat\mu, \nu)$  ($= E$, target 100 atoms)")
-    ax.set_title("Fig. 1: noisy particle GD on the energy distance, n = 100, $\\gamma_k = 1/\\sqrt{k}$")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlabel("iteration $k$")
+    ax.set_ylabel(rf"$E(\mu_k, \nu) - E(\hat\mu, \nu)$  ($= E$, target {FIG1_N} atoms)")
+    ax.set_title(f"Fig. 1: noisy particle GD on the energy distance, $n$ = {FIG1_N}, $\\gamma_k = 1/\\sqrt{{k}}$")
+    repro.legend_outside(ax, loc="below", ncol=1, fontsize=8)
     return repro.save_figure(fig, out, "daneshmand2023_fig1", d, meta, pdf=cfg["pdf"])
 
 
@@ -169,15 +184,16 @@ def _fig2(cfg, out, meta, seed, progress):
     for i, (reading, color) in enumerate(zip(READINGS, ("C0", "C2"))):
         mean = d["final_error"][i].mean(axis=-1)
         slope = np.polyfit(np.log(ns), np.log(mean), 1)[0]
-        ax.loglog(ns, mean, "o-", color=color, label=f"mean of {d['final_error'].shape[-1]} runs, "
+        ax.loglog(ns, mean, "o-", color=color, label=f"mean of {_runs(d['final_error'].shape[-1])}, "
                                                       f"{READING_LABEL[reading]} (slope {slope:.2f})")
     ax.loglog(ns, d["exact"], "k-", lw=1, label=r"exact $n$-sparse optimum $1/(3n^2)$")
-    ax.loglog(ns, d["final_error"][0].mean(axis=-1)[0] * ns[0] / ns, "r--", label=r"$O(1/n)$ bound (slope -1)")
+    ax.loglog(ns, d["final_error"][0].mean(axis=-1)[0] * ns[0] / ns, "--", color="C3",
+              label=r"$O(1/n)$ bound (slope $-1$, through the first point)")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("number of particles n")
-    ax.set_ylabel(r"$E(\mu_K, \nu)$, $\nu = U[-1, 1]$")
-    ax.set_title(f"Fig. 2: approximation error after K = {d['steps']:.0e} PGD steps, $\\gamma = 1/\\sqrt{{K}}$")
-    ax.legend(fontsize=8)
+    ax.set_xlabel("number of particles $n$")
+    ax.set_ylabel(r"energy distance $E(\mu_K, \nu)$, $\nu = U[-1, 1]$")
+    ax.set_title(f"Fig. 2: approximation error after $K$ = {_sci(d['steps'])} PGD steps, $\\gamma = 1/\\sqrt{{K}}$")
+    repro.legend_outside(ax, loc="below", ncol=1, fontsize=8)
     return repro.save_figure(fig, out, "daneshmand2023_fig2", d, meta, pdf=cfg["pdf"])
 
 
@@ -209,21 +225,24 @@ def _nn(cfg, out, meta, seed, progress):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.3), constrained_layout=True)
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(d["n"])))
     for n, loss, floor, c in zip(d["n"], d["loss"], d["floor"], colors):
-        a1.loglog(k[sel], loss[sel], color=c, lw=2, label=f"n = {n}")
+        a1.loglog(k[sel], loss[sel], color=c, lw=2, label=f"$n$ = {n}")
         a1.axhline(floor, color=c, ls=":", lw=1)
-    a1.set_xlabel("iteration k")
-    a1.set_ylabel(r"$E[L(\theta_k)]$ (mean over runs)")
-    a1.set_title(r"network loss vs k; dotted: exact floor $1/(12n^2)$")
-    a1.legend(fontsize=8)
+    a1.set_xlabel("iteration $k$")
+    a1.set_ylabel(rf"$E[L(\theta_k)]$ (mean over {_runs(cfg['nn_runs'])})")
+    a1.set_title(r"network loss against $k$; dotted: exact floor $1/(12n^2)$")
+    repro.legend_outside(a1, loc="below", ncol=len(d["n"]), fontsize=8)
     ns = d["n"].astype(float)
     final = d["loss"][:, -1]
-    a2.loglog(ns, final, "o-", lw=2, label=f"E[L] after k = {k[-1]:.0e}")
+    a2.loglog(ns, final, "o-", lw=2, label=f"$E[L]$ after $k$ = {_sci(k[-1])}")
     a2.loglog(ns, d["floor"], "k-", lw=1, label=r"floor $L^* = 1/(12 n^2)$")
-    a2.loglog(ns, ns / math.sqrt(k[-1]) + 1 / ns, "r--", label=r"$n/\sqrt{k} + 1/n$ (the corollary's rate, constant 1)")
+    a2.loglog(ns, ns / math.sqrt(k[-1]) + 1 / ns, "--", color="C3",
+              label=r"$n/\sqrt{k} + 1/n$ (the corollary's rate, constant 1)")
     a2.set_xscale("log", base=2)
-    a2.set_xlabel("number of neurons n")
-    a2.set_title("corollary: $E[L] = O(n/\\sqrt{k} + 1/n)$, $\\gamma_k = 1/\\sqrt{k}$, noise U[-0.05, 0.05]")
-    a2.legend(fontsize=8)
+    a2.set_xlabel("number of neurons $n$")
+    a2.set_ylabel(f"$E[L]$ at the end ($k$ = {_sci(k[-1])})")
+    a2.set_title(f"corollary: $E[L] = O(n/\\sqrt{{k}} + 1/n)$, $\\gamma_k = 1/\\sqrt{{k}}$, "
+                 f"noise $U[-{NOISE:g}, {NOISE:g}]$")
+    repro.legend_outside(a2, loc="below", ncol=1, fontsize=8)
     return repro.save_figure(fig, out, "daneshmand2023_nn", d, meta, pdf=cfg["pdf"])
 
 
@@ -256,21 +275,25 @@ def _smooth(cfg, out, meta, seed):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     gap = d["gap_chamber"]
     floor = 1e3 * np.finfo(float).eps * (1 / (3 * 20**2))  # E is computed to ~eps F*: hide the rounding floor
-    a1.semilogy(d["k_chamber"], np.where(gap > floor, gap, np.nan), "C0", lw=3, label=r"GD: $E_k - F^*_n$ (to the float floor)")
+    k_floor = int(d["k_chamber"][gap > floor][-1])
+    a1.semilogy(d["k_chamber"], np.where(gap > floor, gap, np.nan), "C0", lw=3,
+                label=rf"GD: $E_k - F^*_n$ (drawn until it reaches the float64 round-off floor, $k$ = {k_floor})")
     a1.semilogy(d["k_chamber"], d["exact_chamber"], "k--", label=r"exact $(1 - 2\gamma/n)^{2k}(E_0 - F^*_n)$")
-    a1.semilogy(d["k_chamber"], d["bound_chamber"], "r:", label=r"Thm 1(a) bound, $\lambda = \ell = 2/n$")
-    a1.set_xlabel("iteration k")
-    a1.set_title(r"uniform target, n = 20, $\gamma = 0.5$ (quadratic chamber)")
-    a1.legend(fontsize=8)
+    a1.semilogy(d["k_chamber"], d["bound_chamber"], ":", color="C3", label=r"Thm 1(a) bound, $\lambda = \ell = 2/n$")
+    a1.set_xlabel("iteration $k$")
+    a1.set_ylabel(r"optimality gap $E_k - F^*_n$")
+    a1.set_title(r"uniform target, $n$ = 20, $\gamma = 0.5$ (quadratic chamber)")
+    repro.legend_outside(a1, loc="below", ncol=1, fontsize=8)
     v = d["value_interaction"]
     a2.semilogy(d["k_interaction"], v, "C2", lw=3, label=r"GD: $F(\mu_k)$, $F^* = 0$")
     late = d["k_interaction"] >= d["k_interaction"][-1] // 2
     ref = d["rate_interaction"] * v[late][-1] / d["rate_interaction"][late][-1]
     a2.semilogy(d["k_interaction"], ref, "k--", label=r"rate $(1 - \gamma\lambda/n)^{2k}$")
-    a2.set_xlabel("iteration k")
-    a2.set_title(r"d = 3: confinement $\lambda|x|^2/2$ + interaction $|x-y|^4/4$, n = 32")
-    a2.legend(fontsize=8)
-    fig.suptitle("Thm 1(a): plain particle GD converges linearly on lambda-displacement-convex objectives")
+    a2.set_xlabel("iteration $k$")
+    a2.set_ylabel(r"objective $F(\mu_k)$")
+    a2.set_title(r"$d$ = 3: confinement $\lambda|x|^2/2$ + interaction $|x-y|^4/4$, $n$ = 32")
+    repro.legend_outside(a2, loc="below", ncol=1, fontsize=8)
+    fig.suptitle(r"Thm 1(a): plain particle GD converges linearly on $\lambda$-displacement-convex objectives")
     return repro.save_figure(fig, out, "daneshmand2023_smooth", d, meta, pdf=cfg["pdf"])
 
 

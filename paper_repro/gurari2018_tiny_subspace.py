@@ -168,27 +168,32 @@ def _spectrum_figure(cfg, runs, out, meta):
         k, r = d["k"], d["sgd"]
         ax = axes[0, c]
         top = r["top"][:, 0, 0]
+        shades = plt.cm.viridis(np.linspace(0.0, 0.9, k))
         for i in range(2 * k):
-            ax.plot(r["t"], top[:, i], color=plt.cm.tab10(i % 10) if i < k else "0.6", lw=1.2 if i < k else 0.8)
+            ax.plot(r["t"], top[:, i], color=shades[i] if i < k else "0.6", lw=1.2 if i < k else 0.8)
         ax.set_yscale("log")
-        ax.set_xlabel("SGD step")
-        ax.set_ylabel(f"top {2 * k} Hessian eigenvalues")
-        ax.set_title(f"{d['name']} ({k} classes), SGD lr = {r['lr'][0]:g}: {k} outliers (colour) above the next {k} "
+        ax.set_xlabel("SGD step $t$")
+        ax.set_ylabel(f"top {2 * k} Hessian eigenvalues $\\lambda_i$")
+        ax.set_title(f"{d['name']} ({k} classes), SGD $\\eta$ = {r['lr'][0]:g}: {k} outliers (colour) above the next {k} "
                      "(grey)", fontsize=9)
         # the whole spectrum at the end of training, from the dense Hessian
         lam = np.linalg.eigvalsh(m.hessian(r["w"][-1, 0, 0]))[::-1]
         ax = axes[1, c]
-        pos = lam[lam > 1e-12 * lam[0]]
+        tol = 1e-12 * lam[0]  # eigenvalues within round-off of 0 are neither counted positive nor negative
+        pos = lam[lam > tol]
+        n_neg, n_zero = int(np.sum(lam < -tol)), int(np.sum(np.abs(lam) <= tol))
         bins = np.logspace(np.log10(pos.min()), np.log10(lam[0]) + 0.05, 60)
-        ax.hist(pos, bins=bins, color="0.5", label=f"all {lam.size} eigenvalues > 0")
-        ax.hist(lam[:k], bins=bins, color="tab:red", label=f"top {k}")
+        ax.hist(pos, bins=bins, color="0.5",
+                label=f"the {pos.size} positive of {lam.size} eigenvalues\n({n_neg} negative, {n_zero} within "
+                      f"$10^{{-12}}\\lambda_1$ of 0: not shown)")
+        ax.hist(lam[:k], bins=bins, color="C3", label=f"top {k}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("Hessian eigenvalue at the end of SGD")
-        ax.set_ylabel("count")
-        ax.set_title(f"final spectrum: lambda_{k} / lambda_{k + 1} = {lam[k - 1] / lam[k]:.2f}, "
-                     f"{np.sum(lam < -1e-12 * lam[0])} negative", fontsize=9)
-        ax.legend(fontsize=8)
+        ax.set_xlabel("Hessian eigenvalue $\\lambda$ at the end of SGD")
+        ax.set_ylabel("number of eigenvalues per bin")
+        ax.set_title(f"final spectrum: $\\lambda_{{{k}}} / \\lambda_{{{k + 1}}}$ = {lam[k - 1] / lam[k]:.2f}, "
+                     f"{n_neg} negative", fontsize=9)
+        repro.legend_outside(ax, loc="below", ncol=2)
         data.update({f"{d['name']}_t": r["t"], f"{d['name']}_top": top, f"{d['name']}_final_spectrum": lam})
         lines.append(f"{d['name']}: P = {d['n_params']}, n = {d['n_train']}; final lambda_k/lambda_k+1 = "
                      f"{lam[k - 1] / lam[k]:.2f}; outlier count along SGD (largest ratio): "
@@ -205,22 +210,25 @@ def _overlap_figure(cfg, runs, out, meta):
     data, lines = {}, []
     for c, (d, m, mm) in enumerate(runs):
         ax, k = axes[c], d["k"]
-        for opt, cmap, ls in (("sgd", plt.cm.viridis, "-"), ("gd", plt.cm.autumn, "--")):
+        lo = 1.0
+        for opt, palette, ls in (("sgd", ("C0", "C2", "C5"), "-"), ("gd", ("C3", "C1", "C4"), "--")):
             r = d[opt]
-            colors = cmap(np.linspace(0.1, 0.7, r["lr"].size))
-            for j, col in enumerate(colors):
+            for j, col in enumerate(palette[:r["lr"].size]):
+                f = r["overlap"][:, 0, j]
+                lo = min(lo, np.nanmin(f[f > 0]))
                 ax.plot(r["t"], r["overlap"][:, 0, j], ls, color=col, lw=1.2,
-                        label=f"{opt.upper()} lr = {r['lr'][j]:g}: late mean {mm[opt]['overlap_late'][0, j]:.2g}, "
-                              f"final lr S/2 = {r['lr'][j] * r['top'][-1, 0, j, 0] / 2:.2f}")
+                        label=f"{opt.upper()} $\\eta$ = {r['lr'][j]:g}: late mean {mm[opt]['overlap_late'][0, j]:.2g}, "
+                              f"final $\\eta\\lambda_1/2$ = {r['lr'][j] * r['top'][-1, 0, j, 0] / 2:.2f}")
                 data[f"{d['name']}_{opt}_overlap_lr{r['lr'][j]:g}"] = r["overlap"][:, 0, j]
-        ax.axhline(k / d["n_params"], color="k", ls=":", lw=1.0, label=f"random {k}-dim subspace: k/P")
-        ax.axvline(cfg["initial_fraction"] * cfg["steps"], color="0.7", lw=0.8)
+        ax.axhline(k / d["n_params"], color="k", ls=":", lw=1.0, label=f"random {k}-dim subspace: $k/P$")
+        t_init = cfg["initial_fraction"] * cfg["steps"]
+        ax.axvline(t_init, color="0.7", lw=0.8, label=f"end of the initial phase ($t$ = {t_init:g}): late means from here")
         ax.set_yscale("log")
-        ax.set_ylim(1e-7, 2.0)
-        ax.set_xlabel("step")
-        ax.set_ylabel(r"$f_k = \|P_k g\|^2 / \|g\|^2$" + f",  k = {k}")
+        ax.set_ylim(10 ** np.floor(np.log10(lo)), 2.0)  # every recorded value inside the axes
+        ax.set_xlabel("step $t$")
+        ax.set_ylabel(r"$f_k = \|P_k g\|^2 / \|g\|^2$" + f",  $k$ = {k}")
         ax.set_title(f"{d['name']}: the gradient in the top-{k} eigenspace", fontsize=10)
-        ax.legend(fontsize=7, loc="lower left")
+        repro.legend_outside(ax, loc="below", ncol=1, fontsize=7)
         data[f"{d['name']}_t"] = d["sgd"]["t"]
         for opt in ("sgd", "gd"):
             lines.append(f"{d['name']} {opt}: lr {mm[opt]['lr']}; f_k after the initial phase, mean "
@@ -228,18 +236,19 @@ def _overlap_figure(cfg, runs, out, meta):
                          f"{np.array2string(mm[opt]['overlap_min_late'][0], precision=3)}; outliers at the end "
                          f"{mm[opt]['outliers_final'][0]}; final lr S/2 "
                          f"{np.array2string(mm[opt]['lr'] * d[opt]['top'][-1, 0, :, 0] / 2, precision=3)}")
-        axes[-1].plot(mm["persistence_t"], mm["persistence"], "o-", ms=3, label=f"{d['name']} (k = {k})")
+        axes[-1].plot(mm["persistence_t"], mm["persistence"], "o-", ms=3, label=f"{d['name']} ($k$ = {k})")
         data[f"{d['name']}_persistence"] = mm["persistence"]
         lines.append(f"{d['name']} persistence of the top-{k} space (from step {mm['persistence_ref']:g}): min after "
                      f"it {mm['persistence'][mm['persistence_t'] >= mm['persistence_ref']].min():.3f}")
     axes[-1].set_ylim(0, 1.05)
-    axes[-1].set_xlabel("SGD step t (smaller lr)")
+    axes[-1].set_xlabel("SGD step $t$ (smaller $\\eta$)")
     axes[-1].set_ylabel(r"$(1/k)\,\|V_t^\top V_{t'}\|_F^2$")
-    axes[-1].set_title("the top subspace persists (t' = end of the initial phase)", fontsize=10)
-    axes[-1].axvline(cfg["initial_fraction"] * cfg["steps"], color="0.7", lw=0.8)
-    axes[-1].legend(fontsize=8)
-    fig.suptitle("After a short initial phase SGD's gradient lies in the top-k Hessian eigenspace "
-                 "(GD at a small lr leaves it)")
+    axes[-1].set_title("the top subspace persists ($t'$ = end of the initial phase)", fontsize=10)
+    t_ref = float(mm["persistence_ref"])
+    axes[-1].axvline(t_ref, color="0.7", lw=0.8, label=f"$t'$ = {t_ref:g}")
+    repro.legend_outside(axes[-1], loc="below", ncol=1, fontsize=7)
+    fig.suptitle("After a short initial phase SGD's gradient lies in the top-$k$ Hessian eigenspace "
+                 "(GD at a small $\\eta$ leaves it)")
     return repro.save_figure(fig, out, "gurari2018_tiny_subspace_overlap", data, {**meta, "summary": lines},
                              pdf=cfg["pdf"]), lines
 

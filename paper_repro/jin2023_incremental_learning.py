@@ -80,7 +80,7 @@ def _errors_panel(ax, res, b, title):
     for s in range(res.errors.shape[-1]):
         ax.semilogy(res.t, res.errors[:, b, s], color=RANK_COLORS[s], lw=1.6, label=f"rank {s + 1}")
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("iteration")
+    ax.set_xlabel("GD iteration $t$")
     ax.grid(alpha=0.3, which="both", lw=0.4)
 
 
@@ -110,15 +110,15 @@ def _fig1(cfg, out, meta, seed, progress):
         E = d[f"errors_{i}"]
         for s in range(E.shape[1]):
             ax.semilogy(d[f"t_{i}"], E[:, s], color=RANK_COLORS[s], lw=1.6, label=f"rank {s + 1}")
-        ax.set_title(f"({'abcdef'[i]}) alpha = {alpha:g}, m = {m}", fontsize=10)
-        ax.set_xlabel("iteration")
+        ax.set_title(f"({'abcdef'[i]}) $\\alpha$ = {alpha:g}, $m$ = {m}", fontsize=10)
+        ax.set_xlabel("GD iteration $t$")
+        ax.set_ylabel("relative error $E_s$")
         ax.grid(alpha=0.3, which="both", lw=0.4)
-    axes[0, 0].set_ylabel("relative error $E_s$")
-    axes[1, 0].set_ylabel("relative error $E_s$")
-    axes[0, 0].legend(fontsize=8)
+    repro.legend_outside(axes[0, 2], loc="right", fontsize=8)
     lam = d["eigvals_m1000"]
-    fig.suptitle(f"Jin et al. Fig. 1: r_hat = 50, d = 50, r* = 5, mu = 0.005, X ~ {cfg['ground_truth']} "
-                 f"(eigenvalues of Z*: {', '.join(f'{v:.1f}' for v in lam)})")
+    gt = cfg["ground_truth"]  # plain text: an underscore outside $...$ is literal
+    fig.suptitle(f"Jin et al. Fig. 1: $\\hat r$ = {D}, $d$ = {D}, $r^*$ = {R_STAR}, $\\mu$ = {MU:g}, "
+                 f"$X \\sim$ {gt} (eigenvalues of $Z^*$: {', '.join(f'{v:.1f}' for v in lam)})")
     return repro.save_figure(fig, out, "jin2023_fig1", d, meta, pdf=cfg["pdf"])
 
 
@@ -141,13 +141,13 @@ def _fig2(cfg, out, meta, seed, progress):
     for b, ax in enumerate(axes):
         for s in range(R_STAR):
             ax.semilogy(d["t"], d["errors"][:, b, s], color=RANK_COLORS[s], lw=1.6, label=f"rank {s + 1}")
-        ax.set_title(f"({'abc'[b]}) alpha = {d['alphas'][b]:g}", fontsize=10)
-        ax.set_xlabel("iteration")
+        ax.set_title(f"({'abc'[b]}) $\\alpha$ = {d['alphas'][b]:g}", fontsize=10)
+        ax.set_xlabel("GD iteration $t$")
         ax.grid(alpha=0.3, which="both", lw=0.4)
-    axes[0].set_ylabel("relative error $E_s$")
-    axes[0].legend(fontsize=8)
-    fig.suptitle("Jin et al. Fig. 2: exact parameterisation r_hat = r* = 5, m = 1000: smaller alpha, longer "
-                 "stays near the rank-s saddles")
+    axes[0].set_ylabel("relative error $E_s$ (shared axis)")
+    repro.legend_outside(axes[-1], loc="right", fontsize=8)
+    fig.suptitle(f"Jin et al. Fig. 2: exact parameterisation $\\hat r = r^*$ = {R_STAR}, $m$ = 1000: smaller "
+                 "$\\alpha$, longer stays near the rank-$s$ saddles")
     return repro.save_figure(fig, out, "jin2023_fig2", d, meta, pdf=cfg["pdf"])
 
 
@@ -174,22 +174,23 @@ def _plateaus(cfg, out, meta, seed):
         tau = d["tau_full"][:, kk]
         pred = 1 / np.log(1 + 0.05 * d["lam_full"][kk])
         fit = np.polyfit(x, tau, 1)
-        a1.plot(x, tau, "o", color=RANK_COLORS[kk], label=f"k = {kk + 1}: fitted {fit[0]:.2f}, predicted {pred:.2f}")
+        a1.plot(x, tau, "o", color=RANK_COLORS[kk], label=f"$k$ = {kk + 1}: fitted {fit[0]:.2f}, predicted {pred:.2f}")
         a1.plot(x, pred * x + (fit[1] + (fit[0] - pred) * x.mean()), "-", color=RANK_COLORS[kk], lw=1)
     a1.set_title(r"full observation: $\tau_k$ vs $\ln(1/\alpha)$, slope $1/\ln(1+\mu\lambda_k)$", fontsize=10)
     a1.set_xlabel(r"$\ln(1/\alpha)$")
     a1.set_ylabel(r"learning time $\tau_k$")
-    a1.legend(fontsize=7)
+    repro.legend_outside(a1, loc="below", ncol=1, fontsize=7)
     for kk in range(3):
         gap = d["tau_full"][:, kk + 1] - d["tau_full"][:, kk]
         pred = 1 / np.log(1 + 0.05 * d["lam_full"][kk + 1]) - 1 / np.log(1 + 0.05 * d["lam_full"][kk])
         fit = np.polyfit(x, gap, 1)
-        a2.plot(x, gap, "s", color=RANK_COLORS[kk], label=f"rank {kk + 1} -> {kk + 2}: fitted {fit[0]:.2f}, "
+        a2.plot(x, gap, "s", color=RANK_COLORS[kk], label=f"rank {kk + 1} $\\to$ {kk + 2}: fitted {fit[0]:.2f}, "
                                                           f"predicted {pred:.2f}")
         a2.plot(x, pred * x + (fit[1] + (fit[0] - pred) * x.mean()), "-", color=RANK_COLORS[kk], lw=1)
     a2.set_title(r"plateau lengths $\tau_{k+1} - \tau_k = \Theta(\ln 1/\alpha)$", fontsize=10)
     a2.set_xlabel(r"$\ln(1/\alpha)$")
-    a2.legend(fontsize=7)
+    a2.set_ylabel(r"plateau length $\tau_{k+1} - \tau_k$")
+    repro.legend_outside(a2, loc="below", ncol=1, fontsize=7)
     tau = d["tau_sens"][:, 0]
     fit = np.polyfit(x, tau, 1)
     for lam, lab, style in ((d["lam_hat_sens"], r"$\lambda_1(\mathcal{A}^*\mathcal{A}(Z^*))$", "-"),
@@ -197,10 +198,11 @@ def _plateaus(cfg, out, meta, seed):
         pred = 1 / np.log(1 + 0.02 * lam)
         a3.plot(x, pred * x + (fit[1] + (fit[0] - pred) * x.mean()), style, color="k", lw=1,
                 label=f"slope from {lab}: {pred:.2f}")
-    a3.plot(x, tau, "o", color="C0", label=f"sensing, m = 600: fitted {fit[0]:.2f}")
+    a3.plot(x, tau, "o", color="C0", label=f"sensing, $m$ = 600: fitted {fit[0]:.2f}")
     a3.set_title(r"sensing: the first phase follows $\mathcal{A}^*\mathcal{A}(Z^*)$, not $Z^*$", fontsize=10)
     a3.set_xlabel(r"$\ln(1/\alpha)$")
-    a3.legend(fontsize=7)
+    a3.set_ylabel(r"learning time $\tau_1$")
+    repro.legend_outside(a3, loc="below", ncol=1, fontsize=7)
     return repro.save_figure(fig, out, "jin2023_plateaus", d, meta, pdf=cfg["pdf"])
 
 
@@ -226,30 +228,33 @@ def _xiong(cfg, out, meta, seed):
     t = d["t_sym"]
     sel = t > 0
     for kk, c in ((3, "C0"), (4, "C1")):
-        a1.semilogx(t[sel], t[sel] ** 2 * d[f"E_sym_k{kk}"][sel], color=c, lw=2, label=f"k = {kk}")
-        a1.axhline((kk - 2) / (4 * 0.1**2), color=c, ls="--", lw=1, label=f"(k - r)/(4 eta^2) = {(kk - 2) / 0.04:.0f}")
+        a1.semilogx(t[sel], t[sel] ** 2 * d[f"E_sym_k{kk}"][sel], color=c, lw=2, label=f"$k$ = {kk}")
+        a1.axhline((kk - 2) / (4 * 0.1**2), color=c, ls="--", lw=1,
+                   label=f"$(k - r)/(4\\eta^2)$ = {(kk - 2) / 0.04:.0f}")
     a1.set_ylim(0, 60)
     a1.set_xlim(500, t[-1])
-    a1.set_xlabel("iteration t")
+    a1.set_xlabel("GD iteration $t$")
     a1.set_ylabel(r"$t^2\,\|XX^T - M^*\|_F^2$")
-    a1.set_title("symmetric, over-parameterised (r = 2): error ~ (k - r)/(4 eta^2 t^2)", fontsize=10)
-    a1.legend(fontsize=8)
+    a1.set_title(r"symmetric, over-parameterised ($r$ = 2): error $\sim (k - r)/(4\eta^2 t^2)$", fontsize=10)
+    repro.legend_outside(a1, loc="below", ncol=2, fontsize=8)
     rates = []
     for b, alpha in enumerate(d["alphas"]):
         e = d["E_asym"][:, b]
-        a2.semilogy(d["t_asym"], e, color=f"C{b}", lw=2, label=f"alpha = {alpha:g}")
+        a2.semilogy(d["t_asym"], e, color=f"C{b}", lw=2, label=f"$\\alpha$ = {alpha:g}")
         win = (e < 1e-8) & (e > 1e-16)
         if win.sum() > 2:
             rates.append(-np.polyfit(d["t_asym"][win], np.log(e[win]), 1)[0])
             t0 = d["t_asym"][win][0]
             tt = d["t_asym"][d["t_asym"] >= t0]
             pred = 2 * 0.1 * (8 / 9) * alpha**2
-            a2.semilogy(tt, 1e-8 * np.exp(-pred * (tt - t0)), "k:", lw=1)
+            a2.semilogy(tt, 1e-8 * np.exp(-pred * (tt - t0)), "k:", lw=1,
+                        label=r"predicted rate $2\eta\,(8/9)\,\alpha^2$" if len(rates) == 1 else None)
     a2.set_ylim(1e-20, 1e2)
-    a2.set_xlabel("iteration t")
+    a2.set_xlabel("GD iteration $t$")
     a2.set_ylabel(r"$\|FG^T - M^*\|_F^2$")
-    a2.set_title(r"asymmetric, imbalanced start (k = 3): linear, rate $2\eta\,(8/9)\,\alpha^2$ (dotted)", fontsize=10)
-    a2.legend(fontsize=8)
+    a2.set_title(r"asymmetric, imbalanced start ($k$ = 3): linear, rate $2\eta\,(8/9)\,\alpha^2$ (dotted)",
+                 fontsize=10)
+    repro.legend_outside(a2, loc="below", ncol=3, fontsize=8)
     d["fitted_rates"] = np.array(rates)
     return repro.save_figure(fig, out, "jin2023_xiong", d, meta, pdf=cfg["pdf"])
 
@@ -289,18 +294,23 @@ def _xu(cfg, out, meta, seed, progress):
     d = xu_data(cfg, seed, progress)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     for kappa, c in ((3, "C0"), (5, "C1"), (7, "C2")):
-        a1.semilogy(d["t"], d[f"scaled_k{kappa}"], color=c, lw=2, label=f"ScaledGD($\\lambda$), kappa = {kappa}")
-        a1.semilogy(d["t"], d[f"gd_k{kappa}"], color=c, lw=1.2, ls="--", label=f"GD, kappa = {kappa}")
-    a1.set_xlabel("iteration")
+        a1.semilogy(d["t"], d[f"scaled_k{kappa}"], color=c, lw=2, label=f"ScaledGD($\\lambda$), $\\kappa$ = {kappa}")
+        a1.semilogy(d["t"], d[f"gd_k{kappa}"], color=c, lw=1.2, ls="--", label=f"GD, $\\kappa$ = {kappa}")
+    a1.set_xlabel("iteration $t$")
     a1.set_ylabel(r"$\|XX^T - M^*\|_F / \|M^*\|_F$")
-    a1.set_title(f"Xu et al. Fig. 1: n = {cfg['xu_n']}, r* = 3, r = 5, m = {cfg['xu_m']}", fontsize=10)
-    a1.legend(fontsize=7)
-    a2.loglog(d["kappas"], d["iterations_gd"], "o-", label="GD (step 0.3/||M*||)")
+    ends = [d[f"scaled_k{kappa}"][-1] for kappa in (3, 5, 7)]
+    a1.set_title(f"Xu et al. Fig. 1: $n$ = {cfg['xu_n']}, $r^*$ = 3, $r$ = 5, $m$ = {cfg['xu_m']}\nScaledGD's floors "
+                 f"({min(ends):.0e} to {max(ends):.0e}): the surplus directions,\nexcited by the sensing error "
+                 "early on, decay only sublinearly", fontsize=9)
+    repro.legend_outside(a1, loc="below", ncol=3, fontsize=7)
+    a2.loglog(d["kappas"], d["iterations_gd"], "o-", label=r"GD (step $0.3/\|M^*\|$)")
     a2.loglog(d["kappas"], d["iterations_scaled"], "s-", label=r"ScaledGD($\lambda$), $\eta$ = 0.3")
     a2.set_xlabel(r"condition number $\kappa$ of $X^*$")
-    a2.set_ylabel("iterations to relative error 1e-6")
-    a2.set_title("iterations vs kappa (full observation, n = 30): flat for ScaledGD", fontsize=10)
-    a2.legend(fontsize=8)
+    a2.set_ylabel("iterations to relative error $10^{-6}$")
+    sc = d["iterations_scaled"]
+    a2.set_title(f"iterations against $\\kappa$ (full observation, $n$ = 30): ScaledGD {np.nanmin(sc):.0f} to "
+                 f"{np.nanmax(sc):.0f}", fontsize=10)
+    repro.legend_outside(a2, loc="below", ncol=2, fontsize=8)
     return repro.save_figure(fig, out, "jin2023_xu", d, meta, pdf=cfg["pdf"])
 
 

@@ -153,14 +153,15 @@ def _compare_figure(cfg, out, meta, seed):
                          label=f"balanced, depth {L}")
     axes[0].semilogy(c["widths"], np.maximum(c["depth2_unbalanced_rel_diff"].max(axis=-1), 1e-17), "ks--",
                      label="unbalanced, depth 2")
-    axes[0].axhline(1e-10, color="r", lw=1.0, label="test tolerance 1e-10")
-    axes[0].set_xlabel("width d (M is d x d)")
-    axes[0].set_ylabel("|Lanczos / exact - 1| (max over instances)")
+    axes[0].axhline(1e-10, color="C3", lw=1.0, ls=":", label=r"test tolerance $10^{-10}$")
+    axes[0].set_xlabel(r"width $d$ ($M$ is $d \times d$)")
+    axes[0].set_ylabel(r"$|\lambda_{\max}^{\mathrm{Lanczos}} / \lambda_{\max}^{\mathrm{exact}} - 1|$"
+                       "\n(max over instances)")
     axes[0].set_title("shared-layer Lanczos against the exact expressions", fontsize=9)
-    axes[0].legend(fontsize=7)
+    repro.legend_outside(axes[0], loc="below", ncol=2, fontsize=7)
     axes[1].loglog(im["a"], im["exact"], "k-", label=r"exact $\|W_1\|^2 + \|W_2\|^2$")
-    axes[1].loglog(im["a"], im["lanczos"], "o", color="tab:blue", ms=3, label="Lanczos")
-    axes[1].axhline(im["two_sigma1"], color="tab:red", ls="--", label=r"$2\sigma_1(M)$")
+    axes[1].loglog(im["a"], im["lanczos"], "o", color="C0", ms=3, label="Lanczos")
+    axes[1].axhline(im["two_sigma1"], color="C3", ls="--", label=r"$2\sigma_1(M)$")
     from matplotlib.ticker import NullFormatter
 
     axes[1].xaxis.set_minor_formatter(NullFormatter())
@@ -169,12 +170,15 @@ def _compare_figure(cfg, out, meta, seed):
     yt = np.round(np.geomspace(im["two_sigma1"], im["exact"].max(), 5), 1)
     axes[1].set_yticks(yt, [f"{t:g}" for t in yt])
     axes[1].set_xlabel(r"imbalance $a$ ($W_1 \to aW_1$, $W_2 \to W_2/a$)")
-    axes[1].set_ylabel("sharpness")
+    axes[1].set_ylabel(r"sharpness $\lambda_{\max}$")
     axes[1].set_title("depth 2: the flattest minimiser is the balanced one", fontsize=9)
-    axes[1].legend(fontsize=8)
-    axes[2].hist(b3["ratio"], bins=25, color="tab:green")
-    axes[2].axvline(1.0, color="k")
-    axes[2].set_xlabel(r"Lanczos / $\sum_l \|W_{>l}\|^2\|W_{<l}\|^2$")
+    repro.legend_outside(axes[1], loc="below", ncol=3)
+    nb = b3["ratio"].size
+    axes[2].hist(b3["ratio"], bins=25, color="C2", label=f"{nb} random unbalanced minimiser{'' if nb == 1 else 's'}")
+    axes[2].axvline(1.0, color="k", label="bound: ratio = 1")
+    axes[2].set_xlabel(r"ratio $\lambda_{\max}^{\mathrm{Lanczos}}\ /\ \sum_{l} \|W_{>l}\|^2\|W_{<l}\|^2$")
+    axes[2].set_ylabel("number of minimisers per bin")
+    repro.legend_outside(axes[2], loc="below", ncol=2, bbox_to_anchor=(0.5, -0.24))
     axes[2].set_title(f"depth 3, unbalanced minimisers: the bound holds (max ratio {b3['ratio'].max():.4f})",
                       fontsize=9)
     fig.suptitle("Exact sharpness at minima of deep matrix factorisation")
@@ -192,18 +196,28 @@ def _escape_figure(cfg, out, meta, seed, progress):
     e = escape(cfg, seed, progress)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), constrained_layout=True)
     for j, f in enumerate(e["factor"]):
-        axes[0].semilogy(e["t"], np.maximum(e["distance"][:, j], 1e-17), label=f"eta = {f:.2f} x 2/sharpness")
-        axes[1].semilogy(e["t"], np.maximum(e["loss"][:, j], 1e-32), label=f"eta = {f:.2f} x 2/sharpness")
-    axes[0].set_xlabel("GD step t")
+        lab = f"$\\eta$ = {f:.2f} $\\times\\ 2/\\lambda_{{\\max}}(w^*)$"
+        axes[0].semilogy(e["t"], np.maximum(e["distance"][:, j], 1e-17), label=lab)
+        axes[1].semilogy(e["t"], np.maximum(e["loss"][:, j], 1e-32), label=lab)
+    # the stable run stops where it started: the minimisers form a manifold (rescalings W_l -> A W_l, W_{l+1} A^-1),
+    # so GD lands on a minimiser about as far from w* as the initial perturbation
+    d0, d_end = e["distance"][0, 0], e["distance"][-1, 0]
+    floor = np.max(e["loss"][e["t"] >= e["t"][-1] // 2, 0])
+    axes[0].axhline(d0, color="0.6", ls=":", lw=1.0, label=f"initial perturbation $\\|w_0 - w^*\\|$ = {d0:.1e}")
+    axes[0].set_xlabel("GD step $t$")
     axes[0].set_ylabel(r"$\|w_t - w^*\|$")
-    axes[0].set_title(f"balanced depth-{cfg['escape_depth']} minimiser, sharpness {e['sharpness']:.3f}", fontsize=9)
-    axes[0].legend(fontsize=8)
-    axes[1].set_xlabel("GD step t")
+    axes[0].set_title(f"balanced depth-{cfg['escape_depth']} minimiser $w^*$, $\\lambda_{{\\max}}$ = "
+                      f"{e['sharpness']:.3f};\nthe stable run stops at a minimiser {d_end:.1e} from $w^*$",
+                      fontsize=9)
+    repro.legend_outside(axes[0], loc="below", ncol=1)
+    axes[1].set_xlabel("GD step $t$")
     axes[1].set_ylabel("loss")
-    axes[1].set_title(f"the escaping run settles into an oscillation at loss {e['loss'][-1, 1]:.2g}, "
+    axes[1].set_title(f"the escaping run settles into an oscillation at loss {e['loss'][-1, 1]:.2g},\n"
                       "not a new minimum", fontsize=9)
-    axes[1].legend(fontsize=8)
-    fig.suptitle("GD escapes a minimiser whose sharpness exceeds 2/eta")
+    axes[1].axhline(floor, color="0.6", ls=":", lw=1.0,
+                    label=f"float64 round-off floor of the stable run (max {floor:.0e} over the second half)")
+    repro.legend_outside(axes[1], loc="below", ncol=1)
+    fig.suptitle(r"GD escapes a minimiser whose sharpness exceeds $2/\eta$")
     return repro.save_figure(fig, out, "kamber2025_escape", e, meta, pdf=cfg["pdf"])
 
 

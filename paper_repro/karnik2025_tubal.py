@@ -196,11 +196,12 @@ def _alpha_figure(cfg, out, meta, seed, progress):
     fin = np.median(d["test_error"][-1], axis=-1)
     late = np.median(d["test_error"][int(0.9 * (d["t"].size - 1))], axis=-1)
     falling = [f"{a:.0e}" for a, x, y in zip(d["alphas"], fin, late) if x < 0.8 * y]
-    axes[0].set_title(f"n = {cfg['n']}, k = {cfg['k']}, r* = {cfg['rank']}, R = {cfg['width']}: final errors "
+    axes[0].set_title(f"$n$ = {cfg['n']}, $k$ = {cfg['k']}, $r^\\star$ = {cfg['rank']}, $R$ = {cfg['width']}: "
+                      "final errors "
                       + ", ".join(f"{x:.1e}" for x in fin)
-                      + (f"\nstill falling by > 20% over the last 10% of steps: alpha = {', '.join(falling)}"
+                      + (f"\nstill falling by > 20% over the last 10% of steps: $\\alpha$ = {', '.join(falling)}"
                          if falling else ""), fontsize=9)
-    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="init scale")
+    repro.legend_outside(axes[0], loc="right", fontsize=8, title="init scale")
     ci = cfg["ci"]
     med = np.median(g["test_error"], axis=1)
     axes[1].loglog(g["alphas"], med, "o-", color=COLOURS[0], label=f"median of {g['test_error'].shape[1]} seeds")
@@ -210,10 +211,11 @@ def _alpha_figure(cfg, out, meta, seed, progress):
     axes[1].grid(alpha=0.3)
     axes[1].set_xlabel(r"initialisation scale $\alpha$")
     axes[1].set_ylabel("final test error")
-    axes[1].set_title(f"n = {ci['n']}, k = {ci['k']}, r* = {ci['rank']}, R = {ci['width']}, m = {ci['m']}, "
-                      f"{ci['steps']} steps: error(1e-6) <= {c['error_alpha_1e6_max']:.1e}, "
-                      f"error(1) / error(1e-6) >= {c['ratio_min']:.0f}", fontsize=9)
-    axes[1].legend(loc="upper left", fontsize=8)
+    axes[1].set_title(f"$n$ = {ci['n']}, $k$ = {ci['k']}, $r^\\star$ = {ci['rank']}, $R$ = {ci['width']}, "
+                      f"$m$ = {ci['m']}, "
+                      f"{ci['steps']} steps\nerror($\\alpha = 10^{{-6}}$) $\\leq$ {c['error_alpha_1e6_max']:.1e}, "
+                      f"error($\\alpha = 1$) / error($\\alpha = 10^{{-6}}$) $\\geq$ {c['ratio_min']:.0f}", fontsize=9)
+    repro.legend_outside(axes[1], loc="right", fontsize=8)
     fig.suptitle(r"Smaller initialisation, smaller test error (GD on the tubal factorisation $U * U^\top$)")
     lines = [f"alpha = 1e-6: test error <= {c['error_alpha_1e6_max']:.2e} (max over seeds); alpha = 1: >= "
              f"{c['error_alpha_1_min']:.2e}; smallest ratio {c['ratio_min']:.0f}; claim holds: {c['holds']}",
@@ -245,7 +247,7 @@ def _slices_figure(cfg, out, meta, seed, progress):
         ax.set_ylim(1e-16, 10)  # below 1e-16 (relative to the top value 1) the values are rounding
         ax.set_title(f"Fourier slice {i}{mirror}\nfinal top {r}: "
                      + ", ".join(f"{x:.4f}" for x in sv[-1, :r]) + f"; next {sv[-1, r]:.1e}", fontsize=8)
-        ax.legend(loc="lower right", fontsize=8)
+        repro.legend_outside(ax, loc="below", ncol=2, fontsize=8)
     ax = axes[-1]
     ax.plot(t, d["test_error"], color=COLOURS[6], label="test error")
     ax.plot(t, d["train_error"], color=COLOURS[6], ls=":", label="train error")
@@ -260,13 +262,15 @@ def _slices_figure(cfg, out, meta, seed, progress):
     ax.set_ylim(max(1e-12, np.nanmin(d["train_error"]) / 10), 10)
     ax.set_xlabel("GD step $t$ (largest sine over slices)")
     ax.set_ylabel("relative error, sine, size")
-    ax.set_title(f"phase 1 (grey) ends at t = {d['t_align']}: sine {d['sine_at_align']:.3f}, "
-                 f"size {d['size_at_align']:.1e}\nphase 2: test error < 1e-3 at t = {d['t_converged']}, "
+    ax.set_title(f"phase 1 (grey) ends at $t$ = {d['t_align']} (solid): sine {d['sine_at_align']:.3f}, "
+                 f"size {d['size_at_align']:.1e}\nphase 2: test error < $10^{{-3}}$ at $t$ = {d['t_converged']} "
+                 "(dashed), "
                  f"final {d['test_error'][-1]:.1e}", fontsize=8)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    fig.suptitle(rf"Spectral then local phase (n = {cfg['n']}, k = {k}, r* = {r}, R = {cfg['width']}, m = {d['m']}, "
-                 rf"$\alpha$ = {cfg['alpha_fig2']:.0e}): learned tubal rank {d['final_numerical_rank']} "
-                 f"(values above 1e-3 of the top)")
+    repro.legend_outside(ax, loc="right", fontsize=8)
+    fig.suptitle(rf"Spectral then local phase ($n$ = {cfg['n']}, $k$ = {k}, $r^\star$ = {r}, $R$ = {cfg['width']}, "
+                 rf"$m$ = {d['m']}, $\alpha$ = {cfg['alpha_fig2']:.0e}): learned tubal rank "
+                 f"{d['final_numerical_rank']} "
+                 r"(values above $10^{-3}$ of the top)")
     lines = [f"spectral phase ends at step {d['t_align']} with the power-method sine {d['sine_at_align']:.4f} "
              f"(largest over slices) while ||X_t||/||X*|| = {d['size_at_align']:.2e}",
              f"test error below 1e-3 from step {d['t_converged']}; final test error {d['test_error'][-1]:.2e}, "
@@ -282,14 +286,14 @@ def _width_figure(cfg, out, meta, seed, progress):
     d = width_runs(cfg, seed, progress)
     fig, ax = plt.subplots(figsize=(7.5, 4.3), constrained_layout=True)
     for j, R in enumerate(d["widths"]):
-        ax.plot(d["t"], d["test_error"][:, j], color=COLOURS[j], label=f"R = {R}: final {d['test_error'][-1, j]:.1e}")
+        ax.plot(d["t"], d["test_error"][:, j], color=COLOURS[j], label=f"$R$ = {R}: final {d['test_error'][-1, j]:.1e}")
     _log_ax(ax)
     ax.set_xlabel("GD step $t$")
-    ax.set_ylabel("test error")
+    ax.set_ylabel(r"test error $\|U_t * U_t^\top - X^\star\|_F / \|X^\star\|_F$")
     fin = d["test_error"][-1]
-    ax.set_title(rf"n = {cfg['n']}, k = {cfg['k']}, r* = {cfg['rank']}, $\alpha$ = {cfg['alpha_fig2']:.0e}: "
+    ax.set_title(rf"$n$ = {cfg['n']}, $k$ = {cfg['k']}, $r^\star$ = {cfg['rank']}, $\alpha$ = {cfg['alpha_fig2']:.0e}: "
                  f"final test errors within a factor {fin.max() / fin.min():.2f} across widths", fontsize=9)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="width")
+    repro.legend_outside(ax, loc="right", fontsize=8, title="width")
     lines = ["final test error per width: " + ", ".join(f"R = {R}: {e:.2e}" for R, e in
                                                           zip(d["widths"], d["test_error"][-1]))]
     return _save(fig, out, "karnik2025_width", d, {**meta, "summary": lines}, cfg)
