@@ -342,6 +342,7 @@ def particle_gd(w0, objective, steps, *, target=None, interval=(-1.0, 1.0), lam=
         ``k`` (n_rec,) recorded iterations (also as ``step``, the dim name); ``value`` (n_rec, *batch) objective at those iterates;
         ``best_value``, ``best_k`` (*batch) the best iterate over every k in 0..K (evaluated exactly each
         step), ``best_w`` its particles; ``w`` the final particles; ``gamma`` the step sizes.
+
     Notes
     -----
     Daneshmand, Lee, Jin, ICML 2023 (arXiv:2302.04753): Thm 1 (smooth, plain GD, linear rate for
