@@ -319,7 +319,10 @@ def momentum_data(cfg, progress=False) -> dict:
 
 def momentum_claims(d) -> list[str]:
     """One sentence per (depth, optimiser), every number from ``d`` (:func:`momentum_data`)."""
-    names = dict((k, lab) for k, lab, *_ in _momentum_runs(d["beta"]))
+    b = f"beta = {d['beta']:g}"
+    names = {"gd": "GD", "heavy_ball": f"heavy ball {b}", "nesterov": f"Nesterov {b}",
+             "heavy_ball_scaled": f"heavy ball {b}, lr = eta (1 - beta)",
+             "nesterov_scaled": f"Nesterov {b}, lr = eta (1 - beta)"}
     out = []
     for D in d["depths"]:
         for key in d["runs"]:
@@ -328,7 +331,7 @@ def momentum_claims(d) -> list[str]:
                     ("converged" if d[p + "converged"] else "not converged") +
                     f"; final phi = {d[p + 'final_phi']:.4f} = {d[p + 'final_phi_over_threshold']:.3f} x threshold "
                     f"{d[p + 'threshold']:.4f}")
-            out.append(f"D = {D}, {names[str(key)].replace('$', '')} (lr = {d[p + 'lr']:.4g}): phi rose at "
+            out.append(f"D = {D}, {names[str(key)]} (lr = {d[p + 'lr']:.4g}): phi rose at "
                        f"{d[p + 'rises']} of {d[p + 't'].size - 1} steps (> {MOMENTUM_RISE_TOL:g} relative), largest "
                        f"relative change {d[p + 'max_rel_change']:+.2e}, largest rise above its running minimum "
                        f"{d[p + 'rise_from_min']:.2e} relative; {fate}; engine phi vs "
