@@ -7,6 +7,9 @@ Figures
    phi(w_t) decreasing monotonically, for depth D = 2, 3, 4 and for the squared regression model.
 2. ``eos_map``: final sharpness x eta/2 over a grid of (step size, initial GFS sharpness), D = 2..6.
 3. ``one_step``: fraction of random states whose phi increases after one GD step vs r = eta phi / 2.
+4. ``momentum`` (an extension, not a figure of the paper): the teaser's D = 2 and D = 3 runs with GD, heavy
+   ball and Nesterov (beta = 0.9), at the teaser's eta and at eta (1 - beta) (so that the momentum runs'
+   effective step lr / (1 - beta) equals GD's eta); loss and phi(w_t) per step, with the rises of phi counted.
 
 Fidelity notes (the spec's [GAP]s and the choices made here; also in the README):
 * The paper's own figure settings are not confirmed. The teaser uses the spec's deterministic runs
@@ -19,6 +22,11 @@ Fidelity notes (the spec's [GAP]s and the choices made here; also in the README)
 * One-step states: prod(w) ~ U(0, 2), log-normal imbalance (sigma = 0.6), all weights positive (the spec's
   one-step scan region; the D = 2 threshold r = sqrt(2) holds exactly there).
 * Convergence means |prod(w) - 1| < 1e-12 at the last step (spec pitfall: the float floor is ~1e-15 D).
+* Momentum figure (extension; the theorem is about GD only): beta = 0.9 (chosen here, the common default),
+  momentum buffer starting at 0; phi(w_t) is the engine's numerical GFS sharpness
+  (:func:`gdsim.dynamics.gfs_sharpness`, ~1e-10 relative), checked against the closed form of
+  :func:`gdsim.scalar.gfs_sharpness`; a rise counts above 1e-9 relative. Quadratic stability thresholds shown:
+  GD 2/eta, heavy ball (2 + 2 beta)/eta, Nesterov (2 + 2 beta)/((1 + 2 beta) eta).
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ FIGURES = {
     "teaser": "loss, sharpness and GFS sharpness along GD (D = 2, 3, 4; squared regression)",
     "eos_map": "final sharpness x eta/2 over (step size, initial GFS sharpness), D = 2..6",
     "one_step": "fraction of random states whose GFS sharpness rises after one step vs eta phi / 2",
+    "momentum": "GD vs heavy ball vs Nesterov (beta = 0.9) on the teaser's runs: does phi still never rise? "
+                "(extension)",
 }
 RUNTIME = {"quick": "~40 s", "full": "~10 min"}
 BIBTEX = """
@@ -62,9 +72,11 @@ BIBTEX = """
 TEASER_RUNS = (((0.5, 1.6), 1.2, 160), ((0.5, 1.5, 1.2), 1.2, 360), ((0.4, 0.9, 1.3, 1.8), 1.1, 380))
 
 QUICK = dict(depths=(2, 3, 4, 5, 6), map_n_eta=40, map_n_phi=40, map_steps=20_000,
-             one_step_states=3_000, one_step_n_r=49, pdf=False)
+             one_step_states=3_000, one_step_n_r=49, momentum_depths=(2, 3), momentum_beta=0.9,
+             momentum_steps=400, pdf=False)
 FULL = dict(depths=(2, 3, 4, 5, 6), map_n_eta=160, map_n_phi=160, map_steps=200_000,
-            one_step_states=100_000, one_step_n_r=99, pdf=True,
+            one_step_states=100_000, one_step_n_r=99, momentum_depths=(2, 3), momentum_beta=0.9,
+            momentum_steps=1_000, pdf=True,
             map_store="sweeps/kreisler2023_eos_map_full.zarr")  # resumable: re-run to continue
 
 MAP_X = (0.1, 1.3)  # eta D / 2: beyond 1, 2/eta < D = phi_min and no minimum is stable
@@ -225,8 +237,157 @@ def _one_step(cfg, out, seed, meta, progress):
     return repro.save_figure(fig, out, "kreisler2023_one_step", data, meta, pdf=cfg["pdf"])
 
 
+#: Relative rise of phi counted as a rise in the momentum figure (the engine's phi is accurate to ~1e-10).
+MOMENTUM_RISE_TOL = 1e-9
+
+
+def _momentum_runs(beta):
+    """(key, legend label, optimiser, lr factor, threshold factor c: the quadratic stability limit is c / lr)."""
+    import gdsim.dynamics as gdyn
+
+    return (("gd", "GD", gdyn.GD(), 1.0, 2.0),
+            ("heavy_ball", rf"heavy ball $\beta={beta:g}$", gdyn.HeavyBall(beta=beta), 1.0, 2 + 2 * beta),
+            ("nesterov", rf"Nesterov $\beta={beta:g}$", gdyn.Nesterov(beta=beta), 1.0, (2 + 2 * beta) / (1 + 2 * beta)),
+            ("heavy_ball_scaled", rf"heavy ball, $\eta(1-\beta)$", gdyn.HeavyBall(beta=beta), 1 - beta, 2 + 2 * beta),
+            ("nesterov_scaled", rf"Nesterov, $\eta(1-\beta)$", gdyn.Nesterov(beta=beta), 1 - beta,
+             (2 + 2 * beta) / (1 + 2 * beta)))
+
+
+def momentum_data(cfg, progress=False) -> dict:
+    """GD, heavy ball and Nesterov from the teaser's starts: loss, phi(w_t) and per-run summaries.
+
+    For each depth in ``cfg["momentum_depths"]`` (a teaser run: its w0 and eta = 2 r / phi0) and each optimiser
+    of :func:`_momentum_runs` (lr = eta, or eta (1 - beta) for the ``_scaled`` runs), ``gdsim.dynamics.run``
+    for ``cfg["momentum_steps"]`` steps, recording loss, sharpness, phi (numerical GFS sharpness) and w at every
+    step. Summaries per (depth, optimiser): number of steps whose phi rose by more than
+    :data:`MOMENTUM_RISE_TOL` relative (over finite records), the largest relative change, divergence step,
+    convergence (|prod(w) - 1| < 1e-12 at the end), final phi and final phi x lr / c (c / lr the quadratic
+    stability threshold), and the largest relative gap between the engine's phi and the closed form.
+    """
+    import warnings
+
+    import gdsim.dynamics as gdyn
+    import gdsim.models as gm
+
+    beta = float(cfg["momentum_beta"])
+    steps = int(cfg["momentum_steps"])
+    starts = {len(w0): (np.array(w0, dtype=float), r) for w0, r, _ in TEASER_RUNS}
+    runs = _momentum_runs(beta)
+    data = {"beta": beta, "depths": np.array(cfg["momentum_depths"]), "runs": np.array([k for k, *_ in runs])}
+    gfs_warnings = []
+    for D in data["depths"]:
+        w0, r = starts[int(D)]
+        eta = 2 * r / float(gfs_sharpness(w0))
+        m = gm.scalar_network(int(D))
+        data[f"D{D}_eta"] = eta
+        for key, _, opt, lr_factor, c in runs:
+            lr = eta * lr_factor
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                res = gdyn.run(m, opt, w0, lr=lr, steps=steps, record_every=1, progress=progress,
+                               observe=("loss", "sharpness", "gfs_sharpness", "w"))
+            gfs_warnings += [f"D = {D}, {key}: {w.message}" for w in caught]
+            phi = np.asarray(res.gfs_sharpness, dtype=float)
+            w = np.asarray(res.w, dtype=float)
+            ok = np.isfinite(phi[1:]) & np.isfinite(phi[:-1])
+            rel = np.where(ok, (phi[1:] - phi[:-1]) / np.where(ok, phi[:-1], 1.0), np.nan)
+            w_end = w[-1]
+            diverged = bool(np.asarray(res.diverged).any() or not np.all(np.isfinite(w_end)))
+            fin = np.isfinite(phi)
+            exact = np.full_like(phi, np.nan)
+            with warnings.catch_warnings(record=True):  # a run blowing up may pass a saddle: NaN there
+                warnings.simplefilter("always")
+                exact[fin] = gfs_sharpness(w[fin])
+            both = fin & np.isfinite(exact)
+            last = np.nan if diverged else phi[-1]
+            pre = f"D{D}_{key}_"
+            data.update({pre + "t": np.asarray(res.t), pre + "loss": np.asarray(res.loss, dtype=float),
+                         pre + "sharpness": np.asarray(res.sharpness, dtype=float), pre + "gfs_sharpness": phi,
+                         pre + "lr": lr, pre + "threshold": c / lr,
+                         pre + "rises": int(np.sum(rel[ok] > MOMENTUM_RISE_TOL)),
+                         pre + "max_rel_change": float(np.max(rel[ok])) if ok.any() else np.nan,
+                         pre + "rise_from_min": (float(np.max(phi[fin] / np.minimum.accumulate(phi[fin]) - 1))
+                                                 if fin.any() else np.nan),
+                         pre + "diverged": diverged,
+                         pre + "diverged_step": int(np.asarray(res.diverged_step).max()),
+                         pre + "converged": bool(np.all(np.isfinite(w_end)) and abs(np.prod(w_end) - 1) < 1e-12),
+                         pre + "final_phi": float(last), pre + "final_phi_over_threshold": float(last * lr / c),
+                         pre + "phi_vs_closed_form": float(np.max(np.abs(phi[both] - exact[both]) / exact[both]))})
+    data["gfs_warnings"] = np.array(gfs_warnings, dtype=str)
+    return data
+
+
+def momentum_claims(d) -> list[str]:
+    """One sentence per (depth, optimiser), every number from ``d`` (:func:`momentum_data`)."""
+    b = f"beta = {d['beta']:g}"
+    names = {"gd": "GD", "heavy_ball": f"heavy ball {b}", "nesterov": f"Nesterov {b}",
+             "heavy_ball_scaled": f"heavy ball {b}, lr = eta (1 - beta)",
+             "nesterov_scaled": f"Nesterov {b}, lr = eta (1 - beta)"}
+    out = []
+    for D in d["depths"]:
+        for key in d["runs"]:
+            p = f"D{D}_{key}_"
+            fate = (f"diverged at step {d[p + 'diverged_step']} (final phi: none)" if d[p + "diverged"] else
+                    ("converged" if d[p + "converged"] else "not converged") +
+                    f"; final phi = {d[p + 'final_phi']:.4f} = {d[p + 'final_phi_over_threshold']:.3f} x threshold "
+                    f"{d[p + 'threshold']:.4f}")
+            out.append(f"D = {D}, {names[str(key)]} (lr = {d[p + 'lr']:.4g}): phi rose at "
+                       f"{d[p + 'rises']} of {d[p + 't'].size - 1} steps (> {MOMENTUM_RISE_TOL:g} relative), largest "
+                       f"relative change {d[p + 'max_rel_change']:+.2e}, largest rise above its running minimum "
+                       f"{d[p + 'rise_from_min']:.2e} relative; {fate}; engine phi vs "
+                       f"closed form {d[p + 'phi_vs_closed_form']:.1e} relative")
+    return out
+
+
+def _momentum(cfg, out, meta, progress):
+    import matplotlib.pyplot as plt
+
+    d = momentum_data(cfg, progress)
+    runs = _momentum_runs(d["beta"])
+    styles = {"gd": ("C0", "-", 2.0), "heavy_ball": ("C1", "-", 1.3), "nesterov": ("C2", "-", 1.3),
+              "heavy_ball_scaled": ("C1", ":", 1.6), "nesterov_scaled": ("C2", ":", 1.6)}
+    short = {"gd": "GD", "heavy_ball": "HB", "nesterov": "NAG", "heavy_ball_scaled": r"HB$_s$",
+             "nesterov_scaled": r"NAG$_s$"}
+    nD = len(d["depths"])
+    fig, axes = plt.subplots(nD, 2, figsize=(14, 3.9 * nD), squeeze=False, layout="constrained")
+    for row, D in enumerate(d["depths"]):
+        eta = d[f"D{D}_eta"]
+        ax_l, ax_p = axes[row]
+        for key, label, *_ in runs:
+            p = f"D{D}_{key}_"
+            col, ls, lw = styles[key]
+            fate = (f", diverged at {d[p + 'diverged_step']}" if d[p + "diverged"] else
+                    ", converged" if d[p + "converged"] else ", not converged")
+            ax_l.semilogy(d[p + "t"], d[p + "loss"], color=col, ls=ls, lw=lw, label=label + fate)
+            ax_p.plot(d[p + "t"] + 1, d[p + "gfs_sharpness"], color=col, ls=ls, lw=lw, label=label + fate)
+        for key, lab, c in (("gd", r"$2/\eta$ (GD)", "C0"), ("heavy_ball", r"$(2+2\beta)/\eta$ (HB)", "C1"),
+                            ("nesterov", r"$(2+2\beta)/((1+2\beta)\eta)$ (NAG)", "C2")):
+            ax_p.axhline(d[f"D{D}_{key}_threshold"], color=c, ls="--", lw=0.9, label=lab)
+        phi0 = d[f"D{D}_gd_gfs_sharpness"][0]
+        ax_p.set_ylim(0.3 * phi0, 1.75 * phi0)
+        ax_p.set_xscale("log")  # the first steps, where phi moves, stretched
+        ax_l.set_ylabel(r"loss $L(w_t)$")
+        ax_p.set_ylabel(r"GFS sharpness $\phi(w_t)$")
+        ax_l.set_title(f"scalar network $D = {D}$, $\\eta = {eta:.4f}$ ($\\eta\\phi_0/2$ = {eta * phi0 / 2:.2f}), "
+                       f"$\\beta = {d['beta']:g}$")
+        rises = ", ".join(f"{short[str(k)]} {d[f'D{D}_{k}_rises']}" for k in d["runs"])
+        ax_p.set_title(f"$D = {D}$: steps where $\\phi$ rises (> {MOMENTUM_RISE_TOL:g} rel.): {rises}")
+        ax_l.set_xlabel("iteration $t$")
+        ax_p.set_xlabel("iteration $t + 1$")
+        repro.legend_outside(ax_p, fontsize="x-small")
+    claims = momentum_claims(d)
+    fig.suptitle("Kreisler et al.'s monotone decrease of $\\phi$ is a theorem about GD; with momentum it is measured "
+                 "here (extension, not in the paper).\nHB$_s$, NAG$_s$: lr $=\\eta(1-\\beta)$, effective step "
+                 "$\\mathrm{lr}/(1-\\beta) = \\eta$. Final $\\phi$ / stability threshold: " +
+                 "; ".join(f"D = {D}: " + ", ".join(
+                     f"{short[str(k)]} " + ("diverged" if d[f"D{D}_{k}_diverged"] else
+                                            f"{d[f'D{D}_{k}_final_phi_over_threshold']:.2f}") for k in d["runs"])
+                     for D in d["depths"]))
+    return repro.save_figure(fig, out, "kreisler2023_momentum", d, {**meta, "claims": claims}, pdf=cfg["pdf"])
+
+
 def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progress: bool = False) -> dict:
-    """Regenerate the three figures into ``out``; returns ``{figure_id: [paths]}``.
+    """Regenerate the four figures into ``out``; returns ``{figure_id: [paths]}``.
 
     Parameters
     ----------
@@ -244,6 +405,7 @@ def main(config: dict, *, out="figures", seed: int = repro.DEFAULT_SEED, progres
         "teaser": _teaser(config, out, meta, progress),
         "eos_map": _eos_map(config, out, meta, progress),
         "one_step": _one_step(config, out, seed, meta, progress),
+        "momentum": _momentum(config, out, meta, progress),
     }
 
 

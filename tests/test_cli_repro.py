@@ -15,7 +15,7 @@ from paper_repro import kreisler2023_gfs_sharpness as kr
 REPO = Path(__file__).resolve().parents[1]
 
 TINY = dict(depths=(2, 3), map_n_eta=12, map_n_phi=10, map_steps=20_000, one_step_states=600,
-            one_step_n_r=25, pdf=False, mode="quick")
+            one_step_n_r=25, momentum_depths=(2,), momentum_beta=0.9, momentum_steps=150, pdf=False, mode="quick")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,34 @@ def test_eos_map_regions(outputs):
         gf = conv & (y < 0.8 / x)  # phi0 < 0.8 (2/eta): GD tracks gradient flow, S_inf ~ phi0
         np.testing.assert_allclose(final[gf], (y * x)[gf], rtol=0.05)
         assert np.all(final[gf] <= (y * x)[gf] * (1 + 1e-9))  # S_inf <= phi0
+
+
+def test_momentum_figure_gd_phi_never_rises_and_runs_share_steps(outputs):
+    """Kreisler et al.'s theorem on the GD run of the momentum figure; the momentum runs are only measured."""
+    from gdsim.scalar import gd, gfs_sharpness
+
+    out, _ = outputs
+    d = np.load(out / "kreisler2023_momentum.npz")
+    w0, r, _ = next(run for run in kr.TEASER_RUNS if len(run[0]) == 2)
+    eta = 2 * r / float(gfs_sharpness(w0))
+    phi = d["D2_gd_gfs_sharpness"]
+    assert phi.size == TINY["momentum_steps"] + 1 and np.all(np.isfinite(phi))
+    # GD's phi is non-increasing (the theorem); 1e-9: the engine's numerical GFS is ~1e-10 relative
+    assert np.all(phi[1:] <= phi[:-1] * (1 + 1e-9))
+    assert int(d["D2_gd_rises"]) == 0
+    # the same GD run by the scalar package's closed-form GFS (an independent path)
+    ref = gd(w0, eta, TINY["momentum_steps"], progress=False)
+    np.testing.assert_allclose(phi, ref.gfs_sharpness, rtol=1e-8)
+    assert phi[-1] < 2 / eta  # the run ends below the GD stability threshold
+    for key in ("heavy_ball", "nesterov", "heavy_ball_scaled", "nesterov_scaled"):
+        np.testing.assert_array_equal(d[f"D2_{key}_t"], d["D2_gd_t"])  # recorded at the same steps
+        loss, p = d[f"D2_{key}_loss"], d[f"D2_{key}_gfs_sharpness"]
+        if bool(d[f"D2_{key}_diverged"]):
+            k = int(d[f"D2_{key}_diverged_step"])
+            assert 0 < k <= TINY["momentum_steps"] and np.all(np.isfinite(p[:k]))
+        else:
+            assert np.all(np.isfinite(loss)) and np.all(np.isfinite(p)) and np.all(p > 0)
+            assert int(d[f"D2_{key}_rises"]) == int(np.sum(p[1:] > p[:-1] * (1 + kr.MOMENTUM_RISE_TOL)))
 
 
 def test_cli_list_cite_info(capsys):
