@@ -443,7 +443,9 @@ def _run(m, w0, steps, kind, hyper, *, batch_size=None, replace=True, record_eve
     last_loss = np.full(R, np.inf)
     n_inc = np.zeros(R, dtype=np.int64)
     stop = (np.zeros(0) if stop_loss is None
-            else np.ascontiguousarray(np.broadcast_to(stop_loss, batch).reshape(R), dtype=np.float64))
+            # a writable copy: a read-only view would compile a second specialisation of the kernel, whose
+            # machine code (and so its last bits) may differ from the one runs without stop_loss use
+            else np.ascontiguousarray(np.broadcast_to(stop_loss, batch).reshape(R)).astype(np.float64))
     stopped_step = np.full(R, -1, dtype=np.int64)
     records = _Records(m, obs, t.size, keys)
     chunk = max(1, steps // 100) if progress else max(1, steps)
