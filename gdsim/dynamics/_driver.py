@@ -544,7 +544,7 @@ def lr_schedule_array(lr_schedule, steps):
     if np.any(arr < 0.0) or np.any(arr > 1e150):
         raise ValueError(f"lr_schedule must lie in [0, 1e150] (a multiplier of lr); got values in "
                          f"[{arr.min()}, {arr.max()}]")
-    return np.ascontiguousarray(arr, dtype=np.float64) if steps else np.zeros(0)
+    return np.array(arr, dtype=np.float64, order="C") if steps else np.zeros(0)  # a writable copy, as the kernel's
 
 
 def _cuda_stepper(m, W, lr, blowup, diverged, diverged_step, last_loss, n_inc):
