@@ -43,6 +43,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core import simd
+from gdsim._core.codegen import function_from_source
 from gdsim._core.jit import jit
 from gdsim._core.elementary import tanh_neg_half
 
@@ -281,9 +282,9 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
                      tanh_neg_half=tanh_neg_half, math=math,
                      SQRT2=math.sqrt(2.0), score_update=_score_update)
-    src = _block_source(n, activation, offset)
-    exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset}>", "exec"), namespace)
-    run = jit(namespace["run_block"], cache=False, boundscheck=False)
+    run = function_from_source(_block_source(n, activation, offset), "run_block", namespace,
+                               label=f"<gdsim.fractal run_block n={n} {activation} offset={offset}>",
+                               jit_options={"boundscheck": False})
     L = LANES
     nn = n * n
     dp_lanes = n * L if _stores_dp(activation) else 0
@@ -319,10 +320,10 @@ def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, mome
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
                      tanh_neg_half=tanh_neg_half, math=math,
                      SQRT2=math.sqrt(2.0), score_update=_score_update)
-    src = _block_source(n, activation, offset, momentum)
-    exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset} momentum={momentum}>", "exec"),
-         namespace)
-    run = jit(namespace["run_block"], cache=False, boundscheck=False)
+    run = function_from_source(_block_source(n, activation, offset, momentum), "run_block", namespace,
+                               label=f"<gdsim.fractal run_block n={n} {activation} offset={offset} "
+                                     f"momentum={momentum}>",
+                               jit_options={"boundscheck": False})
     L = LANES
     nn = n * n
     dp_lanes = n * L if _stores_dp(activation) else 0
