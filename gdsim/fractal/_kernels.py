@@ -265,6 +265,8 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
     return "\n".join(lines) + "\n"
 
 
+# This lru_cache keeps the parallel/serial driver closures (not generated text); the generated run_block
+# kernels themselves come from the process-wide cache of function_from_source (shared by both drivers).
 @lru_cache(maxsize=None)
 def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int = PLAIN):
     """The compiled driver for one (width, activation, offset mode, momentum variant); compiled on first use.
