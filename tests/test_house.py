@@ -176,6 +176,24 @@ def test_one_atomic_writer():
     assert not offenders, f"write atomically through gdsim._core.atomic instead: {offenders}"
 
 
+def test_exec_is_called_only_in_the_codegen_helper():
+    """Generated source is compiled in one place, gdsim._core.codegen.function_from_source (one cache, one way
+    of naming and jitting generated code); any other ``exec``/``compile(..., "exec")`` site is a regression."""
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+                if name == "exec" and rel != "gdsim/_core/codegen.py":
+                    offenders.append(f"{rel}:{node.lineno}")
+    assert not offenders, f"compile generated source through gdsim._core.codegen.function_from_source: {offenders}"
+    # the check can fail: the helper itself is seen
+    tree = ast.parse((PKG / "_core" / "codegen.py").read_text())
+    assert any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "exec" for n in ast.walk(tree))
+
+
 def test_atomic_writer_keeps_the_old_file_on_failure(tmp_path):
     import os
 

@@ -15,20 +15,16 @@ import contextlib
 import inspect
 import sys
 
-from gdsim._core.jit import jit
-
-_FIXED: dict = {}
+from gdsim._core.codegen import function_from_source
 
 
 def _fixed_arity(disp, n):
     """``disp`` behind a jitted trampoline of exactly ``n`` positional arguments (a function value needs a
     flat signature; a ``*args`` function compiles with its extra arguments folded into one tuple)."""
-    if (disp, n) not in _FIXED:
-        names = ", ".join(f"a{i}" for i in range(n))
-        ns = {"disp": disp}
-        exec(f"def fixed({names}):\n    return disp({names})\n", ns)  # noqa: S102 - one trampoline per arity
-        _FIXED[(disp, n)] = jit(ns["fixed"], cache=False)
-    return _FIXED[(disp, n)]
+    names = ", ".join(f"a{i}" for i in range(n))
+    # one trampoline per (disp, arity): the cache keys on the text and on the identity of ``disp``
+    return function_from_source(f"def fixed({names}):\n    return disp({names})\n", "fixed", {"disp": disp},
+                                label=f"<gdsim trampoline n={n}>", jit_options={})
 
 
 def function_value(disp, argtys):

@@ -23,6 +23,7 @@ import numpy as np
 from numba import prange, types
 
 from gdsim._core.counter_rng import build_normal_pair, uniform01
+from gdsim._core.codegen import function_from_source
 from gdsim._core.first_class import function_value
 from gdsim._core.jit import jit
 
@@ -726,9 +727,6 @@ def apply_user(fn, W, data, out):
         out[i] = fn(W[i], *data)
 
 
-_GATHERS = {}
-
-
 # --------------------------------------------------------------------------------------- first-class handles
 class Handles:
     """A model's kernels as first-class function values (:mod:`gdsim._core.first_class`) for the drivers above,
@@ -806,10 +804,7 @@ def handles(m):
 
 def make_gather(mask):
     """``gather(data, idx)``: the per-sample arrays of ``data`` (``mask[i]`` True) indexed by rows ``idx``."""
-    mask = tuple(bool(m) for m in mask)
-    if mask not in _GATHERS:
-        items = "".join(f"data[{i}][idx], " if m else f"data[{i}], " for i, m in enumerate(mask))
-        ns = {}
-        exec(f"def gather(data, idx):\n    return ({items})\n", ns)  # noqa: S102 - one tuple per mask
-        _GATHERS[mask] = jit(ns["gather"], cache=False)
-    return _GATHERS[mask]
+    items = "".join(f"data[{i}][idx], " if m else f"data[{i}], " for i, m in enumerate(mask))
+    # one tuple per mask, compiled once per process (function_from_source caches by the text)
+    return function_from_source(f"def gather(data, idx):\n    return ({items})\n", "gather",
+                                label="<gdsim gather>", jit_options={})

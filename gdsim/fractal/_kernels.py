@@ -43,6 +43,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core import simd
+from gdsim._core.codegen import function_from_source
 from gdsim._core.jit import jit
 from gdsim._core.elementary import tanh_neg_half
 
@@ -264,6 +265,8 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
     return "\n".join(lines) + "\n"
 
 
+# This lru_cache keeps the parallel/serial driver closures (not generated text); the generated run_block
+# kernels themselves come from the process-wide cache of function_from_source (shared by both drivers).
 @lru_cache(maxsize=None)
 def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int = PLAIN):
     """The compiled driver for one (width, activation, offset mode, momentum variant); compiled on first use.
@@ -281,9 +284,9 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
                      tanh_neg_half=tanh_neg_half, math=math,
                      SQRT2=math.sqrt(2.0), score_update=_score_update)
-    src = _block_source(n, activation, offset)
-    exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset}>", "exec"), namespace)
-    run = jit(namespace["run_block"], cache=False, boundscheck=False)
+    run = function_from_source(_block_source(n, activation, offset), "run_block", namespace,
+                               label=f"<gdsim.fractal run_block n={n} {activation} offset={offset}>",
+                               jit_options={"boundscheck": False})
     L = LANES
     nn = n * n
     dp_lanes = n * L if _stores_dp(activation) else 0
@@ -319,10 +322,10 @@ def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, mome
                      vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
                      tanh_neg_half=tanh_neg_half, math=math,
                      SQRT2=math.sqrt(2.0), score_update=_score_update)
-    src = _block_source(n, activation, offset, momentum)
-    exec(compile(src, f"<gdsim.fractal run_block n={n} {activation} offset={offset} momentum={momentum}>", "exec"),
-         namespace)
-    run = jit(namespace["run_block"], cache=False, boundscheck=False)
+    run = function_from_source(_block_source(n, activation, offset, momentum), "run_block", namespace,
+                               label=f"<gdsim.fractal run_block n={n} {activation} offset={offset} "
+                                     f"momentum={momentum}>",
+                               jit_options={"boundscheck": False})
     L = LANES
     nn = n * n
     dp_lanes = n * L if _stores_dp(activation) else 0

@@ -19,6 +19,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core import simd
+from gdsim._core.codegen import function_from_source
 from gdsim._core.elementary import LN2_HI, LN2_LO, LOG2E
 from gdsim._core.counter_rng import build_uniform01, uniform01
 from gdsim._core.jit import jit
@@ -191,15 +192,17 @@ def _park_simd_source(batch: int, blocks: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# This lru_cache keeps the parallel driver closure below (not generated text); the generated per-run kernel
+# itself comes from the process-wide cache of function_from_source.
 @lru_cache(maxsize=None)
 def _park_simd_kernel(batch: int, blocks: int):
     """The parallel SIMD driver for one (batch, K / 8); compiled on first use (not cached on disk: the
     source is generated)."""
     namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore, vfma=simd.vfma,
                      tanh=_tanh_poly)
-    exec(compile(_park_simd_source(batch, blocks), f"<gdsim.langevin park_run_simd batch={batch} K={8 * blocks}>",
-                 "exec"), namespace)
-    run = jit(namespace["park_run_simd"], cache=False, boundscheck=False)
+    run = function_from_source(_park_simd_source(batch, blocks), "park_run_simd", namespace,
+                               label=f"<gdsim.langevin park_run_simd batch={batch} K={8 * blocks}>",
+                               jit_options={"boundscheck": False})
 
     def park_sgd_simd(WT, S0, Y, Z, lrs, epochs):
         for r in prange(WT.shape[0]):

@@ -32,6 +32,7 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from gdsim._core import validate as v
+from gdsim._core.codegen import function_from_source
 from gdsim._core.first_class import function_value, kernel_errors
 from gdsim._core.jit import jit
 from gdsim._core.memory import keep_freed_memory
@@ -147,9 +148,8 @@ def _tuple_splitter(skip):
     def _ol(t):
         n = len(t)
         src = "def f(t):\n    return (" + "".join(f"t[{i}], " for i in range(n - 1 - skip)) + f"), t[{n - 1}]\n"
-        ns = {}
-        exec(src, ns)  # noqa: S102 - builds the tuple split for this length only
-        return ns["f"]
+        # a plain Python function (Numba compiles an overload's implementation itself)
+        return function_from_source(src, "f", label=f"<gdsim tuple split n={n} skip={skip}>")
 
     return split
 

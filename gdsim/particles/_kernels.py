@@ -26,6 +26,7 @@ import numpy as np
 from numba import prange
 
 from gdsim._core.counter_rng import build_uniform01
+from gdsim._core.codegen import function_from_source
 from gdsim._core.jit import jit
 
 KIND_ENERGY, KIND_UNIFORM, KIND_W2 = 0, 1, 2
@@ -366,10 +367,11 @@ def _interaction_source(d: int) -> str:
 def _build_interaction_kernels():
     kernels = {}
     for d in UNROLLED_D:
-        namespace = {"np": np, "prange": prange, "BLOCK": BLOCK}
-        exec(compile(_interaction_source(d), f"<gdsim pairwise interaction kernel d={d}>", "exec"), namespace)
-        # generated code has no source file, so it cannot be cached on disk
-        kernels[d] = jit(namespace["interaction_grad_d"], parallel=True, cache=False)
+        # generated code has no source file, so it is not cached on disk (function_from_source: cache=False)
+        kernels[d] = function_from_source(_interaction_source(d), "interaction_grad_d",
+                                          {"np": np, "prange": prange, "BLOCK": BLOCK},
+                                          label=f"<gdsim pairwise interaction kernel d={d}>",
+                                          jit_options={"parallel": True})
     return kernels
 
 
