@@ -9,16 +9,23 @@ import sys
 def _cmd_list(args):
     from gdsim import repro
 
-    for name in repro.names():
+    names = repro.names()
+    total, n_measured = 0.0, 0
+    for name in names:
         m = repro.load(name)
         figs = []
         for fig_id in m.FIGURES:
             stem = repro.figure_stem(name, fig_id, args.out)
             figs.append(f"{fig_id} ({stem}.png)" if stem and stem != fig_id else fig_id)
         measured = repro.measured_runtime(name, args.out)
+        if measured:
+            total += measured[0]
+            n_measured += 1
         runtime = (f"{measured[0]:.0f} s measured ({measured[1]} mode, sidecars in {args.out})" if measured
                    else f"not measured yet (run 'gdsim repro {name}')")
         print(f"{name}\n    {m.TITLE}\n    figures: {', '.join(figs)}\n    runtime: {runtime}")
+    print(f"total measured: {total / 60:.1f} min for {n_measured} of {len(names)} reproductions (each as its last "
+          f"run recorded it in {args.out}; compile times included)")
     return 0
 
 

@@ -87,7 +87,14 @@ def test_momentum_figure_gd_phi_never_rises_and_runs_share_steps(outputs):
 
 def test_cli_list_cite_info(capsys):
     assert main(["list"]) == 0
-    assert "kreisler2023_gfs_sharpness" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "kreisler2023_gfs_sharpness" in out
+    # the total is the sum of the per-reproduction runtimes it lists (none typed by hand)
+    import re
+    listed = [float(x) for x in re.findall(r"runtime: ([0-9.]+) s measured", out)]
+    total = re.search(r"total measured: ([0-9.]+) min for (\d+) of", out)
+    assert total and int(total.group(2)) == len(listed)
+    assert abs(float(total.group(1)) - sum(listed) / 60) <= 0.05 + 0.5 * len(listed) / 60  # rounding of each
     assert main(["cite", "kreisler2023_gfs_sharpness"]) == 0
     assert "2305.13064" in capsys.readouterr().out
     assert main(["info"]) == 0
