@@ -81,3 +81,36 @@ def test_damaged_cache_entries_are_recompiled_and_no_cache_location_runs_uncache
         assert data.exists() and index.exists()
     healed, err = _run(env)
     assert healed == uncached and "CacheWarning" not in err, err[-3000:]
+
+
+VARIANTS = """
+import sys
+sys.path.insert(0, {folder!r})
+import numpy as np
+from gdsim._core.jit import serial_and_parallel
+import kern
+serial, parallel = serial_and_parallel(kern.total)
+x = np.linspace(0.0, 1.0, 1001)
+print("NUMBERS", repr(serial(x)), repr(parallel(x)), sum(serial.stats.cache_hits.values()),
+      sum(parallel.stats.cache_hits.values()), len(serial._cache._cache_file._load_index()))
+"""
+
+
+def test_serial_and_parallel_builds_keep_their_own_cache_entries(tmp_path):
+    # Numba's cache key leaves out the compile options, so the serial and parallel builds of one function
+    # would load each other's machine code; gdsim's key includes them: two entries, each loaded by its own
+    # build in a second process (a cache hit each), with the same numbers as compiled fresh
+    (tmp_path / "kern.py").write_text("from numba import prange\n\n"
+                                      "def total(x):\n    s = 0.0\n    for i in prange(x.size):\n"
+                                      "        s += x[i] * x[i]\n    return s\n")
+    env = {k: val for k, val in os.environ.items() if not k.startswith(("NUMBA_CACHE", "GDSIM_NUMBA"))}
+    env.update(PYTHONPATH=str(REPO), NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    outs = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-W", "ignore", "-c", VARIANTS.format(folder=str(tmp_path))],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("NUMBERS")][0].split()[1:])
+    fresh, cached = outs
+    assert fresh[:2] == cached[:2]
+    assert fresh[2:4] == ["0", "0"] and cached[2:4] == ["1", "1"] and int(cached[4]) == 2, (fresh, cached)

@@ -77,6 +77,16 @@ def _healing_cache_class():
                                   CacheWarning, stacklevel=2)
                     return None
 
+            #: the dispatcher's compile options (set by _enable_cache): part of every index key
+            gdsim_options = ()
+
+            def _index_key(self, sig, codegen):
+                """Numba's key (signature, machine, the function's bytecode) plus the compile options: Numba's
+                own key leaves them out, so the serial and parallel builds of one function (or a build under
+                older fastmath flags) would share, and load, each other's machine code, whose last bits can
+                differ (FMA contraction)."""
+                return (*super()._index_key(sig, codegen), self.gdsim_options)
+
             def save_overload(self, sig, data):
                 try:
                     super().save_overload(sig, data)
@@ -90,11 +100,28 @@ def _healing_cache_class():
     return _HEALING_CLASS
 
 
+def _options_key(options) -> tuple:
+    """A stable, picklable description of a dispatcher's target options (sets sorted, values as text)."""
+    out = []
+    for k in sorted(options):
+        val = options[k]
+        if isinstance(val, (set, frozenset)):
+            val = sorted(str(x) for x in val)
+        elif hasattr(val, "flags"):  # numba's FastMathOptions
+            val = sorted(str(x) for x in val.flags)
+        out.append((k, str(val)))
+    # what the environment decides at compile time: bounds checks when the option is left to
+    # NUMBA_BOUNDSCHECK (a memory-safety run must not leave its checked builds for later runs), and LLVM's level
+    out.append(("env", f"boundscheck={numba.config.BOUNDSCHECK} opt={numba.config.OPT}"))
+    return tuple(out)
+
+
 def _enable_cache(disp):
     """Give the dispatcher ``disp`` a :class:`HealingCache` (Numba's ``enable_caching`` with healing); with no
     usable cache location, leave it uncached and warn once per process."""
     try:
         disp._cache = _healing_cache_class()(disp.py_func)
+        disp._cache.gdsim_options = _options_key(disp.targetoptions)
     except (RuntimeError, OSError) as exc:  # "cannot cache function ...: no locator available for file ..."
         if not _NO_LOCATOR_WARNED.is_set():
             _NO_LOCATOR_WARNED.set()
