@@ -116,7 +116,9 @@ def _fig1(cfg, out, meta, seed, progress):
         ax.grid(alpha=0.3, which="both", lw=0.4)
     repro.legend_outside(axes[0, 2], loc="right", fontsize=8)
     lam = d["eigvals_m1000"]
-    gt = cfg["ground_truth"]  # plain text: an underscore outside $...$ is literal
+    # the ground truth's meaning, not its config key (spec section 2.6)
+    gt = {"uniform_fig": "U[0, 1] entries (matches the paper's curves)",
+          "gaussian_text": "N(0, 1) entries (the paper's text)"}.get(cfg["ground_truth"], cfg["ground_truth"])
     fig.suptitle(f"Jin et al. Fig. 1: $\\hat r$ = {D}, $d$ = {D}, $r^*$ = {R_STAR}, $\\mu$ = {MU:g}, "
                  f"$X \\sim$ {gt} (eigenvalues of $Z^*$: {', '.join(f'{v:.1f}' for v in lam)})")
     return repro.save_figure(fig, out, "jin2023_fig1", d, meta, pdf=cfg["pdf"])

@@ -209,12 +209,18 @@ def seeded(arr: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return out
 
 
+#: longest batch axis that gets a coordinate: checking that 1e5 values are distinct (a sort) costs more than a
+#: cheap kernel's whole run (scalar.gd: 4 ms of a 10 ms call), and such axes are per-run values, not a grid
+MAX_LABELLED = 2**15
+
+
 def labelled_batch_dims(batch, hyper: dict, w0=None):
     """Dimension names and coordinates for a broadcast run batch.
 
     An axis is named after the one hyper-parameter that varies along it alone (with distinct values: an
     ``lr`` column ``lr[:, None]`` labels axis 0 ``lr``), or ``seed`` where ``w0`` came from
-    ``Model.init(seed=array)``; the other axes are ``run`` (one) or ``run_i``.
+    ``Model.init(seed=array)``; the other axes are ``run`` (one) or ``run_i``. Axes longer than
+    ``MAX_LABELLED`` (32768) stay unlabelled.
 
     Returns
     -------
@@ -231,7 +237,7 @@ def labelled_batch_dims(batch, hyper: dict, w0=None):
             continue
         shape = (1,) * (n - h.ndim) + h.shape
         varying = [a for a in range(n) if shape[a] > 1]
-        if len(varying) != 1:
+        if len(varying) != 1 or shape[varying[0]] > MAX_LABELLED:
             continue
         a = varying[0]
         vals = h.reshape(-1)
@@ -242,7 +248,8 @@ def labelled_batch_dims(batch, hyper: dict, w0=None):
         off = n - labels.ndim
         for k in range(labels.ndim):
             others = [labels.shape[j] for j in range(labels.ndim) if j != k]
-            if labels.shape[k] > 1 and labels.shape[k] == batch[off + k] and all(o == 1 for o in others):
+            if (1 < labels.shape[k] <= MAX_LABELLED and labels.shape[k] == batch[off + k]
+                    and all(o == 1 for o in others)):
                 vals = labels.reshape(-1)
                 if np.unique(vals).size == vals.size:
                     cands[off + k].append(("seed", vals))
