@@ -141,7 +141,7 @@ def _eos_figure(cfg, out, meta, seed, progress):
     axes[1].set_yscale("log")
     axes[1].set_xlabel("GD step $t$")
     axes[1].set_ylabel("train loss (MSE)")
-    axes[1].set_title(f"the loss falls over long times, not monotonically ({int(np.sum(d['loss_increases']))} "
+    axes[1].set_title(f"the loss falls over long times, not monotonically\n({int(np.sum(d['loss_increases']))} "
                       "increases between records)", fontsize=10)
     j = int(np.argmax(d["lr"]))
     lr = d["lr"][j]
@@ -156,7 +156,7 @@ def _eos_figure(cfg, out, meta, seed, progress):
     axes[2].set_ylabel(r"sharpness $\lambda_{\max}$")
     end = d["flow_sharpness"][-1]
     peak = float(np.nanmax(d["sharpness"][:, j])) * lr / 2  # GD's largest eta lambda_max / 2, read off the data
-    axes[2].set_title(f"gradient flow sharpens to {end:.2f} by $t$ = {d['flow_time'][-1]:g}; GD: "
+    axes[2].set_title(f"gradient flow sharpens to {end:.2f} by $t$ = {d['flow_time'][-1]:g};\nGD: "
                       f"$\\eta\\lambda_{{\\max}}/2$ peaks at {peak:.2f}, last 20% mean {d['tail_ratio'][j]:.2f}",
                       fontsize=10)
     repro.legend_outside(axes[2], loc="below", ncol=1, fontsize=8)
