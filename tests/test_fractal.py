@@ -397,7 +397,7 @@ def test_tiny_stored_run_reports_both_dimensions_and_resumes(tmp_path):
     assert any((tmp_path / "stores").glob("dimension_*.zarr")) and any((tmp_path / "stores").glob("conditions_*"))
     again = m.main(cfg, out=tmp_path / "b", seed=1)  # every store finished: read back, same numbers
     for fig in paths:
-        a = np.load(next(p for p in paths[fig] if p.suffix == ".npz"))
-        b = np.load(next(p for p in again[fig] if p.suffix == ".npz"))
-        for k in a.files:
-            np.testing.assert_array_equal(a[k], b[k])
+        with np.load(next(p for p in paths[fig] if p.suffix == ".npz")) as a, \
+                np.load(next(p for p in again[fig] if p.suffix == ".npz")) as b:  # closed: no ResourceWarning later
+            for k in a.files:
+                np.testing.assert_array_equal(a[k], b[k])
