@@ -50,6 +50,7 @@ import numpy as np
 import gdsim.dynamics as gdyn
 import gdsim.fractal as gf
 from gdsim import repro
+from paper_repro import sohldickstein2024_fractal as sohldickstein2024
 
 NAME = "sohldickstein2024_fractal_optimisers"
 TITLE = "The fractal trainability boundary under GD, heavy-ball momentum and Adam (beyond Sohl-Dickstein, 2024)"
@@ -57,14 +58,7 @@ FIGURES = {"boundaries": "trainability maps, zoomed boundaries and their box-cou
                          "heavy ball and Adam; the lr0 -> 0 edge against the linear-stability thresholds"}
 RUNTIME = {"quick": "~35 s (35 s measured on 2 cores shared with other jobs, load 4.4, compilation included)",
            "full": "~5 min on 2 cores (estimated: 1.6e6 cells at 0.12-0.18 ms each, n = 8, 100 steps)"}
-BIBTEX = """
-@article{sohldickstein2024boundary,
-  title   = {The boundary of neural network trainability is fractal},
-  author  = {Sohl-Dickstein, Jascha},
-  journal = {arXiv preprint arXiv:2402.06184},
-  year    = {2024}
-}
-"""
+BIBTEX = sohldickstein2024.BIBTEX  # the same paper
 
 #: Heavy-ball coefficient of the figure.
 BETA = 0.9

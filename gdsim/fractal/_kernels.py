@@ -267,6 +267,29 @@ def _block_source(n: int, activation: str, offset: bool, momentum: int = PLAIN) 
 
 # This lru_cache keeps the parallel/serial driver closures (not generated text); the generated run_block
 # kernels themselves come from the process-wide cache of function_from_source (shared by both drivers).
+@jit(inline="always")
+def _start_lanes(W0i, W1i, L):
+    """The shared start ``W0i`` (n, n), ``W1i`` (n,) copied into every lane of a block, in the lane-minor
+    layout of the generated kernels: W0 (n n L), W1 (n L)."""
+    n = W1i.shape[0]
+    W0 = np.empty(n * n * L)
+    W1 = np.empty(n * L)
+    for e in range(n * n):
+        for lane in range(L):
+            W0[e * L + lane] = W0i[e // n, e % n]
+    for j in range(n):
+        for lane in range(L):
+            W1[j * L + lane] = W1i[j]
+    return W0, W1
+
+
+def _block_namespace() -> dict:
+    """The globals every generated ``run_block`` source refers to (GD and the optimiser variants alike)."""
+    return dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
+                vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
+                tanh_neg_half=tanh_neg_half, math=math, SQRT2=math.sqrt(2.0), score_update=_score_update)
+
+
 @lru_cache(maxsize=None)
 def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int = PLAIN):
     """The compiled driver for one (width, activation, offset mode, momentum variant); compiled on first use.
@@ -280,15 +303,11 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
     """
     if momentum:
         return _momentum_kernel(n, activation, offset, parallel, momentum)
-    namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
-                     vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
-                     tanh_neg_half=tanh_neg_half, math=math,
-                     SQRT2=math.sqrt(2.0), score_update=_score_update)
+    namespace = _block_namespace()
     run = function_from_source(_block_source(n, activation, offset), "run_block", namespace,
                                label=f"<gdsim.fractal run_block n={n} {activation} offset={offset}>",
                                jit_options={"boundscheck": False})
     L = LANES
-    nn = n * n
     dp_lanes = n * L if _stores_dp(activation) else 0
 
     def drive(W0i, W1i, X, Y, rows, lr0, lr1, off, steps, out):
@@ -297,14 +316,7 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
         nblocks = lr0.shape[0] // L
         Xf = X.ravel()
         for b in prange(nblocks):
-            W0 = np.empty(nn * L)
-            W1 = np.empty(n * L)
-            for e in range(nn):
-                for lane in range(L):
-                    W0[e * L + lane] = W0i[e // n, e % n]
-            for j in range(n):
-                for lane in range(L):
-                    W1[j * L + lane] = W1i[j]
+            W0, W1 = _start_lanes(W0i, W1i, L)
             acc = np.zeros((L, 4))
             run(W0, W1, Xf, Y, rows, simd.vload(lr0, b * L), simd.vload(lr1, b * L), simd.vload(off, b * L),
                 steps, np.empty(N * n * L), np.empty(N * dp_lanes), np.empty(M * n * L), np.empty(N * L),
@@ -318,10 +330,7 @@ def block_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum
 def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, momentum: int):
     """:func:`block_kernel` for heavy ball / Nesterov (the plain driver plus zeroed buffers and ``beta``) and
     Adam / RMSProp (zeroed moments, gradient buffers, the lanes' learning rates and ``hyp``)."""
-    namespace = dict(vzero=simd.vzero, vsplat=simd.vsplat, vload=simd.vload, vstore=simd.vstore,
-                     vfma=simd.vfma, vfnma=simd.vfnma, vadd=simd.vadd, vmul=simd.vmul,
-                     tanh_neg_half=tanh_neg_half, math=math,
-                     SQRT2=math.sqrt(2.0), score_update=_score_update)
+    namespace = _block_namespace()
     run = function_from_source(_block_source(n, activation, offset, momentum), "run_block", namespace,
                                label=f"<gdsim.fractal run_block n={n} {activation} offset={offset} "
                                      f"momentum={momentum}>",
@@ -336,14 +345,7 @@ def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, mome
         nblocks = lr0.shape[0] // L
         Xf = X.ravel()
         for b in prange(nblocks):
-            W0 = np.empty(nn * L)
-            W1 = np.empty(n * L)
-            for e in range(nn):
-                for lane in range(L):
-                    W0[e * L + lane] = W0i[e // n, e % n]
-            for j in range(n):
-                for lane in range(L):
-                    W1[j * L + lane] = W1i[j]
+            W0, W1 = _start_lanes(W0i, W1i, L)
             acc = np.zeros((L, 4))
             run(W0, W1, Xf, Y, rows, simd.vload(lr0, b * L), simd.vload(lr1, b * L), simd.vload(off, b * L),
                 steps, np.empty(N * n * L), np.empty(N * dp_lanes), np.empty(M * n * L), np.empty(N * L),
@@ -357,14 +359,7 @@ def _momentum_kernel(n: int, activation: str, offset: bool, parallel: bool, mome
         nblocks = lr0.shape[0] // L
         Xf = X.ravel()
         for b in prange(nblocks):
-            W0 = np.empty(nn * L)
-            W1 = np.empty(n * L)
-            for e in range(nn):
-                for lane in range(L):
-                    W0[e * L + lane] = W0i[e // n, e % n]
-            for j in range(n):
-                for lane in range(L):
-                    W1[j * L + lane] = W1i[j]
+            W0, W1 = _start_lanes(W0i, W1i, L)
             LR = np.empty(2 * L)
             for lane in range(L):
                 LR[lane] = lr0[b * L + lane]
